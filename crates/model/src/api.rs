@@ -1,0 +1,621 @@
+//! APIs: the request definition a client calls, the backend it reaches, and how the two map.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::backend::BackendDefinition;
+use crate::error::{ValidationError, check, non_empty_name};
+use crate::template::StageTemplate;
+
+pub const MAX_API_NAME_LEN: usize = 60;
+/// 30 minutes, the clouds' ceiling for a backend call.
+pub const MAX_TIMEOUT_MS: u64 = 30 * 60 * 1000;
+pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Delete,
+    Patch,
+    Head,
+    Options,
+    /// Accepts every method.
+    Any,
+}
+
+impl Method {
+    pub const CONCRETE: [Method; 7] = [
+        Method::Get,
+        Method::Post,
+        Method::Put,
+        Method::Delete,
+        Method::Patch,
+        Method::Head,
+        Method::Options,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Delete => "DELETE",
+            Self::Patch => "PATCH",
+            Self::Head => "HEAD",
+            Self::Options => "OPTIONS",
+            Self::Any => "ANY",
+        }
+    }
+
+    /// The method of an incoming request; `None` for methods Pylon does not route.
+    pub fn from_request(method: &str) -> Option<Self> {
+        Some(match method {
+            "GET" => Self::Get,
+            "POST" => Self::Post,
+            "PUT" => Self::Put,
+            "DELETE" => Self::Delete,
+            "PATCH" => Self::Patch,
+            "HEAD" => Self::Head,
+            "OPTIONS" => Self::Options,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Protocol {
+    Http,
+    Https,
+}
+
+/// Pass-through forwards the request as it came (parameters are only validated);
+/// mapping builds the backend request from the declared parameters alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestMode {
+    #[default]
+    PassThrough,
+    Mapping,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Location {
+    Path,
+    Query,
+    Header,
+    Form,
+    Body,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamType {
+    #[default]
+    String,
+    Int,
+    Long,
+    Float,
+    Double,
+    Boolean,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Constraints {
+    pub min_length: Option<usize>,
+    pub max_length: Option<usize>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    /// When not empty, the value must be one of these.
+    pub enum_values: Vec<String>,
+    /// A regular expression the whole value must match.
+    pub pattern: Option<String>,
+}
+
+/// A request parameter: where it is, what it must look like, and (in mapping mode)
+/// where it goes in the backend request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Parameter {
+    pub name: String,
+    pub location: Location,
+    #[serde(default, rename = "type")]
+    pub param_type: ParamType,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub constraints: Constraints,
+    #[serde(default)]
+    pub example: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    /// Name in the backend request; defaults to `name`.
+    #[serde(default)]
+    pub backend_name: Option<String>,
+    /// Location in the backend request; defaults to `location`.
+    #[serde(default)]
+    pub backend_location: Option<Location>,
+}
+
+/// A fixed value always sent to the backend (e.g. a `Host` header).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConstantParameter {
+    pub name: String,
+    pub location: Location,
+    pub value: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SystemParameterKind {
+    ClientIp,
+    RequestId,
+    Domain,
+    Stage,
+    ApiId,
+    ApiName,
+    UserAgent,
+    /// The authenticated app's id (empty when the API's auth is `none`).
+    AppId,
+}
+
+/// A value the gateway knows about the call, sent to the backend under `name`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SystemParameter {
+    pub kind: SystemParameterKind,
+    pub name: String,
+    #[serde(default = "header_location")]
+    pub location: Location,
+}
+
+fn header_location() -> Location {
+    Location::Header
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestConfig {
+    #[serde(default = "default_protocols")]
+    pub protocols: Vec<Protocol>,
+    pub method: Method,
+    /// The path and its match class: `=/user` exact, `^~/user` prefix, `/user/{id}` or
+    /// `/files/{proxy+}` parameters, `/user` exact-or-prefix, `~^/u/[0-9]+$` regular expression.
+    pub path: String,
+    /// Orders regular-expression APIs: lower first, then creation order.
+    #[serde(default)]
+    pub regex_priority: i32,
+    #[serde(default)]
+    pub mode: RequestMode,
+}
+
+fn default_protocols() -> Vec<Protocol> {
+    vec![Protocol::Http, Protocol::Https]
+}
+
+/// A backend service by reference, or a definition written into the API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum BackendTarget {
+    /// `{"backend_id": "..."}`: the backend service's definition for the environment served.
+    BackendId(String),
+    /// `{"inline": {"type": "http", ...}}`.
+    Inline(BackendDefinition),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackendConfig {
+    pub service: BackendTarget,
+    /// Backend path with `{param}` and `${stageVariables.x}`; for prefix-matched APIs the
+    /// unmatched rest of the request path is appended.
+    pub path: String,
+    /// Backend method; the request's method when absent.
+    #[serde(default)]
+    pub method: Option<Method>,
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_timeout() -> u64 {
+    DEFAULT_TIMEOUT_MS
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthType {
+    #[default]
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    #[serde(rename = "type")]
+    pub auth_type: AuthType,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorCodeDoc {
+    pub code: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Documentation of the response, for people and generated SDKs; not enforced.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResponseDoc {
+    pub content_type: Option<String>,
+    pub success_example: Option<String>,
+    pub failure_example: Option<String>,
+    pub error_codes: Vec<ErrorCodeDoc>,
+}
+
+/// What a user writes to define an API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub request: RequestConfig,
+    #[serde(default)]
+    pub parameters: Vec<Parameter>,
+    pub backend: BackendConfig,
+    #[serde(default)]
+    pub constant_parameters: Vec<ConstantParameter>,
+    #[serde(default)]
+    pub system_parameters: Vec<SystemParameter>,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub response: ResponseDoc,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Api {
+    pub id: String,
+    pub group_id: String,
+    #[serde(flatten)]
+    pub spec: ApiSpec,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The match class of an API path, parsed from [`RequestConfig::path`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathPattern {
+    /// `=/user`
+    Exact(String),
+    /// `^~/user`
+    Prefix(String),
+    /// `/user/{id}`, `/files/{proxy+}`: whole-segment parameters; `{name+}` only last.
+    Params(String),
+    /// `/user`: exact, or any string prefix.
+    Plain(String),
+    /// `~<regex>`: named groups become path parameters.
+    Regex(String),
+}
+
+impl PathPattern {
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        const F: &str = "request.path";
+        if let Some(re) = raw.strip_prefix('~') {
+            let compiled = regex::Regex::new(re)
+                .map_err(|e| ValidationError::new(F, format!("invalid regular expression: {e}")))?;
+            drop(compiled);
+            return Ok(Self::Regex(re.to_string()));
+        }
+        let (path, make): (&str, fn(String) -> Self) = if let Some(p) = raw.strip_prefix("^~") {
+            (p, Self::Prefix)
+        } else if let Some(p) = raw.strip_prefix('=') {
+            (p, Self::Exact)
+        } else {
+            (raw, Self::Plain)
+        };
+        check(
+            path.starts_with('/'),
+            F,
+            "must start with `/` (after an optional `=`, `^~` or `~`)",
+        )?;
+        check(path.len() <= 1024, F, "must be at most 1024 characters")?;
+        check(
+            path.bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#'),
+            F,
+            "must be printable ASCII without spaces, `?` or `#`",
+        )?;
+        let segments: Vec<&str> = path[1..].split('/').collect();
+        let mut has_params = false;
+        for (i, seg) in segments.iter().enumerate() {
+            if !(seg.contains('{') || seg.contains('}')) {
+                continue;
+            }
+            has_params = true;
+            let inner = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}'));
+            let Some(inner) = inner else {
+                return Err(ValidationError::new(
+                    F,
+                    format!("`{seg}`: a parameter must be a whole segment, `{{name}}`"),
+                ));
+            };
+            let (name, greedy) = match inner.strip_suffix('+') {
+                Some(n) => (n, true),
+                None => (inner, false),
+            };
+            check(
+                !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
+                F,
+                format!("`{seg}`: parameter names are letters, digits, `_` or `-`"),
+            )?;
+            check(
+                !greedy || i + 1 == segments.len(),
+                F,
+                format!("`{seg}`: a greedy parameter must be the last segment"),
+            )?;
+        }
+        if has_params {
+            check(
+                matches!(make(String::new()), Self::Plain(_)),
+                F,
+                "`=` and `^~` paths cannot hold parameters",
+            )?;
+            return Ok(Self::Params(path.to_string()));
+        }
+        Ok(make(path.to_string()))
+    }
+
+    /// Names of the path parameters this pattern can produce.
+    pub fn param_names(&self) -> Vec<String> {
+        match self {
+            Self::Params(p) => p
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                .map(|s| s.trim_end_matches('+').to_string())
+                .collect(),
+            Self::Regex(r) => regex::Regex::new(r)
+                .map(|re| re.capture_names().flatten().map(str::to_string).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl ApiSpec {
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        non_empty_name(&self.name, "name", MAX_API_NAME_LEN)?;
+        check(
+            !self.request.protocols.is_empty(),
+            "request.protocols",
+            "at least one protocol is required",
+        )?;
+        let pattern = PathPattern::parse(&self.request.path)?;
+        let path_params = pattern.param_names();
+
+        let mut seen = std::collections::HashSet::new();
+        for (i, p) in self.parameters.iter().enumerate() {
+            let f = format!("parameters[{i}]");
+            check(
+                !p.name.is_empty() && p.name.len() <= 128,
+                &format!("{f}.name"),
+                "must be 1 to 128 characters",
+            )?;
+            check(
+                seen.insert((p.location, p.name.to_ascii_lowercase())),
+                &format!("{f}.name"),
+                format!("`{}` is declared twice in {:?}", p.name, p.location),
+            )?;
+            if p.location == Location::Path {
+                check(
+                    path_params.contains(&p.name),
+                    &format!("{f}.name"),
+                    format!(
+                        "path parameter `{}` does not appear in request.path",
+                        p.name
+                    ),
+                )?;
+            }
+            if let Some(pattern) = &p.constraints.pattern {
+                regex::Regex::new(pattern).map_err(|e| {
+                    ValidationError::new(
+                        format!("{f}.constraints.pattern"),
+                        format!("invalid regular expression: {e}"),
+                    )
+                })?;
+            }
+            if let (Some(min), Some(max)) = (p.constraints.min, p.constraints.max) {
+                check(
+                    min <= max,
+                    &format!("{f}.constraints"),
+                    "min must not exceed max",
+                )?;
+            }
+            if let Some(name) = &p.backend_name {
+                check(
+                    !name.is_empty(),
+                    &format!("{f}.backend_name"),
+                    "must not be empty",
+                )?;
+            }
+            if p.backend_location == Some(Location::Path)
+                || (p.backend_location.is_none() && p.location == Location::Path)
+            {
+                let target = p.backend_name.as_deref().unwrap_or(&p.name);
+                check(
+                    self.backend.path.contains(&format!("{{{target}}}"))
+                        || self.backend.path.contains(&format!("{{{target}+}}")),
+                    &format!("{f}.backend_name"),
+                    format!("backend path has no `{{{target}}}` for this path parameter"),
+                )?;
+            }
+        }
+        for (i, c) in self.constant_parameters.iter().enumerate() {
+            let f = format!("constant_parameters[{i}]");
+            check(
+                !c.name.is_empty(),
+                &format!("{f}.name"),
+                "must not be empty",
+            )?;
+            check(
+                matches!(
+                    c.location,
+                    Location::Header | Location::Query | Location::Form
+                ),
+                &format!("{f}.location"),
+                "constant parameters go in a header, the query or the form",
+            )?;
+        }
+        for (i, s) in self.system_parameters.iter().enumerate() {
+            let f = format!("system_parameters[{i}]");
+            check(
+                !s.name.is_empty(),
+                &format!("{f}.name"),
+                "must not be empty",
+            )?;
+            check(
+                matches!(s.location, Location::Header | Location::Query),
+                &format!("{f}.location"),
+                "system parameters go in a header or the query",
+            )?;
+        }
+
+        let b = &self.backend;
+        check(
+            b.path.starts_with('/'),
+            "backend.path",
+            "must start with `/`",
+        )?;
+        StageTemplate::parse(&b.path, "backend.path")?;
+        check(
+            (1..=MAX_TIMEOUT_MS).contains(&b.timeout_ms),
+            "backend.timeout_ms",
+            format!("must be between 1 and {MAX_TIMEOUT_MS} (30 minutes)"),
+        )?;
+        if let BackendTarget::Inline(def) = &b.service {
+            def.validate("backend.service.inline")?;
+        }
+        if let BackendTarget::BackendId(id) = &b.service {
+            check(
+                !id.is_empty(),
+                "backend.service.backend_id",
+                "must not be empty",
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_classes_are_parsed() {
+        assert_eq!(
+            PathPattern::parse("=/user").unwrap(),
+            PathPattern::Exact("/user".into())
+        );
+        assert_eq!(
+            PathPattern::parse("^~/user").unwrap(),
+            PathPattern::Prefix("/user".into())
+        );
+        assert_eq!(
+            PathPattern::parse("/user/{id}").unwrap(),
+            PathPattern::Params("/user/{id}".into())
+        );
+        assert_eq!(
+            PathPattern::parse("/user").unwrap(),
+            PathPattern::Plain("/user".into())
+        );
+        assert_eq!(
+            PathPattern::parse("~^/u/[0-9]+$").unwrap(),
+            PathPattern::Regex("^/u/[0-9]+$".into())
+        );
+    }
+
+    #[test]
+    fn bad_paths_name_the_problem() {
+        assert!(PathPattern::parse("user").is_err());
+        assert!(
+            PathPattern::parse("/files/{proxy+}/x")
+                .unwrap_err()
+                .message
+                .contains("last")
+        );
+        assert!(
+            PathPattern::parse("/u/a{id}")
+                .unwrap_err()
+                .message
+                .contains("whole segment")
+        );
+        assert!(PathPattern::parse("=/u/{id}").is_err());
+        assert!(PathPattern::parse("~(").is_err());
+    }
+
+    #[test]
+    fn param_names_come_from_the_pattern() {
+        assert_eq!(
+            PathPattern::parse("/a/{id}/{rest+}").unwrap().param_names(),
+            vec!["id", "rest"]
+        );
+        assert_eq!(
+            PathPattern::parse("~^/u/(?P<uid>[0-9]+)$")
+                .unwrap()
+                .param_names(),
+            vec!["uid"]
+        );
+    }
+
+    fn spec(json: &str) -> ApiSpec {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn api_spec_parses_and_validates() {
+        let s = spec(
+            r#"{"name":"get-user","request":{"method":"GET","path":"/users/{id}"},
+                "parameters":[{"name":"id","location":"path","type":"int","required":true}],
+                "backend":{"service":{"backend_id":"b1"},"path":"/v1/users/{id}"}}"#,
+        );
+        s.validate().unwrap();
+        assert_eq!(s.backend.timeout_ms, DEFAULT_TIMEOUT_MS);
+        assert_eq!(s.request.mode, RequestMode::PassThrough);
+    }
+
+    #[test]
+    fn api_spec_errors_name_the_field() {
+        let mut s = spec(
+            r#"{"name":"x","request":{"method":"ANY","path":"/a"},
+                "backend":{"service":{"inline":{"type":"http","url":"http://127.0.0.1:1"}},"path":"/"}}"#,
+        );
+        s.validate().unwrap();
+        s.name = "n".repeat(61);
+        assert_eq!(s.validate().unwrap_err().field, "name");
+        s.name = "ok".into();
+        s.backend.timeout_ms = MAX_TIMEOUT_MS + 1;
+        assert_eq!(s.validate().unwrap_err().field, "backend.timeout_ms");
+        s.backend.timeout_ms = 1000;
+        s.parameters
+            .push(serde_json::from_str(r#"{"name":"id","location":"path"}"#).unwrap());
+        assert_eq!(s.validate().unwrap_err().field, "parameters[0].name");
+    }
+}

@@ -1,0 +1,95 @@
+//! Groups: they own APIs and the domains those APIs are served on.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::{ValidationError, check, non_empty_name};
+
+/// What a user writes to create or update a group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+impl GroupSpec {
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        non_empty_name(&self.name, "name", 60)
+    }
+}
+
+/// A custom domain bound to a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Domain {
+    /// Host name, lowercase, without port (e.g. `api.example.com`).
+    pub name: String,
+}
+
+/// A stored group. `id` is lowercase hex, so `<id>.<base-domain>` is a valid host name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub domains: Vec<Domain>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Group {
+    /// The default subdomain `<group-id>.<base-domain>`, meant for debugging.
+    pub fn default_domain(&self, base_domain: &str) -> String {
+        format!(
+            "{}.{}",
+            self.id,
+            base_domain.trim_start_matches('.').to_ascii_lowercase()
+        )
+    }
+}
+
+/// Lowercases a host name, strips a trailing dot, and checks it is a plausible DNS name.
+pub fn normalize_domain(raw: &str) -> Result<String, ValidationError> {
+    let name = raw.trim().trim_end_matches('.').to_ascii_lowercase();
+    check(
+        !name.is_empty() && name.len() <= 253,
+        "name",
+        "must be a host name of 1 to 253 characters",
+    )?;
+    for label in name.split('.') {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'*')
+            && !label.starts_with('-')
+            && !label.ends_with('-');
+        check(
+            ok,
+            "name",
+            format!("`{raw}` is not a valid host name (no port, no scheme)"),
+        )?;
+    }
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domain_is_lowercased_and_checked() {
+        assert_eq!(
+            normalize_domain("Api.Example.COM.").unwrap(),
+            "api.example.com"
+        );
+        assert!(normalize_domain("api.example.com:8080").is_err());
+        assert!(normalize_domain("http://x").is_err());
+        assert!(normalize_domain("").is_err());
+    }
+}

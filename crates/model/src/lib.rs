@@ -1,0 +1,29 @@
+//! Pylon's domain model: the concepts of DESIGN.md as plain types, their validation, and the
+//! published [`Snapshot`] the data plane compiles. No I/O happens here.
+
+mod api;
+mod backend;
+mod deployment;
+mod environment;
+mod error;
+mod group;
+mod snapshot;
+pub mod template;
+mod upstream;
+
+pub use api::{
+    Api, ApiSpec, AuthConfig, AuthType, BackendConfig, BackendTarget, ConstantParameter,
+    Constraints, DEFAULT_TIMEOUT_MS, ErrorCodeDoc, Location, MAX_API_NAME_LEN, MAX_TIMEOUT_MS,
+    Method, ParamType, Parameter, PathPattern, Protocol, RequestConfig, RequestMode, ResponseDoc,
+    SystemParameter, SystemParameterKind,
+};
+pub use backend::{Backend, BackendDefinition, BackendEnvironment, BackendKind, BackendSpec};
+pub use deployment::{Deployment, PublishRequest};
+pub use environment::{
+    BUILTIN_ENVIRONMENTS, Environment, EnvironmentSpec, StageVariables, normalize_environment,
+    validate_stage_variable_name, validate_stage_variable_value,
+};
+pub use error::ValidationError;
+pub use group::{Domain, Group, GroupSpec, normalize_domain};
+pub use snapshot::Snapshot;
+pub use upstream::{Upstream, UpstreamSpec};
