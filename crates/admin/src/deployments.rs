@@ -1,0 +1,187 @@
+//! The publish workflow: publish a draft to an environment as a new version, unpublish, roll back,
+//! and list the history. Nothing is committed that the data plane could not serve.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use http::StatusCode;
+use pylon_model::{Api, BackendTarget, Deployment, PublishRequest};
+use pylon_store::StoreError;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::apis::load_api;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{JsonBody, QueryArgs};
+use crate::{AppState, new_id, now_ms};
+
+/// The body of `POST .../unpublish`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnpublishRequest {
+    pub environment: String,
+}
+
+/// The body of `POST .../rollback`: make an earlier version the active one again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    pub environment: String,
+    pub version: u32,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct HistoryArgs {
+    /// Only this environment's history.
+    environment: Option<String>,
+}
+
+/// A deployment of `api` must reach a backend in `environment`: a referenced backend service
+/// needs a definition there.
+async fn check_backend_defined(s: &AppState, api: &Api, environment: &str) -> ApiResult<()> {
+    let BackendTarget::BackendId(id) = &api.spec.backend.service else {
+        return Ok(());
+    };
+    let backend = match s.store.get_backend(id).await {
+        Ok(b) => b,
+        Err(StoreError::NotFound { .. }) => {
+            return Err(ApiError::Conflict(format!(
+                "API `{}` uses backend service `{id}`, which no longer exists",
+                api.spec.name
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match s.store.get_backend_definition(id, environment).await {
+        Ok(_) => Ok(()),
+        Err(StoreError::NotFound { .. }) => Err(ApiError::Conflict(format!(
+            "backend service `{}` ({id}) has no definition in environment {environment}; \
+             define it with PUT /v1/backends/{id}/environments/{environment} first",
+            backend.spec.name
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Compiles what would be live if `api` were what `environment` serves, so a conflicting route
+/// is refused before it is committed rather than by the gateway after.
+async fn check_routes(s: &AppState, api: &Api, environment: &str) -> ApiResult<()> {
+    let mut snapshot = s.store.load_snapshot().await?;
+    let candidate = Deployment {
+        id: "candidate".to_string(),
+        api_id: api.id.clone(),
+        group_id: api.group_id.clone(),
+        environment: environment.to_string(),
+        version: 0,
+        note: String::new(),
+        api: api.clone(),
+        created_at: now_ms(),
+        active: true,
+    };
+    let existing = snapshot
+        .deployments
+        .iter_mut()
+        .find(|d| d.api_id == api.id && d.environment == environment);
+    match existing {
+        Some(slot) => *slot = candidate,
+        None => {
+            snapshot.deployments.push(candidate);
+            // Keep the snapshot's order (by API creation), which breaks ties between routes.
+            snapshot.deployments.sort_by_key(|d| d.api.created_at);
+        }
+    }
+    pylon_router::Router::build(&snapshot, &s.config.base_domain)
+        .map(drop)
+        .map_err(|e| ApiError::Conflict(e.to_string()))
+}
+
+#[utoipa::path(post, path = "/v1/groups/{group_id}/apis/{api_id}/publish", tag = "deployments",
+    request_body = PublishRequest,
+    params(("group_id" = String, Path), ("api_id" = String, Path)),
+    responses((status = 201, body = Deployment, description = "the new, active version"),
+        (status = 404, body = ErrorBody, description = "unknown API or environment"),
+        (status = 409, body = ErrorBody,
+            description = "the backend is not defined there, or the routes conflict")))]
+pub(crate) async fn publish(
+    State(s): State<AppState>,
+    Path((group_id, api_id)): Path<(String, String)>,
+    JsonBody(req): JsonBody<PublishRequest>,
+) -> ApiResult<(StatusCode, Json<Deployment>)> {
+    let api = load_api(&s, &group_id, &api_id).await?;
+    let env = s.store.get_environment(&req.environment).await?;
+    check_backend_defined(&s, &api, &env.name).await?;
+    check_routes(&s, &api, &env.name).await?;
+    let deployment = s
+        .store
+        .publish(&api, &env.name, &req.note, &new_id(), now_ms())
+        .await?;
+    s.changed().await?;
+    Ok((StatusCode::CREATED, Json(deployment)))
+}
+
+#[utoipa::path(post, path = "/v1/groups/{group_id}/apis/{api_id}/unpublish",
+    tag = "deployments", request_body = UnpublishRequest,
+    params(("group_id" = String, Path), ("api_id" = String, Path)),
+    responses((status = 204, description = "no longer served there"),
+        (status = 404, body = ErrorBody, description = "not published in that environment")))]
+pub(crate) async fn unpublish(
+    State(s): State<AppState>,
+    Path((group_id, api_id)): Path<(String, String)>,
+    JsonBody(req): JsonBody<UnpublishRequest>,
+) -> ApiResult<StatusCode> {
+    let api = load_api(&s, &group_id, &api_id).await?;
+    let env = s.store.get_environment(&req.environment).await?;
+    s.store.unpublish(&api.id, &env.name).await?;
+    s.changed().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/v1/groups/{group_id}/apis/{api_id}/rollback",
+    tag = "deployments", request_body = RollbackRequest,
+    params(("group_id" = String, Path), ("api_id" = String, Path)),
+    responses((status = 200, body = Deployment, description = "the now-active version"),
+        (status = 404, body = ErrorBody, description = "unknown environment or version"),
+        (status = 409, body = ErrorBody)))]
+pub(crate) async fn rollback(
+    State(s): State<AppState>,
+    Path((group_id, api_id)): Path<(String, String)>,
+    JsonBody(req): JsonBody<RollbackRequest>,
+) -> ApiResult<Json<Deployment>> {
+    let api = load_api(&s, &group_id, &api_id).await?;
+    let env = s.store.get_environment(&req.environment).await?;
+    let history = s.store.list_deployments(&api.id, Some(&env.name)).await?;
+    let target = history
+        .into_iter()
+        .find(|d| d.version == req.version)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "API `{}` has no version {} in environment {}",
+                api.spec.name, req.version, env.name
+            ))
+        })?;
+    check_backend_defined(&s, &target.api, &env.name).await?;
+    check_routes(&s, &target.api, &env.name).await?;
+    let deployment = s.store.activate(&api.id, &env.name, req.version).await?;
+    s.changed().await?;
+    Ok(Json(deployment))
+}
+
+#[utoipa::path(get, path = "/v1/groups/{group_id}/apis/{api_id}/deployments",
+    tag = "deployments",
+    params(("group_id" = String, Path), ("api_id" = String, Path), HistoryArgs),
+    responses((status = 200, body = Vec<Deployment>, description = "newest first"),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    Path((group_id, api_id)): Path<(String, String)>,
+    QueryArgs(args): QueryArgs<HistoryArgs>,
+) -> ApiResult<Json<Vec<Deployment>>> {
+    let api = load_api(&s, &group_id, &api_id).await?;
+    let env = match &args.environment {
+        Some(name) => Some(s.store.get_environment(name).await?.name),
+        None => None,
+    };
+    Ok(Json(
+        s.store.list_deployments(&api.id, env.as_deref()).await?,
+    ))
+}

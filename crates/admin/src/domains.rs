@@ -1,0 +1,97 @@
+//! `/v1/groups/{group_id}/domains`: the custom domains a group is served on.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use http::StatusCode;
+use pylon_model::{Domain, normalize_domain};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::JsonBody;
+use crate::{AppState, now_ms};
+
+/// The body of `POST /v1/groups/{group_id}/domains`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DomainRequest {
+    /// A host name, e.g. `api.example.com`; stored lowercase, without a trailing dot.
+    pub name: String,
+}
+
+#[utoipa::path(get, path = "/v1/groups/{group_id}/domains", tag = "groups",
+    params(("group_id" = String, Path)),
+    responses((status = 200, body = Vec<Domain>), (status = 404, body = ErrorBody)))]
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    Path(group_id): Path<String>,
+) -> ApiResult<Json<Vec<Domain>>> {
+    Ok(Json(s.store.get_group(&group_id).await?.domains))
+}
+
+#[utoipa::path(post, path = "/v1/groups/{group_id}/domains", tag = "groups",
+    request_body = DomainRequest, params(("group_id" = String, Path)),
+    responses((status = 201, body = Domain), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "a group already has this domain"),
+        (status = 422, body = ErrorBody)))]
+pub(crate) async fn create(
+    State(s): State<AppState>,
+    Path(group_id): Path<String>,
+    JsonBody(req): JsonBody<DomainRequest>,
+) -> ApiResult<(StatusCode, Json<Domain>)> {
+    let name = normalize_domain(&req.name)?;
+    let base = s
+        .config
+        .base_domain
+        .trim_start_matches('.')
+        .to_ascii_lowercase();
+    // Names under the base domain are the groups' default domains; a custom one there would
+    // shadow or be shadowed by one of them.
+    if !base.is_empty() && (name == base || name.ends_with(&format!(".{base}"))) {
+        return Err(ApiError::invalid(
+            "name",
+            format!(
+                "`{name}` is under the base domain `{base}`, which Pylon reserves for default domains"
+            ),
+        ));
+    }
+    let mut group = s.store.get_group(&group_id).await?;
+    if let Some(owner) = s.store.group_by_domain(&name).await? {
+        let whose = if owner.id == group.id {
+            "this group".to_string()
+        } else {
+            format!("group `{}` ({})", owner.name, owner.id)
+        };
+        return Err(ApiError::Conflict(format!(
+            "domain `{name}` is already bound to {whose}"
+        )));
+    }
+    let domain = Domain { name };
+    group.domains.push(domain.clone());
+    group.updated_at = now_ms();
+    s.store.update_group(&group).await?;
+    s.changed().await?;
+    Ok((StatusCode::CREATED, Json(domain)))
+}
+
+#[utoipa::path(delete, path = "/v1/groups/{group_id}/domains/{domain}", tag = "groups",
+    params(("group_id" = String, Path), ("domain" = String, Path)),
+    responses((status = 204, description = "unbound"), (status = 404, body = ErrorBody)))]
+pub(crate) async fn delete(
+    State(s): State<AppState>,
+    Path((group_id, domain)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let name = normalize_domain(&domain)?;
+    let mut group = s.store.get_group(&group_id).await?;
+    let before = group.domains.len();
+    group.domains.retain(|d| d.name != name);
+    if group.domains.len() == before {
+        return Err(ApiError::NotFound(format!(
+            "domain `{name}` is not bound to group `{group_id}`"
+        )));
+    }
+    group.updated_at = now_ms();
+    s.store.update_group(&group).await?;
+    s.changed().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
