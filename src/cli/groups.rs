@@ -1,0 +1,148 @@
+//! `pylon group`, `pylon env` and `pylon stage-vars`.
+
+use clap::Subcommand;
+use http::Method;
+use serde_json::{Value, json};
+
+use super::{Ctx, output, pairs, resolve, seg};
+
+const GROUP_COLUMNS: &[output::Column] =
+    &[("ID", "/id"), ("NAME", "/name"), ("DEFAULT DOMAIN", "/default_domain"), ("DOMAINS", "/domains")];
+
+#[derive(Subcommand, Debug)]
+pub enum GroupCommand {
+    /// Create a group.
+    Create {
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List groups.
+    List,
+    /// Show a group (by id or name).
+    Get { group: String },
+    /// Rename or re-describe a group.
+    Update {
+        group: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Delete a group; refused while it holds APIs.
+    Delete { group: String },
+    /// Bind a custom domain to a group.
+    AddDomain { group: String, domain: String },
+    /// Unbind a custom domain.
+    RemoveDomain { group: String, domain: String },
+}
+
+pub async fn group_id(ctx: &Ctx, key: &str) -> anyhow::Result<String> {
+    resolve(ctx, "/v1/groups", key, "group").await
+}
+
+pub async fn group(ctx: &Ctx, command: GroupCommand) -> anyhow::Result<()> {
+    let c = &ctx.client;
+    match command {
+        GroupCommand::Create { name, description } => {
+            let v = c.send(Method::POST, "/v1/groups", &json!({"name": name, "description": description})).await?;
+            output::object(ctx.format, &v)
+        }
+        GroupCommand::List => output::list(ctx.format, &c.get("/v1/groups").await?, GROUP_COLUMNS),
+        GroupCommand::Get { group } => {
+            let id = group_id(ctx, &group).await?;
+            output::object(ctx.format, &c.get(&format!("/v1/groups/{}", seg(&id))).await?)
+        }
+        GroupCommand::Update { group, name, description } => {
+            let id = group_id(ctx, &group).await?;
+            let path = format!("/v1/groups/{}", seg(&id));
+            let current = c.get(&path).await?;
+            let body = json!({
+                "name": name.map(Value::String).unwrap_or_else(|| current["name"].clone()),
+                "description": description.map(Value::String).unwrap_or_else(|| current["description"].clone()),
+            });
+            output::object(ctx.format, &c.send(Method::PUT, &path, &body).await?)
+        }
+        GroupCommand::Delete { group } => {
+            let id = group_id(ctx, &group).await?;
+            c.delete(&format!("/v1/groups/{}", seg(&id))).await?;
+            println!("deleted group {id}");
+            Ok(())
+        }
+        GroupCommand::AddDomain { group, domain } => {
+            let id = group_id(ctx, &group).await?;
+            let v = c.send(Method::POST, &format!("/v1/groups/{}/domains", seg(&id)), &json!({"name": domain})).await?;
+            output::object(ctx.format, &v)
+        }
+        GroupCommand::RemoveDomain { group, domain } => {
+            let id = group_id(ctx, &group).await?;
+            c.delete(&format!("/v1/groups/{}/domains/{}", seg(&id), seg(&domain))).await?;
+            println!("removed domain {domain} from group {id}");
+            Ok(())
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EnvironmentCommand {
+    /// List environments.
+    List,
+    /// Add a custom environment.
+    Create {
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Remove a custom environment; refused while APIs are published there.
+    Delete { name: String },
+}
+
+pub async fn environment(ctx: &Ctx, command: EnvironmentCommand) -> anyhow::Result<()> {
+    let c = &ctx.client;
+    match command {
+        EnvironmentCommand::List => output::list(
+            ctx.format,
+            &c.get("/v1/environments").await?,
+            &[("NAME", "/name"), ("BUILTIN", "/builtin"), ("DESCRIPTION", "/description")],
+        ),
+        EnvironmentCommand::Create { name, description } => {
+            let v = c.send(Method::POST, "/v1/environments", &json!({"name": name, "description": description})).await?;
+            output::object(ctx.format, &v)
+        }
+        EnvironmentCommand::Delete { name } => {
+            c.delete(&format!("/v1/environments/{}", seg(&name))).await?;
+            println!("deleted environment {name}");
+            Ok(())
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StageVariablesCommand {
+    /// Show the stage variables of a group in an environment.
+    Get { group: String, environment: String },
+    /// Replace the stage variables of a group in an environment with `name=value` pairs.
+    Set {
+        group: String,
+        environment: String,
+        #[arg(value_name = "NAME=VALUE")]
+        variables: Vec<String>,
+    },
+}
+
+pub async fn stage_variables(ctx: &Ctx, command: StageVariablesCommand) -> anyhow::Result<()> {
+    let c = &ctx.client;
+    match command {
+        StageVariablesCommand::Get { group, environment } => {
+            let id = group_id(ctx, &group).await?;
+            let v = c.get(&format!("/v1/groups/{}/stage-variables/{}", seg(&id), seg(&environment))).await?;
+            output::object(ctx.format, &v)
+        }
+        StageVariablesCommand::Set { group, environment, variables } => {
+            let id = group_id(ctx, &group).await?;
+            let body = json!({"variables": pairs(&variables, "stage variable")?});
+            let path = format!("/v1/groups/{}/stage-variables/{}", seg(&id), seg(&environment));
+            output::object(ctx.format, &c.send(Method::PUT, &path, &body).await?)
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! `pylon upstream` and `pylon backend`.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use clap::{Subcommand, ValueEnum};
+use http::Method;
+use serde_json::{Value, json};
+
+use super::{Ctx, output, pairs, read_document, resolve, seg};
+
+#[derive(Subcommand, Debug)]
+pub enum UpstreamCommand {
+    /// Create an upstream with one or more `host:port` targets.
+    Create {
+        name: String,
+        #[arg(long = "target", required = true, value_name = "HOST:PORT")]
+        targets: Vec<String>,
+        /// Host header sent to the targets.
+        #[arg(long)]
+        host_header: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List upstreams.
+    List,
+    /// Show an upstream (by id or name).
+    Get { upstream: String },
+    /// Replace an upstream's targets and Host header.
+    Update {
+        upstream: String,
+        #[arg(long = "target", required = true, value_name = "HOST:PORT")]
+        targets: Vec<String>,
+        #[arg(long)]
+        host_header: Option<String>,
+    },
+    /// Delete an upstream; refused while a backend uses it.
+    Delete { upstream: String },
+}
+
+pub async fn upstream(ctx: &Ctx, command: UpstreamCommand) -> anyhow::Result<()> {
+    let c = &ctx.client;
+    let id = |key: String| async move { resolve(ctx, "/v1/upstreams", &key, "upstream").await };
+    match command {
+        UpstreamCommand::Create { name, targets, host_header, description } => {
+            let body = json!({"name": name, "targets": targets, "host_header": host_header, "description": description});
+            output::object(ctx.format, &c.send(Method::POST, "/v1/upstreams", &body).await?)
+        }
+        UpstreamCommand::List => output::list(
+            ctx.format,
+            &c.get("/v1/upstreams").await?,
+            &[("ID", "/id"), ("NAME", "/name"), ("TARGETS", "/targets"), ("HOST HEADER", "/host_header")],
+        ),
+        UpstreamCommand::Get { upstream } => {
+            let path = format!("/v1/upstreams/{}", seg(&id(upstream).await?));
+            output::object(ctx.format, &c.get(&path).await?)
+        }
+        UpstreamCommand::Update { upstream, targets, host_header } => {
+            let path = format!("/v1/upstreams/{}", seg(&id(upstream).await?));
+            let current = c.get(&path).await?;
+            let body = json!({"name": current["name"], "description": current["description"], "targets": targets, "host_header": host_header});
+            output::object(ctx.format, &c.send(Method::PUT, &path, &body).await?)
+        }
+        UpstreamCommand::Delete { upstream } => {
+            let key = id(upstream).await?;
+            c.delete(&format!("/v1/upstreams/{}", seg(&key))).await?;
+            println!("deleted upstream {key}");
+            Ok(())
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum BackendType {
+    Http,
+    Upstream,
+    Mock,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BackendCommand {
+    /// Create a backend service; its type is fixed at creation.
+    Create {
+        name: String,
+        #[arg(long = "type", value_enum)]
+        kind: BackendType,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List backend services.
+    List,
+    /// Show a backend service and its definition per environment.
+    Get { backend: String },
+    /// Delete a backend service; refused while APIs use it.
+    Delete { backend: String },
+    /// Set the backend's definition in an environment; takes effect at once, without a republish.
+    SetEnv {
+        backend: String,
+        environment: String,
+        /// http: base URL (may hold `${stageVariables.x}`).
+        #[arg(long, conflicts_with_all = ["upstream", "mock_status", "file"])]
+        url: Option<String>,
+        /// upstream: the upstream's id or name.
+        #[arg(long)]
+        upstream: Option<String>,
+        /// upstream: a path prefixed to every backend path.
+        #[arg(long, default_value = "", requires = "upstream")]
+        path_prefix: String,
+        /// mock: status to answer with.
+        #[arg(long)]
+        mock_status: Option<u16>,
+        /// mock: body to answer with.
+        #[arg(long, default_value = "")]
+        mock_body: String,
+        /// mock: a header to answer with, `name=value`.
+        #[arg(long = "mock-header", value_name = "NAME=VALUE")]
+        mock_headers: Vec<String>,
+        /// The definition as a YAML or JSON file (`-` for standard input).
+        #[arg(short = 'f', long)]
+        file: Option<PathBuf>,
+    },
+    /// Remove the backend's definition in an environment; with --confirm, unpublishes the APIs
+    /// that use it there.
+    UnsetEnv {
+        backend: String,
+        environment: String,
+        #[arg(long)]
+        confirm: bool,
+    },
+}
+
+pub async fn backend(ctx: &Ctx, command: BackendCommand) -> anyhow::Result<()> {
+    let c = &ctx.client;
+    let id = |key: String| async move { resolve(ctx, "/v1/backends", &key, "backend").await };
+    match command {
+        BackendCommand::Create { name, kind, description } => {
+            let kind = format!("{kind:?}").to_ascii_lowercase();
+            let body = json!({"name": name, "type": kind, "description": description});
+            output::object(ctx.format, &c.send(Method::POST, "/v1/backends", &body).await?)
+        }
+        BackendCommand::List => output::list(
+            ctx.format,
+            &c.get("/v1/backends").await?,
+            &[("ID", "/id"), ("NAME", "/name"), ("TYPE", "/type"), ("DESCRIPTION", "/description")],
+        ),
+        BackendCommand::Get { backend } => {
+            let key = id(backend).await?;
+            let mut v = c.get(&format!("/v1/backends/{}", seg(&key))).await?;
+            let envs = c.get(&format!("/v1/backends/{}/environments", seg(&key))).await?;
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("environments".into(), envs);
+            }
+            output::object(ctx.format, &v)
+        }
+        BackendCommand::Delete { backend } => {
+            let key = id(backend).await?;
+            c.delete(&format!("/v1/backends/{}", seg(&key))).await?;
+            println!("deleted backend {key}");
+            Ok(())
+        }
+        BackendCommand::SetEnv { backend, environment, url, upstream, path_prefix, mock_status, mock_body, mock_headers, file } => {
+            let definition = match (url, upstream, mock_status, file) {
+                (Some(url), None, None, None) => json!({"type": "http", "url": url}),
+                (None, Some(up), None, None) => json!({"type": "upstream", "upstream": up, "path_prefix": path_prefix}),
+                (None, None, Some(status), None) => {
+                    json!({"type": "mock", "status": status, "body": mock_body, "headers": Value::Object(pairs(&mock_headers, "header")?)})
+                }
+                (None, None, None, Some(path)) => read_document(&path)?,
+                _ => bail!("give exactly one of --url, --upstream, --mock-status or -f"),
+            };
+            let path = format!("/v1/backends/{}/environments/{}", seg(&id(backend).await?), seg(&environment));
+            output::object(ctx.format, &c.send(Method::PUT, &path, &definition).await?)
+        }
+        BackendCommand::UnsetEnv { backend, environment, confirm } => {
+            let key = id(backend).await?;
+            let mut path = format!("/v1/backends/{}/environments/{}", seg(&key), seg(&environment));
+            if confirm {
+                path.push_str("?confirm=true");
+            }
+            c.delete(&path).await?;
+            println!("removed the {environment} definition of backend {key}");
+            Ok(())
+        }
+    }
+}

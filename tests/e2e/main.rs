@@ -1,0 +1,11 @@
+//! End-to-end tests: the real `pylon` binary, real backends on loopback, driven over HTTP.
+
+mod harness;
+
+mod admin;
+mod backends;
+mod deployments;
+mod environments;
+mod lifecycle;
+mod readme;
+mod routing;
