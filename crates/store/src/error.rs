@@ -15,3 +15,10 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+pub(crate) fn not_found(kind: &'static str, id: impl Into<String>) -> StoreError {
+    StoreError::NotFound {
+        kind,
+        id: id.into(),
+    }
+}

@@ -1,177 +1,116 @@
-//! Persistence of Pylon's drafts and deployments over sqlx (SQLite now, PostgreSQL on the same
-//! code path). First-commit signatures: bodies land next.
+//! Persistence of Pylon's drafts and deployments over `sqlx::AnyPool`: SQLite now, PostgreSQL
+//! later on the same code path (portable SQL, `$N` placeholders, JSON records kept as TEXT).
+//!
+//! Each resource has one table with indexed columns for what is looked up or must be unique,
+//! and the whole record as JSON in `body`. The admin layer validates input and makes ids and
+//! timestamps; the store persists, enforces uniqueness and references, and says why it refused.
 
+mod apis;
+mod backends;
+mod codec;
+mod deployments;
+mod environments;
 mod error;
+mod groups;
+mod schema;
+mod snapshot;
+mod upstreams;
+
+#[cfg(test)]
+mod fixtures;
+
+use std::path::Path;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyPool, Transaction};
 
 pub use error::{Result, StoreError};
 
-use pylon_model::{
-    Api, Backend, BackendEnvironment, Deployment, Environment, Group, Snapshot, StageVariables,
-    Upstream,
-};
-
-/// The handle to the database; cheap to clone.
+/// The handle to the database; cheap to clone (it shares one pool).
 #[derive(Clone)]
 pub struct Store {
-    pool: sqlx::AnyPool,
+    pool: AnyPool,
+    /// Statement that opens a read-write transaction. On SQLite it is `BEGIN IMMEDIATE`, so the
+    /// write lock is taken up front and a read-then-write transaction cannot fail half way with
+    /// `SQLITE_BUSY` when another writer commits in between.
+    begin_write: &'static str,
+    /// Statement that opens a transaction whose reads see one consistent state.
+    begin_read: &'static str,
 }
 
-fn pending<T>() -> Result<T> {
-    Err(StoreError::Conflict("not yet".into()))
-}
-
-#[allow(unused_variables)]
 impl Store {
     /// `sqlite:///abs/path/pylon.db?mode=rwc` or `postgres://...`; creates and migrates.
     pub async fn open(url: &str) -> Result<Store> {
-        let _ = |s: Store| s.pool;
-        pending()
+        install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 10 })
+            .connect(url)
+            .await?;
+        if sqlite {
+            // WAL lets the gateway's snapshot reads run beside admin writes; the mode is stored
+            // in the file, so setting it once per open is enough. (sqlx turns foreign keys on
+            // for every SQLite connection by default.)
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .fetch_optional(&pool)
+                .await?;
+        }
+        let store = Store {
+            pool,
+            begin_write: if sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" },
+            begin_read: if sqlite {
+                "BEGIN"
+            } else {
+                "BEGIN ISOLATION LEVEL REPEATABLE READ"
+            },
+        };
+        schema::migrate(&store).await?;
+        Ok(store)
     }
-    pub async fn open_sqlite(path: &std::path::Path) -> Result<Store> {
-        let _ = |s: Store| s.pool;
-        pending()
+
+    /// Opens (creating it and its directory if missing) the SQLite database at `path`.
+    pub async fn open_sqlite(path: &Path) -> Result<Store> {
+        let path = std::path::absolute(path).map_err(sqlx::Error::Io)?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+        }
+        let Some(text) = path.to_str() else {
+            return Err(StoreError::Database(sqlx::Error::Configuration(
+                format!("database path {} is not valid UTF-8", path.display()).into(),
+            )));
+        };
+        Store::open(&format!("sqlite://{}?mode=rwc", percent_encode_path(text))).await
     }
-    pub async fn create_group(&self, g: &Group) -> Result<()> {
-        pending()
+
+    /// Closes every connection; later calls on any clone fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
-    pub async fn update_group(&self, g: &Group) -> Result<()> {
-        pending()
+
+    pub(crate) async fn write_tx(&self) -> Result<Transaction<'static, Any>> {
+        Ok(self.pool.begin_with(self.begin_write).await?)
     }
-    pub async fn get_group(&self, id: &str) -> Result<Group> {
-        pending()
+
+    pub(crate) async fn read_tx(&self) -> Result<Transaction<'static, Any>> {
+        Ok(self.pool.begin_with(self.begin_read).await?)
     }
-    pub async fn list_groups(&self) -> Result<Vec<Group>> {
-        pending()
+
+    pub(crate) async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Any>> {
+        Ok(self.pool.acquire().await?)
     }
-    pub async fn delete_group(&self, id: &str) -> Result<()> {
-        pending()
+}
+
+/// Escapes the characters a URL would otherwise read as delimiters.
+fn percent_encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '?' => out.push_str("%3F"),
+            '#' => out.push_str("%23"),
+            ' ' => out.push_str("%20"),
+            _ => out.push(c),
+        }
     }
-    pub async fn group_by_domain(&self, domain: &str) -> Result<Option<Group>> {
-        pending()
-    }
-    pub async fn list_environments(&self) -> Result<Vec<Environment>> {
-        pending()
-    }
-    pub async fn get_environment(&self, name: &str) -> Result<Environment> {
-        pending()
-    }
-    pub async fn create_environment(&self, e: &Environment) -> Result<()> {
-        pending()
-    }
-    pub async fn delete_environment(&self, name: &str) -> Result<()> {
-        pending()
-    }
-    pub async fn get_stage_variables(
-        &self,
-        group_id: &str,
-        environment: &str,
-    ) -> Result<StageVariables> {
-        pending()
-    }
-    pub async fn put_stage_variables(&self, sv: &StageVariables) -> Result<()> {
-        pending()
-    }
-    pub async fn create_upstream(&self, u: &Upstream) -> Result<()> {
-        pending()
-    }
-    pub async fn update_upstream(&self, u: &Upstream) -> Result<()> {
-        pending()
-    }
-    pub async fn get_upstream(&self, id_or_name: &str) -> Result<Upstream> {
-        pending()
-    }
-    pub async fn list_upstreams(&self) -> Result<Vec<Upstream>> {
-        pending()
-    }
-    pub async fn delete_upstream(&self, id: &str) -> Result<()> {
-        pending()
-    }
-    pub async fn create_backend(&self, b: &Backend) -> Result<()> {
-        pending()
-    }
-    pub async fn update_backend(&self, b: &Backend) -> Result<()> {
-        pending()
-    }
-    pub async fn get_backend(&self, id: &str) -> Result<Backend> {
-        pending()
-    }
-    pub async fn list_backends(&self) -> Result<Vec<Backend>> {
-        pending()
-    }
-    pub async fn delete_backend(&self, id: &str) -> Result<()> {
-        pending()
-    }
-    pub async fn put_backend_definition(&self, d: &BackendEnvironment) -> Result<()> {
-        pending()
-    }
-    pub async fn get_backend_definition(
-        &self,
-        backend_id: &str,
-        environment: &str,
-    ) -> Result<BackendEnvironment> {
-        pending()
-    }
-    pub async fn list_backend_definitions(
-        &self,
-        backend_id: &str,
-    ) -> Result<Vec<BackendEnvironment>> {
-        pending()
-    }
-    pub async fn delete_backend_definition(
-        &self,
-        backend_id: &str,
-        environment: &str,
-        unpublish_api_ids: &[String],
-    ) -> Result<()> {
-        pending()
-    }
-    pub async fn create_api(&self, a: &Api) -> Result<()> {
-        pending()
-    }
-    pub async fn update_api(&self, a: &Api) -> Result<()> {
-        pending()
-    }
-    pub async fn get_api(&self, id: &str) -> Result<Api> {
-        pending()
-    }
-    pub async fn list_apis(&self, group_id: &str) -> Result<Vec<Api>> {
-        pending()
-    }
-    pub async fn delete_api(&self, id: &str) -> Result<()> {
-        pending()
-    }
-    pub async fn publish(
-        &self,
-        api: &Api,
-        environment: &str,
-        note: &str,
-        deployment_id: &str,
-        now: i64,
-    ) -> Result<Deployment> {
-        pending()
-    }
-    pub async fn unpublish(&self, api_id: &str, environment: &str) -> Result<()> {
-        pending()
-    }
-    pub async fn activate(
-        &self,
-        api_id: &str,
-        environment: &str,
-        version: u32,
-    ) -> Result<Deployment> {
-        pending()
-    }
-    pub async fn list_deployments(
-        &self,
-        api_id: &str,
-        environment: Option<&str>,
-    ) -> Result<Vec<Deployment>> {
-        pending()
-    }
-    pub async fn active_deployments(&self) -> Result<Vec<Deployment>> {
-        pending()
-    }
-    pub async fn load_snapshot(&self) -> Result<Snapshot> {
-        pending()
-    }
+    out
 }

@@ -1,0 +1,271 @@
+//! Backend services and their per-environment definitions.
+
+use pylon_model::{Backend, BackendDefinition, BackendEnvironment};
+use sqlx::{AnyConnection, Row};
+
+use crate::Store;
+use crate::codec::{decode, decode_all, encode, env_key, on_unique};
+use crate::error::{Result, StoreError, not_found};
+use crate::groups::exists;
+
+impl Store {
+    pub async fn create_backend(&self, b: &Backend) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        if exists(&mut tx, "SELECT id FROM backends WHERE id = $1", &b.id).await? {
+            return Err(StoreError::Conflict(format!(
+                "a backend with id `{}` already exists",
+                b.id
+            )));
+        }
+        check_name_free(&mut tx, b).await?;
+        sqlx::query("INSERT INTO backends (id, name, created_at, body) VALUES ($1, $2, $3, $4)")
+            .bind(&b.id)
+            .bind(&b.spec.name)
+            .bind(b.created_at)
+            .bind(encode(b)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| on_unique(e, || name_taken(&b.spec.name)))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The caller keeps the kind unchanged.
+    pub async fn update_backend(&self, b: &Backend) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        get_by_id(&mut tx, &b.id).await?;
+        check_name_free(&mut tx, b).await?;
+        sqlx::query("UPDATE backends SET name = $1, created_at = $2, body = $3 WHERE id = $4")
+            .bind(&b.spec.name)
+            .bind(b.created_at)
+            .bind(encode(b)?)
+            .bind(&b.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| on_unique(e, || name_taken(&b.spec.name)))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn get_backend(&self, id: &str) -> Result<Backend> {
+        get_by_id(&mut *self.conn().await?, id).await
+    }
+
+    /// In creation order.
+    pub async fn list_backends(&self) -> Result<Vec<Backend>> {
+        list_backends(&mut *self.conn().await?).await
+    }
+
+    /// Refused while an API draft or an active deployment refers to the backend; removes its
+    /// definitions.
+    pub async fn delete_backend(&self, id: &str) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let b = get_by_id(&mut tx, id).await?;
+        let drafts = sqlx::query(
+            "SELECT a.name FROM apis a WHERE a.backend_id = $1 ORDER BY a.created_at, a.id",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        if !drafts.is_empty() {
+            let names = drafts
+                .iter()
+                .map(|r| r.try_get::<String, _>("name").map(|n| format!("`{n}`")))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            return Err(StoreError::Conflict(format!(
+                "backend `{}` is used by API(s) {}; point them elsewhere first",
+                b.spec.name,
+                names.join(", ")
+            )));
+        }
+        // A draft may have moved away while an older deployment still serves this backend.
+        let serving = sqlx::query(
+            "SELECT a.name, p.environment FROM published p
+             JOIN deployments d ON d.id = p.deployment_id
+             JOIN apis a ON a.id = p.api_id
+             WHERE d.backend_id = $1 ORDER BY a.created_at, a.id, p.environment",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        if !serving.is_empty() {
+            let uses = serving
+                .iter()
+                .map(|r| {
+                    let api: String = r.try_get("name")?;
+                    let env: String = r.try_get("environment")?;
+                    Ok(format!("API `{api}` in `{env}`"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            return Err(StoreError::Conflict(format!(
+                "backend `{}` still serves the published {}; republish or unpublish first",
+                b.spec.name,
+                uses.join(", ")
+            )));
+        }
+        for sql in [
+            "DELETE FROM backend_definitions WHERE backend_id = $1",
+            "DELETE FROM backends WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Creates or replaces the backend's definition for one environment.
+    pub async fn put_backend_definition(&self, d: &BackendEnvironment) -> Result<()> {
+        let key = env_key(&d.environment);
+        let mut tx = self.write_tx().await?;
+        get_by_id(&mut tx, &d.backend_id).await?;
+        if !exists(
+            &mut tx,
+            "SELECT name FROM environments WHERE name = $1",
+            &key,
+        )
+        .await?
+        {
+            return Err(not_found("environment", key));
+        }
+        let upstream = match &d.definition {
+            BackendDefinition::Upstream { upstream, .. } => Some(upstream.clone()),
+            _ => None,
+        };
+        let record = BackendEnvironment {
+            environment: key.clone(),
+            ..d.clone()
+        };
+        sqlx::query(
+            "INSERT INTO backend_definitions (backend_id, environment, upstream, body)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (backend_id, environment)
+             DO UPDATE SET upstream = excluded.upstream, body = excluded.body",
+        )
+        .bind(&d.backend_id)
+        .bind(&key)
+        .bind(upstream)
+        .bind(encode(&record)?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn get_backend_definition(
+        &self,
+        backend_id: &str,
+        environment: &str,
+    ) -> Result<BackendEnvironment> {
+        let key = env_key(environment);
+        let row = sqlx::query(
+            "SELECT body FROM backend_definitions WHERE backend_id = $1 AND environment = $2",
+        )
+        .bind(backend_id)
+        .bind(&key)
+        .fetch_optional(&mut *self.conn().await?)
+        .await?
+        .ok_or_else(|| not_found("backend definition", format!("{backend_id} in {key}")))?;
+        decode(&row)
+    }
+
+    /// The backend's definitions in environment order; `NotFound` for an unknown backend.
+    pub async fn list_backend_definitions(
+        &self,
+        backend_id: &str,
+    ) -> Result<Vec<BackendEnvironment>> {
+        let mut conn = self.conn().await?;
+        get_by_id(&mut conn, backend_id).await?;
+        let rows = sqlx::query(
+            "SELECT d.body FROM backend_definitions d
+             JOIN environments e ON e.name = d.environment
+             WHERE d.backend_id = $1 ORDER BY e.seq",
+        )
+        .bind(backend_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        decode_all(&rows)
+    }
+
+    /// Deletes the definition and unpublishes, in the same transaction, the given APIs in that
+    /// environment (those not published there are skipped).
+    pub async fn delete_backend_definition(
+        &self,
+        backend_id: &str,
+        environment: &str,
+        unpublish_api_ids: &[String],
+    ) -> Result<()> {
+        let key = env_key(environment);
+        let mut tx = self.write_tx().await?;
+        let deleted = sqlx::query(
+            "DELETE FROM backend_definitions WHERE backend_id = $1 AND environment = $2",
+        )
+        .bind(backend_id)
+        .bind(&key)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if deleted == 0 {
+            return Err(not_found(
+                "backend definition",
+                format!("{backend_id} in {key}"),
+            ));
+        }
+        for api_id in unpublish_api_ids {
+            sqlx::query("DELETE FROM published WHERE api_id = $1 AND environment = $2")
+                .bind(api_id)
+                .bind(&key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+pub(crate) async fn list_backends(conn: &mut AnyConnection) -> Result<Vec<Backend>> {
+    let rows = sqlx::query("SELECT body FROM backends ORDER BY created_at, id")
+        .fetch_all(conn)
+        .await?;
+    decode_all(&rows)
+}
+
+/// Every definition, by backend creation then environment order.
+pub(crate) async fn list_all_definitions(
+    conn: &mut AnyConnection,
+) -> Result<Vec<BackendEnvironment>> {
+    let rows = sqlx::query(
+        "SELECT d.body FROM backend_definitions d
+         JOIN backends b ON b.id = d.backend_id
+         JOIN environments e ON e.name = d.environment
+         ORDER BY b.created_at, b.id, e.seq",
+    )
+    .fetch_all(conn)
+    .await?;
+    decode_all(&rows)
+}
+
+async fn get_by_id(conn: &mut AnyConnection, id: &str) -> Result<Backend> {
+    let row = sqlx::query("SELECT body FROM backends WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| not_found("backend", id))?;
+    decode(&row)
+}
+
+fn name_taken(name: &str) -> String {
+    format!("a backend named `{name}` already exists")
+}
+
+async fn check_name_free(conn: &mut AnyConnection, b: &Backend) -> Result<()> {
+    let taken = sqlx::query("SELECT id FROM backends WHERE name = $1 AND id <> $2")
+        .bind(&b.spec.name)
+        .bind(&b.id)
+        .fetch_optional(conn)
+        .await?
+        .is_some();
+    if taken {
+        return Err(StoreError::Conflict(name_taken(&b.spec.name)));
+    }
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! Turning records into JSON bodies and rows back into records, and database errors into
+//! messages a user can act on.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::error::{Result, StoreError};
+
+pub(crate) fn encode<T: Serialize>(record: &T) -> Result<String> {
+    Ok(serde_json::to_string(record)?)
+}
+
+/// Decodes the JSON record held in column `body`.
+pub(crate) fn decode<T: DeserializeOwned>(row: &AnyRow) -> Result<T> {
+    let body: String = row.try_get("body")?;
+    Ok(serde_json::from_str(&body)?)
+}
+
+pub(crate) fn decode_all<T: DeserializeOwned>(rows: &[AnyRow]) -> Result<Vec<T>> {
+    rows.iter().map(decode).collect()
+}
+
+/// Maps a unique-constraint violation to `Conflict(message())`; other errors pass through.
+/// Callers check the likely conflicts first to name them precisely; this catches the races.
+pub(crate) fn on_unique(err: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(message()),
+        _ => StoreError::Database(err),
+    }
+}
+
+/// Environment names are stored uppercase and selected case-insensitively.
+pub(crate) fn env_key(name: &str) -> String {
+    name.to_ascii_uppercase()
+}

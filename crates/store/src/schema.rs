@@ -1,0 +1,134 @@
+//! The schema, as numbered migrations embedded in the binary and applied on open.
+//!
+//! Kept to portable SQL (TEXT/BIGINT/INTEGER, `REFERENCES`, `ON DELETE CASCADE`) so the same
+//! statements run on SQLite and PostgreSQL. The applied versions live in `pylon_migrations`.
+
+use sqlx::Row;
+
+use crate::Store;
+use crate::error::Result;
+
+struct Migration {
+    version: i64,
+    statements: &'static [&'static str],
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    statements: &[
+        "CREATE TABLE groups (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created_at BIGINT NOT NULL,
+            body TEXT NOT NULL)",
+        "CREATE TABLE group_domains (
+            domain TEXT PRIMARY KEY,
+            group_id TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE)",
+        "CREATE INDEX group_domains_group ON group_domains (group_id)",
+        // `seq` keeps environments in creation order, the builtin ones first.
+        "CREATE TABLE environments (
+            name TEXT PRIMARY KEY,
+            builtin INTEGER NOT NULL,
+            seq BIGINT NOT NULL,
+            body TEXT NOT NULL)",
+        "CREATE TABLE stage_variables (
+            group_id TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+            environment TEXT NOT NULL REFERENCES environments(name) ON DELETE CASCADE,
+            body TEXT NOT NULL,
+            PRIMARY KEY (group_id, environment))",
+        "CREATE TABLE upstreams (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created_at BIGINT NOT NULL,
+            body TEXT NOT NULL)",
+        "CREATE TABLE backends (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created_at BIGINT NOT NULL,
+            body TEXT NOT NULL)",
+        // `upstream`: the upstream id or name an `upstream` definition names, so deleting an
+        // upstream can find what still uses it.
+        "CREATE TABLE backend_definitions (
+            backend_id TEXT NOT NULL REFERENCES backends(id) ON DELETE CASCADE,
+            environment TEXT NOT NULL REFERENCES environments(name) ON DELETE CASCADE,
+            upstream TEXT,
+            body TEXT NOT NULL,
+            PRIMARY KEY (backend_id, environment))",
+        "CREATE INDEX backend_definitions_upstream ON backend_definitions (upstream)",
+        // `backend_id`: the backend service the API refers to, if any (not inline).
+        "CREATE TABLE apis (
+            id TEXT PRIMARY KEY,
+            group_id TEXT NOT NULL REFERENCES groups(id),
+            name TEXT NOT NULL,
+            backend_id TEXT,
+            created_at BIGINT NOT NULL,
+            body TEXT NOT NULL,
+            UNIQUE (group_id, name))",
+        "CREATE INDEX apis_backend ON apis (backend_id)",
+        "CREATE TABLE deployments (
+            id TEXT PRIMARY KEY,
+            api_id TEXT NOT NULL REFERENCES apis(id) ON DELETE CASCADE,
+            group_id TEXT NOT NULL,
+            environment TEXT NOT NULL REFERENCES environments(name) ON DELETE CASCADE,
+            version BIGINT NOT NULL,
+            backend_id TEXT,
+            created_at BIGINT NOT NULL,
+            body TEXT NOT NULL,
+            UNIQUE (api_id, environment, version))",
+        "CREATE INDEX deployments_backend ON deployments (backend_id)",
+        // The active deployment of each (API, environment); no row = not published there.
+        "CREATE TABLE published (
+            api_id TEXT NOT NULL REFERENCES apis(id) ON DELETE CASCADE,
+            environment TEXT NOT NULL REFERENCES environments(name) ON DELETE CASCADE,
+            deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+            PRIMARY KEY (api_id, environment))",
+        "CREATE INDEX published_deployment ON published (deployment_id)",
+        r#"INSERT INTO environments (name, builtin, seq, body) VALUES
+            ('RELEASE', 1, 1, '{"name":"RELEASE","description":"Production","builtin":true}'),
+            ('PRE', 1, 2, '{"name":"PRE","description":"Pre-release","builtin":true}'),
+            ('TEST', 1, 3, '{"name":"TEST","description":"Test","builtin":true}')"#,
+    ],
+}];
+
+/// Applies every migration not yet recorded, each in its own transaction.
+pub(crate) async fn migrate(store: &Store) -> Result<()> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS pylon_migrations (
+            version BIGINT PRIMARY KEY,
+            applied_at BIGINT NOT NULL)",
+    )
+    .execute(&store.pool)
+    .await?;
+    for migration in MIGRATIONS {
+        let mut tx = store.write_tx().await?;
+        // Checked inside the write transaction so two processes opening the same fresh
+        // database do not both apply it.
+        let applied = sqlx::query("SELECT version FROM pylon_migrations WHERE version = $1")
+            .bind(migration.version)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.try_get::<i64, _>("version"))
+            .transpose()?
+            .is_some();
+        if applied {
+            continue;
+        }
+        for statement in migration.statements {
+            sqlx::query(*statement).execute(&mut *tx).await?;
+        }
+        sqlx::query("INSERT INTO pylon_migrations (version, applied_at) VALUES ($1, $2)")
+            .bind(migration.version)
+            .bind(now_millis())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

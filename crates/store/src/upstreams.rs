@@ -1,0 +1,152 @@
+//! Upstreams: named private targets that `upstream` backend definitions name by id or name.
+
+use pylon_model::Upstream;
+use sqlx::{AnyConnection, Row};
+
+use crate::Store;
+use crate::codec::{decode, decode_all, encode, on_unique};
+use crate::error::{Result, StoreError, not_found};
+use crate::groups::exists;
+
+impl Store {
+    pub async fn create_upstream(&self, u: &Upstream) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        if exists(&mut tx, "SELECT id FROM upstreams WHERE id = $1", &u.id).await? {
+            return Err(StoreError::Conflict(format!(
+                "an upstream with id `{}` already exists",
+                u.id
+            )));
+        }
+        check_name_free(&mut tx, u).await?;
+        sqlx::query("INSERT INTO upstreams (id, name, created_at, body) VALUES ($1, $2, $3, $4)")
+            .bind(&u.id)
+            .bind(&u.spec.name)
+            .bind(u.created_at)
+            .bind(encode(u)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| on_unique(e, || name_taken(&u.spec.name)))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Refuses a rename while backend definitions name the upstream by its old name, since
+    /// they would silently stop resolving.
+    pub async fn update_upstream(&self, u: &Upstream) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let old: Upstream = get_by_id(&mut tx, &u.id).await?;
+        check_name_free(&mut tx, u).await?;
+        if old.spec.name != u.spec.name {
+            let users = definitions_naming(&mut tx, &old.spec.name, &old.spec.name).await?;
+            if let Some(first) = users.first() {
+                return Err(StoreError::Conflict(format!(
+                    "upstream `{}` is named by {first}; point those definitions at its id \
+                     before renaming it",
+                    old.spec.name
+                )));
+            }
+        }
+        sqlx::query("UPDATE upstreams SET name = $1, created_at = $2, body = $3 WHERE id = $4")
+            .bind(&u.spec.name)
+            .bind(u.created_at)
+            .bind(encode(u)?)
+            .bind(&u.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| on_unique(e, || name_taken(&u.spec.name)))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// By id first, else by name.
+    pub async fn get_upstream(&self, id_or_name: &str) -> Result<Upstream> {
+        let row = sqlx::query(
+            "SELECT body FROM upstreams WHERE id = $1 OR name = $1
+             ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END LIMIT 1",
+        )
+        .bind(id_or_name)
+        .fetch_optional(&mut *self.conn().await?)
+        .await?
+        .ok_or_else(|| not_found("upstream", id_or_name))?;
+        decode(&row)
+    }
+
+    /// In creation order.
+    pub async fn list_upstreams(&self) -> Result<Vec<Upstream>> {
+        list_upstreams(&mut *self.conn().await?).await
+    }
+
+    /// Refused while a backend definition names the upstream (by id or name).
+    pub async fn delete_upstream(&self, id: &str) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let u = get_by_id(&mut tx, id).await?;
+        let users = definitions_naming(&mut tx, &u.id, &u.spec.name).await?;
+        if !users.is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "upstream `{}` is still used by {}; change those definitions first",
+                u.spec.name,
+                users.join(", ")
+            )));
+        }
+        sqlx::query("DELETE FROM upstreams WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+pub(crate) async fn list_upstreams(conn: &mut AnyConnection) -> Result<Vec<Upstream>> {
+    let rows = sqlx::query("SELECT body FROM upstreams ORDER BY created_at, id")
+        .fetch_all(conn)
+        .await?;
+    decode_all(&rows)
+}
+
+async fn get_by_id(conn: &mut AnyConnection, id: &str) -> Result<Upstream> {
+    let row = sqlx::query("SELECT body FROM upstreams WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| not_found("upstream", id))?;
+    decode(&row)
+}
+
+fn name_taken(name: &str) -> String {
+    format!("an upstream named `{name}` already exists")
+}
+
+async fn check_name_free(conn: &mut AnyConnection, u: &Upstream) -> Result<()> {
+    let taken = sqlx::query("SELECT id FROM upstreams WHERE name = $1 AND id <> $2")
+        .bind(&u.spec.name)
+        .bind(&u.id)
+        .fetch_optional(conn)
+        .await?
+        .is_some();
+    if taken {
+        return Err(StoreError::Conflict(name_taken(&u.spec.name)));
+    }
+    Ok(())
+}
+
+/// "backend `b` in `ENV`" for each definition naming the upstream by `id` or `name`.
+async fn definitions_naming(conn: &mut AnyConnection, id: &str, name: &str) -> Result<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT b.name, d.environment FROM backend_definitions d
+         JOIN backends b ON b.id = d.backend_id
+         WHERE d.upstream = $1 OR d.upstream = $2
+         ORDER BY b.name, d.environment",
+    )
+    .bind(id)
+    .bind(name)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let backend: String = r.try_get("name")?;
+            let env: String = r.try_get("environment")?;
+            Ok(format!("backend `{backend}` in `{env}`"))
+        })
+        .collect()
+}
