@@ -1,0 +1,47 @@
+//! Why a snapshot cannot be compiled into a router: each error names the APIs, group and
+//! environment involved, so the admin can refuse a publish with a message a user can act on.
+
+/// A snapshot that cannot be served as it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    /// Two APIs of one group and environment would answer the same requests.
+    #[error(
+        "APIs `{first_api}` and `{second_api}` conflict in group `{group}`, environment {environment}: {reason}"
+    )]
+    Conflict {
+        group: String,
+        environment: String,
+        /// The API that was there first (earlier in the snapshot).
+        first_api: String,
+        second_api: String,
+        reason: String,
+    },
+    /// An API's request path does not parse (the admin validates paths, so this means a
+    /// snapshot written by something else).
+    #[error(
+        "API `{api}` in group `{group}`, environment {environment}: invalid request path: {message}"
+    )]
+    InvalidPath {
+        group: String,
+        environment: String,
+        api: String,
+        message: String,
+    },
+    /// One host name is bound to two groups.
+    #[error("domain `{domain}` is bound to both group `{first_group}` and group `{second_group}`")]
+    DomainConflict {
+        domain: String,
+        first_group: String,
+        second_group: String,
+    },
+    /// The regular-expression APIs of one group and environment are too large to compile
+    /// together.
+    #[error(
+        "the regular-expression APIs of group `{group}`, environment {environment} cannot be compiled: {message}"
+    )]
+    Regex {
+        group: String,
+        environment: String,
+        message: String,
+    },
+}
