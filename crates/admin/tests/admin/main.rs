@@ -1,0 +1,9 @@
+//! The admin API end to end through its axum router (no sockets), on a temporary SQLite store.
+
+mod common;
+
+mod auth;
+mod backends;
+mod groups;
+mod publish;
+mod resources;
