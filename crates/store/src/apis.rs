@@ -151,3 +151,120 @@ async fn check_name_free(conn: &mut AnyConnection, a: &Api, group: &str) -> Resu
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::StoreError;
+    use crate::fixtures::{api, group, temp_store};
+
+    #[tokio::test]
+    async fn apis_round_trip_per_group_in_creation_order() {
+        let (_dir, store) = temp_store().await;
+        store.create_group(&group("g", "shop", 1)).await.unwrap();
+        store.create_group(&group("h", "blog", 2)).await.unwrap();
+        store
+            .create_api(&api("a2", "g", "users", None, 20))
+            .await
+            .unwrap();
+        store
+            .create_api(&api("a1", "g", "orders", Some("b"), 10))
+            .await
+            .unwrap();
+        store
+            .create_api(&api("a3", "h", "posts", None, 5))
+            .await
+            .unwrap();
+        let ids: Vec<_> = store
+            .list_apis("g")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(ids, ["a1", "a2"]);
+        assert_eq!(
+            store.get_api("a1").await.unwrap(),
+            api("a1", "g", "orders", Some("b"), 10)
+        );
+
+        let mut changed = api("a1", "g", "orders-v2", None, 10);
+        changed.spec.description = "renamed".into();
+        store.update_api(&changed).await.unwrap();
+        assert_eq!(store.get_api("a1").await.unwrap(), changed);
+
+        store.delete_api("a2").await.unwrap();
+        assert!(matches!(
+            store.get_api("a2").await,
+            Err(StoreError::NotFound { kind: "API", .. })
+        ));
+        assert!(matches!(
+            store.create_api(&api("z", "missing", "x", None, 1)).await,
+            Err(StoreError::NotFound { kind: "group", .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn api_names_are_unique_within_a_group() {
+        let (_dir, store) = temp_store().await;
+        store.create_group(&group("g", "shop", 1)).await.unwrap();
+        store.create_group(&group("h", "blog", 2)).await.unwrap();
+        store
+            .create_api(&api("a1", "g", "orders", None, 1))
+            .await
+            .unwrap();
+        store
+            .create_api(&api("a2", "g", "users", None, 2))
+            .await
+            .unwrap();
+        // Same name in another group is fine.
+        store
+            .create_api(&api("a3", "h", "orders", None, 3))
+            .await
+            .unwrap();
+        let err = store
+            .create_api(&api("a4", "g", "orders", None, 4))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "group `shop` already has an API named `orders`"
+        );
+        assert!(matches!(
+            store.update_api(&api("a2", "g", "orders", None, 2)).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store.create_api(&api("a1", "h", "new", None, 5)).await,
+            Err(StoreError::Conflict(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn api_delete_refused_while_published_and_removes_history() {
+        let (_dir, store) = temp_store().await;
+        store.create_group(&group("g", "shop", 1)).await.unwrap();
+        let a = api("a", "g", "orders", None, 1);
+        store.create_api(&a).await.unwrap();
+        store.publish(&a, "RELEASE", "", "d1", 2).await.unwrap();
+        store.publish(&a, "TEST", "", "d2", 3).await.unwrap();
+        let err = store.delete_api("a").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "API `orders` is published in `RELEASE`, `TEST`; unpublish it first"
+        );
+        store.unpublish("a", "RELEASE").await.unwrap();
+        store.unpublish("a", "TEST").await.unwrap();
+        store.delete_api("a").await.unwrap();
+        // Recreating the same id starts a fresh history.
+        store.create_api(&a).await.unwrap();
+        assert!(store.list_deployments("a", None).await.unwrap().is_empty());
+        assert_eq!(
+            store
+                .publish(&a, "TEST", "", "d3", 4)
+                .await
+                .unwrap()
+                .version,
+            1
+        );
+    }
+}

@@ -269,3 +269,205 @@ async fn check_name_free(conn: &mut AnyConnection, b: &Backend) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use pylon_model::{BackendKind, BackendTarget};
+
+    use crate::StoreError;
+    use crate::fixtures::{api, backend, group, http_definition, temp_store, upstream_definition};
+
+    #[tokio::test]
+    async fn backends_round_trip_and_names_are_unique() {
+        let (_dir, store) = temp_store().await;
+        store
+            .create_backend(&backend("b2", "mock", BackendKind::Mock, 2))
+            .await
+            .unwrap();
+        let web = backend("b1", "web", BackendKind::Http, 1);
+        store.create_backend(&web).await.unwrap();
+        assert_eq!(store.get_backend("b1").await.unwrap(), web);
+        let ids: Vec<_> = store
+            .list_backends()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|b| b.id)
+            .collect();
+        assert_eq!(ids, ["b1", "b2"]);
+
+        let err = store
+            .create_backend(&backend("b3", "web", BackendKind::Http, 3))
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "a backend named `web` already exists");
+        assert!(matches!(
+            store
+                .update_backend(&backend("b2", "web", BackendKind::Mock, 2))
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        let mut renamed = web.clone();
+        renamed.spec.description = "main site".into();
+        store.update_backend(&renamed).await.unwrap();
+        assert_eq!(store.get_backend("b1").await.unwrap(), renamed);
+
+        store.delete_backend("b2").await.unwrap();
+        assert!(matches!(
+            store.get_backend("b2").await,
+            Err(StoreError::NotFound {
+                kind: "backend",
+                ..
+            })
+        ));
+    }
+
+    #[tokio::test]
+    async fn backend_definitions_are_upserted_per_environment() {
+        let (_dir, store) = temp_store().await;
+        store
+            .create_backend(&backend("b", "web", BackendKind::Http, 1))
+            .await
+            .unwrap();
+        store
+            .put_backend_definition(&http_definition("b", "test"))
+            .await
+            .unwrap();
+        store
+            .put_backend_definition(&http_definition("b", "RELEASE"))
+            .await
+            .unwrap();
+        let replaced = upstream_definition("b", "TEST", "vpc");
+        store.put_backend_definition(&replaced).await.unwrap();
+        assert_eq!(
+            store.get_backend_definition("b", "Test").await.unwrap(),
+            replaced
+        );
+        let envs: Vec<_> = store
+            .list_backend_definitions("b")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.environment)
+            .collect();
+        assert_eq!(envs, ["RELEASE", "TEST"]);
+        assert!(matches!(
+            store.get_backend_definition("b", "PRE").await,
+            Err(StoreError::NotFound {
+                kind: "backend definition",
+                ..
+            })
+        ));
+        assert!(matches!(
+            store
+                .put_backend_definition(&http_definition("missing", "TEST"))
+                .await,
+            Err(StoreError::NotFound {
+                kind: "backend",
+                ..
+            })
+        ));
+        assert!(matches!(
+            store
+                .put_backend_definition(&http_definition("b", "NOPE"))
+                .await,
+            Err(StoreError::NotFound {
+                kind: "environment",
+                ..
+            })
+        ));
+    }
+
+    #[tokio::test]
+    async fn backend_delete_refused_while_a_draft_or_active_deployment_uses_it() {
+        let (_dir, store) = temp_store().await;
+        store.create_group(&group("g", "shop", 1)).await.unwrap();
+        store
+            .create_backend(&backend("b", "web", BackendKind::Http, 1))
+            .await
+            .unwrap();
+        store
+            .put_backend_definition(&http_definition("b", "TEST"))
+            .await
+            .unwrap();
+        let mut a = api("a", "g", "orders", Some("b"), 1);
+        store.create_api(&a).await.unwrap();
+        let err = store.delete_backend("b").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "backend `web` is used by API(s) `orders`; point them elsewhere first"
+        );
+
+        store.publish(&a, "TEST", "", "d1", 2).await.unwrap();
+        a.spec.backend.service = api("x", "g", "x", None, 0).spec.backend.service;
+        assert!(matches!(a.spec.backend.service, BackendTarget::Inline(_)));
+        store.update_api(&a).await.unwrap();
+        let err = store.delete_backend("b").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "backend `web` still serves the published API `orders` in `TEST`; \
+             republish or unpublish first"
+        );
+
+        store.unpublish("a", "TEST").await.unwrap();
+        store.delete_backend("b").await.unwrap();
+        assert!(
+            store
+                .load_snapshot()
+                .await
+                .unwrap()
+                .backend_definitions
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn delete_backend_definition_unpublishes_in_the_same_transaction() {
+        let (_dir, store) = temp_store().await;
+        store.create_group(&group("g", "shop", 1)).await.unwrap();
+        store
+            .create_backend(&backend("b", "web", BackendKind::Http, 1))
+            .await
+            .unwrap();
+        store
+            .put_backend_definition(&http_definition("b", "TEST"))
+            .await
+            .unwrap();
+        let a = api("a", "g", "orders", Some("b"), 1);
+        let other = api("o", "g", "other", Some("b"), 2);
+        store.create_api(&a).await.unwrap();
+        store.create_api(&other).await.unwrap();
+        store.publish(&a, "TEST", "", "d1", 3).await.unwrap();
+        store.publish(&other, "TEST", "", "d2", 4).await.unwrap();
+        store.publish(&a, "RELEASE", "", "d3", 5).await.unwrap();
+
+        // Unknown definition: nothing changes.
+        assert!(matches!(
+            store
+                .delete_backend_definition("b", "PRE", &["a".to_string()])
+                .await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert_eq!(store.active_deployments().await.unwrap().len(), 3);
+
+        store
+            .delete_backend_definition("b", "test", &["a".to_string(), "o".to_string()])
+            .await
+            .unwrap();
+        let active: Vec<_> = store
+            .active_deployments()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.api_id, d.environment))
+            .collect();
+        assert_eq!(active, [("a".to_string(), "RELEASE".to_string())]);
+        assert!(
+            store
+                .list_backend_definitions("b")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

@@ -210,3 +210,150 @@ async fn set_active(
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::fixtures::{api, group, temp_store};
+    use crate::{Store, StoreError};
+
+    async fn store_with_api() -> (tempfile::TempDir, Store, pylon_model::Api) {
+        let (dir, store) = temp_store().await;
+        store.create_group(&group("g", "shop", 1)).await.unwrap();
+        let a = api("a", "g", "orders", None, 1);
+        store.create_api(&a).await.unwrap();
+        (dir, store, a)
+    }
+
+    fn versions(ds: &[pylon_model::Deployment]) -> Vec<(u32, bool)> {
+        ds.iter().map(|d| (d.version, d.active)).collect()
+    }
+
+    #[tokio::test]
+    async fn publish_numbers_versions_per_api_and_environment() {
+        let (_dir, store, a) = store_with_api().await;
+        for (i, env) in ["TEST", "test", "Test"].into_iter().enumerate() {
+            let d = store
+                .publish(&a, env, "note", &format!("t{i}"), 10 + i as i64)
+                .await
+                .unwrap();
+            assert_eq!((d.version, d.active), (i as u32 + 1, true));
+            assert_eq!(d.environment, "TEST");
+        }
+        let d = store.publish(&a, "RELEASE", "", "r0", 20).await.unwrap();
+        assert_eq!(d.version, 1);
+        assert_eq!(d.api, a);
+        assert_eq!((d.group_id.as_str(), d.note.as_str()), ("g", ""));
+
+        let b = api("b", "g", "users", None, 2);
+        store.create_api(&b).await.unwrap();
+        assert_eq!(
+            store
+                .publish(&b, "TEST", "", "b0", 30)
+                .await
+                .unwrap()
+                .version,
+            1
+        );
+
+        assert!(matches!(
+            store.publish(&a, "NOPE", "", "x", 1).await,
+            Err(StoreError::NotFound {
+                kind: "environment",
+                ..
+            })
+        ));
+        assert!(matches!(
+            store.publish(&a, "TEST", "", "t0", 1).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let ghost = api("ghost", "g", "ghost", None, 1);
+        assert!(matches!(
+            store.publish(&ghost, "TEST", "", "x", 1).await,
+            Err(StoreError::NotFound { kind: "API", .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn deployments_keep_the_definition_as_published() {
+        let (_dir, store, mut a) = store_with_api().await;
+        store.publish(&a, "TEST", "", "d1", 10).await.unwrap();
+        let original = a.clone();
+        a.spec.description = "edited draft".into();
+        store.update_api(&a).await.unwrap();
+        let active = store.active_deployments().await.unwrap();
+        assert_eq!(active[0].api, original);
+    }
+
+    #[tokio::test]
+    async fn unpublish_stops_serving_and_keeps_history() {
+        let (_dir, store, a) = store_with_api().await;
+        store.publish(&a, "TEST", "", "d1", 10).await.unwrap();
+        store.unpublish("a", "test").await.unwrap();
+        assert!(store.active_deployments().await.unwrap().is_empty());
+        assert_eq!(
+            versions(&store.list_deployments("a", Some("TEST")).await.unwrap()),
+            [(1, false)]
+        );
+        let err = store.unpublish("a", "TEST").await.unwrap_err();
+        assert_eq!(err.to_string(), "published API `a in TEST` not found");
+        // Publishing again continues the numbering.
+        assert_eq!(
+            store
+                .publish(&a, "TEST", "", "d2", 11)
+                .await
+                .unwrap()
+                .version,
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn activate_rolls_back_to_an_earlier_version() {
+        let (_dir, store, a) = store_with_api().await;
+        for i in 1..=3 {
+            store
+                .publish(&a, "TEST", "", &format!("d{i}"), 10 + i)
+                .await
+                .unwrap();
+        }
+        store.publish(&a, "RELEASE", "", "r1", 20).await.unwrap();
+        assert_eq!(
+            versions(&store.list_deployments("a", Some("TEST")).await.unwrap()),
+            [(3, true), (2, false), (1, false)]
+        );
+
+        let d = store.activate("a", "test", 2).await.unwrap();
+        assert_eq!((d.id.as_str(), d.version, d.active), ("d2", 2, true));
+        assert_eq!(
+            versions(&store.list_deployments("a", Some("TEST")).await.unwrap()),
+            [(3, false), (2, true), (1, false)]
+        );
+        // All environments, newest first.
+        let all = store.list_deployments("a", None).await.unwrap();
+        let ids: Vec<_> = all.iter().map(|d| (d.id.as_str(), d.active)).collect();
+        assert_eq!(
+            ids,
+            [("r1", true), ("d3", false), ("d2", true), ("d1", false)]
+        );
+        // Activating re-publishes an unpublished environment too.
+        store.unpublish("a", "TEST").await.unwrap();
+        store.activate("a", "TEST", 1).await.unwrap();
+        let active = store.active_deployments().await.unwrap();
+        assert_eq!(
+            active.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+            ["r1", "d1"]
+        );
+
+        assert!(matches!(
+            store.activate("a", "TEST", 9).await,
+            Err(StoreError::NotFound {
+                kind: "deployment",
+                ..
+            })
+        ));
+        assert!(matches!(
+            store.list_deployments("missing", None).await,
+            Err(StoreError::NotFound { kind: "API", .. })
+        ));
+    }
+}

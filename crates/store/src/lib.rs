@@ -114,3 +114,68 @@ fn percent_encode_path(path: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    use super::*;
+    use crate::fixtures::{api, group};
+
+    #[tokio::test]
+    async fn data_survives_closing_and_reopening_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested dir/pylon #1.db");
+        let store = Store::open_sqlite(&path).await.unwrap();
+        store.create_group(&group("g", "shop", 1)).await.unwrap();
+        let a = api("a", "g", "orders", None, 1);
+        store.create_api(&a).await.unwrap();
+        store.publish(&a, "TEST", "first", "d1", 2).await.unwrap();
+        let before = store.load_snapshot().await.unwrap();
+        store.close().await;
+        drop(store);
+
+        // Reopening runs the migrations again, which must be a no-op.
+        let store = Store::open_sqlite(&path).await.unwrap();
+        assert_eq!(store.load_snapshot().await.unwrap(), before);
+        assert_eq!(
+            store
+                .publish(&a, "TEST", "", "d2", 3)
+                .await
+                .unwrap()
+                .version,
+            2
+        );
+        assert_eq!(store.list_environments().await.unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(&dir.path().join("p.db")).await.unwrap();
+        let mut conn = store.conn().await.unwrap();
+        let mode: String = sqlx::query("PRAGMA journal_mode")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(mode.to_ascii_lowercase(), "wal");
+        let fk: i64 = sqlx::query("PRAGMA foreign_keys")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(fk, 1);
+    }
+
+    #[tokio::test]
+    async fn open_accepts_a_sqlite_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("u.db").display());
+        let store = Store::open(&url).await.unwrap();
+        store.create_group(&group("g", "shop", 1)).await.unwrap();
+        assert_eq!(store.list_groups().await.unwrap().len(), 1);
+    }
+}

@@ -23,3 +23,90 @@ impl Store {
         Ok(snapshot)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use pylon_model::{BackendKind, Environment};
+
+    use crate::fixtures::{api, backend, group, http_definition, temp_store, upstream};
+
+    #[tokio::test]
+    async fn snapshot_holds_only_active_deployments_in_api_order() {
+        let (_dir, store) = temp_store().await;
+        store.create_group(&group("h", "blog", 2)).await.unwrap();
+        store.create_group(&group("g", "shop", 1)).await.unwrap();
+        store
+            .create_environment(&Environment {
+                name: "STAGING".into(),
+                description: String::new(),
+                builtin: false,
+            })
+            .await
+            .unwrap();
+        let mut sv = store.get_stage_variables("g", "TEST").await.unwrap();
+        sv.variables.insert("host".into(), "10.0.0.1".into());
+        store.put_stage_variables(&sv).await.unwrap();
+        store
+            .create_upstream(&upstream("u", "vpc", 1))
+            .await
+            .unwrap();
+        store
+            .create_backend(&backend("b", "web", BackendKind::Http, 1))
+            .await
+            .unwrap();
+        store
+            .put_backend_definition(&http_definition("b", "TEST"))
+            .await
+            .unwrap();
+
+        // Created in the order late, early; published in the opposite order.
+        let late = api("late", "g", "late", Some("b"), 20);
+        let early = api("early", "h", "early", None, 10);
+        let draft = api("draft", "g", "draft", None, 30);
+        for a in [&late, &early, &draft] {
+            store.create_api(a).await.unwrap();
+        }
+        store.publish(&late, "TEST", "", "l1", 100).await.unwrap();
+        store.publish(&late, "TEST", "", "l2", 101).await.unwrap();
+        store
+            .publish(&late, "RELEASE", "", "l3", 102)
+            .await
+            .unwrap();
+        store
+            .publish(&early, "STAGING", "", "e1", 103)
+            .await
+            .unwrap();
+        store.publish(&early, "TEST", "", "e2", 104).await.unwrap();
+        store.publish(&draft, "TEST", "", "x1", 105).await.unwrap();
+        store.unpublish("draft", "TEST").await.unwrap();
+
+        let s = store.load_snapshot().await.unwrap();
+        let groups: Vec<_> = s.groups.iter().map(|g| g.id.as_str()).collect();
+        assert_eq!(groups, ["g", "h"]);
+        let envs: Vec<_> = s.environments.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(envs, ["RELEASE", "PRE", "TEST", "STAGING"]);
+        assert_eq!(s.stage_variables, [sv]);
+        assert_eq!(s.upstreams, [upstream("u", "vpc", 1)]);
+        assert_eq!(s.backends.len(), 1);
+        assert_eq!(s.backend_definitions, [http_definition("b", "TEST")]);
+        let deployments: Vec<_> = s
+            .deployments
+            .iter()
+            .map(|d| (d.id.as_str(), d.active))
+            .collect();
+        // API creation order, then environment order (builtin first, then custom).
+        assert_eq!(
+            deployments,
+            [("e2", true), ("e1", true), ("l3", true), ("l2", true)]
+        );
+        assert_eq!(s.deployments, store.active_deployments().await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn empty_store_snapshot_has_only_the_builtin_environments() {
+        let (_dir, store) = temp_store().await;
+        let s = store.load_snapshot().await.unwrap();
+        assert_eq!(s.environments.len(), 3);
+        assert!(s.groups.is_empty() && s.deployments.is_empty() && s.backends.is_empty());
+    }
+}

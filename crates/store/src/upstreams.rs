@@ -150,3 +150,117 @@ async fn definitions_naming(conn: &mut AnyConnection, id: &str, name: &str) -> R
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use pylon_model::BackendKind;
+
+    use crate::StoreError;
+    use crate::fixtures::{backend, temp_store, upstream, upstream_definition};
+
+    #[tokio::test]
+    async fn upstreams_round_trip_by_id_or_name() {
+        let (_dir, store) = temp_store().await;
+        store
+            .create_upstream(&upstream("u2", "vpc-b", 2))
+            .await
+            .unwrap();
+        store
+            .create_upstream(&upstream("u1", "vpc-a", 1))
+            .await
+            .unwrap();
+        assert_eq!(store.get_upstream("u1").await.unwrap().spec.name, "vpc-a");
+        assert_eq!(store.get_upstream("vpc-b").await.unwrap().id, "u2");
+        let ids: Vec<_> = store
+            .list_upstreams()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.id)
+            .collect();
+        assert_eq!(ids, ["u1", "u2"]);
+
+        let mut changed = upstream("u1", "vpc-a", 1);
+        changed.spec.targets = vec!["10.0.0.9:8080".into()];
+        store.update_upstream(&changed).await.unwrap();
+        assert_eq!(store.get_upstream("u1").await.unwrap(), changed);
+
+        store.delete_upstream("u2").await.unwrap();
+        assert!(matches!(
+            store.get_upstream("vpc-b").await,
+            Err(StoreError::NotFound {
+                kind: "upstream",
+                ..
+            })
+        ));
+    }
+
+    #[tokio::test]
+    async fn upstream_names_are_unique() {
+        let (_dir, store) = temp_store().await;
+        store
+            .create_upstream(&upstream("u1", "vpc", 1))
+            .await
+            .unwrap();
+        store
+            .create_upstream(&upstream("u2", "other", 2))
+            .await
+            .unwrap();
+        let err = store
+            .create_upstream(&upstream("u3", "vpc", 3))
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "an upstream named `vpc` already exists");
+        assert!(matches!(
+            store.update_upstream(&upstream("u2", "vpc", 2)).await,
+            Err(StoreError::Conflict(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn upstream_delete_refused_while_a_definition_names_it() {
+        let (_dir, store) = temp_store().await;
+        store
+            .create_upstream(&upstream("u1", "vpc", 1))
+            .await
+            .unwrap();
+        store
+            .create_backend(&backend("b", "web", BackendKind::Upstream, 1))
+            .await
+            .unwrap();
+        // By name.
+        store
+            .put_backend_definition(&upstream_definition("b", "TEST", "vpc"))
+            .await
+            .unwrap();
+        let err = store.delete_upstream("u1").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "upstream `vpc` is still used by backend `web` in `TEST`; change those definitions first"
+        );
+        // Renaming would break the reference by name.
+        assert!(matches!(
+            store.update_upstream(&upstream("u1", "vpc2", 1)).await,
+            Err(StoreError::Conflict(_))
+        ));
+        // By id.
+        store
+            .put_backend_definition(&upstream_definition("b", "TEST", "u1"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.delete_upstream("u1").await,
+            Err(StoreError::Conflict(_))
+        ));
+        store
+            .update_upstream(&upstream("u1", "vpc2", 1))
+            .await
+            .unwrap();
+
+        store
+            .delete_backend_definition("b", "TEST", &[])
+            .await
+            .unwrap();
+        store.delete_upstream("u1").await.unwrap();
+    }
+}
