@@ -1,1 +1,106 @@
-//! placeholder
+//! Pylon's data plane: serves published APIs. A [`Gateway`] holds the compiled snapshot of what
+//! is published in an `ArcSwap`; [`Gateway::apply`] compiles a new one and swaps it in, while
+//! requests in flight finish on the one they started with. [`Gateway::serve`] accepts HTTP/1.1
+//! and h2c connections and runs each request through the phases in `pipeline`.
+
+mod backend;
+mod body;
+mod compiled;
+mod context;
+mod error;
+mod hop;
+mod pipeline;
+mod server;
+mod urlencoded;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwapOption;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use pylon_model::Snapshot;
+use pylon_router::RouteError;
+
+use backend::http::HttpClient;
+use backend::upstream::HealthRegistry;
+pub use body::GatewayBody;
+use compiled::Compiled;
+
+/// How the gateway is set up; what it serves comes from snapshots.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Groups are also served on `<group-id>.<base_domain>`.
+    pub base_domain: String,
+}
+
+pub struct Gateway {
+    config: GatewayConfig,
+    /// `None` only if even the empty snapshot failed to compile (it cannot, in practice).
+    compiled: ArcSwapOption<Compiled>,
+    health: HealthRegistry,
+    client: HttpClient,
+    /// Applies compile one at a time, so target health is handed over in order.
+    applying: Mutex<()>,
+}
+
+impl Gateway {
+    /// A gateway serving nothing until the first [`Gateway::apply`].
+    pub fn new(config: GatewayConfig) -> Arc<Gateway> {
+        let health = HealthRegistry::default();
+        let compiled = match Compiled::build(&Snapshot::default(), &config.base_domain, &health) {
+            Ok(c) => Some(Arc::new(c)),
+            Err(e) => {
+                tracing::error!(error = %e, "compiling the empty snapshot failed");
+                None
+            }
+        };
+        Arc::new(Gateway {
+            config,
+            compiled: ArcSwapOption::new(compiled),
+            health,
+            client: backend::http::client(),
+            applying: Mutex::new(()),
+        })
+    }
+
+    /// Compiles `snapshot` and swaps it in atomically. Fails (and keeps serving the previous
+    /// snapshot) only on a routing conflict; an API whose backend cannot be resolved is served
+    /// as an error.
+    pub fn apply(&self, snapshot: &Snapshot) -> Result<(), RouteError> {
+        let _guard = self.applying.lock().unwrap_or_else(|p| p.into_inner());
+        let compiled = Compiled::build(snapshot, &self.config.base_domain, &self.health)?;
+        self.compiled.store(Some(Arc::new(compiled)));
+        tracing::info!(
+            deployments = snapshot.deployments.len(),
+            groups = snapshot.groups.len(),
+            "snapshot applied"
+        );
+        Ok(())
+    }
+
+    /// Serves connections from `listener` until `shutdown` resolves, then stops accepting and
+    /// lets in-flight requests finish (for at most 30 seconds) before returning.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        server::serve(self, listener, shutdown).await
+    }
+
+    /// One request, on the snapshot current when it arrived.
+    async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<GatewayBody> {
+        match self.compiled.load_full() {
+            Some(compiled) => pipeline::handle(&compiled, &self.client, request, peer).await,
+            None => {
+                let id = context::RequestId::generate();
+                error::render(
+                    &error::GatewayError::Internal("no compiled snapshot".into()),
+                    &id,
+                )
+            }
+        }
+    }
+}

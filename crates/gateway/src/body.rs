@@ -1,0 +1,160 @@
+//! The body types on both sides of the gateway: enums over "fixed bytes" and hyper's streaming
+//! `Incoming`, so nothing is boxed per request and a large body is never held in memory.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+
+/// What the gateway answers with: its own bytes (errors, mocks) or the backend's stream.
+#[derive(Debug)]
+pub enum GatewayBody {
+    Full(Option<Bytes>),
+    Stream(Incoming),
+}
+
+impl GatewayBody {
+    pub(crate) fn full(bytes: Bytes) -> Self {
+        Self::Full(Some(bytes))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn empty() -> Self {
+        Self::Full(None)
+    }
+}
+
+impl Body for GatewayBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            Self::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Self::Stream(incoming) => Pin::new(incoming).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Full(bytes) => bytes.is_none(),
+            Self::Stream(incoming) => incoming.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            Self::Stream(incoming) => incoming.size_hint(),
+        }
+    }
+}
+
+/// What the gateway sends to a backend.
+#[derive(Debug)]
+pub(crate) enum ForwardBody {
+    Full(Option<Bytes>),
+    Stream(Incoming),
+    /// A stream that can be taken back if the connection attempt failed before it was read.
+    Reclaimable(ReclaimableBody),
+}
+
+impl Body for ForwardBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            Self::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Self::Stream(incoming) => Pin::new(incoming).poll_frame(cx),
+            Self::Reclaimable(shared) => shared.poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Full(bytes) => bytes.is_none(),
+            Self::Stream(incoming) => incoming.is_end_stream(),
+            Self::Reclaimable(shared) => shared.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            Self::Stream(incoming) => incoming.size_hint(),
+            Self::Reclaimable(shared) => shared.size_hint(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Slot {
+    body: Option<Incoming>,
+    /// Set on the first poll: from then on the body is (partly) sent and cannot be re-sent.
+    touched: bool,
+}
+
+/// A request body shared between the request handed to the HTTP client and the failover loop.
+/// Failover happens only when connecting failed, which is before the client reads the body;
+/// the loop then takes the untouched body back for the next target, so the body is never
+/// buffered or replayed.
+#[derive(Debug, Clone)]
+pub(crate) struct ReclaimableBody {
+    slot: Arc<Mutex<Slot>>,
+    /// Cached at creation: `size_hint` and `is_end_stream` must not lock.
+    hint: SizeHint,
+    end: bool,
+}
+
+impl ReclaimableBody {
+    pub(crate) fn new(body: Incoming) -> Self {
+        let hint = body.size_hint();
+        let end = body.is_end_stream();
+        Self {
+            slot: Arc::new(Mutex::new(Slot {
+                body: Some(body),
+                touched: false,
+            })),
+            hint,
+            end,
+        }
+    }
+
+    /// A handle for one more attempt, if no earlier attempt has read from the body.
+    pub(crate) fn reclaim(&self) -> Option<Self> {
+        let slot = self.slot.lock().ok()?;
+        (!slot.touched && slot.body.is_some()).then(|| self.clone())
+    }
+
+    fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let Ok(mut slot) = self.slot.lock() else {
+            return Poll::Ready(None);
+        };
+        slot.touched = true;
+        match slot.body.as_mut() {
+            Some(body) => Pin::new(body).poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.end
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.hint.clone()
+    }
+}

@@ -1,0 +1,102 @@
+//! Everything computed when a snapshot is applied: the router, and per deployment an `ApiPlan`
+//! with its backend resolved for the deployment's environment. Requests only read this.
+
+pub(crate) mod params;
+pub(crate) mod path;
+pub(crate) mod plan;
+pub(crate) mod target;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use pylon_model::{BackendDefinition, BackendTarget, Snapshot};
+use pylon_router::{EnvId, RouteError, Router};
+
+use crate::backend::upstream::{HealthRegistry, UpstreamPlan};
+pub(crate) use plan::ApiPlan;
+use target::Resolver;
+
+pub(crate) struct Compiled {
+    pub(crate) router: Router,
+    /// Indexed like `snapshot.deployments`, which is what the router's matches point at.
+    pub(crate) plans: Vec<ApiPlan>,
+    /// The environment of a request without `X-Ca-Stage`.
+    pub(crate) release: Option<EnvId>,
+}
+
+impl Compiled {
+    /// Only routing conflicts fail a compile; an API whose backend cannot be resolved is
+    /// compiled as unservable and answers with an error naming nothing secret.
+    pub(crate) fn build(
+        snapshot: &Snapshot,
+        base_domain: &str,
+        health: &HealthRegistry,
+    ) -> Result<Self, RouteError> {
+        let router = Router::build(snapshot, base_domain)?;
+        let release = router.environment("RELEASE");
+
+        let old_health = health.current();
+        let mut used_health = HashMap::new();
+        let mut upstreams = HashMap::new();
+        let mut broken_upstreams = HashMap::new();
+        // Names first, ids after, so an id wins when a name happens to equal another's id.
+        for u in &snapshot.upstreams {
+            match UpstreamPlan::compile(u, &old_health, &mut used_health) {
+                Ok(plan) => {
+                    let plan = Arc::new(plan);
+                    upstreams.insert(u.spec.name.as_str(), plan.clone());
+                    upstreams.insert(u.id.as_str(), plan);
+                }
+                Err(why) => {
+                    broken_upstreams.insert(u.spec.name.as_str(), why.clone());
+                    broken_upstreams.insert(u.id.as_str(), why);
+                }
+            }
+        }
+        let resolver = Resolver {
+            upstreams,
+            broken_upstreams,
+        };
+
+        let upper = |s: &str| s.to_ascii_uppercase();
+        let mut stage_variables: HashMap<(&str, String), &BTreeMap<String, String>> =
+            HashMap::new();
+        for sv in &snapshot.stage_variables {
+            stage_variables.insert(
+                (sv.group_id.as_str(), upper(&sv.environment)),
+                &sv.variables,
+            );
+        }
+        let mut definitions: HashMap<(&str, String), &BackendDefinition> = HashMap::new();
+        for d in &snapshot.backend_definitions {
+            definitions.insert(
+                (d.backend_id.as_str(), upper(&d.environment)),
+                &d.definition,
+            );
+        }
+
+        let empty = BTreeMap::new();
+        let plans = snapshot
+            .deployments
+            .iter()
+            .map(|d| {
+                let env = upper(&d.environment);
+                let vars = stage_variables
+                    .get(&(d.group_id.as_str(), env.clone()))
+                    .copied()
+                    .unwrap_or(&empty);
+                let definition = match &d.api.spec.backend.service {
+                    BackendTarget::Inline(def) => Some(def),
+                    BackendTarget::BackendId(id) => definitions.get(&(id.as_str(), env)).copied(),
+                };
+                ApiPlan::compile(d, definition, vars, &resolver)
+            })
+            .collect();
+        health.replace(used_health);
+        Ok(Self {
+            router,
+            plans,
+            release,
+        })
+    }
+}

@@ -1,0 +1,93 @@
+//! The per-request context the phases share (Pingora's `CTX`): who called, what was matched,
+//! and the request id every response carries.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use http::HeaderValue;
+use http::request::Parts;
+use pylon_router::{EnvId, GroupId};
+
+use crate::compiled::{ApiPlan, Compiled};
+
+/// A UUID v4, uppercase and hyphenated, generated once per request.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestId {
+    text: [u8; 36],
+}
+
+impl RequestId {
+    pub(crate) fn generate() -> Self {
+        let mut text = [0u8; 36];
+        uuid::Uuid::new_v4().hyphenated().encode_upper(&mut text);
+        Self { text }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Always ASCII: written by `encode_upper`.
+        std::str::from_utf8(&self.text).unwrap_or_default()
+    }
+
+    pub(crate) fn header_value(&self) -> HeaderValue {
+        HeaderValue::from_bytes(&self.text).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+}
+
+/// What the route phase found.
+pub(crate) struct Route<'a> {
+    pub(crate) group: GroupId,
+    pub(crate) env: EnvId,
+    pub(crate) plan: &'a ApiPlan,
+    /// Path parameters as matched, raw (still percent-encoded).
+    pub(crate) params: Vec<(&'a str, &'a str)>,
+    /// The unmatched suffix of a prefix match.
+    pub(crate) rest: &'a str,
+}
+
+pub(crate) struct RequestContext<'a> {
+    pub(crate) compiled: &'a Compiled,
+    pub(crate) parts: &'a Parts,
+    pub(crate) peer: SocketAddr,
+    pub(crate) request_id: RequestId,
+    pub(crate) start: Instant,
+    /// The Host the client asked for (Host header, or the HTTP/2 authority).
+    pub(crate) host: &'a str,
+    pub(crate) route: Option<Route<'a>>,
+}
+
+impl<'a> RequestContext<'a> {
+    pub(crate) fn new(compiled: &'a Compiled, parts: &'a Parts, peer: SocketAddr) -> Self {
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+            .unwrap_or("");
+        Self {
+            compiled,
+            parts,
+            peer,
+            request_id: RequestId::generate(),
+            start: Instant::now(),
+            host,
+            route: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_uppercase_uuid_v4() {
+        let id = RequestId::generate();
+        let s = id.as_str();
+        assert_eq!(s.len(), 36);
+        assert_eq!(s, s.to_ascii_uppercase());
+        let parsed = uuid::Uuid::parse_str(s).unwrap();
+        assert_eq!(parsed.get_version_num(), 4);
+        assert_ne!(s, RequestId::generate().as_str());
+        assert_eq!(id.header_value(), s);
+    }
+}

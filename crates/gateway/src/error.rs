@@ -1,0 +1,255 @@
+//! `GatewayError`, every way the gateway itself can answer a request, and the one function that
+//! turns it into the wire response (status, `X-Ca-*` headers, JSON body; docs/wire-compat.md).
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderName, HeaderValue, Response, StatusCode};
+
+use crate::body::GatewayBody;
+use crate::context::RequestId;
+
+pub(crate) const X_CA_REQUEST_ID: HeaderName = HeaderName::from_static("x-ca-request-id");
+pub(crate) const X_CA_ERROR_MESSAGE: HeaderName = HeaderName::from_static("x-ca-error-message");
+pub(crate) const X_CA_ERROR_CODE: HeaderName = HeaderName::from_static("x-ca-error-code");
+
+/// An answer the gateway gives instead of the backend's. The `Display` text is for the log and
+/// may hold details (which stage variable, which target); the wire only sees [`Self::message`].
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum GatewayError {
+    #[error("no group serves host `{0}`")]
+    InvalidDomain(String),
+    #[error("unknown environment `{0}` in X-Ca-Stage")]
+    InvalidUrl(String),
+    #[error("method `{0}` is not routed")]
+    InvalidHttpMethod(String),
+    #[error("no API matches the request")]
+    ApiNotFound,
+    #[error("parameter `{name}` {reason}")]
+    InvalidParameter { name: String, reason: String },
+    #[error("required parameter `{0}` is missing")]
+    MissingParameter(String),
+    #[error("request body exceeds {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    #[error("reading the request body failed: {0}")]
+    RequestBody(String),
+    #[error("backend call to {target} failed: {reason}")]
+    BackendFailed { target: String, reason: String },
+    #[error("service unavailable: {0}")]
+    ServiceUnavailable(String),
+    #[error("backend {target} did not answer within {timeout_ms} ms")]
+    BackendTimeout { target: String, timeout_ms: u64 },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl GatewayError {
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidDomain(_)
+            | Self::InvalidUrl(_)
+            | Self::InvalidHttpMethod(_)
+            | Self::ApiNotFound
+            | Self::InvalidParameter { .. }
+            | Self::MissingParameter(_)
+            | Self::RequestBody(_) => StatusCode::BAD_REQUEST,
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BackendFailed { .. } => StatusCode::BAD_GATEWAY,
+            Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BackendTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Pylon's own short, stable code: a letter for the phase (D domain/route, P parameter,
+    /// B backend, S system), the status, two letters for the case.
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidDomain(_) => "D400ID",
+            Self::InvalidUrl(_) => "D400IU",
+            Self::InvalidHttpMethod(_) => "D400IM",
+            Self::ApiNotFound => "D400NF",
+            Self::InvalidParameter { .. } => "P400IP",
+            Self::MissingParameter(_) => "P400MP",
+            Self::BodyTooLarge { .. } => "P413TL",
+            Self::RequestBody(_) => "P400RB",
+            Self::BackendFailed { .. } => "B502FI",
+            Self::ServiceUnavailable(_) => "B503SU",
+            Self::BackendTimeout { .. } => "B504TO",
+            Self::Internal(_) => "S500IE",
+        }
+    }
+
+    /// The `X-Ca-Error-Message`: the classic Alibaba text, never internal details.
+    pub(crate) fn message(&self) -> String {
+        match self {
+            Self::InvalidDomain(_) => "Invalid Domain".into(),
+            Self::InvalidUrl(_) => "Invalid Url".into(),
+            Self::InvalidHttpMethod(_) => "Invalid HttpMethod".into(),
+            Self::ApiNotFound => "API Not Found".into(),
+            Self::InvalidParameter { name, reason } => {
+                format!("Invalid Parameter: {name} {reason}")
+            }
+            Self::MissingParameter(name) => format!("Required Parameter Missing: {name}"),
+            Self::BodyTooLarge { .. } => "Request Body Too Large".into(),
+            Self::RequestBody(_) => "Invalid Request Body".into(),
+            Self::BackendFailed { .. } => "Failed To Invoke Backend Service".into(),
+            Self::ServiceUnavailable(_) => "Service Unavailable".into(),
+            Self::BackendTimeout { .. } => "Backend timeout".into(),
+            Self::Internal(_) => "Internal Error".into(),
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: &'a str,
+    request_id: &'a str,
+}
+
+/// The one place a `GatewayError` becomes a response, so every error looks the same.
+pub(crate) fn render(error: &GatewayError, request_id: &RequestId) -> Response<GatewayBody> {
+    let message = error.message();
+    let code = error.code();
+    let body = serde_json::to_vec(&ErrorBody {
+        code,
+        message: &message,
+        request_id: request_id.as_str(),
+    })
+    .unwrap_or_default();
+    let mut response = Response::new(GatewayBody::full(Bytes::from(body)));
+    *response.status_mut() = error.status();
+    let headers = response.headers_mut();
+    headers.insert(X_CA_REQUEST_ID, request_id.header_value());
+    // Parameter names come from the request and may hold bytes a header cannot carry.
+    let message_value = HeaderValue::from_str(&message)
+        .unwrap_or_else(|_| HeaderValue::from_static("Invalid Parameter"));
+    headers.insert(X_CA_ERROR_MESSAGE, message_value);
+    headers.insert(X_CA_ERROR_CODE, HeaderValue::from_static(code));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    headers.remove(CONTENT_LENGTH);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    fn rendered(error: GatewayError) -> (Response<GatewayBody>, serde_json::Value, RequestId) {
+        let id = RequestId::generate();
+        let response = render(&error, &id);
+        let (parts, body) = response.into_parts();
+        let bytes = futures_block(body.collect()).unwrap().to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        (Response::from_parts(parts, GatewayBody::empty()), json, id)
+    }
+
+    fn futures_block<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn invalid_domain_renders_headers_and_json() {
+        let (response, json, id) = rendered(GatewayError::InvalidDomain("x.example".into()));
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let h = response.headers();
+        assert_eq!(h[X_CA_ERROR_MESSAGE], "Invalid Domain");
+        assert_eq!(h[X_CA_ERROR_CODE], "D400ID");
+        assert_eq!(h[X_CA_REQUEST_ID], id.as_str());
+        assert_eq!(h[CONTENT_TYPE], "application/json; charset=utf-8");
+        assert_eq!(json["code"], "D400ID");
+        assert_eq!(json["message"], "Invalid Domain");
+        assert_eq!(json["request_id"], id.as_str());
+    }
+
+    #[test]
+    fn parameter_errors_name_the_parameter() {
+        let (response, json, _) = rendered(GatewayError::InvalidParameter {
+            name: "id".into(),
+            reason: "must be an integer".into(),
+        });
+        assert_eq!(
+            response.headers()[X_CA_ERROR_MESSAGE],
+            "Invalid Parameter: id must be an integer"
+        );
+        assert_eq!(json["message"], "Invalid Parameter: id must be an integer");
+        let (response, _, _) = rendered(GatewayError::MissingParameter("id".into()));
+        assert_eq!(
+            response.headers()[X_CA_ERROR_MESSAGE],
+            "Required Parameter Missing: id"
+        );
+    }
+
+    #[test]
+    fn internal_details_stay_out_of_the_response() {
+        let (response, json, _) = rendered(GatewayError::Internal(
+            "stage variable `secret_host` is not set".into(),
+        ));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()[X_CA_ERROR_MESSAGE], "Internal Error");
+        assert!(!json.to_string().contains("secret_host"));
+    }
+
+    #[test]
+    fn statuses_follow_the_wire_table() {
+        let cases = [
+            (GatewayError::InvalidUrl("X".into()), 400, "Invalid Url"),
+            (GatewayError::ApiNotFound, 400, "API Not Found"),
+            (
+                GatewayError::InvalidHttpMethod("TRACE".into()),
+                400,
+                "Invalid HttpMethod",
+            ),
+            (
+                GatewayError::BackendFailed {
+                    target: "t".into(),
+                    reason: "refused".into(),
+                },
+                502,
+                "Failed To Invoke Backend Service",
+            ),
+            (
+                GatewayError::ServiceUnavailable("u".into()),
+                503,
+                "Service Unavailable",
+            ),
+            (
+                GatewayError::BackendTimeout {
+                    target: "t".into(),
+                    timeout_ms: 5,
+                },
+                504,
+                "Backend timeout",
+            ),
+            (
+                GatewayError::BodyTooLarge { limit: 1 },
+                413,
+                "Request Body Too Large",
+            ),
+        ];
+        for (error, status, message) in cases {
+            assert_eq!(error.status().as_u16(), status, "{error}");
+            assert_eq!(error.message(), message);
+        }
+    }
+
+    #[test]
+    fn a_message_a_header_cannot_carry_is_replaced() {
+        let (response, json, _) = rendered(GatewayError::InvalidParameter {
+            name: "bad\nname".into(),
+            reason: "must be an integer".into(),
+        });
+        assert_eq!(response.headers()[X_CA_ERROR_MESSAGE], "Invalid Parameter");
+        assert_eq!(
+            json["message"],
+            "Invalid Parameter: bad\nname must be an integer"
+        );
+    }
+}

@@ -1,0 +1,376 @@
+//! Forward phase: builds the backend request (path, query, headers, body) from the request and
+//! the API's plan. The backend's address and Host are added per attempt by `backend`.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{
+    ACCEPT, ACCEPT_ENCODING, ACCEPT_LANGUAGE, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST,
+    USER_AGENT,
+};
+use http::request::Parts;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use hyper::body::Incoming;
+use percent_encoding::utf8_percent_encode;
+use pylon_model::{Location, RequestMode, SystemParameterKind};
+
+use crate::compiled::ApiPlan;
+use crate::compiled::path::{BackendPath, PathPiece};
+use crate::compiled::plan::{BackendPlan, SystemTarget};
+use crate::context::RequestContext;
+use crate::error::GatewayError;
+use crate::hop;
+use crate::pipeline::validate::Values;
+use crate::urlencoded::{self, SEGMENT, SEGMENTS};
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
+
+/// In mapping mode only declared header parameters are forwarded, plus these, which describe
+/// the body and what the client accepts back (the body itself still streams through).
+const MAPPING_KEPT_HEADERS: [HeaderName; 6] = [
+    CONTENT_TYPE,
+    CONTENT_LENGTH,
+    CONTENT_ENCODING,
+    ACCEPT,
+    ACCEPT_ENCODING,
+    ACCEPT_LANGUAGE,
+];
+
+/// The client's body as the earlier phases left it.
+pub(crate) enum RequestBody {
+    Stream(Incoming),
+    /// A form body read to extract its parameters.
+    Form(Bytes),
+}
+
+pub(crate) enum OutBody {
+    Empty,
+    Bytes(Bytes),
+    Stream(Incoming),
+}
+
+/// The backend request, minus the backend's address and Host.
+pub(crate) struct Outgoing {
+    pub(crate) method: http::Method,
+    pub(crate) path_and_query: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: OutBody,
+}
+
+pub(crate) fn build(
+    ctx: &RequestContext<'_>,
+    plan: &ApiPlan,
+    backend: &BackendPlan,
+    base_path: &str,
+    values: &Values<'_>,
+    body: RequestBody,
+) -> Result<Outgoing, GatewayError> {
+    let parts = ctx.parts;
+    let (route_params, rest) = match &ctx.route {
+        Some(r) => (r.params.as_slice(), r.rest),
+        None => (&[][..], ""),
+    };
+    let mut client_ip = String::with_capacity(40);
+    let _ = write!(client_ip, "{}", ctx.peer.ip());
+
+    let mut target = String::with_capacity(base_path.len() + parts.uri.path().len() + 64);
+    target.push_str(base_path);
+    render_path(&mut target, &backend.path, values, route_params);
+    append_rest(&mut target, rest);
+    if target.is_empty() {
+        target.push('/');
+    }
+    write_query(&mut target, ctx, plan, backend, values, &client_ip);
+
+    let mut headers = match plan.mode {
+        RequestMode::PassThrough => {
+            let mut h = parts.headers.clone();
+            hop::strip(&mut h);
+            h.remove(HOST);
+            h
+        }
+        RequestMode::Mapping => {
+            let mut h = HeaderMap::with_capacity(16);
+            for name in MAPPING_KEPT_HEADERS {
+                for v in parts.headers.get_all(&name) {
+                    h.append(name.clone(), v.clone());
+                }
+            }
+            h
+        }
+    };
+    for (i, p) in plan.params.iter().enumerate() {
+        let (Some(name), Some(v)) = (&p.target.header, values.get(i)) else {
+            continue;
+        };
+        if p.is_written(plan.mode, v.from_default) {
+            let value = header_value(&v.text).ok_or_else(|| GatewayError::InvalidParameter {
+                name: p.name.clone(),
+                reason: "cannot be sent in a header".into(),
+            })?;
+            headers.insert(name.clone(), value);
+        }
+    }
+    for (name, value) in &plan.constant_headers {
+        headers.insert(name.clone(), value.clone());
+    }
+    for s in &plan.system {
+        if let SystemTarget::Header(name) = &s.target
+            && let Some(value) =
+                header_value(&system_value(s.kind, s.fixed.as_deref(), ctx, &client_ip))
+        {
+            headers.insert(name.clone(), value);
+        }
+    }
+    forwarded_headers(&mut headers, parts, ctx.host, &client_ip);
+
+    let body = build_body(plan, values, body, &mut headers);
+    Ok(Outgoing {
+        method: backend
+            .method
+            .clone()
+            .unwrap_or_else(|| parts.method.clone()),
+        path_and_query: target,
+        headers,
+        body,
+    })
+}
+
+fn header_value(text: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(text)
+        .or_else(|_| HeaderValue::from_bytes(text.as_bytes()))
+        .ok()
+}
+
+/// Writes the backend path template, filling each slot from its parameter (or the matched
+/// path parameter of the same name), percent-encoded unless it came raw from the path.
+pub(crate) fn render_path(
+    out: &mut String,
+    path: &BackendPath,
+    values: &Values<'_>,
+    route_params: &[(&str, &str)],
+) {
+    if let Some(literal) = path.as_literal() {
+        out.push_str(literal);
+        return;
+    }
+    for piece in &path.pieces {
+        match piece {
+            PathPiece::Literal(s) => out.push_str(s),
+            PathPiece::Param {
+                name,
+                greedy,
+                source,
+            } => match source.and_then(|i| values.get(i)) {
+                Some(v) => match v.raw_path {
+                    Some(raw) => out.push_str(raw),
+                    None => {
+                        let set = if *greedy { SEGMENTS } else { SEGMENT };
+                        out.extend(utf8_percent_encode(&v.text, set));
+                    }
+                },
+                None => {
+                    if let Some((_, raw)) = route_params.iter().find(|(n, _)| n == name) {
+                        out.push_str(raw);
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// Appends the unmatched rest of a prefix match without doubling a `/`.
+pub(crate) fn append_rest(out: &mut String, rest: &str) {
+    if rest.is_empty() {
+        return;
+    }
+    match (out.ends_with('/'), rest.strip_prefix('/')) {
+        (true, Some(stripped)) => out.push_str(stripped),
+        _ => out.push_str(rest),
+    }
+}
+
+fn write_query(
+    out: &mut String,
+    ctx: &RequestContext<'_>,
+    plan: &ApiPlan,
+    backend: &BackendPlan,
+    values: &Values<'_>,
+    client_ip: &str,
+) {
+    let mut query = String::new();
+    if let Some(fixed) = &backend.path.query {
+        urlencoded::append_encoded(&mut query, fixed);
+    }
+    if plan.mode == RequestMode::PassThrough
+        && let Some(q) = ctx.parts.uri.query()
+    {
+        urlencoded::append_encoded(&mut query, q);
+    }
+    for (i, p) in plan.params.iter().enumerate() {
+        if p.target.location != Location::Query {
+            continue;
+        }
+        if let Some(v) = values.get(i)
+            && p.is_written(plan.mode, v.from_default)
+        {
+            urlencoded::append_pair(&mut query, &p.target.name, &v.text);
+        }
+    }
+    urlencoded::append_encoded(&mut query, &plan.constant_query);
+    for s in &plan.system {
+        if let SystemTarget::Query(name) = &s.target {
+            let value = system_value(s.kind, s.fixed.as_deref(), ctx, client_ip);
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(name);
+            query.push('=');
+            query.extend(utf8_percent_encode(&value, urlencoded::COMPONENT));
+        }
+    }
+    if !query.is_empty() {
+        out.push('?');
+        out.push_str(&query);
+    }
+}
+
+fn system_value<'x>(
+    kind: SystemParameterKind,
+    fixed: Option<&'x str>,
+    ctx: &'x RequestContext<'_>,
+    client_ip: &'x str,
+) -> Cow<'x, str> {
+    if let Some(f) = fixed {
+        return Cow::Borrowed(f);
+    }
+    Cow::Borrowed(match kind {
+        SystemParameterKind::ClientIp => client_ip,
+        SystemParameterKind::RequestId => ctx.request_id.as_str(),
+        SystemParameterKind::Domain => ctx.host,
+        SystemParameterKind::UserAgent => ctx
+            .parts
+            .headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+        SystemParameterKind::Stage
+        | SystemParameterKind::ApiId
+        | SystemParameterKind::ApiName
+        | SystemParameterKind::AppId => "",
+    })
+}
+
+/// `X-Forwarded-For` gains the client's address; `-Proto` and `-Host` say what it asked for.
+pub(crate) fn forwarded_headers(
+    headers: &mut HeaderMap,
+    parts: &Parts,
+    host: &str,
+    client_ip: &str,
+) {
+    let mut chain = String::new();
+    for v in parts.headers.get_all(&X_FORWARDED_FOR) {
+        if let Ok(s) = v.to_str() {
+            if !chain.is_empty() {
+                chain.push_str(", ");
+            }
+            chain.push_str(s.trim());
+        }
+    }
+    let value = if chain.is_empty() {
+        HeaderValue::from_str(client_ip)
+    } else {
+        chain.push_str(", ");
+        chain.push_str(client_ip);
+        HeaderValue::from_str(&chain)
+    };
+    if let Ok(v) = value {
+        headers.insert(X_FORWARDED_FOR, v);
+    }
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    if let Ok(h) = HeaderValue::from_str(host) {
+        headers.insert(X_FORWARDED_HOST, h);
+    }
+}
+
+/// The form pairs the gateway writes: mapped parameters and constants.
+fn form_additions(plan: &ApiPlan, values: &Values<'_>) -> String {
+    let mut form = String::new();
+    for (i, p) in plan.params.iter().enumerate() {
+        if p.target.location != Location::Form {
+            continue;
+        }
+        if let Some(v) = values.get(i)
+            && p.is_written(plan.mode, v.from_default)
+        {
+            urlencoded::append_pair(&mut form, &p.target.name, &v.text);
+        }
+    }
+    urlencoded::append_encoded(&mut form, &plan.constant_form);
+    form
+}
+
+fn build_body(
+    plan: &ApiPlan,
+    values: &Values<'_>,
+    body: RequestBody,
+    headers: &mut HeaderMap,
+) -> OutBody {
+    let additions = if plan.writes_form {
+        form_additions(plan, values)
+    } else {
+        String::new()
+    };
+    let new_form = |bytes: Bytes, headers: &mut HeaderMap| {
+        headers.remove(CONTENT_LENGTH);
+        headers.insert(CONTENT_TYPE, FORM);
+        OutBody::Bytes(bytes)
+    };
+    match (plan.mode, body) {
+        (RequestMode::PassThrough, RequestBody::Form(bytes)) => {
+            if additions.is_empty() {
+                return OutBody::Bytes(bytes);
+            }
+            let mut joined = BytesMut::with_capacity(bytes.len() + 1 + additions.len());
+            joined.extend_from_slice(&bytes);
+            if !bytes.is_empty() {
+                joined.extend_from_slice(b"&");
+            }
+            joined.extend_from_slice(additions.as_bytes());
+            new_form(joined.freeze(), headers)
+        }
+        (RequestMode::PassThrough, RequestBody::Stream(incoming)) => {
+            if http_body::Body::is_end_stream(&incoming) {
+                if additions.is_empty() {
+                    OutBody::Empty
+                } else {
+                    new_form(Bytes::from(additions), headers)
+                }
+            } else {
+                // A body that is not a form streams through untouched.
+                OutBody::Stream(incoming)
+            }
+        }
+        (RequestMode::Mapping, body) => {
+            if plan.writes_form {
+                return new_form(Bytes::from(additions), headers);
+            }
+            match body {
+                // Its parameters were read; only declared ones travel on, and none go to a form.
+                RequestBody::Form(_) => {
+                    headers.remove(CONTENT_LENGTH);
+                    headers.remove(CONTENT_TYPE);
+                    OutBody::Empty
+                }
+                RequestBody::Stream(incoming) if http_body::Body::is_end_stream(&incoming) => {
+                    OutBody::Empty
+                }
+                RequestBody::Stream(incoming) => OutBody::Stream(incoming),
+            }
+        }
+    }
+}

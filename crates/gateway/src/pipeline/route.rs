@@ -1,0 +1,46 @@
+//! Route phase: Host -> group, `X-Ca-Stage` -> environment (RELEASE when absent), method and
+//! path -> the deployment that serves the request.
+
+use http::HeaderName;
+use pylon_model::Method;
+
+use crate::context::{RequestContext, Route};
+use crate::error::GatewayError;
+
+const X_CA_STAGE: HeaderName = HeaderName::from_static("x-ca-stage");
+
+pub(crate) fn route(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
+    let compiled = ctx.compiled;
+    let parts = ctx.parts;
+    let router = &compiled.router;
+    let group = router
+        .group(ctx.host)
+        .ok_or_else(|| GatewayError::InvalidDomain(ctx.host.to_string()))?;
+    let env = match parts.headers.get(X_CA_STAGE) {
+        Some(stage) => {
+            let name = stage.to_str().unwrap_or("");
+            router
+                .environment(name.trim())
+                .ok_or_else(|| GatewayError::InvalidUrl(name.to_string()))?
+        }
+        None => compiled
+            .release
+            .ok_or_else(|| GatewayError::InvalidUrl("RELEASE".into()))?,
+    };
+    let method = Method::from_request(parts.method.as_str())
+        .ok_or_else(|| GatewayError::InvalidHttpMethod(parts.method.to_string()))?;
+    let found = router
+        .find(group, env, method, parts.uri.path())
+        .ok_or(GatewayError::ApiNotFound)?;
+    let plan = compiled.plans.get(found.deployment).ok_or_else(|| {
+        GatewayError::Internal(format!("route to unknown deployment {}", found.deployment))
+    })?;
+    ctx.route = Some(Route {
+        group,
+        env,
+        plan,
+        params: found.params,
+        rest: found.rest,
+    });
+    Ok(())
+}
