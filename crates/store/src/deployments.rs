@@ -356,4 +356,27 @@ mod tests {
             Err(StoreError::NotFound { kind: "API", .. })
         ));
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_publishes_get_distinct_consecutive_versions() {
+        let (_dir, store, a) = store_with_api().await;
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let (store, a) = (store.clone(), a.clone());
+                tokio::spawn(async move {
+                    store
+                        .publish(&a, "TEST", "", &format!("c{i}"), i)
+                        .await
+                        .map(|d| d.version)
+                })
+            })
+            .collect();
+        let mut got = Vec::new();
+        for t in tasks {
+            got.push(t.await.unwrap().unwrap());
+        }
+        got.sort_unstable();
+        assert_eq!(got, (1..=8).collect::<Vec<u32>>());
+        assert_eq!(store.active_deployments().await.unwrap().len(), 1);
+    }
 }
