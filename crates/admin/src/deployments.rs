@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
-use pylon_model::{Api, BackendTarget, Deployment, PublishRequest};
+use pylon_model::{Api, BackendTarget, Deployment, PublishRequest, Snapshot};
 use pylon_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -90,7 +90,12 @@ async fn check_routes(s: &AppState, api: &Api, environment: &str) -> ApiResult<(
             snapshot.deployments.sort_by_key(|d| d.api.created_at);
         }
     }
-    pylon_router::Router::build(&snapshot, &s.config.base_domain)
+    check_compiles(s, &snapshot)
+}
+
+/// Refuses (409) a candidate configuration the data plane could not serve.
+pub(crate) fn check_compiles(s: &AppState, candidate: &Snapshot) -> ApiResult<()> {
+    pylon_router::Router::build(candidate, &s.config.base_domain)
         .map(drop)
         .map_err(|e| ApiError::Conflict(e.to_string()))
 }

@@ -7,6 +7,7 @@ use pylon_model::{Domain, normalize_domain};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::deployments::check_compiles;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::JsonBody;
 use crate::{AppState, now_ms};
@@ -69,6 +70,12 @@ pub(crate) async fn create(
     let domain = Domain { name };
     group.domains.push(domain.clone());
     group.updated_at = now_ms();
+    // The router also knows hosts the store does not check (e.g. wildcards overlapping).
+    let mut candidate = s.store.load_snapshot().await?;
+    if let Some(slot) = candidate.groups.iter_mut().find(|g| g.id == group.id) {
+        *slot = group.clone();
+    }
+    check_compiles(&s, &candidate)?;
     s.store.update_group(&group).await?;
     s.changed().await?;
     Ok((StatusCode::CREATED, Json(domain)))

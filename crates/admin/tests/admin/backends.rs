@@ -186,6 +186,10 @@ async fn deleting_a_definition_in_use_needs_confirmation_and_unpublishes() {
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
+
+    // APIs still reference the backend service itself.
+    let (status, body) = h.call("DELETE", &format!("/v1/backends/{b}"), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
 }
 
 #[tokio::test]

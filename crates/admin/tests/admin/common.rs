@@ -22,6 +22,13 @@ pub struct Harness {
 
 impl Harness {
     pub async fn new() -> Self {
+        Self::with_gateway(|_| Ok(())).await
+    }
+
+    /// A harness whose gateway answers `apply` with `gateway`'s result.
+    pub async fn with_gateway(
+        gateway: impl Fn(&Snapshot) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = pylon_store::Store::open_sqlite(&dir.path().join("pylon.db"))
             .await
@@ -30,7 +37,7 @@ impl Harness {
         let sink = applied.clone();
         let on_change: OnChange = Arc::new(move |s: &Snapshot| {
             sink.lock().unwrap().push(s.clone());
-            Ok(())
+            gateway(s)
         });
         let config = AdminConfig {
             token: TOKEN.to_string(),

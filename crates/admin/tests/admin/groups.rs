@@ -233,3 +233,16 @@ async fn on_change_sees_every_mutation_and_no_read() {
     assert_eq!(h.changes(), 3);
     assert!(h.last_snapshot().groups.is_empty());
 }
+
+#[tokio::test]
+async fn gateway_refusal_after_commit_is_reported_as_500() {
+    let h = Harness::with_gateway(|_| Err("boom".to_string())).await;
+    let (status, body) = h
+        .call("POST", "/v1/groups", Some(json!({ "name": "g" })))
+        .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(body["code"], "ApplyFailed");
+    assert!(body["message"].as_str().unwrap().contains("boom"));
+    // The change itself was committed.
+    assert_eq!(h.last_snapshot().groups.len(), 1);
+}
