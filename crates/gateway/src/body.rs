@@ -155,6 +155,6 @@ impl ReclaimableBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.hint.clone()
+        self.hint
     }
 }
