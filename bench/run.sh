@@ -1,0 +1,352 @@
+#!/usr/bin/env bash
+# Throughput and latency of Pylon as a pass-through proxy, next to nginx doing the same job and
+# to the backend alone, measured in one run on this machine. See bench/README.md.
+#
+# Environment:
+#   DURATION    seconds of each measured wrk run (default 15, at most 300)
+#   WARMUP      seconds of the warm-up run before each measurement (default 3)
+#   CONNECTIONS wrk connections (default 64); THREADS wrk threads (default 1)
+#   PYLON_BIN   use this pylon binary instead of building one
+#   KEEP_TMP=1  keep the temp dir (configs, logs, raw wrk output) after the run
+set -euo pipefail
+
+DURATION=${DURATION:-15}
+WARMUP=${WARMUP:-3}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-1}
+
+die() { echo "bench: $*" >&2; exit 1; }
+log() { echo "bench: $*" >&2; }
+
+for v in DURATION WARMUP CONNECTIONS THREADS; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
+done
+((DURATION >= 1 && DURATION <= 300)) || die "DURATION must be between 1 and 300 seconds"
+((WARMUP <= 60)) || die "WARMUP must be at most 60 seconds"
+((CONNECTIONS >= 1 && CONNECTIONS <= 1024)) || die "CONNECTIONS must be between 1 and 1024"
+((THREADS >= 1 && THREADS <= CONNECTIONS)) || die "THREADS must be between 1 and CONNECTIONS"
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# ---------------------------------------------------------------------------------------------
+# 1. Tools: nginx and wrk from Debian's packages, curl to drive the admin API.
+# ---------------------------------------------------------------------------------------------
+as_root() {
+  if ((EUID == 0)); then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else die "need root or sudo to run: $*"
+  fi
+}
+
+APT_UPDATED=0
+apt_install() {
+  if ((APT_UPDATED == 0)); then
+    as_root apt-get update -qq
+    APT_UPDATED=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+NGINX=$(command -v nginx || true)
+[[ -n $NGINX ]] || { [[ -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx; } || true
+if [[ -z $NGINX ]]; then
+  log "installing nginx-light"
+  apt_install nginx-light || apt_install nginx
+  NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+fi
+command -v wrk >/dev/null || { log "installing wrk"; apt_install wrk; }
+command -v curl >/dev/null || { log "installing curl"; apt_install curl; }
+[[ -x $NGINX ]] || die "nginx not found after install"
+
+# ---------------------------------------------------------------------------------------------
+# 2. Pylon, release build.
+# ---------------------------------------------------------------------------------------------
+if [[ -n ${PYLON_BIN:-} ]]; then
+  [[ -x $PYLON_BIN ]] || die "PYLON_BIN=$PYLON_BIN is not an executable"
+else
+  command -v cargo >/dev/null || die "cargo not found: install a Rust toolchain, or set PYLON_BIN"
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/pylon-target}
+  log "building pylon (release) into $CARGO_TARGET_DIR"
+  (cd "$ROOT" && cargo build --release --bin pylon --quiet) || die "cargo build --release failed"
+  PYLON_BIN=$CARGO_TARGET_DIR/release/pylon
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Processes we start, and their cleanup whatever happens.
+# ---------------------------------------------------------------------------------------------
+TMP=$(mktemp -d /tmp/pylon-bench.XXXXXX)
+# nginx workers drop to an unprivileged user when started by root: they must reach the temp dir.
+chmod 755 "$TMP"
+PIDS=()
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    # Bounded wait, then SIGKILL whatever is left.
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if ((rc != 0)); then
+    for f in "$TMP"/*.log; do
+      [[ -s $f ]] || continue
+      echo "---- last lines of $f" >&2
+      tail -n 20 "$f" >&2
+    done
+  fi
+  if [[ ${KEEP_TMP:-0} == 1 ]]; then
+    log "kept $TMP"
+  else
+    rm -rf "$TMP"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A loopback TCP port nobody listens on (from /proc: no ss/netstat needed on a bare machine).
+USED_PORTS=" "
+free_port() {
+  local port hex
+  for _ in $(seq 200); do
+    port=$((20000 + RANDOM % 40000))
+    hex=$(printf ':%04X ' "$port")
+    if ! grep -qi "$hex" /proc/net/tcp /proc/net/tcp6 2>/dev/null && [[ $USED_PORTS != *" $port "* ]]; then
+      USED_PORTS+="$port "
+      echo "$port"
+      return 0
+    fi
+  done
+  die "no free port found"
+}
+
+# Waits (bounded) until `curl` gets a 200 from the URL; extra args go to curl.
+wait_http_200() {
+  local url=$1 pid=$2; shift 2
+  for _ in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || die "process $pid exited before serving $url"
+    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" "$url" || true) == 200 ]] && return 0
+    sleep 0.1
+  done
+  die "no 200 from $url after 10s"
+}
+
+NCPU=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc)
+TICK=$(getconf CLK_TCK)
+
+# utime+stime, in clock ticks, of a process and its direct children (nginx master + workers;
+# pylon's threads are already counted in its own process line).
+cpu_ticks() {
+  local root=$1 total=0 f stat rest pid ppid
+  for f in /proc/[0-9]*/stat; do
+    read -r stat 2>/dev/null <"$f" || continue
+    pid=${stat%% *}
+    rest=${stat##*) } # fields after the command name, which may hold spaces
+    read -r _ ppid _ _ _ _ _ _ _ _ _ utime stime _ <<<"$rest"
+    if [[ $pid == "$root" || $ppid == "$root" ]]; then
+      total=$((total + utime + stime))
+    fi
+  done
+  echo "$total"
+}
+
+# ---------------------------------------------------------------------------------------------
+# 3. The backend: nginx answering 200 "ok\n", one worker.
+# ---------------------------------------------------------------------------------------------
+BACKEND_PORT=$(free_port)
+PROXY_PORT=$(free_port)
+PYLON_PORT=$(free_port)
+ADMIN_PORT=$(free_port)
+
+nginx_common() { # $1 = name
+  cat <<EOF
+daemon off;
+pid $TMP/$1.pid;
+error_log $TMP/$1.log warn;
+events { worker_connections 4096; }
+EOF
+}
+http_common() { # $1 = name
+  cat <<EOF
+    access_log off;
+    client_body_temp_path $TMP/$1-tmp/body;
+    proxy_temp_path $TMP/$1-tmp/proxy;
+    fastcgi_temp_path $TMP/$1-tmp/fastcgi;
+    uwsgi_temp_path $TMP/$1-tmp/uwsgi;
+    scgi_temp_path $TMP/$1-tmp/scgi;
+    keepalive_requests 1000000;
+EOF
+}
+
+mkdir -p "$TMP/backend-tmp" "$TMP/proxy-tmp"
+{
+  echo "worker_processes 1;"
+  nginx_common backend
+  echo "http {"
+  http_common backend
+  cat <<EOF
+    server {
+        listen 127.0.0.1:$BACKEND_PORT;
+        location / {
+            default_type text/plain;
+            return 200 "ok\n";
+        }
+    }
+}
+EOF
+} >"$TMP/backend.conf"
+
+# ---------------------------------------------------------------------------------------------
+# 4. nginx as a plain reverse proxy with upstream keep-alive. Pylon's tokio runtime runs one
+#    worker thread per core, so nginx gets one worker per core too (`auto`): same CPU budget.
+# ---------------------------------------------------------------------------------------------
+{
+  echo "worker_processes auto;"
+  nginx_common proxy
+  echo "http {"
+  http_common proxy
+  cat <<EOF
+    upstream backend {
+        server 127.0.0.1:$BACKEND_PORT;
+        keepalive 64;
+    }
+    server {
+        listen 127.0.0.1:$PROXY_PORT;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+} >"$TMP/proxy.conf"
+
+# Started from this shell (not a subshell) so that cleanup can signal and reap it; sets STARTED.
+start_nginx() { # $1 = name
+  "$NGINX" -t -q -p "$TMP" -e "$TMP/$1.log" -c "$TMP/$1.conf" || die "nginx rejected $TMP/$1.conf"
+  "$NGINX" -p "$TMP" -e "$TMP/$1.log" -c "$TMP/$1.conf" >"$TMP/$1-stdout.log" 2>&1 &
+  STARTED=$!
+  PIDS+=("$STARTED")
+}
+
+start_nginx backend
+BACKEND_PID=$STARTED
+wait_http_200 "http://127.0.0.1:$BACKEND_PORT/bench" "$BACKEND_PID"
+start_nginx proxy
+PROXY_PID=$STARTED
+wait_http_200 "http://127.0.0.1:$PROXY_PORT/bench" "$PROXY_PID"
+
+# ---------------------------------------------------------------------------------------------
+# 5. Pylon with one published pass-through API to the same backend.
+# ---------------------------------------------------------------------------------------------
+TOKEN=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+mkdir -p "$TMP/pylon-data"
+PYLON_LOG=warn "$PYLON_BIN" serve \
+  --data-dir "$TMP/pylon-data" \
+  --listen "127.0.0.1:$PYLON_PORT" \
+  --admin-listen "127.0.0.1:$ADMIN_PORT" \
+  --admin-token "$TOKEN" >"$TMP/pylon.log" 2>&1 &
+PYLON_PID=$!
+PIDS+=("$PYLON_PID")
+
+ADMIN=http://127.0.0.1:$ADMIN_PORT
+admin() { # method path [json] -> response body on stdout; fails on a non-2xx status
+  local body status
+  body=$(curl -sS --max-time 10 -X "$1" -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: application/json' ${3:+--data "$3"} -w '\n%{http_code}' "$ADMIN$2") ||
+    die "admin $1 $2: curl failed"
+  status=${body##*$'\n'}
+  body=${body%$'\n'*}
+  [[ $status == 2* ]] || die "admin $1 $2 answered $status: $body"
+  printf '%s' "$body"
+}
+json_id() { sed -n 's/.*"id"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' | head -n 1; }
+
+for _ in $(seq 100); do
+  kill -0 "$PYLON_PID" 2>/dev/null || die "pylon exited at start"
+  curl -s -o /dev/null --max-time 2 -H "Authorization: Bearer $TOKEN" "$ADMIN/v1/groups" && break
+  sleep 0.1
+done
+GROUP_ID=$(admin POST /v1/groups '{"name":"bench"}' | json_id)
+[[ -n $GROUP_ID ]] || die "no group id in the admin answer"
+API_ID=$(admin POST "/v1/groups/$GROUP_ID/apis" \
+  "{\"name\":\"bench\",\"request\":{\"method\":\"GET\",\"path\":\"/bench\"},\"backend\":{\"service\":{\"inline\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:$BACKEND_PORT\"}},\"path\":\"/\"}}" |
+  json_id)
+[[ -n $API_ID ]] || die "no API id in the admin answer"
+admin POST "/v1/groups/$GROUP_ID/apis/$API_ID/publish" '{"environment":"RELEASE"}' >/dev/null
+PYLON_HOST=$GROUP_ID.localhost
+wait_http_200 "http://127.0.0.1:$PYLON_PORT/bench" "$PYLON_PID" -H "Host: $PYLON_HOST"
+[[ $(curl -s --max-time 2 -H "Host: $PYLON_HOST" "http://127.0.0.1:$PYLON_PORT/bench") == ok ]] ||
+  die "pylon does not pass the backend's body through"
+
+# ---------------------------------------------------------------------------------------------
+# 6. Measure: warm-up, then wrk, per target; CPU of the measured server around the run.
+# ---------------------------------------------------------------------------------------------
+# wrk latency figure ("512.00us", "1.23ms", "2.00s", "1.00m") in milliseconds.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+    printf "%.2f", n }'
+}
+
+declare -A RPS P50 P99 REQS BAD ERRS CPU
+run_target() { # name url pid [wrk args...]
+  local name=$1 url=$2 pid=$3; shift 3
+  local out=$TMP/wrk-$name.txt before after
+  log "$name: warm-up ${WARMUP}s, then ${DURATION}s"
+  if ((WARMUP > 0)); then
+    timeout $((WARMUP + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" "$@" "$url" >/dev/null
+  fi
+  before=$(cpu_ticks "$pid")
+  timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url" >"$out"
+  after=$(cpu_ticks "$pid")
+  RPS[$name]=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+  P50[$name]=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
+  P99[$name]=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
+  REQS[$name]=$(awk '/requests in/ {print $1}' "$out")
+  BAD[$name]=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")
+  BAD[$name]=${BAD[$name]:-0}
+  ERRS[$name]=$(awk -F'[ ,]+' '/Socket errors:/ {print $4 + $6 + $8 + $10}' "$out")
+  ERRS[$name]=${ERRS[$name]:-0}
+  CPU[$name]=$((after - before))
+  [[ -n ${RPS[$name]} && -n ${REQS[$name]} ]] || die "cannot parse wrk output for $name: $(cat "$out")"
+}
+
+run_target backend "http://127.0.0.1:$BACKEND_PORT/bench" "$BACKEND_PID"
+run_target nginx "http://127.0.0.1:$PROXY_PORT/bench" "$PROXY_PID"
+run_target pylon "http://127.0.0.1:$PYLON_PORT/bench" "$PYLON_PID" -H "Host: $PYLON_HOST"
+
+# ---------------------------------------------------------------------------------------------
+# Report.
+# ---------------------------------------------------------------------------------------------
+cpu_us_per_req() { # name -> microseconds of the server's CPU per request
+  awk -v t="${CPU[$1]}" -v hz="$TICK" -v n="${REQS[$1]}" 'BEGIN { printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0) }'
+}
+
+echo
+echo "pylon benchmark: GET /bench -> backend nginx answering ok; wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s (warm-up ${WARMUP}s), $NCPU CPUs"
+echo "backend: nginx, worker_processes 1; nginx proxy: worker_processes auto ($NCPU), upstream keepalive 64;"
+echo "pylon: tokio multi-thread runtime, default worker threads (one per CPU, $NCPU). wrk shares the same CPUs."
+echo
+printf '%-8s %12s %10s %10s %10s %8s %14s\n' target 'req/s' 'p50(ms)' 'p99(ms)' non-2xx errors 'cpu/req(us)'
+for name in backend nginx pylon; do
+  printf '%-8s %12s %10s %10s %10s %8s %14s\n' "$name" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" \
+    "${BAD[$name]}" "${ERRS[$name]}" "$(cpu_us_per_req "$name")"
+done
+echo "(cpu/req: user+system CPU of that server's processes during the run, per request; the backend's own CPU is not included in the proxies' figures)"
+echo
+awk -v p="${RPS[pylon]}" -v n="${RPS[nginx]}" 'BEGIN { printf "pylon/nginx rps ratio: %.2f\n", (n > 0 ? p / n : 0) }'
+awk -v p="$(cpu_us_per_req pylon)" -v n="$(cpu_us_per_req nginx)" \
+  'BEGIN { if (n > 0) printf "pylon/nginx cpu-per-request ratio: %.2f\n", p / n }'
+awk -v p="${P99[pylon]}" -v n="${P99[nginx]}" 'BEGIN { if (n > 0) printf "pylon/nginx p99 ratio: %.2f\n", p / n }'
+if [[ ${BAD[pylon]} != 0 || ${ERRS[pylon]} != 0 || ${BAD[nginx]} != 0 || ${ERRS[nginx]} != 0 ]]; then
+  echo "warning: non-2xx responses or socket errors during the run: the figures above are suspect" >&2
+fi
