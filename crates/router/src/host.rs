@@ -1,7 +1,7 @@
 //! Host header to group: custom domains (exact, or a leading `*.` wildcard) and each group's
 //! default subdomain `<group-id>.<base-domain>`.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::collections::hash_map::Entry;
 
 use pylon_model::Group;

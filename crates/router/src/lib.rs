@@ -9,7 +9,7 @@ mod prefix;
 mod regexes;
 mod table;
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use pylon_model::{Method, PathPattern, Snapshot};
 
@@ -69,7 +69,7 @@ impl Router {
             .map(|(i, g)| (g.id.as_str(), i as u32))
             .collect();
         let mut environments = Vec::new();
-        let mut environment_index = HashMap::new();
+        let mut environment_index = HashMap::default();
         for env in &snapshot.environments {
             let name = env.name.to_ascii_uppercase();
             if !environment_index.contains_key(&name) {

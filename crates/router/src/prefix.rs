@@ -5,7 +5,7 @@
 //! different lengths exist, never on how many APIs share a length. An exact match is simply
 //! the longest possible prefix, with an empty rest.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::collections::hash_map::Entry;
 
 #[derive(Debug, Default)]

@@ -73,6 +73,11 @@ impl RegexTier {
         &'r self,
         path: &'p str,
     ) -> Option<(usize, Vec<(&'r str, &'p str)>)> {
+        // `is_match` may stop at the first match and skips the per-pattern result vector;
+        // most requests reaching this tier match nothing.
+        if !self.set.is_match(path) {
+            return None;
+        }
         let winner = self.set.matches(path).iter().next()?;
         let regex = self.regexes.get(winner)?;
         let mut params = Vec::new();

@@ -9,7 +9,7 @@
 //! APIs, class by class: HEAD is GET without a body, as most gateways serve it, while an
 //! explicit HEAD or ANY API is preferred over the implicit fallback.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::collections::hash_map::Entry;
 
 use pylon_model::{Method, PathPattern};
