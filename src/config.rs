@@ -67,13 +67,19 @@ impl ServeArgs {
             None => FileConfig::default(),
         };
         let settings = Settings {
-            data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+            data_dir: self
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
             listen: self.listen.or(file.listen).unwrap_or(DEFAULT_LISTEN),
             admin_listen: self
                 .admin_listen
                 .or(file.admin_listen)
                 .unwrap_or(DEFAULT_ADMIN_LISTEN),
-            admin_token: self.admin_token.or(file.admin_token).filter(|t| !t.is_empty()),
+            admin_token: self
+                .admin_token
+                .or(file.admin_token)
+                .filter(|t| !t.is_empty()),
             base_domain: self
                 .base_domain
                 .or(file.base_domain)
@@ -142,7 +148,11 @@ mod tests {
     fn flags_beat_file_and_defaults_fill_the_rest() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("pylon.yaml");
-        std::fs::write(&file, "listen: 127.0.0.1:7000\nbase_domain: Api.Example.com\n").unwrap();
+        std::fs::write(
+            &file,
+            "listen: 127.0.0.1:7000\nbase_domain: Api.Example.com\n",
+        )
+        .unwrap();
         let args = ServeArgs {
             config: Some(file),
             listen: Some("127.0.0.1:7001".parse().unwrap()),
@@ -160,14 +170,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("pylon.yaml");
         std::fs::write(&file, "listn: 1\n").unwrap();
-        let err = ServeArgs { config: Some(file), ..Default::default() }.resolve().unwrap_err();
+        let err = ServeArgs {
+            config: Some(file),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap_err();
         assert!(format!("{err:#}").contains("listn"));
     }
 
     #[test]
     fn token_is_generated_once_and_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let s = ServeArgs { data_dir: Some(dir.path().into()), ..Default::default() }.resolve().unwrap();
+        let s = ServeArgs {
+            data_dir: Some(dir.path().into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
         let (first, path) = admin_token(&s).unwrap();
         let (second, _) = admin_token(&s).unwrap();
         assert_eq!(first, second);

@@ -19,11 +19,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     let settings = args.resolve()?;
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        format!(
+            "cannot create data directory {}",
+            settings.data_dir.display()
+        )
+    })?;
     let (token, token_file) = config::admin_token(&settings)?;
 
     let db = settings.data_dir.join("pylon.db");
@@ -31,8 +36,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot open the store {}", db.display()))?;
 
-    let gateway = Gateway::new(GatewayConfig { base_domain: settings.base_domain.clone() });
-    let snapshot = store.load_snapshot().await.context("cannot load the published state")?;
+    let gateway = Gateway::new(GatewayConfig {
+        base_domain: settings.base_domain.clone(),
+    });
+    let snapshot = store
+        .load_snapshot()
+        .await
+        .context("cannot load the published state")?;
     gateway
         .apply(&snapshot)
         .context("the published state does not compile")?;
@@ -43,7 +53,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let admin = pylon_admin::router(
         store,
-        AdminConfig { token, base_domain: settings.base_domain.clone() },
+        AdminConfig {
+            token,
+            base_domain: settings.base_domain.clone(),
+        },
         on_change,
     );
 
@@ -55,7 +68,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", settings.admin_listen))?;
 
     // Printed on stdout in a fixed form: scripts and the end-to-end tests read the bound ports.
-    println!("pylon gateway listening on {}", gateway_listener.local_addr()?);
+    println!(
+        "pylon gateway listening on {}",
+        gateway_listener.local_addr()?
+    );
     println!("pylon admin listening on {}", admin_listener.local_addr()?);
     match token_file {
         Some(path) => println!("pylon admin token in {}", path.display()),
@@ -78,8 +94,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("shutting down: draining in-flight requests");
     let _ = stop_tx.send(true);
     let (gateway_result, admin_result) = tokio::join!(gateway_task, admin_task);
-    gateway_result.context("gateway task failed")?.context("gateway listener failed")?;
-    admin_result.context("admin task failed")?.context("admin listener failed")?;
+    gateway_result
+        .context("gateway task failed")?
+        .context("gateway listener failed")?;
+    admin_result
+        .context("admin task failed")?
+        .context("admin listener failed")?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -50,7 +50,10 @@ async fn ids(ctx: &Ctx, group: &str, api: &str) -> anyhow::Result<(String, Strin
 
 /// Lets a definition name its backend service by name as well as by id.
 async fn resolve_backend(ctx: &Ctx, body: &mut Value) -> anyhow::Result<()> {
-    let Some(key) = body.pointer("/backend/service/backend_id").and_then(Value::as_str).map(str::to_string)
+    let Some(key) = body
+        .pointer("/backend/service/backend_id")
+        .and_then(Value::as_str)
+        .map(str::to_string)
     else {
         return Ok(());
     };
@@ -70,20 +73,33 @@ pub async fn api(ctx: &Ctx, command: ApiCommand) -> anyhow::Result<()> {
             let mut body = read_document(&file)?;
             resolve_backend(ctx, &mut body).await?;
             let g = group_id(ctx, &group).await?;
-            output::object(ctx.format, &c.send(Method::POST, &format!("/v1/groups/{}/apis", seg(&g)), &body).await?)
+            output::object(
+                ctx.format,
+                &c.send(Method::POST, &format!("/v1/groups/{}/apis", seg(&g)), &body)
+                    .await?,
+            )
         }
         ApiCommand::Update { group, api, file } => {
             let mut body = read_document(&file)?;
             resolve_backend(ctx, &mut body).await?;
             let (g, a) = ids(ctx, &group, &api).await?;
-            output::object(ctx.format, &c.send(Method::PUT, &api_path(&g, &a), &body).await?)
+            output::object(
+                ctx.format,
+                &c.send(Method::PUT, &api_path(&g, &a), &body).await?,
+            )
         }
         ApiCommand::List { group } => {
             let g = group_id(ctx, &group).await?;
             output::list(
                 ctx.format,
                 &c.get(&format!("/v1/groups/{}/apis", seg(&g))).await?,
-                &[("ID", "/id"), ("NAME", "/name"), ("METHOD", "/request/method"), ("PATH", "/request/path"), ("BACKEND", "/backend/service")],
+                &[
+                    ("ID", "/id"),
+                    ("NAME", "/name"),
+                    ("METHOD", "/request/method"),
+                    ("PATH", "/request/path"),
+                    ("BACKEND", "/backend/service"),
+                ],
             )
         }
         ApiCommand::Get { group, api } => {
@@ -112,7 +128,14 @@ pub struct PublishArgs {
 pub async fn publish(ctx: &Ctx, a: PublishArgs) -> anyhow::Result<()> {
     let (g, id) = ids(ctx, &a.group, &a.api).await?;
     let body = json!({"environment": a.environment, "note": a.note});
-    let v = ctx.client.send(Method::POST, &format!("{}/publish", api_path(&g, &id)), &body).await?;
+    let v = ctx
+        .client
+        .send(
+            Method::POST,
+            &format!("{}/publish", api_path(&g, &id)),
+            &body,
+        )
+        .await?;
     output::list(ctx.format, &json!([v]), DEPLOYMENT_COLUMNS)
 }
 
@@ -127,7 +150,13 @@ pub struct EnvironmentArgs {
 pub async fn unpublish(ctx: &Ctx, a: EnvironmentArgs) -> anyhow::Result<()> {
     let (g, id) = ids(ctx, &a.group, &a.api).await?;
     let body = json!({"environment": a.environment});
-    ctx.client.send(Method::POST, &format!("{}/unpublish", api_path(&g, &id)), &body).await?;
+    ctx.client
+        .send(
+            Method::POST,
+            &format!("{}/unpublish", api_path(&g, &id)),
+            &body,
+        )
+        .await?;
     println!("unpublished API {id} from {}", a.environment);
     Ok(())
 }
@@ -146,7 +175,11 @@ pub async fn deployments(ctx: &Ctx, a: DeploymentsArgs) -> anyhow::Result<()> {
     if let Some(env) = &a.environment {
         path.push_str(&format!("?environment={}", seg(env)));
     }
-    output::list(ctx.format, &ctx.client.get(&path).await?, DEPLOYMENT_COLUMNS)
+    output::list(
+        ctx.format,
+        &ctx.client.get(&path).await?,
+        DEPLOYMENT_COLUMNS,
+    )
 }
 
 #[derive(Args, Debug)]
@@ -162,6 +195,13 @@ pub struct RollbackArgs {
 pub async fn rollback(ctx: &Ctx, a: RollbackArgs) -> anyhow::Result<()> {
     let (g, id) = ids(ctx, &a.group, &a.api).await?;
     let body = json!({"environment": a.environment, "version": a.version});
-    let v = ctx.client.send(Method::POST, &format!("{}/rollback", api_path(&g, &id)), &body).await?;
+    let v = ctx
+        .client
+        .send(
+            Method::POST,
+            &format!("{}/rollback", api_path(&g, &id)),
+            &body,
+        )
+        .await?;
     output::list(ctx.format, &json!([v]), DEPLOYMENT_COLUMNS)
 }

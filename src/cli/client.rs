@@ -44,7 +44,12 @@ impl AdminClient {
         self.call(Method::DELETE, path, None).await
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Value> {
         let url = format!("{}{}", self.base, path);
         let payload = match body {
             Some(v) => Bytes::from(serde_json::to_vec(v)?),
@@ -58,18 +63,22 @@ impl AdminClient {
             .header(header::ACCEPT, "application/json")
             .body(Full::new(payload))
             .with_context(|| format!("invalid admin URL {url}"))?;
-        let response = self
-            .http
-            .request(request)
-            .await
-            .with_context(|| format!("cannot reach the admin API at {} (is `pylon serve` running?)", self.base))?;
+        let response = self.http.request(request).await.with_context(|| {
+            format!(
+                "cannot reach the admin API at {} (is `pylon serve` running?)",
+                self.base
+            )
+        })?;
         let status = response.status();
         let bytes = response.into_body().collect().await?.to_bytes();
         let value: Value = if bytes.is_empty() {
             Value::Null
         } else {
             serde_json::from_slice(&bytes).map_err(|_| {
-                anyhow!("{method} {path}: {status}: {}", String::from_utf8_lossy(&bytes))
+                anyhow!(
+                    "{method} {path}: {status}: {}",
+                    String::from_utf8_lossy(&bytes)
+                )
             })?
         };
         if status.is_success() {
@@ -84,7 +93,10 @@ impl AdminClient {
             message = format!("{field}: {message}");
         }
         if let Some(apis) = value.get("apis").and_then(Value::as_array) {
-            let names: Vec<&str> = apis.iter().filter_map(|a| a.get("name").and_then(Value::as_str)).collect();
+            let names: Vec<&str> = apis
+                .iter()
+                .filter_map(|a| a.get("name").and_then(Value::as_str))
+                .collect();
             message = format!("{message} (APIs: {})", names.join(", "));
         }
         Err(ApiFailure { status, message }.into())

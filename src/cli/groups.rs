@@ -6,8 +6,12 @@ use serde_json::{Value, json};
 
 use super::{Ctx, output, pairs, resolve, seg};
 
-const GROUP_COLUMNS: &[output::Column] =
-    &[("ID", "/id"), ("NAME", "/name"), ("DEFAULT DOMAIN", "/default_domain"), ("DOMAINS", "/domains")];
+const GROUP_COLUMNS: &[output::Column] = &[
+    ("ID", "/id"),
+    ("NAME", "/name"),
+    ("DEFAULT DOMAIN", "/default_domain"),
+    ("DOMAINS", "/domains"),
+];
 
 #[derive(Subcommand, Debug)]
 pub enum GroupCommand {
@@ -45,15 +49,28 @@ pub async fn group(ctx: &Ctx, command: GroupCommand) -> anyhow::Result<()> {
     let c = &ctx.client;
     match command {
         GroupCommand::Create { name, description } => {
-            let v = c.send(Method::POST, "/v1/groups", &json!({"name": name, "description": description})).await?;
+            let v = c
+                .send(
+                    Method::POST,
+                    "/v1/groups",
+                    &json!({"name": name, "description": description}),
+                )
+                .await?;
             output::object(ctx.format, &v)
         }
         GroupCommand::List => output::list(ctx.format, &c.get("/v1/groups").await?, GROUP_COLUMNS),
         GroupCommand::Get { group } => {
             let id = group_id(ctx, &group).await?;
-            output::object(ctx.format, &c.get(&format!("/v1/groups/{}", seg(&id))).await?)
+            output::object(
+                ctx.format,
+                &c.get(&format!("/v1/groups/{}", seg(&id))).await?,
+            )
         }
-        GroupCommand::Update { group, name, description } => {
+        GroupCommand::Update {
+            group,
+            name,
+            description,
+        } => {
             let id = group_id(ctx, &group).await?;
             let path = format!("/v1/groups/{}", seg(&id));
             let current = c.get(&path).await?;
@@ -71,12 +88,19 @@ pub async fn group(ctx: &Ctx, command: GroupCommand) -> anyhow::Result<()> {
         }
         GroupCommand::AddDomain { group, domain } => {
             let id = group_id(ctx, &group).await?;
-            let v = c.send(Method::POST, &format!("/v1/groups/{}/domains", seg(&id)), &json!({"name": domain})).await?;
+            let v = c
+                .send(
+                    Method::POST,
+                    &format!("/v1/groups/{}/domains", seg(&id)),
+                    &json!({"name": domain}),
+                )
+                .await?;
             output::object(ctx.format, &v)
         }
         GroupCommand::RemoveDomain { group, domain } => {
             let id = group_id(ctx, &group).await?;
-            c.delete(&format!("/v1/groups/{}/domains/{}", seg(&id), seg(&domain))).await?;
+            c.delete(&format!("/v1/groups/{}/domains/{}", seg(&id), seg(&domain)))
+                .await?;
             println!("removed domain {domain} from group {id}");
             Ok(())
         }
@@ -103,14 +127,25 @@ pub async fn environment(ctx: &Ctx, command: EnvironmentCommand) -> anyhow::Resu
         EnvironmentCommand::List => output::list(
             ctx.format,
             &c.get("/v1/environments").await?,
-            &[("NAME", "/name"), ("BUILTIN", "/builtin"), ("DESCRIPTION", "/description")],
+            &[
+                ("NAME", "/name"),
+                ("BUILTIN", "/builtin"),
+                ("DESCRIPTION", "/description"),
+            ],
         ),
         EnvironmentCommand::Create { name, description } => {
-            let v = c.send(Method::POST, "/v1/environments", &json!({"name": name, "description": description})).await?;
+            let v = c
+                .send(
+                    Method::POST,
+                    "/v1/environments",
+                    &json!({"name": name, "description": description}),
+                )
+                .await?;
             output::object(ctx.format, &v)
         }
         EnvironmentCommand::Delete { name } => {
-            c.delete(&format!("/v1/environments/{}", seg(&name))).await?;
+            c.delete(&format!("/v1/environments/{}", seg(&name)))
+                .await?;
             println!("deleted environment {name}");
             Ok(())
         }
@@ -135,13 +170,27 @@ pub async fn stage_variables(ctx: &Ctx, command: StageVariablesCommand) -> anyho
     match command {
         StageVariablesCommand::Get { group, environment } => {
             let id = group_id(ctx, &group).await?;
-            let v = c.get(&format!("/v1/groups/{}/stage-variables/{}", seg(&id), seg(&environment))).await?;
+            let v = c
+                .get(&format!(
+                    "/v1/groups/{}/stage-variables/{}",
+                    seg(&id),
+                    seg(&environment)
+                ))
+                .await?;
             output::object(ctx.format, &v)
         }
-        StageVariablesCommand::Set { group, environment, variables } => {
+        StageVariablesCommand::Set {
+            group,
+            environment,
+            variables,
+        } => {
             let id = group_id(ctx, &group).await?;
             let body = json!({"variables": pairs(&variables, "stage variable")?});
-            let path = format!("/v1/groups/{}/stage-variables/{}", seg(&id), seg(&environment));
+            let path = format!(
+                "/v1/groups/{}/stage-variables/{}",
+                seg(&id),
+                seg(&environment)
+            );
             output::object(ctx.format, &c.send(Method::PUT, &path, &body).await?)
         }
     }

@@ -19,7 +19,12 @@ use output::Format;
 #[derive(Args, Debug)]
 pub struct Connection {
     /// Admin API base URL.
-    #[arg(long, env = "PYLON_ADMIN_URL", default_value = "http://127.0.0.1:9180", global = true)]
+    #[arg(
+        long,
+        env = "PYLON_ADMIN_URL",
+        default_value = "http://127.0.0.1:9180",
+        global = true
+    )]
     pub admin_url: String,
     /// Admin token; read from `<data-dir>/admin-token` when absent.
     #[arg(long, env = "PYLON_ADMIN_TOKEN", hide_env_values = true, global = true)]
@@ -70,7 +75,10 @@ pub async fn run(connection: Connection, command: AdminCommand) -> anyhow::Resul
         Some(t) => t,
         None => token_from_data_dir()?,
     };
-    let ctx = Ctx { client: AdminClient::new(&connection.admin_url, token)?, format: connection.output };
+    let ctx = Ctx {
+        client: AdminClient::new(&connection.admin_url, token)?,
+        format: connection.output,
+    };
     match command {
         AdminCommand::Group(c) => groups::group(&ctx, c).await,
         AdminCommand::Environment(c) => groups::environment(&ctx, c).await,
@@ -105,7 +113,8 @@ pub fn read_document(path: &Path) -> anyhow::Result<Value> {
     } else {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
     };
-    let value: Value = yaml_serde::from_str(&text).with_context(|| format!("{} is not valid YAML or JSON", path.display()))?;
+    let value: Value = yaml_serde::from_str(&text)
+        .with_context(|| format!("{} is not valid YAML or JSON", path.display()))?;
     if !value.is_object() {
         bail!("{} must hold one object", path.display());
     }
@@ -141,7 +150,10 @@ pub async fn resolve(ctx: &Ctx, list_path: &str, key: &str, what: &str) -> anyho
     let items = ctx.client.get(list_path).await?;
     let items = items.as_array().map(Vec::as_slice).unwrap_or_default();
     let field = |item: &Value, f: &str| item.get(f).and_then(Value::as_str).map(str::to_string);
-    if let Some(id) = items.iter().find_map(|i| field(i, "id").filter(|id| id == key)) {
+    if let Some(id) = items
+        .iter()
+        .find_map(|i| field(i, "id").filter(|id| id == key))
+    {
         return Ok(id);
     }
     let named: Vec<String> = items

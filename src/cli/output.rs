@@ -20,7 +20,12 @@ pub fn list(format: Format, value: &Value, columns: &[Column]) -> anyhow::Result
         .map(|items| {
             items
                 .iter()
-                .map(|item| columns.iter().map(|(_, ptr)| cell(item.pointer(ptr))).collect())
+                .map(|item| {
+                    columns
+                        .iter()
+                        .map(|(_, ptr)| cell(item.pointer(ptr)))
+                        .collect()
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -47,10 +52,15 @@ fn cell(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => "-".into(),
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(items)) => items.iter().map(|v| cell(Some(v))).collect::<Vec<_>>().join(","),
-        Some(Value::Object(map)) if map.len() == 1 => {
-            map.iter().map(|(k, v)| format!("{k}:{}", cell(Some(v)))).collect()
-        }
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| cell(Some(v)))
+            .collect::<Vec<_>>()
+            .join(","),
+        Some(Value::Object(map)) if map.len() == 1 => map
+            .iter()
+            .map(|(k, v)| format!("{k}:{}", cell(Some(v))))
+            .collect(),
         Some(other) => other.to_string(),
     }
 }
@@ -64,7 +74,10 @@ fn table(columns: &[Column], rows: &[Vec<String>]) -> String {
     }
     let mut out = String::new();
     let mut line = |cells: &mut dyn Iterator<Item = &str>| {
-        let text: Vec<String> = cells.zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let text: Vec<String> = cells
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         out.push_str(text.join("  ").trim_end());
         out.push('\n');
     };
@@ -81,14 +94,23 @@ mod tests {
 
     #[test]
     fn tables_align_columns() {
-        let rows = vec![vec!["a1b2".to_string(), "shop".to_string()], vec!["c".to_string(), "-".to_string()]];
-        assert_eq!(table(&[("ID", "/id"), ("NAME", "/name")], &rows), "ID    NAME\na1b2  shop\nc     -\n");
+        let rows = vec![
+            vec!["a1b2".to_string(), "shop".to_string()],
+            vec!["c".to_string(), "-".to_string()],
+        ];
+        assert_eq!(
+            table(&[("ID", "/id"), ("NAME", "/name")], &rows),
+            "ID    NAME\na1b2  shop\nc     -\n"
+        );
     }
 
     #[test]
     fn cells_flatten_nested_values() {
         assert_eq!(cell(Some(&serde_json::json!(["a:1", "b:2"]))), "a:1,b:2");
-        assert_eq!(cell(Some(&serde_json::json!({"backend_id": "x"}))), "backend_id:x");
+        assert_eq!(
+            cell(Some(&serde_json::json!({"backend_id": "x"}))),
+            "backend_id:x"
+        );
         assert_eq!(cell(Some(&serde_json::json!(3))), "3");
     }
 }

@@ -42,20 +42,37 @@ pub async fn upstream(ctx: &Ctx, command: UpstreamCommand) -> anyhow::Result<()>
     let c = &ctx.client;
     let id = |key: String| async move { resolve(ctx, "/v1/upstreams", &key, "upstream").await };
     match command {
-        UpstreamCommand::Create { name, targets, host_header, description } => {
+        UpstreamCommand::Create {
+            name,
+            targets,
+            host_header,
+            description,
+        } => {
             let body = json!({"name": name, "targets": targets, "host_header": host_header, "description": description});
-            output::object(ctx.format, &c.send(Method::POST, "/v1/upstreams", &body).await?)
+            output::object(
+                ctx.format,
+                &c.send(Method::POST, "/v1/upstreams", &body).await?,
+            )
         }
         UpstreamCommand::List => output::list(
             ctx.format,
             &c.get("/v1/upstreams").await?,
-            &[("ID", "/id"), ("NAME", "/name"), ("TARGETS", "/targets"), ("HOST HEADER", "/host_header")],
+            &[
+                ("ID", "/id"),
+                ("NAME", "/name"),
+                ("TARGETS", "/targets"),
+                ("HOST HEADER", "/host_header"),
+            ],
         ),
         UpstreamCommand::Get { upstream } => {
             let path = format!("/v1/upstreams/{}", seg(&id(upstream).await?));
             output::object(ctx.format, &c.get(&path).await?)
         }
-        UpstreamCommand::Update { upstream, targets, host_header } => {
+        UpstreamCommand::Update {
+            upstream,
+            targets,
+            host_header,
+        } => {
             let path = format!("/v1/upstreams/{}", seg(&id(upstream).await?));
             let current = c.get(&path).await?;
             let body = json!({"name": current["name"], "description": current["description"], "targets": targets, "host_header": host_header});
@@ -133,20 +150,34 @@ pub async fn backend(ctx: &Ctx, command: BackendCommand) -> anyhow::Result<()> {
     let c = &ctx.client;
     let id = |key: String| async move { resolve(ctx, "/v1/backends", &key, "backend").await };
     match command {
-        BackendCommand::Create { name, kind, description } => {
+        BackendCommand::Create {
+            name,
+            kind,
+            description,
+        } => {
             let kind = format!("{kind:?}").to_ascii_lowercase();
             let body = json!({"name": name, "type": kind, "description": description});
-            output::object(ctx.format, &c.send(Method::POST, "/v1/backends", &body).await?)
+            output::object(
+                ctx.format,
+                &c.send(Method::POST, "/v1/backends", &body).await?,
+            )
         }
         BackendCommand::List => output::list(
             ctx.format,
             &c.get("/v1/backends").await?,
-            &[("ID", "/id"), ("NAME", "/name"), ("TYPE", "/type"), ("DESCRIPTION", "/description")],
+            &[
+                ("ID", "/id"),
+                ("NAME", "/name"),
+                ("TYPE", "/type"),
+                ("DESCRIPTION", "/description"),
+            ],
         ),
         BackendCommand::Get { backend } => {
             let key = id(backend).await?;
             let mut v = c.get(&format!("/v1/backends/{}", seg(&key))).await?;
-            let envs = c.get(&format!("/v1/backends/{}/environments", seg(&key))).await?;
+            let envs = c
+                .get(&format!("/v1/backends/{}/environments", seg(&key)))
+                .await?;
             if let Some(obj) = v.as_object_mut() {
                 obj.insert("environments".into(), envs);
             }
@@ -158,22 +189,46 @@ pub async fn backend(ctx: &Ctx, command: BackendCommand) -> anyhow::Result<()> {
             println!("deleted backend {key}");
             Ok(())
         }
-        BackendCommand::SetEnv { backend, environment, url, upstream, path_prefix, mock_status, mock_body, mock_headers, file } => {
+        BackendCommand::SetEnv {
+            backend,
+            environment,
+            url,
+            upstream,
+            path_prefix,
+            mock_status,
+            mock_body,
+            mock_headers,
+            file,
+        } => {
             let definition = match (url, upstream, mock_status, file) {
                 (Some(url), None, None, None) => json!({"type": "http", "url": url}),
-                (None, Some(up), None, None) => json!({"type": "upstream", "upstream": up, "path_prefix": path_prefix}),
+                (None, Some(up), None, None) => {
+                    json!({"type": "upstream", "upstream": up, "path_prefix": path_prefix})
+                }
                 (None, None, Some(status), None) => {
                     json!({"type": "mock", "status": status, "body": mock_body, "headers": Value::Object(pairs(&mock_headers, "header")?)})
                 }
                 (None, None, None, Some(path)) => read_document(&path)?,
                 _ => bail!("give exactly one of --url, --upstream, --mock-status or -f"),
             };
-            let path = format!("/v1/backends/{}/environments/{}", seg(&id(backend).await?), seg(&environment));
+            let path = format!(
+                "/v1/backends/{}/environments/{}",
+                seg(&id(backend).await?),
+                seg(&environment)
+            );
             output::object(ctx.format, &c.send(Method::PUT, &path, &definition).await?)
         }
-        BackendCommand::UnsetEnv { backend, environment, confirm } => {
+        BackendCommand::UnsetEnv {
+            backend,
+            environment,
+            confirm,
+        } => {
             let key = id(backend).await?;
-            let mut path = format!("/v1/backends/{}/environments/{}", seg(&key), seg(&environment));
+            let mut path = format!(
+                "/v1/backends/{}/environments/{}",
+                seg(&key),
+                seg(&environment)
+            );
             if confirm {
                 path.push_str("?confirm=true");
             }

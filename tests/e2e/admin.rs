@@ -12,7 +12,13 @@ async fn admin_calls_without_a_valid_token_are_refused() {
     let none = send(Method::GET, &url, &[], Default::default()).await;
     assert_eq!(none.status, 401);
     assert!(none.json()["message"].is_string());
-    let wrong = send(Method::GET, &url, &[("authorization".into(), "Bearer nope".into())], Default::default()).await;
+    let wrong = send(
+        Method::GET,
+        &url,
+        &[("authorization".into(), "Bearer nope".into())],
+        Default::default(),
+    )
+    .await;
     assert_eq!(wrong.status, 401);
     let (status, _) = pylon.admin(Method::GET, "/v1/groups", None).await;
     assert_eq!(status, 200);
@@ -24,12 +30,32 @@ async fn validation_errors_name_the_field() {
     let g = pylon.create_group("valid").await;
     let long = "n".repeat(61);
     let (status, body) = pylon
-        .admin(Method::POST, &format!("/v1/groups/{g}/apis"), Some(crate::harness::http_api(&long, "GET", "/x", "http://127.0.0.1:1", "/")))
+        .admin(
+            Method::POST,
+            &format!("/v1/groups/{g}/apis"),
+            Some(crate::harness::http_api(
+                &long,
+                "GET",
+                "/x",
+                "http://127.0.0.1:1",
+                "/",
+            )),
+        )
         .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["field"], "name");
     let (status, body) = pylon
-        .admin(Method::POST, &format!("/v1/groups/{g}/apis"), Some(crate::harness::http_api("p", "GET", "/files/{rest+}/x", "http://127.0.0.1:1", "/")))
+        .admin(
+            Method::POST,
+            &format!("/v1/groups/{g}/apis"),
+            Some(crate::harness::http_api(
+                "p",
+                "GET",
+                "/files/{rest+}/x",
+                "http://127.0.0.1:1",
+                "/",
+            )),
+        )
         .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["field"], "request.path");
@@ -37,26 +63,59 @@ async fn validation_errors_name_the_field() {
     let bad = send(
         Method::POST,
         &pylon.admin_url("/v1/groups"),
-        &[("authorization".into(), format!("Bearer {}", crate::harness::TOKEN)), ("content-type".into(), "application/json".into())],
+        &[
+            (
+                "authorization".into(),
+                format!("Bearer {}", crate::harness::TOKEN),
+            ),
+            ("content-type".into(), "application/json".into()),
+        ],
         "{\"name\": ".into(),
     )
     .await;
     assert_eq!(bad.status, 400);
     // Names are unique per group.
-    pylon.create_api(&g, crate::harness::http_api("dup", "GET", "/a", "http://127.0.0.1:1", "/")).await;
-    let (status, _) = pylon.admin(Method::POST, &format!("/v1/groups/{g}/apis"), Some(crate::harness::http_api("dup", "GET", "/b", "http://127.0.0.1:1", "/"))).await;
+    pylon
+        .create_api(
+            &g,
+            crate::harness::http_api("dup", "GET", "/a", "http://127.0.0.1:1", "/"),
+        )
+        .await;
+    let (status, _) = pylon
+        .admin(
+            Method::POST,
+            &format!("/v1/groups/{g}/apis"),
+            Some(crate::harness::http_api(
+                "dup",
+                "GET",
+                "/b",
+                "http://127.0.0.1:1",
+                "/",
+            )),
+        )
+        .await;
     assert_eq!(status, 409);
     // A group holding APIs cannot be deleted.
-    let (status, _) = pylon.admin(Method::DELETE, &format!("/v1/groups/{g}"), None).await;
+    let (status, _) = pylon
+        .admin(Method::DELETE, &format!("/v1/groups/{g}"), None)
+        .await;
     assert_eq!(status, 409);
-    let (status, _) = pylon.admin(Method::GET, "/v1/groups/doesnotexist", None).await;
+    let (status, _) = pylon
+        .admin(Method::GET, "/v1/groups/doesnotexist", None)
+        .await;
     assert_eq!(status, 404);
 }
 
 #[tokio::test]
 async fn openapi_document_lists_the_admin_api() {
     let pylon = Pylon::start().await;
-    let doc = send(Method::GET, &pylon.admin_url("/v1/openapi.json"), &[], Default::default()).await;
+    let doc = send(
+        Method::GET,
+        &pylon.admin_url("/v1/openapi.json"),
+        &[],
+        Default::default(),
+    )
+    .await;
     assert_eq!(doc.status, 200);
     let doc = doc.json();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
@@ -68,7 +127,11 @@ async fn openapi_document_lists_the_admin_api() {
         "/v1/upstreams",
         "/v1/environments",
     ] {
-        assert!(paths.contains_key(p), "missing {p}: {:?}", paths.keys().collect::<Vec<_>>());
+        assert!(
+            paths.contains_key(p),
+            "missing {p}: {:?}",
+            paths.keys().collect::<Vec<_>>()
+        );
     }
     let _ = json!(null);
 }

@@ -10,21 +10,47 @@ async fn x_ca_stage_selects_the_environment() {
     let pylon = Pylon::start().await;
     let backend = Backend::start("b").await;
     let g = pylon.create_group("stages").await;
-    pylon.ok(Method::POST, "/v1/environments", json!({"name": "staging"})).await;
+    pylon
+        .ok(Method::POST, "/v1/environments", json!({"name": "staging"}))
+        .await;
     for env in ["RELEASE", "PRE", "TEST", "STAGING"] {
-        let api = pylon.create_api(&g, http_api(&format!("api-{env}"), "GET", &format!("=/{}", env.to_lowercase()), &backend.url(), &format!("/{env}"))).await;
+        let api = pylon
+            .create_api(
+                &g,
+                http_api(
+                    &format!("api-{env}"),
+                    "GET",
+                    &format!("=/{}", env.to_lowercase()),
+                    &backend.url(),
+                    &format!("/{env}"),
+                ),
+            )
+            .await;
         pylon.publish(&g, &api, env).await;
     }
     // Default RELEASE; the header is case-insensitive.
     assert_eq!(pylon.get(&g, "/release").await.json()["path"], "/RELEASE");
-    for (stage, path) in [("pre", "/pre"), ("Test", "/test"), ("STAGING", "/staging"), ("release", "/release")] {
-        let r = pylon.call(&g, Method::GET, path, &[("x-ca-stage", stage)], "").await;
+    for (stage, path) in [
+        ("pre", "/pre"),
+        ("Test", "/test"),
+        ("STAGING", "/staging"),
+        ("release", "/release"),
+    ] {
+        let r = pylon
+            .call(&g, Method::GET, path, &[("x-ca-stage", stage)], "")
+            .await;
         assert_eq!(r.status, 200, "{stage}: {}", r.text());
         assert_eq!(r.json()["path"], format!("/{}", stage.to_uppercase()));
     }
     // An API published only to TEST is not served in RELEASE.
-    pylon.get(&g, "/test").await.assert_error(400, "API Not Found");
-    pylon.call(&g, Method::GET, "/release", &[("x-ca-stage", "NOPE")], "").await.assert_error(400, "Invalid Url");
+    pylon
+        .get(&g, "/test")
+        .await
+        .assert_error(400, "API Not Found");
+    pylon
+        .call(&g, Method::GET, "/release", &[("x-ca-stage", "NOPE")], "")
+        .await
+        .assert_error(400, "Invalid Url");
 }
 
 #[tokio::test]
@@ -33,26 +59,64 @@ async fn stage_variables_fill_backend_urls_per_environment() {
     let blue = Backend::start("blue").await;
     let green = Backend::start("green").await;
     let g = pylon.create_group("vars").await;
-    pylon.ok(Method::PUT, &format!("/v1/groups/{g}/stage-variables/RELEASE"), json!({"variables": {"host": blue.addr.to_string(), "ver": "v1"}})).await;
-    pylon.ok(Method::PUT, &format!("/v1/groups/{g}/stage-variables/TEST"), json!({"variables": {"host": green.addr.to_string(), "ver": "v2"}})).await;
+    pylon
+        .ok(
+            Method::PUT,
+            &format!("/v1/groups/{g}/stage-variables/RELEASE"),
+            json!({"variables": {"host": blue.addr.to_string(), "ver": "v1"}}),
+        )
+        .await;
+    pylon
+        .ok(
+            Method::PUT,
+            &format!("/v1/groups/{g}/stage-variables/TEST"),
+            json!({"variables": {"host": green.addr.to_string(), "ver": "v2"}}),
+        )
+        .await;
     let api = pylon
-        .create_api(&g, http_api("vars", "GET", "/items/{id}", "http://${stageVariables.host}", "/${stageVariables.ver}/items/{id}"))
+        .create_api(
+            &g,
+            http_api(
+                "vars",
+                "GET",
+                "/items/{id}",
+                "http://${stageVariables.host}",
+                "/${stageVariables.ver}/items/{id}",
+            ),
+        )
         .await;
     pylon.publish(&g, &api, "RELEASE").await;
     pylon.publish(&g, &api, "TEST").await;
     let r = pylon.get(&g, "/items/5").await.json();
-    assert_eq!((r["backend"].as_str(), r["path"].as_str()), (Some("blue"), Some("/v1/items/5")));
-    let r = pylon.call(&g, Method::GET, "/items/5", &[("x-ca-stage", "TEST")], "").await.json();
-    assert_eq!((r["backend"].as_str(), r["path"].as_str()), (Some("green"), Some("/v2/items/5")));
+    assert_eq!(
+        (r["backend"].as_str(), r["path"].as_str()),
+        (Some("blue"), Some("/v1/items/5"))
+    );
+    let r = pylon
+        .call(&g, Method::GET, "/items/5", &[("x-ca-stage", "TEST")], "")
+        .await
+        .json();
+    assert_eq!(
+        (r["backend"].as_str(), r["path"].as_str()),
+        (Some("green"), Some("/v2/items/5"))
+    );
 
     // AWS's rules for names and values.
     let (status, body) = pylon
-        .admin(Method::PUT, &format!("/v1/groups/{g}/stage-variables/RELEASE"), Some(json!({"variables": {"bad-name": "x"}})))
+        .admin(
+            Method::PUT,
+            &format!("/v1/groups/{g}/stage-variables/RELEASE"),
+            Some(json!({"variables": {"bad-name": "x"}})),
+        )
         .await;
     assert_eq!(status, 422, "{body}");
     assert!(body["field"].as_str().unwrap().contains("bad-name"));
     let (status, _) = pylon
-        .admin(Method::PUT, &format!("/v1/groups/{g}/stage-variables/RELEASE"), Some(json!({"variables": {"ok": "has space"}})))
+        .admin(
+            Method::PUT,
+            &format!("/v1/groups/{g}/stage-variables/RELEASE"),
+            Some(json!({"variables": {"ok": "has space"}})),
+        )
         .await;
     assert_eq!(status, 422);
 }
@@ -60,13 +124,24 @@ async fn stage_variables_fill_backend_urls_per_environment() {
 #[tokio::test]
 async fn builtin_environments_cannot_be_removed() {
     let pylon = Pylon::start().await;
-    let (status, _) = pylon.admin(Method::DELETE, "/v1/environments/RELEASE", None).await;
+    let (status, _) = pylon
+        .admin(Method::DELETE, "/v1/environments/RELEASE", None)
+        .await;
     assert_eq!(status, 409);
-    pylon.ok(Method::POST, "/v1/environments", json!({"name": "canary"})).await;
+    pylon
+        .ok(Method::POST, "/v1/environments", json!({"name": "canary"}))
+        .await;
     let envs = pylon.ok(Method::GET, "/v1/environments", json!(null)).await;
-    let names: Vec<&str> = envs.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = envs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
     for n in ["RELEASE", "PRE", "TEST", "CANARY"] {
         assert!(names.contains(&n), "{names:?}");
     }
-    pylon.ok(Method::DELETE, "/v1/environments/CANARY", json!(null)).await;
+    pylon
+        .ok(Method::DELETE, "/v1/environments/CANARY", json!(null))
+        .await;
 }

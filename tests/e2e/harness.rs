@@ -38,7 +38,13 @@ impl Pylon {
 
     pub async fn start_in(data_dir: &Path) -> Pylon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pylon"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+            ])
             .arg("--data-dir")
             .arg(data_dir)
             .env("PYLON_ADMIN_TOKEN", TOKEN)
@@ -64,7 +70,9 @@ impl Pylon {
                 }
             }
         };
-        tokio::time::timeout(Duration::from_secs(30), read).await.expect("pylon prints its addresses");
+        tokio::time::timeout(Duration::from_secs(30), read)
+            .await
+            .expect("pylon prints its addresses");
         // Keep draining stdout so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Pylon {
@@ -81,9 +89,16 @@ impl Pylon {
     pub async fn stop(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
         let pid = child.id().unwrap().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap();
         assert!(sent.success());
-        tokio::time::timeout(Duration::from_secs(40), child.wait()).await.expect("exits after SIGTERM").unwrap()
+        tokio::time::timeout(Duration::from_secs(40), child.wait())
+            .await
+            .expect("exits after SIGTERM")
+            .unwrap()
     }
 
     /// Stops and starts again on the same data directory.
@@ -100,46 +115,78 @@ impl Pylon {
     }
 
     /// An admin call with the token; returns status and JSON body.
-    pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn admin(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut headers = vec![("authorization".to_string(), format!("Bearer {TOKEN}"))];
         if body.is_some() {
             headers.push(("content-type".into(), "application/json".into()));
         }
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let r = send(method, &self.admin_url(path), &headers, body.into()).await;
-        let json = if r.body.is_empty() { Value::Null } else { serde_json::from_slice(&r.body).unwrap_or(Value::Null) };
+        let json = if r.body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&r.body).unwrap_or(Value::Null)
+        };
         (r.status, json)
     }
 
     /// An admin call that must succeed; returns the JSON body.
     pub async fn ok(&self, method: Method, path: &str, body: Value) -> Value {
         let has_body = method != Method::GET && method != Method::DELETE;
-        let (status, v) = self.admin(method.clone(), path, has_body.then_some(body)).await;
+        let (status, v) = self
+            .admin(method.clone(), path, has_body.then_some(body))
+            .await;
         assert!(status.is_success(), "{method} {path}: {status} {v}");
         v
     }
 
     pub async fn create_group(&self, name: &str) -> String {
-        let g = self.ok(Method::POST, "/v1/groups", json!({"name": name})).await;
+        let g = self
+            .ok(Method::POST, "/v1/groups", json!({"name": name}))
+            .await;
         g["id"].as_str().unwrap().to_string()
     }
 
     pub async fn create_api(&self, group: &str, spec: Value) -> String {
-        let a = self.ok(Method::POST, &format!("/v1/groups/{group}/apis"), spec).await;
+        let a = self
+            .ok(Method::POST, &format!("/v1/groups/{group}/apis"), spec)
+            .await;
         a["id"].as_str().unwrap().to_string()
     }
 
     pub async fn publish(&self, group: &str, api: &str, env: &str) -> Value {
-        self.ok(Method::POST, &format!("/v1/groups/{group}/apis/{api}/publish"), json!({"environment": env, "note": "e2e"}))
-            .await
+        self.ok(
+            Method::POST,
+            &format!("/v1/groups/{group}/apis/{api}/publish"),
+            json!({"environment": env, "note": "e2e"}),
+        )
+        .await
     }
 
     /// A call through the gateway to `path` on the group's default domain.
-    pub async fn call(&self, group: &str, method: Method, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+    pub async fn call(
+        &self,
+        group: &str,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Reply {
         let host = format!("{group}.{}", self.base_domain);
         let mut all: Vec<(String, String)> = vec![("host".into(), host)];
         all.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        send(method, &format!("http://{}{}", self.gateway, path), &all, Bytes::from(body.to_string())).await
+        send(
+            method,
+            &format!("http://{}{}", self.gateway, path),
+            &all,
+            Bytes::from(body.to_string()),
+        )
+        .await
     }
 
     pub async fn get(&self, group: &str, path: &str) -> Reply {
@@ -163,12 +210,19 @@ impl Reply {
         String::from_utf8_lossy(&self.body).into_owned()
     }
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
     /// Asserts a gateway error: status, message header, request id and JSON body.
     pub fn assert_error(&self, status: u16, message: &str) {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.text());
-        assert!(self.header("x-ca-error-message").starts_with(message), "message: {:?}", self.header("x-ca-error-message"));
+        assert!(
+            self.header("x-ca-error-message").starts_with(message),
+            "message: {:?}",
+            self.header("x-ca-error-message")
+        );
         assert!(!self.header("x-ca-error-code").is_empty());
         let id = self.header("x-ca-request-id");
         assert!(!id.is_empty());
@@ -179,16 +233,24 @@ impl Reply {
 }
 
 pub async fn send(method: Method, url: &str, headers: &[(String, String)], body: Bytes) -> Reply {
-    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
     let mut req = Request::builder().method(method).uri(url);
     for (k, v) in headers {
         req = req.header(k.as_str(), v.as_str());
     }
-    let res = client.request(req.body(Full::new(body)).unwrap()).await.expect("request sent");
+    let res = client
+        .request(req.body(Full::new(body)).unwrap())
+        .await
+        .expect("request sent");
     let status = res.status();
     let headers = res.headers().clone();
     let body = res.into_body().collect().await.unwrap().to_bytes();
-    Reply { status, headers, body }
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// A real HTTP backend that echoes what it received as JSON, tagged with its name.
@@ -211,13 +273,16 @@ impl Backend {
         let name = name.to_string();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let name = name.clone();
                 tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                        let name = name.clone();
-                        async move { Ok::<_, hyper::Error>(echo(&name, req).await) }
-                    });
+                    let svc =
+                        hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                            let name = name.clone();
+                            async move { Ok::<_, hyper::Error>(echo(&name, req).await) }
+                        });
                     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                         .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
                         .await;
@@ -237,16 +302,27 @@ async fn echo(name: &str, req: Request<hyper::body::Incoming>) -> hyper::Respons
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().unwrap_or("").to_string();
     if path.starts_with("/slow") {
-        let ms = query.split('&').find_map(|kv| kv.strip_prefix("ms=")).and_then(|v| v.parse().ok()).unwrap_or(1000);
+        let ms = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("ms="))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000);
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let headers: BTreeMap<String, String> = parts
         .headers
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
-    let status = path.strip_prefix("/status/").and_then(|s| s.parse().ok()).unwrap_or(200);
+    let status = path
+        .strip_prefix("/status/")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
     let reply = json!({
         "backend": name, "method": parts.method.as_str(), "path": path, "query": query,
         "headers": headers, "body": String::from_utf8_lossy(&body),

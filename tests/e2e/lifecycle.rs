@@ -10,20 +10,68 @@ async fn restart_keeps_config_and_published_state() {
     let pylon = Pylon::start().await;
     let backend = Backend::start("b").await;
     let g = pylon.create_group("durable").await;
-    pylon.ok(Method::POST, "/v1/environments", json!({"name": "canary"})).await;
-    pylon.ok(Method::PUT, &format!("/v1/groups/{g}/stage-variables/RELEASE"), json!({"variables": {"host": backend.addr.to_string()}})).await;
-    pylon.ok(Method::POST, "/v1/upstreams", json!({"name": "vpc", "targets": [backend.addr.to_string()]})).await;
-    let api = pylon.create_api(&g, http_api("kept", "GET", "/kept", "http://${stageVariables.host}", "/kept")).await;
+    pylon
+        .ok(Method::POST, "/v1/environments", json!({"name": "canary"}))
+        .await;
+    pylon
+        .ok(
+            Method::PUT,
+            &format!("/v1/groups/{g}/stage-variables/RELEASE"),
+            json!({"variables": {"host": backend.addr.to_string()}}),
+        )
+        .await;
+    pylon
+        .ok(
+            Method::POST,
+            "/v1/upstreams",
+            json!({"name": "vpc", "targets": [backend.addr.to_string()]}),
+        )
+        .await;
+    let api = pylon
+        .create_api(
+            &g,
+            http_api(
+                "kept",
+                "GET",
+                "/kept",
+                "http://${stageVariables.host}",
+                "/kept",
+            ),
+        )
+        .await;
     pylon.publish(&g, &api, "RELEASE").await;
     // A draft edit that must stay a draft across the restart.
-    pylon.ok(Method::PUT, &format!("/v1/groups/{g}/apis/{api}"), http_api("kept", "GET", "/kept", "http://${stageVariables.host}", "/draft")).await;
+    pylon
+        .ok(
+            Method::PUT,
+            &format!("/v1/groups/{g}/apis/{api}"),
+            http_api(
+                "kept",
+                "GET",
+                "/kept",
+                "http://${stageVariables.host}",
+                "/draft",
+            ),
+        )
+        .await;
 
     let pylon = pylon.restart().await;
     assert_eq!(pylon.get(&g, "/kept").await.json()["path"], "/kept");
-    let draft = pylon.ok(Method::GET, &format!("/v1/groups/{g}/apis/{api}"), json!(null)).await;
+    let draft = pylon
+        .ok(
+            Method::GET,
+            &format!("/v1/groups/{g}/apis/{api}"),
+            json!(null),
+        )
+        .await;
     assert_eq!(draft["backend"]["path"], "/draft");
     let envs = pylon.ok(Method::GET, "/v1/environments", json!(null)).await;
-    assert!(envs.as_array().unwrap().iter().any(|e| e["name"] == "CANARY"));
+    assert!(
+        envs.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "CANARY")
+    );
     let ups = pylon.ok(Method::GET, "/v1/upstreams", json!(null)).await;
     assert_eq!(ups[0]["name"], "vpc");
 }
@@ -33,11 +81,24 @@ async fn sigterm_drains_in_flight_requests() {
     let mut pylon = Pylon::start().await;
     let backend = Backend::start("b").await;
     let g = pylon.create_group("drain").await;
-    let api = pylon.create_api(&g, http_api("slow", "GET", "/slow", &backend.url(), "/slow")).await;
+    let api = pylon
+        .create_api(
+            &g,
+            http_api("slow", "GET", "/slow", &backend.url(), "/slow"),
+        )
+        .await;
     pylon.publish(&g, &api, "RELEASE").await;
     let url = format!("http://{}/slow?ms=1500", pylon.gateway);
     let host = format!("{g}.{}", pylon.base_domain);
-    let in_flight = tokio::spawn(async move { crate::harness::send(Method::GET, &url, &[("host".into(), host)], Default::default()).await });
+    let in_flight = tokio::spawn(async move {
+        crate::harness::send(
+            Method::GET,
+            &url,
+            &[("host".into(), host)],
+            Default::default(),
+        )
+        .await
+    });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let status = pylon.stop().await;
     assert!(status.success(), "{status:?}");

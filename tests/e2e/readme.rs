@@ -4,7 +4,10 @@ use std::process::Stdio;
 
 /// The ```sh blocks of the section headed `## Quick start`, in order.
 fn quick_start_script(readme: &str) -> String {
-    let section = readme.split("\n## ").find(|s| s.starts_with("Quick start")).expect("README has a quick start");
+    let section = readme
+        .split("\n## ")
+        .find(|s| s.starts_with("Quick start"))
+        .expect("README has a quick start");
     let mut script = String::new();
     let mut in_block = false;
     for line in section.lines() {
@@ -22,12 +25,17 @@ fn quick_start_script(readme: &str) -> String {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[tokio::test]
 async fn readme_quick_start() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let (gateway, admin, files) = (free_port(), free_port(), free_port());
     let script = quick_start_script(&readme)
         .replace(":8080", &format!(":{gateway}"))
@@ -35,9 +43,17 @@ async fn readme_quick_start() {
         .replace("127.0.0.1:8000", &format!("127.0.0.1:{files}"));
     assert!(script.contains("pylon serve &"), "{script}");
     let dir = tempfile::tempdir().unwrap();
-    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_pylon")).parent().unwrap();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
-    let wrapped = format!("set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\nset -x\n{script}");
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_pylon"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let wrapped = format!(
+        "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\nset -x\n{script}"
+    );
     let run = tokio::process::Command::new("bash")
         .arg("-c")
         .arg(&wrapped)
@@ -51,16 +67,28 @@ async fn readme_quick_start() {
         .env_remove("PYLON_DATA_DIR")
         .stdin(Stdio::null())
         .output();
-    let out = tokio::time::timeout(std::time::Duration::from_secs(120), run).await.expect("quick start finishes").unwrap();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(120), run)
+        .await
+        .expect("quick start finishes")
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "quick start failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        out.status.success(),
+        "quick start failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     // Before publishing, the API is not served; after, the private backend answers through Pylon.
     assert!(stdout.contains("API Not Found"), "{stdout}");
-    assert!(stdout.contains("description: Static files of the shop"), "{stdout}");
+    assert!(
+        stdout.contains("description: Static files of the shop"),
+        "{stdout}"
+    );
     // Two versions, and the rollback made version 1 active again.
     assert!(stdout.contains("longer timeout"), "{stdout}");
     let last = stdout.lines().last().unwrap_or("");
-    assert!(last.starts_with("1 ") && last.contains("RELEASE") && last.contains("true"), "{stdout}");
+    assert!(
+        last.starts_with("1 ") && last.contains("RELEASE") && last.contains("true"),
+        "{stdout}"
+    );
     assert!(dir.path().join("pylon-data/admin-token").exists());
 }
