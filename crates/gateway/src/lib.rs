@@ -40,7 +40,6 @@ pub struct Gateway {
     /// `None` only if even the empty snapshot failed to compile (it cannot, in practice).
     compiled: ArcSwapOption<Compiled>,
     health: HealthRegistry,
-    client: HttpClient,
     /// Applies compile one at a time, so target health is handed over in order.
     applying: Mutex<()>,
 }
@@ -60,7 +59,6 @@ impl Gateway {
             config,
             compiled: ArcSwapOption::new(compiled),
             health,
-            client: backend::http::client(),
             applying: Mutex::new(()),
         })
     }
@@ -91,9 +89,15 @@ impl Gateway {
     }
 
     /// One request, on the snapshot current when it arrived.
-    async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<GatewayBody> {
+    /// `client` is the calling worker's own pool.
+    async fn handle(
+        &self,
+        client: &HttpClient,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<GatewayBody> {
         match self.compiled.load_full() {
-            Some(compiled) => pipeline::handle(&compiled, &self.client, request, peer).await,
+            Some(compiled) => pipeline::handle(&compiled, client, request, peer).await,
             None => {
                 let id = context::RequestId::generate();
                 error::render(

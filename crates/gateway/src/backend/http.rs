@@ -1,4 +1,5 @@
-//! The one shared, pooled HTTP/1.1 client every backend call goes through.
+//! The pooled HTTP/1.1 client backend calls go through; each gateway worker thread has its own,
+//! so a pooled connection is always driven by the thread that uses it.
 
 use std::time::Duration;
 
