@@ -4,6 +4,7 @@ mod harness;
 
 mod admin;
 mod backends;
+mod cli;
 mod deployments;
 mod environments;
 mod lifecycle;
