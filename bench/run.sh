@@ -334,7 +334,7 @@ cpu_us_per_req() { # name -> microseconds of the server's CPU per request
 echo
 echo "pylon benchmark: GET /bench -> backend nginx answering ok; wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s (warm-up ${WARMUP}s), $NCPU CPUs"
 echo "backend: nginx, worker_processes 1; nginx proxy: worker_processes auto ($NCPU), upstream keepalive 64;"
-echo "pylon: tokio multi-thread runtime, default worker threads (one per CPU, $NCPU). wrk shares the same CPUs."
+echo "pylon: one single-threaded event loop per CPU ($NCPU), like nginx's workers. wrk shares the same CPUs."
 echo
 printf '%-8s %12s %10s %10s %10s %8s %14s\n' target 'req/s' 'p50(ms)' 'p99(ms)' non-2xx errors 'cpu/req(us)'
 for name in backend nginx pylon; do
