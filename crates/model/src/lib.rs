@@ -7,6 +7,7 @@ mod deployment;
 mod environment;
 mod error;
 mod group;
+mod path;
 mod snapshot;
 pub mod template;
 mod upstream;
@@ -14,7 +15,7 @@ mod upstream;
 pub use api::{
     Api, ApiSpec, AuthConfig, AuthType, BackendConfig, BackendTarget, ConstantParameter,
     Constraints, DEFAULT_TIMEOUT_MS, ErrorCodeDoc, Location, MAX_API_NAME_LEN, MAX_TIMEOUT_MS,
-    Method, ParamType, Parameter, PathPattern, Protocol, RequestConfig, RequestMode, ResponseDoc,
+    Method, ParamType, Parameter, Protocol, RequestConfig, RequestMode, ResponseDoc,
     SystemParameter, SystemParameterKind,
 };
 pub use backend::{Backend, BackendDefinition, BackendEnvironment, BackendKind, BackendSpec};
@@ -25,5 +26,6 @@ pub use environment::{
 };
 pub use error::ValidationError;
 pub use group::{Domain, Group, GroupSpec, normalize_domain};
+pub use path::PathPattern;
 pub use snapshot::Snapshot;
 pub use upstream::{Upstream, UpstreamSpec};
