@@ -98,6 +98,16 @@ impl ParamPlan {
     }
 }
 
+/// Compiles parameters written as JSON: the fixture the compile and forward tests share.
+#[cfg(test)]
+pub(crate) fn plans(json: &str) -> Vec<ParamPlan> {
+    let params: Vec<pylon_model::Parameter> = serde_json::from_str(json).unwrap();
+    params
+        .iter()
+        .map(|p| ParamPlan::compile(p).unwrap())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,14 +79,7 @@ impl BackendPath {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn plans(json: &str) -> Vec<ParamPlan> {
-        let params: Vec<pylon_model::Parameter> = serde_json::from_str(json).unwrap();
-        params
-            .iter()
-            .map(|p| ParamPlan::compile(p).unwrap())
-            .collect()
-    }
+    use crate::compiled::params::plans;
 
     #[test]
     fn slots_bind_to_the_parameter_that_targets_them() {

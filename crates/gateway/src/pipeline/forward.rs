@@ -380,16 +380,8 @@ mod tests {
     use super::*;
     use crate::backend::upstream::HealthRegistry;
     use crate::compiled::Compiled;
-    use crate::compiled::params::ParamPlan;
+    use crate::compiled::params::plans;
     use crate::pipeline::{route, validate};
-
-    fn plans(json: &str) -> Vec<ParamPlan> {
-        let params: Vec<pylon_model::Parameter> = serde_json::from_str(json).unwrap();
-        params
-            .iter()
-            .map(|p| ParamPlan::compile(p).unwrap())
-            .collect()
-    }
 
     fn parts(uri: &str, headers: &[(&str, &str)]) -> Parts {
         let mut b = http::Request::builder().uri(uri);
