@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::auth::{AuthConfig, CorsConfig};
 use crate::backend::BackendDefinition;
 use crate::error::{ValidationError, check, non_empty_name};
 use crate::path::PathPattern;
@@ -234,20 +235,6 @@ fn default_timeout() -> u64 {
     DEFAULT_TIMEOUT_MS
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum AuthType {
-    #[default]
-    None,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuthConfig {
-    #[serde(rename = "type")]
-    pub auth_type: AuthType,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorCodeDoc {
@@ -285,6 +272,8 @@ pub struct ApiSpec {
     pub system_parameters: Vec<SystemParameter>,
     #[serde(default)]
     pub auth: AuthConfig,
+    #[serde(default)]
+    pub cors: Option<CorsConfig>,
     #[serde(default)]
     pub response: ResponseDoc,
 }
@@ -411,6 +400,10 @@ impl ApiSpec {
         )?;
         if let BackendTarget::Inline(def) = &b.service {
             def.validate("backend.service.inline")?;
+        }
+        self.auth.validate("auth")?;
+        if let Some(cors) = &self.cors {
+            cors.validate("cors")?;
         }
         if let BackendTarget::BackendId(id) = &b.service {
             check(

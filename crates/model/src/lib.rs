@@ -2,6 +2,8 @@
 //! published [`Snapshot`] the data plane compiles. No I/O happens here.
 
 mod api;
+mod app;
+mod auth;
 mod backend;
 mod deployment;
 mod environment;
@@ -13,10 +15,16 @@ pub mod template;
 mod upstream;
 
 pub use api::{
-    Api, ApiSpec, AuthConfig, AuthType, BackendConfig, BackendTarget, ConstantParameter,
-    Constraints, DEFAULT_TIMEOUT_MS, ErrorCodeDoc, Location, MAX_API_NAME_LEN, MAX_TIMEOUT_MS,
-    Method, ParamType, Parameter, Protocol, RequestConfig, RequestMode, ResponseDoc,
-    SystemParameter, SystemParameterKind,
+    Api, ApiSpec, BackendConfig, BackendTarget, ConstantParameter, Constraints, DEFAULT_TIMEOUT_MS,
+    ErrorCodeDoc, Location, MAX_API_NAME_LEN, MAX_TIMEOUT_MS, Method, ParamType, Parameter,
+    Protocol, RequestConfig, RequestMode, ResponseDoc, SystemParameter, SystemParameterKind,
+};
+pub use app::{
+    App, AppCode, AppCredentials, AppKey, AppSpec, Authorization, AuthorizationSpec,
+    MAX_APP_NAME_LEN,
+};
+pub use auth::{
+    AppCodeMode, AuthConfig, AuthType, ClaimHeader, CorsConfig, JwtAlgorithm, JwtConfig, JwtKey,
 };
 pub use backend::{Backend, BackendDefinition, BackendEnvironment, BackendKind, BackendSpec};
 pub use deployment::{Deployment, PublishRequest};

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Backend, BackendEnvironment, Deployment, Environment, Group, StageVariables, Upstream,
+    AppCredentials, Authorization, Backend, BackendEnvironment, Deployment, Environment, Group,
+    StageVariables, Upstream,
 };
 
 /// What is live now. Backend definitions and upstreams are live as stored (changing them takes
@@ -18,4 +19,9 @@ pub struct Snapshot {
     pub backend_definitions: Vec<BackendEnvironment>,
     /// The active deployment of each (API, environment), in creation order of the APIs.
     pub deployments: Vec<Deployment>,
+    /// Every app with its credentials in the clear.
+    pub apps: Vec<AppCredentials>,
+    /// Every grant, expired ones included: the data plane checks expiry per request, so a
+    /// grant stops working at its expiry without a new snapshot.
+    pub authorizations: Vec<Authorization>,
 }

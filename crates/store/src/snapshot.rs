@@ -18,6 +18,9 @@ impl Store {
             backends: backends::list_backends(&mut tx).await?,
             backend_definitions: backends::list_all_definitions(&mut tx).await?,
             deployments: deployments::active_deployments(&mut tx).await?,
+            // Filled in by the apps module (issue 3, in progress).
+            apps: Vec::new(),
+            authorizations: Vec::new(),
         };
         tx.commit().await?;
         Ok(snapshot)
