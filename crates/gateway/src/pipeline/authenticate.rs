@@ -12,5 +12,9 @@ pub(crate) fn authenticate(ctx: &mut RequestContext<'_>) -> Result<(), GatewayEr
     };
     match route.plan.auth {
         AuthType::None => Ok(()),
+        // Refused until the schemes are wired in: never let a protected API through open.
+        AuthType::App | AuthType::KeyPair | AuthType::Jwt => Err(GatewayError::Internal(
+            "authentication scheme not available yet".into(),
+        )),
     }
 }
