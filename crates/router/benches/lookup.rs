@@ -43,6 +43,7 @@ fn deployment(index: usize, method: Method, path: String) -> Deployment {
                 constant_parameters: Vec::new(),
                 system_parameters: Vec::new(),
                 auth: AuthConfig::default(),
+                cors: None,
                 response: ResponseDoc::default(),
             },
             created_at: index as i64,

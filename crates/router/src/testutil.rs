@@ -71,6 +71,7 @@ pub(crate) fn deployment(
                 constant_parameters: Vec::new(),
                 system_parameters: Vec::new(),
                 auth: AuthConfig::default(),
+                cors: None,
                 response: ResponseDoc::default(),
             },
             created_at,
