@@ -1,6 +1,7 @@
 //! The command line over the admin API: one subcommand per concept, each a thin call to `/v1`.
 
 mod apis;
+mod apps;
 mod client;
 mod groups;
 mod output;
@@ -62,6 +63,12 @@ pub enum AdminCommand {
     Deployments(apis::DeploymentsArgs),
     /// Serve an earlier published version again.
     Rollback(apis::RollbackArgs),
+    /// Apps: callers with AppKey/AppSecret pairs and AppCodes.
+    #[command(subcommand)]
+    App(apps::AppCommand),
+    /// Authorizations: which app may call which API in which environment.
+    #[command(subcommand)]
+    Authorization(apps::AuthorizationCommand),
 }
 
 /// What every command gets: the client and the chosen output.
@@ -90,6 +97,8 @@ pub async fn run(connection: Connection, command: AdminCommand) -> anyhow::Resul
         AdminCommand::Unpublish(a) => apis::unpublish(&ctx, a).await,
         AdminCommand::Deployments(a) => apis::deployments(&ctx, a).await,
         AdminCommand::Rollback(a) => apis::rollback(&ctx, a).await,
+        AdminCommand::App(c) => apps::app(&ctx, c).await,
+        AdminCommand::Authorization(c) => apps::authorization(&ctx, c).await,
     }
 }
 

@@ -3,6 +3,7 @@
 mod harness;
 
 mod admin;
+mod apps;
 mod backends;
 mod cli;
 mod deployments;

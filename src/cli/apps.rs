@@ -1,0 +1,490 @@
+//! `pylon app` (apps, key pairs, AppCodes) and `pylon authorization` (grants with expiry).
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use http::Method;
+use serde_json::{Value, json};
+
+use super::groups::group_id;
+use super::{Ctx, output, resolve, seg};
+
+const APP_COLUMNS: &[output::Column] = &[
+    ("ID", "/id"),
+    ("NAME", "/name"),
+    ("DESCRIPTION", "/description"),
+    ("CREATED", "/created_at"),
+];
+
+const KEY_COLUMNS: &[output::Column] = &[("APP KEY", "/app_key"), ("CREATED", "/created_at")];
+
+const CODE_COLUMNS: &[output::Column] = &[("APP CODE", "/code"), ("CREATED", "/created_at")];
+
+const AUTHORIZATION_COLUMNS: &[output::Column] = &[
+    ("ID", "/id"),
+    ("APP", "/app"),
+    ("GROUP", "/group_id"),
+    ("API", "/api_id"),
+    ("ENVIRONMENT", "/environment"),
+    ("EXPIRES", "/expires"),
+    ("EXPIRED", "/expired"),
+    ("DESCRIPTION", "/description"),
+];
+
+#[derive(Subcommand, Debug)]
+pub enum AppCommand {
+    /// Create an app; its first AppKey/AppSecret pair is shown once.
+    Create {
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List apps.
+    List,
+    /// Show an app (by id or name) and its AppKeys, without secrets.
+    Get { app: String },
+    /// Delete an app with its keys, AppCodes and authorizations.
+    Delete { app: String },
+    /// AppKey/AppSecret pairs of an app.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// AppCodes of an app (simple authentication: `Authorization: APPCODE <code>`).
+    #[command(subcommand)]
+    Code(CodeCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Add a key pair (generated unless given); the AppSecret is shown.
+    Add {
+        app: String,
+        /// Import this AppKey instead of generating one.
+        #[arg(long)]
+        app_key: Option<String>,
+        /// Import this AppSecret instead of generating one.
+        #[arg(long)]
+        app_secret: Option<String>,
+    },
+    /// List an app's AppKeys (secrets hidden).
+    List { app: String },
+    /// Show the AppSecret of one AppKey.
+    Secret { app: String, app_key: String },
+    /// Delete a key pair; requests signed with it fail at once.
+    Delete { app: String, app_key: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CodeCommand {
+    /// Add an AppCode (generated unless given).
+    Add {
+        app: String,
+        #[arg(long)]
+        code: Option<String>,
+    },
+    /// List an app's AppCodes.
+    List { app: String },
+    /// Delete an AppCode.
+    Delete { app: String, code: String },
+}
+
+fn app_path(app: &str) -> String {
+    format!("/v1/apps/{}", seg(app))
+}
+
+pub async fn app(ctx: &Ctx, command: AppCommand) -> anyhow::Result<()> {
+    let c = &ctx.client;
+    match command {
+        AppCommand::Create { name, description } => {
+            let body = json!({"name": name, "description": description});
+            output::object(ctx.format, &c.send(Method::POST, "/v1/apps", &body).await?)
+        }
+        AppCommand::List => output::list(ctx.format, &c.get("/v1/apps").await?, APP_COLUMNS),
+        AppCommand::Get { app } => output::object(ctx.format, &c.get(&app_path(&app)).await?),
+        AppCommand::Delete { app } => {
+            c.delete(&app_path(&app)).await?;
+            println!("deleted app {app}");
+            Ok(())
+        }
+        AppCommand::Key(k) => key(ctx, k).await,
+        AppCommand::Code(k) => code(ctx, k).await,
+    }
+}
+
+async fn key(ctx: &Ctx, command: KeyCommand) -> anyhow::Result<()> {
+    let c = &ctx.client;
+    match command {
+        KeyCommand::Add {
+            app,
+            app_key,
+            app_secret,
+        } => {
+            let mut body = serde_json::Map::new();
+            if let Some(k) = app_key {
+                body.insert("app_key".into(), Value::String(k));
+            }
+            if let Some(s) = app_secret {
+                body.insert("app_secret".into(), Value::String(s));
+            }
+            let path = format!("{}/keys", app_path(&app));
+            let v = c.send(Method::POST, &path, &Value::Object(body)).await?;
+            output::object(ctx.format, &v)
+        }
+        KeyCommand::List { app } => output::list(
+            ctx.format,
+            &c.get(&format!("{}/keys", app_path(&app))).await?,
+            KEY_COLUMNS,
+        ),
+        KeyCommand::Secret { app, app_key } => {
+            let path = format!("{}/keys/{}/secret", app_path(&app), seg(&app_key));
+            output::object(ctx.format, &c.get(&path).await?)
+        }
+        KeyCommand::Delete { app, app_key } => {
+            c.delete(&format!("{}/keys/{}", app_path(&app), seg(&app_key)))
+                .await?;
+            println!("deleted AppKey {app_key}");
+            Ok(())
+        }
+    }
+}
+
+async fn code(ctx: &Ctx, command: CodeCommand) -> anyhow::Result<()> {
+    let c = &ctx.client;
+    match command {
+        CodeCommand::Add { app, code } => {
+            let body = match code {
+                Some(code) => json!({ "code": code }),
+                None => json!({}),
+            };
+            let path = format!("{}/codes", app_path(&app));
+            output::object(ctx.format, &c.send(Method::POST, &path, &body).await?)
+        }
+        CodeCommand::List { app } => output::list(
+            ctx.format,
+            &c.get(&format!("{}/codes", app_path(&app))).await?,
+            CODE_COLUMNS,
+        ),
+        CodeCommand::Delete { app, code } => {
+            c.delete(&format!("{}/codes/{}", app_path(&app), seg(&code)))
+                .await?;
+            println!("deleted AppCode");
+            Ok(())
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuthorizationCommand {
+    /// Let an app call an API in an environment (again: updates expiry and description).
+    Grant(GrantArgs),
+    /// List authorizations, optionally of one app and/or one API.
+    List {
+        #[arg(long)]
+        app: Option<String>,
+        #[arg(long, requires = "api")]
+        group: Option<String>,
+        #[arg(long, requires = "group")]
+        api: Option<String>,
+        #[arg(long = "env")]
+        environment: Option<String>,
+    },
+    /// Revoke an authorization by id.
+    Revoke { id: String },
+}
+
+#[derive(Args, Debug)]
+pub struct GrantArgs {
+    /// The app, by id or name.
+    #[arg(long)]
+    pub app: String,
+    /// The API's group, by id or name.
+    #[arg(long)]
+    pub group: String,
+    /// The API, by id or name.
+    #[arg(long)]
+    pub api: String,
+    #[arg(long = "env")]
+    pub environment: String,
+    /// Expiry: RFC 3339 (`2030-01-31T00:00:00Z`) or epoch milliseconds.
+    #[arg(long, conflicts_with = "expires_in")]
+    pub expires_at: Option<String>,
+    /// Expiry from now: `90s`, `30m`, `12h`, `7d`, or combined like `1h30m`.
+    #[arg(long)]
+    pub expires_in: Option<String>,
+    #[arg(long, default_value = "")]
+    pub description: String,
+}
+
+async fn api_id(ctx: &Ctx, group: &str, api: &str) -> anyhow::Result<(String, String)> {
+    let g = group_id(ctx, group).await?;
+    let a = resolve(ctx, &format!("/v1/groups/{}/apis", seg(&g)), api, "API").await?;
+    Ok((g, a))
+}
+
+/// Adds readable `app` (the app's name) and `expires` columns to each grant for the table.
+async fn readable(ctx: &Ctx, mut list: Value) -> anyhow::Result<Value> {
+    let apps = ctx.client.get("/v1/apps").await?;
+    let name_of = |id: &Value| {
+        apps.as_array()
+            .and_then(|a| a.iter().find(|app| &app["id"] == id))
+            .map(|app| app["name"].clone())
+            .unwrap_or_else(|| id.clone())
+    };
+    for item in list.as_array_mut().into_iter().flatten() {
+        item["app"] = name_of(&item["app_id"]);
+        item["expires"] = match item["expires_at"].as_i64() {
+            Some(ms) => Value::String(format_rfc3339(ms)),
+            None => Value::String("never".into()),
+        };
+    }
+    Ok(list)
+}
+
+pub async fn authorization(ctx: &Ctx, command: AuthorizationCommand) -> anyhow::Result<()> {
+    let c = &ctx.client;
+    match command {
+        AuthorizationCommand::Grant(a) => {
+            let now = now_ms();
+            let expires_at = match (&a.expires_at, &a.expires_in) {
+                (Some(at), _) => Some(parse_expiry(at)?),
+                (None, Some(d)) => Some(now.saturating_add(parse_duration_ms(d)?)),
+                (None, None) => None,
+            };
+            let (_, api) = api_id(ctx, &a.group, &a.api).await?;
+            let body = json!({
+                "app_id": a.app, "api_id": api, "environment": a.environment,
+                "expires_at": expires_at, "description": a.description,
+            });
+            let v = c.send(Method::POST, "/v1/authorizations", &body).await?;
+            show(ctx, json!([v])).await
+        }
+        AuthorizationCommand::List {
+            app,
+            group,
+            api,
+            environment,
+        } => {
+            let mut query = Vec::new();
+            if let Some(app) = app {
+                let id = resolve(ctx, "/v1/apps", &app, "app").await?;
+                query.push(format!("app_id={}", seg(&id)));
+            }
+            if let (Some(group), Some(api)) = (group, api) {
+                let (_, id) = api_id(ctx, &group, &api).await?;
+                query.push(format!("api_id={}", seg(&id)));
+            }
+            if let Some(env) = environment {
+                query.push(format!("environment={}", seg(&env)));
+            }
+            let mut path = "/v1/authorizations".to_string();
+            if !query.is_empty() {
+                path = format!("{path}?{}", query.join("&"));
+            }
+            show(ctx, c.get(&path).await?).await
+        }
+        AuthorizationCommand::Revoke { id } => {
+            c.delete(&format!("/v1/authorizations/{}", seg(&id)))
+                .await?;
+            println!("revoked authorization {id}");
+            Ok(())
+        }
+    }
+}
+
+/// Grants as a table (with app names and readable expiry), or as the API returned them.
+async fn show(ctx: &Ctx, list: Value) -> anyhow::Result<()> {
+    let list = match ctx.format {
+        output::Format::Json => list,
+        output::Format::Table => readable(ctx, list).await?,
+    };
+    output::list(ctx.format, &list, AUTHORIZATION_COLUMNS)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Epoch milliseconds (all digits) or an RFC 3339 timestamp.
+fn parse_expiry(text: &str) -> anyhow::Result<i64> {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text
+            .parse()
+            .with_context(|| format!("--expires-at `{text}` is too large"));
+    }
+    parse_rfc3339(text).with_context(|| {
+        format!(
+            "--expires-at `{text}` must be RFC 3339 (e.g. 2030-01-31T00:00:00Z) or epoch milliseconds"
+        )
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` to epoch milliseconds.
+fn parse_rfc3339(text: &str) -> anyhow::Result<i64> {
+    let b = text.as_bytes();
+    let num = |range: std::ops::Range<usize>| -> anyhow::Result<i64> {
+        let part = text.get(range).context("too short")?;
+        if !part.bytes().all(|c| c.is_ascii_digit()) {
+            bail!("`{part}` is not a number");
+        }
+        Ok(part.parse()?)
+    };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        bail!("not an RFC 3339 timestamp");
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        bail!("date or time out of range");
+    }
+    if second > 60 {
+        bail!("seconds out of range");
+    }
+    let mut rest = &text[19..];
+    let mut millis = 0;
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            bail!("empty fraction of a second");
+        }
+        let first3: String = fraction[..digits]
+            .chars()
+            .chain("000".chars())
+            .take(3)
+            .collect();
+        millis = first3.parse::<i64>()?;
+        rest = &fraction[digits..];
+    }
+    let offset_min = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let ob = rest.as_bytes();
+            if ob.len() != 6 || !matches!(ob[0], b'+' | b'-') || ob[3] != b':' {
+                bail!("bad UTC offset `{rest}`");
+            }
+            let h: i64 = rest[1..3].parse()?;
+            let m: i64 = rest[4..6].parse()?;
+            let sign = if ob[0] == b'-' { -1 } else { 1 };
+            sign * (h * 60 + m)
+        }
+    };
+    let days = days_from_civil(year, month, day);
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_min * 60;
+    Ok(seconds * 1000 + millis)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
+fn format_rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// `90s`, `30m`, `12h`, `7d`, `500ms` or sums like `1h30m`, in milliseconds.
+fn parse_duration_ms(text: &str) -> anyhow::Result<i64> {
+    let bad = || format!("--expires-in `{text}` must look like 30m, 12h, 7d or 1h30m");
+    let mut total: i64 = 0;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        bail!(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            bail!(bad());
+        }
+        let n: i64 = rest[..digits].parse().with_context(bad)?;
+        rest = &rest[digits..];
+        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let factor = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 7 * 86_400_000,
+            _ => bail!(bad()),
+        };
+        rest = &rest[unit_len..];
+        total = n
+            .checked_mul(factor)
+            .and_then(|v| total.checked_add(v))
+            .with_context(bad)?;
+    }
+    if total == 0 {
+        bail!("--expires-in must be longer than zero");
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_timestamps_parse_to_epoch_ms() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z").unwrap(), 0);
+        assert_eq!(
+            parse_rfc3339("2030-01-31T12:34:56.789Z").unwrap(),
+            1_896_093_296_789
+        );
+        assert_eq!(
+            parse_rfc3339("2030-01-31T14:34:56.7+02:00").unwrap(),
+            1_896_093_296_700
+        );
+        assert!(parse_rfc3339("2030-13-01T00:00:00Z").is_err());
+        assert!(parse_rfc3339("2030-01-01").is_err());
+        assert!(parse_rfc3339("2030-01-01T00:00:00").is_err());
+        assert_eq!(parse_expiry("1896093296789").unwrap(), 1_896_093_296_789);
+    }
+
+    #[test]
+    fn timestamps_format_back() {
+        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339(1_896_093_296_789), "2030-01-31T12:34:56Z");
+        assert_eq!(format_rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn durations_add_up() {
+        assert_eq!(parse_duration_ms("1h").unwrap(), 3_600_000);
+        assert_eq!(parse_duration_ms("1h30m").unwrap(), 5_400_000);
+        assert_eq!(parse_duration_ms("7d").unwrap(), 604_800_000);
+        assert_eq!(parse_duration_ms("250ms").unwrap(), 250);
+        for bad in ["", "h", "10", "3y", "0s", "-1h"] {
+            assert!(parse_duration_ms(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! Apps and authorizations against the real binary: secrets survive a restart (the encryption
+//! key persists in the data directory), never reach the log, and the CLI drives it all.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::Method;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::harness::{Pylon, TOKEN, http_api, send};
+
+/// A `pylon serve` whose stderr (the log, at debug level) goes to a file and whose stdout is
+/// kept, so the test can search both for secrets.
+struct LoggedPylon {
+    child: Child,
+    admin: String,
+    stdout: Arc<Mutex<String>>,
+}
+
+impl LoggedPylon {
+    async fn start(data_dir: &Path, log: &Path) -> LoggedPylon {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pylon"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("PYLON_ADMIN_TOKEN", TOKEN)
+            .env("PYLON_BASE_DOMAIN", "pylon.test")
+            .env("PYLON_LOG", "debug")
+            .env_remove("PYLON_SECRET_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("pylon binary starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let mut admin = None;
+        let read = async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                stdout.lock().unwrap().push_str(&format!("{line}\n"));
+                if let Some(a) = line.strip_prefix("pylon admin listening on ") {
+                    admin = Some(a.to_string());
+                    break;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), read)
+            .await
+            .expect("pylon prints its admin address");
+        let sink = stdout.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
+        LoggedPylon {
+            child,
+            admin: admin.unwrap(),
+            stdout,
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let mut headers = vec![("authorization".to_string(), format!("Bearer {TOKEN}"))];
+        if body.is_some() {
+            headers.push(("content-type".into(), "application/json".into()));
+        }
+        let url = format!("http://{}{path}", self.admin);
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let r = send(method.clone(), &url, &headers, body.into()).await;
+        assert!(r.status.is_success(), "{method} {path}: {}", r.text());
+        if r.body.is_empty() {
+            Value::Null
+        } else {
+            r.json()
+        }
+    }
+
+    /// SIGTERM, then waits; returns what the process printed on stdout.
+    async fn stop(mut self) -> String {
+        let pid = self.child.id().unwrap().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap();
+        assert!(sent.success());
+        let status = tokio::time::timeout(Duration::from_secs(40), self.child.wait())
+            .await
+            .expect("exits after SIGTERM")
+            .unwrap();
+        assert!(status.success(), "{status}");
+        self.stdout.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test]
+async fn app_secrets_survive_a_restart_and_stay_out_of_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("pylon.log");
+
+    let pylon = LoggedPylon::start(&data, &log).await;
+    let app = pylon
+        .call(
+            Method::POST,
+            "/v1/apps",
+            Some(json!({"name": "persisted", "description": "e2e"})),
+        )
+        .await;
+    let key = app["keys"][0]["app_key"].as_str().unwrap().to_string();
+    let secret = app["keys"][0]["app_secret"].as_str().unwrap().to_string();
+    let imported = "imported-secret-e2e-0123456789";
+    pylon
+        .call(
+            Method::POST,
+            "/v1/apps/persisted/keys",
+            Some(json!({"app_key": "imported-key-e2e", "app_secret": imported})),
+        )
+        .await;
+    let code = pylon
+        .call(Method::POST, "/v1/apps/persisted/codes", None)
+        .await["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stdout_before = pylon.stop().await;
+
+    let key_file = data.join("secret-key");
+    assert!(key_file.exists(), "no {}", key_file.display());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    let db = std::fs::read(data.join("pylon.db")).unwrap();
+    for plain in [&secret, &code, &imported.to_string()] {
+        assert!(
+            !db.windows(plain.len()).any(|w| w == plain.as_bytes()),
+            "a credential is stored in the clear"
+        );
+    }
+
+    // Same data directory: the key file decrypts what the first run stored.
+    let pylon = LoggedPylon::start(&data, &log).await;
+    let revealed = pylon
+        .call(
+            Method::GET,
+            &format!("/v1/apps/persisted/keys/{key}/secret"),
+            None,
+        )
+        .await;
+    assert_eq!(revealed["app_secret"], secret);
+    let revealed = pylon
+        .call(
+            Method::GET,
+            "/v1/apps/persisted/keys/imported-key-e2e/secret",
+            None,
+        )
+        .await;
+    assert_eq!(revealed["app_secret"], imported);
+    let codes = pylon
+        .call(Method::GET, "/v1/apps/persisted/codes", None)
+        .await;
+    assert_eq!(codes[0]["code"], code);
+    let stdout_after = pylon.stop().await;
+
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(!log.is_empty(), "the log was captured");
+    for (name, text) in [
+        ("log", &log),
+        ("stdout", &stdout_before),
+        ("stdout", &stdout_after),
+    ] {
+        for plain in [&secret, &code, &imported.to_string()] {
+            assert!(!text.contains(plain.as_str()), "{name} holds a credential");
+        }
+    }
+}
+
+/// Runs `pylon <args>` against `pylon`'s admin API; returns (success, stdout, stderr).
+async fn cli(pylon: &Pylon, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pylon"))
+        .args(args)
+        .env("PYLON_ADMIN_URL", format!("http://{}", pylon.admin))
+        .env("PYLON_ADMIN_TOKEN", TOKEN)
+        .output()
+        .await
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+async fn ok(pylon: &Pylon, args: &[&str]) -> String {
+    let (success, stdout, stderr) = cli(pylon, args).await;
+    assert!(success, "pylon {args:?} failed: {stderr}");
+    stdout
+}
+
+async fn json_out(pylon: &Pylon, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend(["-o", "json"]);
+    serde_json::from_str(&ok(pylon, &all).await).unwrap()
+}
+
+#[tokio::test]
+async fn cli_manages_apps_keys_codes_and_authorizations() {
+    let pylon = Pylon::start().await;
+    let app = json_out(
+        &pylon,
+        &["app", "create", "cli-app", "--description", "from the CLI"],
+    )
+    .await;
+    let old_key = app["keys"][0]["app_key"].as_str().unwrap().to_string();
+    let old_secret = app["keys"][0]["app_secret"].as_str().unwrap().to_string();
+
+    let table = ok(&pylon, &["app", "list"]).await;
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(table.contains("cli-app"), "{table}");
+    let shown = ok(&pylon, &["app", "get", "cli-app"]).await;
+    assert!(
+        shown.contains(&old_key) && !shown.contains(&old_secret),
+        "{shown}"
+    );
+
+    // Rotation: a second pair, both listed, the old one deleted.
+    let new = json_out(&pylon, &["app", "key", "add", "cli-app"]).await;
+    let new_key = new["app_key"].as_str().unwrap().to_string();
+    let new_secret = new["app_secret"].as_str().unwrap().to_string();
+    let keys = ok(&pylon, &["app", "key", "list", "cli-app"]).await;
+    assert!(keys.contains(&old_key) && keys.contains(&new_key), "{keys}");
+    assert!(!keys.contains(&new_secret), "{keys}");
+    let revealed = json_out(&pylon, &["app", "key", "secret", "cli-app", &new_key]).await;
+    assert_eq!(revealed["app_secret"], new_secret);
+    ok(&pylon, &["app", "key", "delete", "cli-app", &old_key]).await;
+    let keys = json_out(&pylon, &["app", "key", "list", "cli-app"]).await;
+    assert_eq!(keys.as_array().unwrap().len(), 1);
+    assert_eq!(keys[0]["app_key"], new_key);
+
+    let code = json_out(&pylon, &["app", "code", "add", "cli-app"]).await;
+    let code = code["code"].as_str().unwrap().to_string();
+    assert!(
+        ok(&pylon, &["app", "code", "list", "cli-app"])
+            .await
+            .contains(&code)
+    );
+    ok(&pylon, &["app", "code", "delete", "cli-app", &code]).await;
+    assert_eq!(
+        json_out(&pylon, &["app", "code", "list", "cli-app"]).await,
+        json!([])
+    );
+
+    // Authorizations, with the API named by group and name.
+    let group = pylon.create_group("cli-shop").await;
+    pylon
+        .create_api(
+            &group,
+            http_api("orders", "GET", "/orders", "http://127.0.0.1:9", "/"),
+        )
+        .await;
+    let granted = json_out(
+        &pylon,
+        &[
+            "authorization",
+            "grant",
+            "--app",
+            "cli-app",
+            "--group",
+            "cli-shop",
+            "--api",
+            "orders",
+            "--env",
+            "RELEASE",
+            "--expires-in",
+            "1h",
+        ],
+    )
+    .await;
+    let id = granted[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(granted[0]["expired"], false);
+    let expires = granted[0]["expires_at"].as_i64().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!((expires - now - 3_600_000).abs() < 60_000, "{expires}");
+
+    // Granting again keeps the id; RFC 3339 expiry accepted.
+    let again = json_out(
+        &pylon,
+        &[
+            "authorization",
+            "grant",
+            "--app",
+            "cli-app",
+            "--group",
+            "cli-shop",
+            "--api",
+            "orders",
+            "--env",
+            "release",
+            "--expires-at",
+            "2099-01-01T00:00:00Z",
+        ],
+    )
+    .await;
+    assert_eq!(again[0]["id"], id);
+    assert_eq!(again[0]["expires_at"], 4_070_908_800_000_i64);
+
+    let table = ok(&pylon, &["authorization", "list", "--app", "cli-app"]).await;
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(
+        table.contains("cli-app") && table.contains("2099-01-01T00:00:00Z"),
+        "{table}"
+    );
+    let by_api = json_out(
+        &pylon,
+        &[
+            "authorization",
+            "list",
+            "--group",
+            "cli-shop",
+            "--api",
+            "orders",
+        ],
+    )
+    .await;
+    assert_eq!(by_api[0]["id"], id);
+
+    let (success, _, stderr) = cli(
+        &pylon,
+        &[
+            "authorization",
+            "grant",
+            "--app",
+            "cli-app",
+            "--group",
+            "cli-shop",
+            "--api",
+            "orders",
+            "--env",
+            "NOWHERE",
+        ],
+    )
+    .await;
+    assert!(!success);
+    assert!(
+        stderr.contains("422") && stderr.contains("environment"),
+        "{stderr}"
+    );
+
+    ok(&pylon, &["authorization", "revoke", &id]).await;
+    assert_eq!(
+        json_out(&pylon, &["authorization", "list"]).await,
+        json!([])
+    );
+
+    ok(&pylon, &["app", "delete", "cli-app"]).await;
+    let (success, _, stderr) = cli(&pylon, &["app", "get", "cli-app"]).await;
+    assert!(!success);
+    assert!(stderr.contains("404"), "{stderr}");
+}
