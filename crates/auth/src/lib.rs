@@ -6,6 +6,7 @@
 pub mod alibaba;
 pub mod appcode;
 pub mod nonce;
+pub mod tencent;
 
 /// How far a client's clock may be from the gateway's, both ways (Alibaba and Tencent).
 pub const CLOCK_WINDOW_MS: i64 = 15 * 60 * 1000;
