@@ -349,3 +349,72 @@ pub fn http_api(name: &str, method: &str, path: &str, url: &str, backend_path: &
         "backend": {"service": {"inline": {"type": "http", "url": url}}, "path": backend_path},
     })
 }
+
+/// A loopback HTTP server that answers every request with one JSON document (a JWK Set, say),
+/// which a test may replace, and counts the requests it served.
+pub struct JsonServer {
+    pub addr: SocketAddr,
+    document: std::sync::Arc<std::sync::Mutex<String>>,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for JsonServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl JsonServer {
+    pub async fn start(document: &str) -> JsonServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let document = std::sync::Arc::new(std::sync::Mutex::new(document.to_string()));
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (doc, count) = (document.clone(), hits.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (doc, count) = (doc.clone(), count.clone());
+                tokio::spawn(async move {
+                    let svc =
+                        hyper::service::service_fn(move |_req: Request<hyper::body::Incoming>| {
+                            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            let body = doc.lock().unwrap().clone();
+                            async move {
+                                Ok::<_, hyper::Error>(
+                                    hyper::Response::builder()
+                                        .header("content-type", "application/json")
+                                        .body(Full::new(Bytes::from(body)))
+                                        .unwrap(),
+                                )
+                            }
+                        });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        JsonServer {
+            addr,
+            document,
+            hits,
+            task,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn set(&self, document: &str) {
+        *self.document.lock().unwrap() = document.to_string();
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}

@@ -10,4 +10,5 @@ mod deployments;
 mod environments;
 mod lifecycle;
 mod readme;
+mod real_clients;
 mod routing;
