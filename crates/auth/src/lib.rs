@@ -5,6 +5,7 @@
 
 pub mod alibaba;
 pub mod appcode;
+pub mod jwt;
 pub mod nonce;
 pub mod tencent;
 
