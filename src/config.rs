@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use pylon_store::{SECRET_KEY_FILE, SecretKey};
 use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
@@ -12,6 +13,9 @@ pub const DEFAULT_ADMIN_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr
 pub const DEFAULT_DATA_DIR: &str = "./pylon-data";
 pub const DEFAULT_BASE_DOMAIN: &str = "localhost";
 pub const TOKEN_FILE: &str = "admin-token";
+/// Read from the environment only (never a flag or the config file), so the key does not show
+/// in process listings or end up in a file shared with the rest of the configuration.
+pub const SECRET_KEY_ENV: &str = "PYLON_SECRET_KEY";
 
 #[derive(clap::Args, Debug, Default)]
 pub struct ServeArgs {
@@ -118,6 +122,27 @@ pub fn admin_token(settings: &Settings) -> anyhow::Result<(String, Option<PathBu
     Ok((token, Some(path)))
 }
 
+/// The key that encrypts app secrets: `PYLON_SECRET_KEY` if set (`from_env`), else the one in
+/// the data directory, created there on first start. Returns the key and, when it came from the
+/// file, the file's path.
+pub fn secret_key(
+    settings: &Settings,
+    from_env: Option<String>,
+) -> anyhow::Result<(SecretKey, Option<PathBuf>)> {
+    if let Some(text) = from_env.filter(|t| !t.trim().is_empty()) {
+        let key = SecretKey::parse(&text)
+            .map_err(|e| anyhow::anyhow!("invalid {SECRET_KEY_ENV}: {e}"))?;
+        return Ok((key, None));
+    }
+    let key = SecretKey::load_or_create(&settings.data_dir).with_context(|| {
+        format!(
+            "cannot read or create the secret key {}",
+            settings.data_dir.join(SECRET_KEY_FILE).display()
+        )
+    })?;
+    Ok((key, Some(settings.data_dir.join(SECRET_KEY_FILE))))
+}
+
 pub fn read_token_file(path: &Path) -> anyhow::Result<Option<String>> {
     match std::fs::read_to_string(path) {
         Ok(s) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
@@ -177,6 +202,28 @@ mod tests {
         .resolve()
         .unwrap_err();
         assert!(format!("{err:#}").contains("listn"));
+    }
+
+    #[test]
+    fn secret_key_from_env_wins_else_file_is_made_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = ServeArgs {
+            data_dir: Some(dir.path().into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        let (_, path) = secret_key(&s, Some("11".repeat(32))).unwrap();
+        assert!(path.is_none());
+        assert!(!dir.path().join(SECRET_KEY_FILE).exists());
+        let err = secret_key(&s, Some("short".into())).unwrap_err();
+        assert!(format!("{err:#}").contains(SECRET_KEY_ENV));
+
+        let (_, path) = secret_key(&s, Some(String::new())).unwrap();
+        let path = path.unwrap();
+        let written = std::fs::read_to_string(&path).unwrap();
+        secret_key(&s, None).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), written);
     }
 
     #[test]

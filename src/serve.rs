@@ -30,9 +30,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         )
     })?;
     let (token, token_file) = config::admin_token(&settings)?;
+    let (secret_key, _) =
+        config::secret_key(&settings, std::env::var(config::SECRET_KEY_ENV).ok())?;
 
     let db = settings.data_dir.join("pylon.db");
-    let store = Store::open_sqlite(&db)
+    let store = Store::open_sqlite(&db, secret_key)
         .await
         .with_context(|| format!("cannot open the store {}", db.display()))?;
 

@@ -65,7 +65,9 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound { .. } => ApiError::NotFound(e.to_string()),
             StoreError::Conflict(m) => ApiError::Conflict(m),
-            StoreError::Database(_) | StoreError::Corrupt(_) => ApiError::Internal(e.to_string()),
+            StoreError::Database(_) | StoreError::Corrupt(_) | StoreError::Secret(_) => {
+                ApiError::Internal(e.to_string())
+            }
         }
     }
 }

@@ -12,6 +12,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("corrupt record: {0}")]
     Corrupt(#[from] serde_json::Error),
+    /// An encrypted value that does not decrypt (most likely a different secret key).
+    #[error("{0}")]
+    Secret(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -11,7 +11,7 @@ use crate::Store;
 /// The directory must outlive the store.
 pub(crate) async fn temp_store() -> (TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_sqlite(&dir.path().join("pylon.db"))
+    let store = Store::open_sqlite(&dir.path().join("pylon.db"), crate::SecretKey::generate())
         .await
         .unwrap();
     (dir, store)

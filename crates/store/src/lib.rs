@@ -13,6 +13,7 @@ mod environments;
 mod error;
 mod groups;
 mod schema;
+mod secrets;
 mod snapshot;
 mod upstreams;
 
@@ -25,6 +26,9 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Transaction};
 
 pub use error::{Result, StoreError};
+pub use secrets::{SECRET_KEY_FILE, SecretKey};
+
+use crate::secrets::Sealer;
 
 /// The handle to the database; cheap to clone (it shares one pool).
 #[derive(Clone)]
@@ -36,11 +40,14 @@ pub struct Store {
     begin_write: &'static str,
     /// Statement that opens a transaction whose reads see one consistent state.
     begin_read: &'static str,
+    /// Encrypts and decrypts AppSecrets and AppCodes.
+    sealer: std::sync::Arc<Sealer>,
 }
 
 impl Store {
     /// `sqlite:///abs/path/pylon.db?mode=rwc` or `postgres://...`; creates and migrates.
-    pub async fn open(url: &str) -> Result<Store> {
+    /// `key` encrypts the app secrets; it must be the same on every open of one database.
+    pub async fn open(url: &str, key: SecretKey) -> Result<Store> {
         install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
         let pool = AnyPoolOptions::new()
@@ -63,13 +70,14 @@ impl Store {
             } else {
                 "BEGIN ISOLATION LEVEL REPEATABLE READ"
             },
+            sealer: std::sync::Arc::new(Sealer::new(&key)),
         };
         schema::migrate(&store).await?;
         Ok(store)
     }
 
     /// Opens (creating it and its directory if missing) the SQLite database at `path`.
-    pub async fn open_sqlite(path: &Path) -> Result<Store> {
+    pub async fn open_sqlite(path: &Path, key: SecretKey) -> Result<Store> {
         let path = std::path::absolute(path).map_err(sqlx::Error::Io)?;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
@@ -79,7 +87,11 @@ impl Store {
                 format!("database path {} is not valid UTF-8", path.display()).into(),
             )));
         };
-        Store::open(&format!("sqlite://{}?mode=rwc", percent_encode_path(text))).await
+        Store::open(
+            &format!("sqlite://{}?mode=rwc", percent_encode_path(text)),
+            key,
+        )
+        .await
     }
 
     /// Closes every connection; later calls on any clone fail.
@@ -126,7 +138,8 @@ mod tests {
     async fn data_survives_closing_and_reopening_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nested dir/pylon #1.db");
-        let store = Store::open_sqlite(&path).await.unwrap();
+        let key = SecretKey::generate();
+        let store = Store::open_sqlite(&path, key.clone()).await.unwrap();
         store.create_group(&group("g", "shop", 1)).await.unwrap();
         let a = api("a", "g", "orders", None, 1);
         store.create_api(&a).await.unwrap();
@@ -136,7 +149,7 @@ mod tests {
         drop(store);
 
         // Reopening runs the migrations again, which must be a no-op.
-        let store = Store::open_sqlite(&path).await.unwrap();
+        let store = Store::open_sqlite(&path, key.clone()).await.unwrap();
         assert_eq!(store.load_snapshot().await.unwrap(), before);
         assert_eq!(
             store
@@ -152,7 +165,9 @@ mod tests {
     #[tokio::test]
     async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_sqlite(&dir.path().join("p.db")).await.unwrap();
+        let store = Store::open_sqlite(&dir.path().join("p.db"), SecretKey::generate())
+            .await
+            .unwrap();
         let mut conn = store.conn().await.unwrap();
         let mode: String = sqlx::query("PRAGMA journal_mode")
             .fetch_one(&mut *conn)
@@ -174,7 +189,7 @@ mod tests {
     async fn open_accepts_a_sqlite_url() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("u.db").display());
-        let store = Store::open(&url).await.unwrap();
+        let store = Store::open(&url, SecretKey::generate()).await.unwrap();
         store.create_group(&group("g", "shop", 1)).await.unwrap();
         assert_eq!(store.list_groups().await.unwrap().len(), 1);
     }

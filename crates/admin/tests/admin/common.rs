@@ -30,9 +30,12 @@ impl Harness {
         gateway: impl Fn(&Snapshot) -> Result<(), String> + Send + Sync + 'static,
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = pylon_store::Store::open_sqlite(&dir.path().join("pylon.db"))
-            .await
-            .unwrap();
+        let store = pylon_store::Store::open_sqlite(
+            &dir.path().join("pylon.db"),
+            pylon_store::SecretKey::generate(),
+        )
+        .await
+        .unwrap();
         let applied = Arc::new(Mutex::new(Vec::new()));
         let sink = applied.clone();
         let on_change: OnChange = Arc::new(move |s: &Snapshot| {
