@@ -21,7 +21,6 @@ impl GatewayBody {
         Self::Full(Some(bytes))
     }
 
-    #[cfg(test)]
     pub(crate) fn empty() -> Self {
         Self::Full(None)
     }

@@ -4,11 +4,13 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use http::HeaderValue;
 use http::request::Parts;
+use http::{HeaderName, HeaderValue};
 use pylon_router::{EnvId, GroupId};
 
+use crate::compiled::access::AppIdx;
 use crate::compiled::{ApiPlan, Compiled};
+use crate::trace::Trace;
 
 /// A UUID v4, uppercase and hyphenated, generated once per request.
 #[derive(Debug, Clone)]
@@ -54,6 +56,14 @@ fn next_random() -> u64 {
     })
 }
 
+/// Wall-clock epoch milliseconds: timestamps, nonces and grant expiry are all in these units.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 /// What the route phase found.
 pub(crate) struct Route<'a> {
     pub(crate) group: GroupId,
@@ -65,6 +75,12 @@ pub(crate) struct Route<'a> {
     pub(crate) rest: &'a str,
 }
 
+/// The app the authenticate phase established.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Caller {
+    pub(crate) app: AppIdx,
+}
+
 pub(crate) struct RequestContext<'a> {
     pub(crate) compiled: &'a Compiled,
     pub(crate) parts: &'a Parts,
@@ -74,6 +90,14 @@ pub(crate) struct RequestContext<'a> {
     /// The Host the client asked for (Host header, or the HTTP/2 authority).
     pub(crate) host: &'a str,
     pub(crate) route: Option<Route<'a>>,
+    /// A CORS preflight for an API with a CORS policy: answered by the gateway.
+    pub(crate) preflight: bool,
+    /// Set by `app` and `key-pair` authentication.
+    pub(crate) caller: Option<Caller>,
+    /// Headers the authenticate phase adds to the backend request (JWT claims).
+    pub(crate) identity_headers: Vec<(HeaderName, HeaderValue)>,
+    /// Present only on online-debugging requests.
+    pub(crate) trace: Option<Box<Trace>>,
 }
 
 impl<'a> RequestContext<'a> {
@@ -92,6 +116,10 @@ impl<'a> RequestContext<'a> {
             start: Instant::now(),
             host,
             route: None,
+            preflight: false,
+            caller: None,
+            identity_headers: Vec::new(),
+            trace: None,
         }
     }
 }

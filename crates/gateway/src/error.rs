@@ -5,6 +5,10 @@ use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Response, StatusCode};
 
+mod auth;
+
+pub(crate) use auth::AuthError;
+
 use crate::body::GatewayBody;
 use crate::context::RequestId;
 
@@ -40,6 +44,18 @@ pub(crate) enum GatewayError {
     BackendTimeout { target: String, timeout_ms: u64 },
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("{0}")]
+    Auth(AuthError),
+    #[error("CORS preflight from origin `{0}`, which the API does not allow")]
+    CorsOrigin(String),
+    #[error("CORS preflight for method `{0}`, which the API does not allow")]
+    CorsMethod(String),
+}
+
+impl From<AuthError> for GatewayError {
+    fn from(e: AuthError) -> Self {
+        GatewayError::Auth(e)
+    }
 }
 
 impl GatewayError {
@@ -57,11 +73,13 @@ impl GatewayError {
             Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::BackendTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Auth(e) => e.status(),
+            Self::CorsOrigin(_) | Self::CorsMethod(_) => StatusCode::FORBIDDEN,
         }
     }
 
     /// Pylon's own short, stable code: a letter for the phase (D domain/route, P parameter,
-    /// B backend, S system), the status, two letters for the case.
+    /// A authentication, C CORS, B backend, S system), the status, two letters for the case.
     pub(crate) fn code(&self) -> &'static str {
         match self {
             Self::InvalidDomain(_) => "D400ID",
@@ -76,6 +94,9 @@ impl GatewayError {
             Self::ServiceUnavailable(_) => "B503SU",
             Self::BackendTimeout { .. } => "B504TO",
             Self::Internal(_) => "S500IE",
+            Self::Auth(e) => e.code(),
+            Self::CorsOrigin(_) => "C403OR",
+            Self::CorsMethod(_) => "C403ME",
         }
     }
 
@@ -96,6 +117,21 @@ impl GatewayError {
             Self::ServiceUnavailable(_) => "Service Unavailable".into(),
             Self::BackendTimeout { .. } => "Backend timeout".into(),
             Self::Internal(_) => "Internal Error".into(),
+            Self::Auth(e) => e.message(),
+            Self::CorsOrigin(_) => "CORS Origin Not Allowed".into(),
+            Self::CorsMethod(_) => "CORS Method Not Allowed".into(),
+        }
+    }
+}
+
+impl GatewayError {
+    /// The header message when the full one holds bytes a header cannot carry.
+    fn fallback_message(&self) -> &'static str {
+        match self {
+            Self::InvalidParameter { .. } => "Invalid Parameter",
+            Self::MissingParameter(_) => "Required Parameter Missing",
+            Self::Auth(AuthError::InvalidSignature(_)) => "Invalid Signature",
+            _ => "Error",
         }
     }
 }
@@ -122,8 +158,10 @@ pub(crate) fn render(error: &GatewayError, request_id: &RequestId) -> Response<G
     let headers = response.headers_mut();
     headers.insert(X_CA_REQUEST_ID, request_id.header_value());
     // Parameter names come from the request and may hold bytes a header cannot carry.
+    // The string to sign holds request values: non-ASCII text goes as raw UTF-8 bytes.
     let message_value = HeaderValue::from_str(&message)
-        .unwrap_or_else(|_| HeaderValue::from_static("Invalid Parameter"));
+        .or_else(|_| HeaderValue::from_bytes(message.as_bytes()))
+        .unwrap_or_else(|_| HeaderValue::from_static(error.fallback_message()));
     headers.insert(X_CA_ERROR_MESSAGE, message_value);
     headers.insert(X_CA_ERROR_CODE, HeaderValue::from_static(code));
     headers.insert(

@@ -11,6 +11,7 @@ mod error;
 mod hop;
 mod pipeline;
 mod server;
+mod trace;
 mod urlencoded;
 
 use std::future::Future;
@@ -24,9 +25,11 @@ use pylon_model::Snapshot;
 use pylon_router::RouteError;
 
 use backend::http::HttpClient;
-use backend::upstream::HealthRegistry;
 pub use body::GatewayBody;
-use compiled::Compiled;
+use compiled::{Carried, Compiled};
+pub use trace::{
+    CallerTrace, DebugTrace, ErrorTrace, HttpMessage, ParameterTrace, PhaseTrace, RouteTrace,
+};
 
 /// How the gateway is set up; what it serves comes from snapshots.
 #[derive(Debug, Clone)]
@@ -39,7 +42,7 @@ pub struct Gateway {
     config: GatewayConfig,
     /// `None` only if even the empty snapshot failed to compile (it cannot, in practice).
     compiled: ArcSwapOption<Compiled>,
-    health: HealthRegistry,
+    carried: Carried,
     /// Applies compile one at a time, so target health is handed over in order.
     applying: Mutex<()>,
 }
@@ -47,8 +50,8 @@ pub struct Gateway {
 impl Gateway {
     /// A gateway serving nothing until the first [`Gateway::apply`].
     pub fn new(config: GatewayConfig) -> Arc<Gateway> {
-        let health = HealthRegistry::default();
-        let compiled = match Compiled::build(&Snapshot::default(), &config.base_domain, &health) {
+        let carried = Carried::default();
+        let compiled = match Compiled::build(&Snapshot::default(), &config.base_domain, &carried) {
             Ok(c) => Some(Arc::new(c)),
             Err(e) => {
                 tracing::error!(error = %e, "compiling the empty snapshot failed");
@@ -58,7 +61,7 @@ impl Gateway {
         Arc::new(Gateway {
             config,
             compiled: ArcSwapOption::new(compiled),
-            health,
+            carried,
             applying: Mutex::new(()),
         })
     }
@@ -68,7 +71,7 @@ impl Gateway {
     /// as an error.
     pub fn apply(&self, snapshot: &Snapshot) -> Result<(), RouteError> {
         let _guard = self.applying.lock().unwrap_or_else(|p| p.into_inner());
-        let compiled = Compiled::build(snapshot, &self.config.base_domain, &self.health)?;
+        let compiled = Compiled::build(snapshot, &self.config.base_domain, &self.carried)?;
         self.compiled.store(Some(Arc::new(compiled)));
         tracing::info!(
             deployments = snapshot.deployments.len(),
@@ -86,6 +89,50 @@ impl Gateway {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         server::serve(self, listener, shutdown).await
+    }
+
+    /// Online debugging: runs `request` through the real pipeline on the current snapshot,
+    /// calling the real backend, and returns what happened in each phase. The request's Host
+    /// header picks the group as for any request.
+    pub async fn debug(&self, request: Request<bytes::Bytes>) -> DebugTrace {
+        let Some(compiled) = self.compiled.load_full() else {
+            return DebugTrace::default();
+        };
+        let client = backend::http::client();
+        let (parts, body) = request.into_parts();
+        let peer = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut ctx = context::RequestContext::new(&compiled, &parts, peer);
+        let mut recorder = trace::Trace::default();
+        recorder.out.request = trace::message(
+            Some(parts.method.as_str()),
+            Some(parts.uri.to_string()),
+            None,
+            &parts.headers,
+            &body,
+        );
+        ctx.trace = Some(Box::new(recorder));
+        let result = pipeline::run(&mut ctx, &client, pipeline::Inbound::Bytes(body)).await;
+        let (response, failure) = pipeline::finish(&mut ctx, result);
+        pipeline::log::log(&ctx, response.status(), failure.as_ref());
+        let mut recorder = ctx.trace.take().map(|b| *b).unwrap_or_default();
+        recorder.finish(&ctx, failure.as_ref());
+        let (head, body) = response.into_parts();
+        let bytes = trace::collect(body).await;
+        if let Some(backend) = recorder.out.backend_response.as_mut()
+            && failure.is_none()
+        {
+            let shown = trace::message(None, None, None, &http::HeaderMap::new(), &bytes);
+            backend.body = shown.body;
+            backend.body_bytes = shown.body_bytes;
+        }
+        recorder.out.response = trace::message(
+            None,
+            None,
+            Some(head.status.as_u16()),
+            &head.headers,
+            &bytes,
+        );
+        recorder.out
     }
 
     /// One request, on the snapshot current when it arrived.

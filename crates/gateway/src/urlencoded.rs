@@ -75,9 +75,35 @@ pub(crate) fn append_encoded(out: &mut String, encoded: &str) {
     out.push_str(encoded);
 }
 
+/// Appends the pairs of an encoded query whose decoded key is not in `dropped`, as they came.
+pub(crate) fn append_without(out: &mut String, encoded: &str, dropped: &[String]) {
+    if dropped.is_empty() {
+        append_encoded(out, encoded);
+        return;
+    }
+    for pair in encoded.split('&').filter(|p| !p.is_empty()) {
+        let key = pair.split_once('=').map_or(pair, |(k, _)| k);
+        if !dropped.iter().any(|d| *d == decode(key)) {
+            append_encoded(out, pair);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn append_without_drops_named_pairs_only() {
+        let mut out = String::new();
+        let dropped = ["AppCode".to_string(), "access token".to_string()];
+        append_without(
+            &mut out,
+            "a=1&AppCode=x&access+token=t&b=2&AppCodeX=3",
+            &dropped,
+        );
+        assert_eq!(out, "a=1&b=2&AppCodeX=3");
+    }
 
     #[test]
     fn pairs_decode_plus_and_percent() {

@@ -20,8 +20,10 @@ pub struct Snapshot {
     /// The active deployment of each (API, environment), in creation order of the APIs.
     pub deployments: Vec<Deployment>,
     /// Every app with its credentials in the clear.
+    #[serde(default)]
     pub apps: Vec<AppCredentials>,
     /// Every grant, expired ones included: the data plane checks expiry per request, so a
     /// grant stops working at its expiry without a new snapshot.
+    #[serde(default)]
     pub authorizations: Vec<Authorization>,
 }

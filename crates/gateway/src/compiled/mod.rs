@@ -1,6 +1,8 @@
 //! Everything computed when a snapshot is applied: the router, and per deployment an `ApiPlan`
 //! with its backend resolved for the deployment's environment. Requests only read this.
 
+pub(crate) mod access;
+pub(crate) mod jwt;
 pub(crate) mod params;
 pub(crate) mod path;
 pub(crate) mod plan;
@@ -13,8 +15,31 @@ use pylon_model::{BackendDefinition, BackendTarget, Snapshot};
 use pylon_router::{EnvId, RouteError, Router};
 
 use crate::backend::upstream::{HealthRegistry, UpstreamPlan};
+use access::Apps;
 pub(crate) use plan::ApiPlan;
+use pylon_auth::nonce::NonceCache;
 use target::Resolver;
+
+/// What outlives snapshots: target health, fetched JWK Sets and seen nonces are handed from
+/// one compiled snapshot to the next.
+pub(crate) struct Carried {
+    pub(crate) health: HealthRegistry,
+    pub(crate) jwks: jwt::JwksRegistry,
+    pub(crate) nonces: Arc<NonceCache>,
+}
+
+/// Distinct nonces remembered at most (about 16 bytes each); see `pylon_auth::nonce`.
+const MAX_NONCES: usize = 1_000_000;
+
+impl Default for Carried {
+    fn default() -> Self {
+        Carried {
+            health: HealthRegistry::default(),
+            jwks: jwt::JwksRegistry::default(),
+            nonces: Arc::new(NonceCache::new(MAX_NONCES)),
+        }
+    }
+}
 
 pub(crate) struct Compiled {
     pub(crate) router: Router,
@@ -22,6 +47,8 @@ pub(crate) struct Compiled {
     pub(crate) plans: Vec<ApiPlan>,
     /// The environment of a request without `X-Ca-Stage`.
     pub(crate) release: Option<EnvId>,
+    pub(crate) apps: Apps,
+    pub(crate) nonces: Arc<NonceCache>,
 }
 
 impl Compiled {
@@ -30,8 +57,9 @@ impl Compiled {
     pub(crate) fn build(
         snapshot: &Snapshot,
         base_domain: &str,
-        health: &HealthRegistry,
+        carried: &Carried,
     ) -> Result<Self, RouteError> {
+        let health = &carried.health;
         let router = Router::build(snapshot, base_domain)?;
         let release = router.environment("RELEASE");
 
@@ -75,6 +103,7 @@ impl Compiled {
             );
         }
 
+        let apps = Apps::build(&snapshot.apps);
         let empty = BTreeMap::new();
         let plans = snapshot
             .deployments
@@ -89,7 +118,15 @@ impl Compiled {
                     BackendTarget::Inline(def) => Some(def),
                     BackendTarget::BackendId(id) => definitions.get(&(id.as_str(), env)).copied(),
                 };
-                ApiPlan::compile(d, definition, vars, &resolver)
+                ApiPlan::compile(
+                    d,
+                    definition,
+                    vars,
+                    &resolver,
+                    &apps,
+                    &snapshot.authorizations,
+                    &carried.jwks,
+                )
             })
             .collect();
         health.replace(used_health);
@@ -97,6 +134,8 @@ impl Compiled {
             router,
             plans,
             release,
+            apps,
+            nonces: carried.nonces.clone(),
         })
     }
 }

@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
 use pylon_model::{
-    AuthType, BackendDefinition, Deployment, Location, RequestMode, SystemParameterKind,
+    AppCodeMode, AuthType, Authorization, BackendDefinition, Deployment, Location, RequestMode,
+    SystemParameterKind,
 };
 
+use super::access::{Apps, CorsPlan, Grants};
 use super::params::ParamPlan;
 use super::path::BackendPath;
 use super::target::{Resolver, TargetPlan, Unservable, render_template};
@@ -38,13 +40,65 @@ pub(crate) struct BackendPlan {
     pub(crate) timeout: Duration,
 }
 
+/// How the API authenticates, as the authenticate phase reads it.
+#[derive(Debug)]
+pub(crate) struct AuthPlan {
+    pub(crate) kind: AuthType,
+    pub(crate) app_code: AppCodeMode,
+    pub(crate) forward_credentials: bool,
+    /// Query parameters that carry credentials (AppCode, a JWT), dropped before the backend
+    /// unless credentials are forwarded.
+    pub(crate) credential_query: Vec<String>,
+    pub(crate) jwt: Option<Box<super::jwt::JwtPlan>>,
+}
+
+impl AuthPlan {
+    fn compile(
+        auth: &pylon_model::AuthConfig,
+        jwks: &super::jwt::JwksRegistry,
+    ) -> Result<Self, String> {
+        let mut credential_query = Vec::new();
+        if !auth.forward_credentials {
+            if auth.app_code == AppCodeMode::HeaderAndQuery {
+                credential_query.extend(
+                    pylon_auth::appcode::QUERY_NAMES
+                        .iter()
+                        .map(|n| n.to_string()),
+                );
+            }
+            if let Some(q) = auth.jwt.as_ref().and_then(|j| j.token_query.as_ref()) {
+                credential_query.push(q.clone());
+            }
+        }
+        let jwt = match (&auth.auth_type, &auth.jwt) {
+            (AuthType::Jwt, Some(config)) => {
+                Some(Box::new(super::jwt::JwtPlan::compile(config, jwks)?))
+            }
+            _ => None,
+        };
+        Ok(AuthPlan {
+            kind: auth.auth_type,
+            app_code: auth.app_code,
+            forward_credentials: auth.forward_credentials,
+            credential_query,
+            jwt,
+        })
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct ApiPlan {
     pub(crate) api_id: String,
     pub(crate) api_name: String,
+    /// The API's own method and path pattern, for traces.
+    pub(crate) request_method: String,
+    pub(crate) request_path: String,
     pub(crate) environment: String,
     pub(crate) mode: RequestMode,
-    pub(crate) auth: AuthType,
+    pub(crate) auth: AuthPlan,
+    /// The apps that may call this API in this environment.
+    pub(crate) grants: Grants,
+    pub(crate) cors: Option<CorsPlan>,
     pub(crate) params: Vec<ParamPlan>,
     /// Some parameter is read from a form body: buffer form-encoded bodies.
     pub(crate) reads_form: bool,
@@ -66,14 +120,32 @@ impl ApiPlan {
         definition: Option<&BackendDefinition>,
         vars: &BTreeMap<String, String>,
         resolver: &Resolver<'_>,
+        apps: &Apps,
+        authorizations: &[Authorization],
+        jwks: &super::jwt::JwksRegistry,
     ) -> Self {
         let spec = &deployment.api.spec;
         let mut plan = ApiPlan {
             api_id: deployment.api_id.clone(),
             api_name: spec.name.clone(),
+            request_method: spec.request.method.as_str().to_string(),
+            request_path: spec.request.path.clone(),
             environment: deployment.environment.clone(),
             mode: spec.request.mode,
-            auth: spec.auth.auth_type,
+            auth: AuthPlan {
+                kind: spec.auth.auth_type,
+                app_code: spec.auth.app_code,
+                forward_credentials: spec.auth.forward_credentials,
+                credential_query: Vec::new(),
+                jwt: None,
+            },
+            grants: Grants::build(
+                apps,
+                authorizations,
+                &deployment.api_id,
+                &deployment.environment,
+            ),
+            cors: None,
             params: Vec::with_capacity(spec.parameters.len()),
             reads_form: false,
             writes_form: false,
@@ -84,7 +156,7 @@ impl ApiPlan {
             system: Vec::new(),
             backend: Err(Unservable::Internal(String::new())),
         };
-        plan.backend = plan.fill(deployment, definition, vars, resolver);
+        plan.backend = plan.fill(deployment, definition, vars, resolver, jwks);
         plan
     }
 
@@ -94,13 +166,19 @@ impl ApiPlan {
         definition: Option<&BackendDefinition>,
         vars: &BTreeMap<String, String>,
         resolver: &Resolver<'_>,
+        jwks: &super::jwt::JwksRegistry,
     ) -> Result<BackendPlan, Unservable> {
         let spec = &deployment.api.spec;
         let internal = Unservable::Internal;
+        self.auth = AuthPlan::compile(&spec.auth, jwks).map_err(internal)?;
         for p in &spec.parameters {
             self.params.push(ParamPlan::compile(p).map_err(internal)?);
         }
         self.reads_form = self.params.iter().any(|p| p.location == Location::Form);
+        if let Some(cors) = &spec.cors {
+            self.cors =
+                Some(CorsPlan::compile(cors, spec.request.method.as_str()).map_err(internal)?);
+        }
         for c in &spec.constant_parameters {
             match c.location {
                 Location::Header => {
@@ -141,7 +219,6 @@ impl ApiPlan {
                 SystemParameterKind::ApiId => Some(self.api_id.clone()),
                 SystemParameterKind::ApiName => Some(self.api_name.clone()),
                 SystemParameterKind::Stage => Some(self.environment.clone()),
-                SystemParameterKind::AppId => Some(String::new()),
                 _ => None,
             };
             self.system.push(SystemPlan {

@@ -1,20 +1,135 @@
-//! Authenticate phase: establishes who calls. Auth type `none` is the only type so far and
-//! passes; signature, AppCode, key-pair and JWT schemes plug in here.
+//! Authenticate phase: establishes who calls, by the API's scheme: Alibaba APP signature or
+//! AppCode (`app`), Tencent HMAC (`key-pair`), or a bearer JWT (`jwt`). The schemes themselves
+//! are pure functions in `pylon-auth`; this phase feeds them the request and the compiled
+//! credentials, and turns their verdicts into wire errors.
 
-use pylon_model::AuthType;
+use http::HeaderName;
+use pylon_auth::nonce::NonceCheck;
+use pylon_auth::{alibaba, appcode, tencent};
+use pylon_model::{AppCodeMode, AuthType};
 
-use crate::context::RequestContext;
-use crate::error::GatewayError;
+use crate::compiled::ApiPlan;
+use crate::context::{Caller, RequestContext, now_ms};
+use crate::error::{AuthError, GatewayError};
 
-pub(crate) fn authenticate(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
-    let Some(route) = &ctx.route else {
+/// The request's body as far as authentication needs it.
+pub(crate) struct BodyView<'b> {
+    /// The whole body, when it was read (forms, and bodies with a Content-MD5 to check).
+    pub(crate) bytes: Option<&'b [u8]>,
+    /// The form body's text, when the request is a form.
+    pub(crate) form: Option<&'b str>,
+}
+
+pub(crate) async fn authenticate(
+    ctx: &mut RequestContext<'_>,
+    body: BodyView<'_>,
+) -> Result<(), GatewayError> {
+    let Some(plan) = ctx.route.as_ref().map(|r| r.plan) else {
         return Ok(());
     };
-    match route.plan.auth {
+    match plan.auth.kind {
         AuthType::None => Ok(()),
-        // Refused until the schemes are wired in: never let a protected API through open.
-        AuthType::App | AuthType::KeyPair | AuthType::Jwt => Err(GatewayError::Internal(
-            "authentication scheme not available yet".into(),
-        )),
+        AuthType::App => app(ctx, plan, &body),
+        AuthType::KeyPair => key_pair(ctx),
+        AuthType::Jwt => super::jwt::authenticate(ctx, plan).await,
     }
 }
+
+/// Alibaba: an AppCode where the API accepts one, else the APP signature.
+fn app(
+    ctx: &mut RequestContext<'_>,
+    plan: &ApiPlan,
+    body: &BodyView<'_>,
+) -> Result<(), GatewayError> {
+    let parts = ctx.parts;
+    let apps = &ctx.compiled.apps;
+    if plan.auth.app_code != AppCodeMode::Off {
+        let query_allowed = plan.auth.app_code == AppCodeMode::HeaderAndQuery;
+        if let Some(code) = appcode::extract(&parts.headers, parts.uri.query(), query_allowed) {
+            let app = apps
+                .by_code(&code)
+                .ok_or(GatewayError::Auth(AuthError::InvalidAppCode))?;
+            ctx.caller = Some(Caller { app });
+            return Ok(());
+        }
+    }
+
+    let credentials = alibaba::credentials(&parts.headers)
+        .map_err(|e| GatewayError::Auth(AuthError::from(e)))?
+        .ok_or(GatewayError::Auth(AuthError::MissingAppKey))?;
+    let now = now_ms();
+    alibaba::check_timestamp(credentials.timestamp, now)
+        .map_err(|e| GatewayError::Auth(AuthError::from(e)))?;
+    let (app, secret) = apps
+        .by_key(credentials.key)
+        .ok_or(GatewayError::Auth(AuthError::InvalidAppKey))?;
+    let string_to_sign = alibaba::string_to_sign(
+        &parts.method,
+        parts.uri.path(),
+        parts.uri.query(),
+        body.form,
+        &parts.headers,
+        &credentials.signed_headers,
+    );
+    if !alibaba::verify(secret, &credentials, &string_to_sign) {
+        return Err(GatewayError::Auth(AuthError::InvalidSignature(
+            string_to_sign,
+        )));
+    }
+    // Only a correctly signed request spends its nonce: a forger cannot burn someone's nonces.
+    if let Some(nonce) = credentials.nonce {
+        let seen = ctx.compiled.nonces.check_and_insert(
+            credentials.key,
+            nonce,
+            credentials.timestamp,
+            now,
+        );
+        match seen {
+            NonceCheck::Fresh => {}
+            NonceCheck::Used => return Err(GatewayError::Auth(AuthError::NonceUsed)),
+            NonceCheck::TooOld => return Err(GatewayError::Auth(AuthError::TimestampExpired)),
+        }
+    }
+    if let Some(md5) = parts.headers.get(CONTENT_MD5) {
+        let expected = alibaba::content_md5(body.bytes.unwrap_or_default());
+        if md5.as_bytes() != expected.as_bytes() {
+            return Err(GatewayError::Auth(AuthError::InvalidContentMd5));
+        }
+    }
+    ctx.caller = Some(Caller { app });
+    Ok(())
+}
+
+/// Tencent: `Authorization: hmac id=..., algorithm=..., headers=..., signature=...`.
+fn key_pair(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
+    let headers = &ctx.parts.headers;
+    let tencent_error = |e| GatewayError::Auth(AuthError::from(e));
+    tencent::check_date(headers, now_ms()).map_err(tencent_error)?;
+    let auth = tencent::parse_authorization(headers).map_err(tencent_error)?;
+    let (app, secret) = ctx
+        .compiled
+        .apps
+        .by_key(auth.id)
+        .ok_or(GatewayError::Auth(AuthError::UnknownHmacId))?;
+    let verified = tencent::signing_string(headers, &auth.headers)
+        .is_some_and(|s| tencent::verify(secret, &auth, &s));
+    if !verified {
+        return Err(GatewayError::Auth(AuthError::HmacMismatch));
+    }
+    ctx.caller = Some(Caller { app });
+    Ok(())
+}
+
+pub(crate) const CONTENT_MD5: HeaderName = HeaderName::from_static("content-md5");
+
+/// Headers that carry a client's credentials; not forwarded unless the API says so.
+pub(crate) const CREDENTIAL_HEADERS: [HeaderName; 8] = [
+    http::header::AUTHORIZATION,
+    HeaderName::from_static("x-ca-key"),
+    HeaderName::from_static("x-ca-signature"),
+    HeaderName::from_static("x-ca-signature-headers"),
+    HeaderName::from_static("x-ca-signature-method"),
+    HeaderName::from_static("x-ca-timestamp"),
+    HeaderName::from_static("x-ca-nonce"),
+    HeaderName::from_static("x-date"),
+];

@@ -13,7 +13,7 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use hyper::body::Incoming;
 use percent_encoding::utf8_percent_encode;
-use pylon_model::{Location, RequestMode, SystemParameterKind};
+use pylon_model::{AuthType, Location, RequestMode, SystemParameterKind};
 
 use crate::compiled::ApiPlan;
 use crate::compiled::path::{BackendPath, PathPiece};
@@ -21,6 +21,7 @@ use crate::compiled::plan::{BackendPlan, SystemTarget};
 use crate::context::RequestContext;
 use crate::error::GatewayError;
 use crate::hop;
+use crate::pipeline::authenticate::CREDENTIAL_HEADERS;
 use crate::pipeline::validate::Values;
 use crate::urlencoded::{self, SEGMENT, SEGMENTS};
 
@@ -43,8 +44,12 @@ const MAPPING_KEPT_HEADERS: [HeaderName; 6] = [
 /// The client's body as the earlier phases left it.
 pub(crate) enum RequestBody {
     Stream(Incoming),
-    /// A form body read to extract its parameters.
-    Form(Bytes),
+    /// A body read into memory: a form whose parameters are read or signed, a body whose
+    /// Content-MD5 is checked, or a body given whole (online debugging).
+    Buffered {
+        bytes: Bytes,
+        is_form: bool,
+    },
 }
 
 pub(crate) enum OutBody {
@@ -91,6 +96,11 @@ pub(crate) fn build(
             let mut h = parts.headers.clone();
             hop::strip(&mut h);
             h.remove(HOST);
+            if plan.auth.kind != AuthType::None && !plan.auth.forward_credentials {
+                for name in &CREDENTIAL_HEADERS {
+                    h.remove(name);
+                }
+            }
             h
         }
         RequestMode::Mapping => {
@@ -125,6 +135,9 @@ pub(crate) fn build(
         {
             headers.insert(name.clone(), value);
         }
+    }
+    for (name, value) in &ctx.identity_headers {
+        headers.insert(name.clone(), value.clone());
     }
     forwarded_headers(&mut headers, parts, ctx.host, &client_ip);
 
@@ -209,7 +222,7 @@ fn write_query(
     if plan.mode == RequestMode::PassThrough
         && let Some(q) = ctx.parts.uri.query()
     {
-        urlencoded::append_encoded(&mut query, q);
+        urlencoded::append_without(&mut query, q, &plan.auth.credential_query);
     }
     for (i, p) in plan.params.iter().enumerate() {
         if p.target.location != Location::Query {
@@ -258,10 +271,10 @@ fn system_value<'x>(
             .get(USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .unwrap_or(""),
-        SystemParameterKind::Stage
-        | SystemParameterKind::ApiId
-        | SystemParameterKind::ApiName
-        | SystemParameterKind::AppId => "",
+        SystemParameterKind::AppId => ctx.caller.map_or("", |c| ctx.compiled.apps.id(c.app)),
+        SystemParameterKind::Stage | SystemParameterKind::ApiId | SystemParameterKind::ApiName => {
+            ""
+        }
     })
 }
 
@@ -331,9 +344,16 @@ fn build_body(
         OutBody::Bytes(bytes)
     };
     match (plan.mode, body) {
-        (RequestMode::PassThrough, RequestBody::Form(bytes)) => {
-            if additions.is_empty() {
-                return OutBody::Bytes(bytes);
+        (RequestMode::PassThrough, RequestBody::Buffered { bytes, is_form }) => {
+            if additions.is_empty() || !is_form {
+                // Like a streamed body, a body that is not a form travels untouched.
+                return if bytes.is_empty() && additions.is_empty() {
+                    OutBody::Empty
+                } else if bytes.is_empty() {
+                    new_form(Bytes::from(additions), headers)
+                } else {
+                    OutBody::Bytes(bytes)
+                };
             }
             let mut joined = BytesMut::with_capacity(bytes.len() + 1 + additions.len());
             joined.extend_from_slice(&bytes);
@@ -361,11 +381,13 @@ fn build_body(
             }
             match body {
                 // Its parameters were read; only declared ones travel on, and none go to a form.
-                RequestBody::Form(_) => {
+                RequestBody::Buffered { is_form: true, .. } => {
                     headers.remove(CONTENT_LENGTH);
                     headers.remove(CONTENT_TYPE);
                     OutBody::Empty
                 }
+                RequestBody::Buffered { bytes, .. } if bytes.is_empty() => OutBody::Empty,
+                RequestBody::Buffered { bytes, .. } => OutBody::Bytes(bytes),
                 RequestBody::Stream(incoming) if http_body::Body::is_end_stream(&incoming) => {
                     OutBody::Empty
                 }
@@ -378,9 +400,8 @@ fn build_body(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::upstream::HealthRegistry;
-    use crate::compiled::Compiled;
     use crate::compiled::params::plans;
+    use crate::compiled::{Carried, Compiled};
     use crate::pipeline::{route, validate};
 
     fn parts(uri: &str, headers: &[(&str, &str)]) -> Parts {
@@ -434,7 +455,7 @@ mod tests {
                 "api": api}]
         }))
         .unwrap();
-        let compiled = Compiled::build(&snapshot, "gw.test", &HealthRegistry::default()).unwrap();
+        let compiled = Compiled::build(&snapshot, "gw.test", &Carried::default()).unwrap();
         let peer = "192.0.2.1:5000".parse().unwrap();
         let mut ctx = RequestContext::new(&compiled, &request, peer);
         route::route(&mut ctx).unwrap();
@@ -457,7 +478,10 @@ mod tests {
             backend,
             "",
             values,
-            RequestBody::Form(Bytes::new()),
+            RequestBody::Buffered {
+                bytes: Bytes::new(),
+                is_form: true,
+            },
         )
         .unwrap()
     }

@@ -3,7 +3,9 @@
 
 pub(crate) mod authenticate;
 pub(crate) mod authorize;
+pub(crate) mod cors;
 pub(crate) mod forward;
+pub(crate) mod jwt;
 pub(crate) mod limit;
 pub(crate) mod log;
 pub(crate) mod respond;
@@ -17,17 +19,19 @@ use http::header::CONTENT_TYPE;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
+use pylon_model::AuthType;
 
 use crate::backend::{self, http::HttpClient};
 use crate::body::GatewayBody;
-use crate::compiled::Compiled;
 use crate::compiled::target::{TargetPlan, Unservable};
+use crate::compiled::{ApiPlan, Compiled};
 use crate::context::RequestContext;
 use crate::error::{self, GatewayError};
+use authenticate::CONTENT_MD5;
 use forward::RequestBody;
 
-/// Form bodies are read into memory to extract parameters; larger ones are refused (413).
-pub(crate) const MAX_FORM_BODY: usize = 8 * 1024 * 1024;
+/// Bodies read into memory (forms, signed bodies) are refused (413) past this size.
+pub(crate) const MAX_BUFFERED_BODY: usize = 8 * 1024 * 1024;
 
 /// Serves one request on `compiled`, which the caller loaded once: a publish during the call
 /// does not change what this request sees.
@@ -39,38 +43,84 @@ pub(crate) async fn handle(
 ) -> Response<GatewayBody> {
     let (parts, body) = request.into_parts();
     let mut ctx = RequestContext::new(compiled, &parts, peer);
-    let (response, failure) = match run(&mut ctx, client, body).await {
-        Ok(response) => (response, None),
-        Err(e) => (error::render(&e, &ctx.request_id), Some(e)),
-    };
+    let result = run(&mut ctx, client, Inbound::Incoming(body)).await;
+    let (response, failure) = finish(&mut ctx, result);
     log::log(&ctx, response.status(), failure.as_ref());
     response
 }
 
-async fn run(
+/// The request body as it reaches the pipeline.
+pub(crate) enum Inbound {
+    Incoming(Incoming),
+    /// Already in memory (online debugging).
+    Bytes(Bytes),
+}
+
+/// Renders an error, and adds CORS headers to whatever goes back.
+pub(crate) fn finish(
+    ctx: &mut RequestContext<'_>,
+    result: Result<Response<GatewayBody>, GatewayError>,
+) -> (Response<GatewayBody>, Option<GatewayError>) {
+    let (mut response, failure) = match result {
+        Ok(response) => (response, None),
+        Err(e) => (error::render(&e, &ctx.request_id), Some(e)),
+    };
+    cors::decorate(ctx, &mut response);
+    (response, failure)
+}
+
+/// Runs a phase, timing it when the request is traced (online debugging).
+macro_rules! phase {
+    ($ctx:ident, $name:literal, $call:expr) => {{
+        let started = $ctx.trace.is_some().then(std::time::Instant::now);
+        let result = $call;
+        if let (Some(started), Some(trace)) = (started, $ctx.trace.as_mut()) {
+            trace.phase($name, started.elapsed(), result.as_ref().err());
+        }
+        result?
+    }};
+}
+
+pub(crate) async fn run(
     ctx: &mut RequestContext<'_>,
     client: &HttpClient,
-    body: Incoming,
+    inbound: Inbound,
 ) -> Result<Response<GatewayBody>, GatewayError> {
-    route::route(ctx)?;
+    phase!(ctx, "route", route::route(ctx));
     let Some(plan) = ctx.route.as_ref().map(|r| r.plan) else {
         return Err(GatewayError::ApiNotFound);
     };
-    let body = read_form(ctx, plan.reads_form || plan.writes_form, body).await?;
-    // A cheap handle on the form bytes, so the values can borrow it while `body` moves on.
-    let form_bytes: Option<Bytes> = match &body {
-        RequestBody::Form(bytes) => Some(bytes.clone()),
-        RequestBody::Stream(_) => None,
+    if ctx.preflight {
+        return Ok(phase!(ctx, "cors", cors::preflight(ctx)));
+    }
+    let body = phase!(ctx, "read body", read_body(ctx, plan, inbound).await);
+    // A cheap handle on the buffered bytes, so the values can borrow them while `body` moves on.
+    let (buffered, is_form) = match &body {
+        RequestBody::Buffered { bytes, is_form } => (Some(bytes.clone()), *is_form),
+        RequestBody::Stream(_) => (None, false),
     };
-    let form_text = form_bytes
-        .as_deref()
-        .map(std::str::from_utf8)
-        .transpose()
-        .map_err(|_| GatewayError::RequestBody("form body is not UTF-8".into()))?;
-    let values = validate::validate(ctx, form_text)?;
-    authenticate::authenticate(ctx)?;
-    authorize::authorize(ctx)?;
-    limit::limit(ctx)?;
+    let form_text = match &buffered {
+        Some(bytes) if is_form => Some(
+            std::str::from_utf8(bytes)
+                .map_err(|_| GatewayError::RequestBody("form body is not UTF-8".into()))?,
+        ),
+        _ => None,
+    };
+    let values = phase!(ctx, "validate", validate::validate(ctx, form_text));
+    if let Some(trace) = ctx.trace.as_mut() {
+        trace.parameters(plan, &values);
+    }
+    let view = authenticate::BodyView {
+        bytes: buffered.as_deref(),
+        form: form_text,
+    };
+    phase!(
+        ctx,
+        "authenticate",
+        authenticate::authenticate(ctx, view).await
+    );
+    phase!(ctx, "authorize", authorize::authorize(ctx));
+    phase!(ctx, "limit", limit::limit(ctx));
 
     let backend = plan.backend.as_ref().map_err(|why| match why {
         Unservable::Internal(m) => GatewayError::Internal(m.clone()),
@@ -80,34 +130,58 @@ async fn run(
         TargetPlan::Mock(mock) => return Ok(mock.respond(ctx.request_id.header_value())),
         TargetPlan::Http { base_path, .. } | TargetPlan::Upstream { base_path, .. } => base_path,
     };
-    let outgoing = forward::build(ctx, plan, backend, base_path, &values, body)?;
-    let response = backend::call(client, backend, plan.sets_host, outgoing).await?;
+    let outgoing = phase!(
+        ctx,
+        "forward",
+        forward::build(ctx, plan, backend, base_path, &values, body)
+    );
+    if let Some(trace) = ctx.trace.as_mut() {
+        trace.backend_request(plan, &outgoing);
+    }
+    let response = phase!(
+        ctx,
+        "backend",
+        backend::call(client, backend, plan.sets_host, outgoing).await
+    );
     Ok(respond::respond(ctx, response))
 }
 
-/// Reads a form-encoded body when the API reads or writes form parameters; any other body is
-/// left to stream.
-async fn read_form(
-    ctx: &RequestContext<'_>,
-    wanted: bool,
-    body: Incoming,
-) -> Result<RequestBody, GatewayError> {
-    let is_form = ctx
-        .parts
+fn is_form(ctx: &RequestContext<'_>) -> bool {
+    ctx.parts
         .headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| {
             ct.get(..33)
                 .is_some_and(|p| p.eq_ignore_ascii_case("application/x-www-form-urlencoded"))
-        });
-    if !wanted || !is_form {
+        })
+}
+
+/// Reads the body into memory when a phase needs it whole: a form whose parameters are read,
+/// written or signed, or a signed body whose Content-MD5 is checked. Any other body streams.
+async fn read_body(
+    ctx: &RequestContext<'_>,
+    plan: &ApiPlan,
+    inbound: Inbound,
+) -> Result<RequestBody, GatewayError> {
+    let is_form = is_form(ctx);
+    let body = match inbound {
+        Inbound::Bytes(bytes) => return Ok(RequestBody::Buffered { bytes, is_form }),
+        Inbound::Incoming(body) => body,
+    };
+    let signed = plan.auth.kind == AuthType::App;
+    let wanted = (is_form && (plan.reads_form || plan.writes_form || signed))
+        || (signed && ctx.parts.headers.contains_key(CONTENT_MD5));
+    if !wanted {
         return Ok(RequestBody::Stream(body));
     }
-    match Limited::new(body, MAX_FORM_BODY).collect().await {
-        Ok(collected) => Ok(RequestBody::Form(collected.to_bytes())),
+    match Limited::new(body, MAX_BUFFERED_BODY).collect().await {
+        Ok(collected) => Ok(RequestBody::Buffered {
+            bytes: collected.to_bytes(),
+            is_form,
+        }),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(GatewayError::BodyTooLarge {
-            limit: MAX_FORM_BODY,
+            limit: MAX_BUFFERED_BODY,
         }),
         Err(e) => Err(GatewayError::RequestBody(e.to_string())),
     }

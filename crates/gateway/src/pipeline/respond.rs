@@ -10,10 +10,13 @@ use crate::error::X_CA_REQUEST_ID;
 use crate::hop;
 
 pub(crate) fn respond(
-    ctx: &RequestContext<'_>,
+    ctx: &mut RequestContext<'_>,
     response: Response<Incoming>,
 ) -> Response<GatewayBody> {
     let (mut parts, body) = response.into_parts();
+    if let Some(trace) = ctx.trace.as_mut() {
+        trace.backend_response(parts.status.as_u16(), &parts.headers);
+    }
     hop::strip(&mut parts.headers);
     parts
         .headers

@@ -4,6 +4,7 @@
 use http::HeaderName;
 use pylon_model::Method;
 
+use super::cors;
 use crate::context::{RequestContext, Route};
 use crate::error::GatewayError;
 
@@ -27,10 +28,28 @@ pub(crate) fn route(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
             .release
             .ok_or_else(|| GatewayError::InvalidUrl("RELEASE".into()))?,
     };
+    let path = parts.uri.path();
+    // A CORS preflight is routed as the request it announces; it is the gateway's to answer
+    // when that API has a CORS policy.
+    if let Some(announced) = cors::preflight_method(parts)
+        && let Some(found) = router.find(group, env, announced, path)
+        && let Some(plan) = compiled.plans.get(found.deployment)
+        && plan.cors.is_some()
+    {
+        ctx.preflight = true;
+        ctx.route = Some(Route {
+            group,
+            env,
+            plan,
+            params: found.params,
+            rest: found.rest,
+        });
+        return Ok(());
+    }
     let method = Method::from_request(parts.method.as_str())
         .ok_or_else(|| GatewayError::InvalidHttpMethod(parts.method.to_string()))?;
     let found = router
-        .find(group, env, method, parts.uri.path())
+        .find(group, env, method, path)
         .ok_or(GatewayError::ApiNotFound)?;
     let plan = compiled.plans.get(found.deployment).ok_or_else(|| {
         GatewayError::Internal(format!("route to unknown deployment {}", found.deployment))

@@ -125,6 +125,37 @@ impl SnapshotBuilder {
         self
     }
 
+    /// An app with one key pair and one AppCode.
+    pub fn app(mut self, id: &str, app_key: &str, app_secret: &str, app_code: &str) -> Self {
+        self.snapshot.apps.push(pylon_model::AppCredentials {
+            app_id: id.into(),
+            name: id.into(),
+            keys: vec![(app_key.into(), app_secret.into())],
+            codes: vec![app_code.into()],
+        });
+        self
+    }
+
+    /// Grants `app_id` the `n`th API published (`api1`, `api2`, ...) in `environment`.
+    pub fn grant(
+        mut self,
+        app_id: &str,
+        api_id: &str,
+        environment: &str,
+        expires_at: Option<i64>,
+    ) -> Self {
+        let n = self.snapshot.authorizations.len();
+        self.snapshot.authorizations.push(
+            serde_json::from_value(json!({
+                "id": format!("grant{n}"), "group_id": GROUP, "app_id": app_id,
+                "api_id": api_id, "environment": environment, "expires_at": expires_at,
+                "created_at": 0
+            }))
+            .unwrap(),
+        );
+        self
+    }
+
     pub fn build(self) -> Snapshot {
         self.snapshot
     }

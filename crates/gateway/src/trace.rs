@@ -1,0 +1,244 @@
+//! Online debugging: one request run through the real pipeline with a recorder attached, and
+//! the [`DebugTrace`] it produces. Untraced requests pay one `Option` check per phase.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::HeaderMap;
+use serde::Serialize;
+
+use crate::compiled::ApiPlan;
+use crate::compiled::target::TargetPlan;
+use crate::context::RequestContext;
+use crate::error::GatewayError;
+use crate::pipeline::forward::{OutBody, Outgoing};
+use crate::pipeline::validate::Values;
+
+/// Bodies are shown up to this many bytes.
+const MAX_SHOWN_BODY: usize = 64 * 1024;
+
+/// What happened to one request, phase by phase.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct DebugTrace {
+    /// The request as the gateway received it (signed, when the gateway signed it).
+    pub request: HttpMessage,
+    /// Which group, environment and API served the request, and why.
+    pub route: Option<RouteTrace>,
+    /// The declared parameters as extracted and checked.
+    pub parameters: Vec<ParameterTrace>,
+    /// Who the authenticate phase found.
+    pub caller: Option<CallerTrace>,
+    /// The request exactly as sent to the backend (`None` if no backend was called).
+    pub backend_request: Option<HttpMessage>,
+    pub backend_response: Option<HttpMessage>,
+    /// What the client got.
+    pub response: HttpMessage,
+    /// The gateway's own error, with the message a client would get.
+    pub error: Option<ErrorTrace>,
+    pub phases: Vec<PhaseTrace>,
+    pub total_us: u64,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct HttpMessage {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Path and query (and, for the backend, the target it went to).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    pub headers: Vec<(String, String)>,
+    /// UTF-8 text (lossy), cut at 64 KiB.
+    pub body: String,
+    pub body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteTrace {
+    pub host: String,
+    pub group_id: String,
+    pub environment: String,
+    /// `X-Ca-Stage`, or `default` (RELEASE).
+    pub environment_from: String,
+    pub api_id: String,
+    pub api_name: String,
+    /// The API's method and path pattern the request matched.
+    pub api_method: String,
+    pub api_path: String,
+    pub path_parameters: Vec<(String, String)>,
+    /// Set when the request was a CORS preflight answered by the gateway.
+    pub preflight: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ParameterTrace {
+    pub name: String,
+    pub location: String,
+    pub value: Option<String>,
+    pub from_default: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CallerTrace {
+    pub scheme: String,
+    pub app_id: Option<String>,
+    /// Headers authentication adds for the backend (JWT claims).
+    pub identity_headers: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorTrace {
+    pub status: u16,
+    pub code: String,
+    /// `X-Ca-Error-Message`, as a client sees it.
+    pub message: String,
+    /// What the gateway log says (may name internals; the admin API is trusted).
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseTrace {
+    pub name: &'static str,
+    pub duration_us: u64,
+    /// The client-facing message when the phase refused the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The recorder a traced request carries in its context.
+#[derive(Default)]
+pub(crate) struct Trace {
+    pub(crate) out: DebugTrace,
+}
+
+impl Trace {
+    pub(crate) fn phase(
+        &mut self,
+        name: &'static str,
+        took: Duration,
+        error: Option<&GatewayError>,
+    ) {
+        self.out.phases.push(PhaseTrace {
+            name,
+            duration_us: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            error: error.map(GatewayError::message),
+        });
+    }
+
+    pub(crate) fn parameters(&mut self, plan: &ApiPlan, values: &Values<'_>) {
+        self.out.parameters = plan
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let v = values.get(i);
+                ParameterTrace {
+                    name: p.name.clone(),
+                    location: format!("{:?}", p.location).to_ascii_lowercase(),
+                    value: v.map(|v| v.text.to_string()),
+                    from_default: v.is_some_and(|v| v.from_default),
+                }
+            })
+            .collect();
+    }
+
+    pub(crate) fn backend_request(&mut self, plan: &ApiPlan, out: &Outgoing) {
+        let target = match plan.backend.as_ref().map(|b| &b.target) {
+            Ok(TargetPlan::Http { label, .. }) => label.clone(),
+            Ok(TargetPlan::Upstream { upstream, .. }) => format!("upstream {}", upstream.name),
+            Ok(TargetPlan::Mock(_)) | Err(_) => String::new(),
+        };
+        let body = match &out.body {
+            OutBody::Empty => Bytes::new(),
+            OutBody::Bytes(b) => b.clone(),
+            // Traced requests arrive whole, so their bodies never stream.
+            OutBody::Stream(_) => Bytes::from_static(b"(streamed)"),
+        };
+        self.out.backend_request = Some(message(
+            Some(out.method.as_str()),
+            Some(format!("{target} {}", out.path_and_query)),
+            None,
+            &out.headers,
+            &body,
+        ));
+    }
+
+    pub(crate) fn backend_response(&mut self, status: u16, headers: &HeaderMap) {
+        self.out.backend_response = Some(message(None, None, Some(status), headers, &[]));
+    }
+
+    /// Fills what only the finished context knows.
+    pub(crate) fn finish(&mut self, ctx: &RequestContext<'_>, error: Option<&GatewayError>) {
+        let router = &ctx.compiled.router;
+        if let Some(r) = &ctx.route {
+            self.out.route = Some(RouteTrace {
+                host: ctx.host.to_string(),
+                group_id: router.group_id(r.group).to_string(),
+                environment: router.environment_name(r.env).to_string(),
+                environment_from: if ctx.parts.headers.contains_key("x-ca-stage") {
+                    "X-Ca-Stage".into()
+                } else {
+                    "default".into()
+                },
+                api_id: r.plan.api_id.clone(),
+                api_name: r.plan.api_name.clone(),
+                api_method: r.plan.request_method.clone(),
+                api_path: r.plan.request_path.clone(),
+                path_parameters: r
+                    .params
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                preflight: ctx.preflight,
+            });
+            self.out.caller = Some(CallerTrace {
+                scheme: format!("{:?}", r.plan.auth.kind).to_ascii_lowercase(),
+                app_id: ctx.caller.map(|c| ctx.compiled.apps.id(c.app).to_string()),
+                identity_headers: ctx
+                    .identity_headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
+                    .collect(),
+            });
+        }
+        self.out.error = error.map(|e| ErrorTrace {
+            status: e.status().as_u16(),
+            code: e.code().to_string(),
+            message: e.message(),
+            detail: e.to_string(),
+        });
+        self.out.total_us = u64::try_from(ctx.start.elapsed().as_micros()).unwrap_or(u64::MAX);
+    }
+}
+
+pub(crate) fn message(
+    method: Option<&str>,
+    url: Option<String>,
+    status: Option<u16>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> HttpMessage {
+    HttpMessage {
+        method: method.map(str::to_string),
+        url,
+        status,
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
+            .collect(),
+        body: String::from_utf8_lossy(&body[..body.len().min(MAX_SHOWN_BODY)]).into(),
+        body_bytes: body.len(),
+    }
+}
+
+/// Reads a response body for the trace, up to a limit (the rest is not shown anyway).
+pub(crate) async fn collect(body: crate::body::GatewayBody) -> Bytes {
+    use http_body_util::BodyExt;
+    let read = http_body_util::Limited::new(body, 16 * MAX_SHOWN_BODY).collect();
+    match tokio::time::timeout(Duration::from_secs(60), read).await {
+        Ok(Ok(c)) => c.to_bytes(),
+        Ok(Err(e)) => Bytes::from(format!("(body could not be read: {e})")),
+        Err(_) => Bytes::from_static(b"(body still streaming after 60 s)"),
+    }
+}
