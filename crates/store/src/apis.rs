@@ -55,6 +55,12 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|e| on_unique(e, || name_taken(&group, &a.spec.name)))?;
+        // Grants carry the API's group, and an update may move the API to another group.
+        sqlx::query("UPDATE authorizations SET group_id = $1 WHERE api_id = $2")
+            .bind(&a.group_id)
+            .bind(&a.id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -72,7 +78,8 @@ impl Store {
         decode_all(&rows)
     }
 
-    /// Refused while the API is published anywhere; removes its deployment history.
+    /// Refused while the API is published anywhere; removes its deployment history and the
+    /// authorizations to call it.
     pub async fn delete_api(&self, id: &str) -> Result<()> {
         let mut tx = self.write_tx().await?;
         let a = get_by_id(&mut tx, id).await?;
@@ -99,6 +106,7 @@ impl Store {
         }
         for sql in [
             "DELETE FROM deployments WHERE api_id = $1",
+            "DELETE FROM authorizations WHERE api_id = $1",
             "DELETE FROM apis WHERE id = $1",
         ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;

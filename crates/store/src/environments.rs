@@ -58,7 +58,8 @@ impl Store {
     }
 
     /// Refused for builtin environments and while any API is published there; removes the
-    /// environment's stage variables, backend definitions and deployment history.
+    /// environment's stage variables, backend definitions, deployment history and the
+    /// authorizations granted in it.
     pub async fn delete_environment(&self, name: &str) -> Result<()> {
         let key = env_key(name);
         let mut tx = self.write_tx().await?;
@@ -93,6 +94,7 @@ impl Store {
             "DELETE FROM stage_variables WHERE environment = $1",
             "DELETE FROM backend_definitions WHERE environment = $1",
             "DELETE FROM deployments WHERE environment = $1",
+            "DELETE FROM authorizations WHERE environment = $1",
             "DELETE FROM environments WHERE name = $1",
         ] {
             sqlx::query(sql).bind(&key).execute(&mut *tx).await?;

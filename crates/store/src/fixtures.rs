@@ -1,8 +1,8 @@
 //! Test fixtures: a store on a temporary SQLite file and small records to put in it.
 
 use pylon_model::{
-    Api, Backend, BackendDefinition, BackendEnvironment, BackendKind, BackendSpec, Domain, Group,
-    Upstream, UpstreamSpec,
+    Api, App, AppKey, AppSpec, Backend, BackendDefinition, BackendEnvironment, BackendKind,
+    BackendSpec, Domain, Group, Upstream, UpstreamSpec,
 };
 use tempfile::TempDir;
 
@@ -107,5 +107,27 @@ pub(crate) fn upstream_definition(
             path_prefix: String::new(),
         },
         updated_at: 1,
+    }
+}
+
+pub(crate) fn app(id: &str, name: &str, at: i64) -> App {
+    App {
+        id: id.into(),
+        spec: AppSpec {
+            name: name.into(),
+            description: String::new(),
+        },
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// A key pair of `app_id` whose secret is `secret-<app_key>`.
+pub(crate) fn app_key(app_id: &str, key: &str, at: i64) -> AppKey {
+    AppKey {
+        app_id: app_id.into(),
+        app_key: key.into(),
+        app_secret: Some(format!("secret-{key}")),
+        created_at: at,
     }
 }

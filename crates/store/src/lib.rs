@@ -6,6 +6,8 @@
 //! timestamps; the store persists, enforces uniqueness and references, and says why it refused.
 
 mod apis;
+mod apps;
+mod authorizations;
 mod backends;
 mod codec;
 mod deployments;

@@ -13,50 +13,52 @@ struct Migration {
     statements: &'static [&'static str],
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    statements: &[
-        "CREATE TABLE groups (
+const MIGRATIONS: &[Migration] = &[
+    // 1: groups, environments, upstreams, backends, APIs and deployments.
+    Migration {
+        version: 1,
+        statements: &[
+            "CREATE TABLE groups (
             id TEXT PRIMARY KEY,
             name TEXT NOT NULL UNIQUE,
             created_at BIGINT NOT NULL,
             body TEXT NOT NULL)",
-        "CREATE TABLE group_domains (
+            "CREATE TABLE group_domains (
             domain TEXT PRIMARY KEY,
             group_id TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE)",
-        "CREATE INDEX group_domains_group ON group_domains (group_id)",
-        // `seq` keeps environments in creation order, the builtin ones first.
-        "CREATE TABLE environments (
+            "CREATE INDEX group_domains_group ON group_domains (group_id)",
+            // `seq` keeps environments in creation order, the builtin ones first.
+            "CREATE TABLE environments (
             name TEXT PRIMARY KEY,
             builtin INTEGER NOT NULL,
             seq BIGINT NOT NULL,
             body TEXT NOT NULL)",
-        "CREATE TABLE stage_variables (
+            "CREATE TABLE stage_variables (
             group_id TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
             environment TEXT NOT NULL REFERENCES environments(name) ON DELETE CASCADE,
             body TEXT NOT NULL,
             PRIMARY KEY (group_id, environment))",
-        "CREATE TABLE upstreams (
+            "CREATE TABLE upstreams (
             id TEXT PRIMARY KEY,
             name TEXT NOT NULL UNIQUE,
             created_at BIGINT NOT NULL,
             body TEXT NOT NULL)",
-        "CREATE TABLE backends (
+            "CREATE TABLE backends (
             id TEXT PRIMARY KEY,
             name TEXT NOT NULL UNIQUE,
             created_at BIGINT NOT NULL,
             body TEXT NOT NULL)",
-        // `upstream`: the upstream id or name an `upstream` definition names, so deleting an
-        // upstream can find what still uses it.
-        "CREATE TABLE backend_definitions (
+            // `upstream`: the upstream id or name an `upstream` definition names, so deleting an
+            // upstream can find what still uses it.
+            "CREATE TABLE backend_definitions (
             backend_id TEXT NOT NULL REFERENCES backends(id) ON DELETE CASCADE,
             environment TEXT NOT NULL REFERENCES environments(name) ON DELETE CASCADE,
             upstream TEXT,
             body TEXT NOT NULL,
             PRIMARY KEY (backend_id, environment))",
-        "CREATE INDEX backend_definitions_upstream ON backend_definitions (upstream)",
-        // `backend_id`: the backend service the API refers to, if any (not inline).
-        "CREATE TABLE apis (
+            "CREATE INDEX backend_definitions_upstream ON backend_definitions (upstream)",
+            // `backend_id`: the backend service the API refers to, if any (not inline).
+            "CREATE TABLE apis (
             id TEXT PRIMARY KEY,
             group_id TEXT NOT NULL REFERENCES groups(id),
             name TEXT NOT NULL,
@@ -64,8 +66,8 @@ const MIGRATIONS: &[Migration] = &[Migration {
             created_at BIGINT NOT NULL,
             body TEXT NOT NULL,
             UNIQUE (group_id, name))",
-        "CREATE INDEX apis_backend ON apis (backend_id)",
-        "CREATE TABLE deployments (
+            "CREATE INDEX apis_backend ON apis (backend_id)",
+            "CREATE TABLE deployments (
             id TEXT PRIMARY KEY,
             api_id TEXT NOT NULL REFERENCES apis(id) ON DELETE CASCADE,
             group_id TEXT NOT NULL,
@@ -75,20 +77,59 @@ const MIGRATIONS: &[Migration] = &[Migration {
             created_at BIGINT NOT NULL,
             body TEXT NOT NULL,
             UNIQUE (api_id, environment, version))",
-        "CREATE INDEX deployments_backend ON deployments (backend_id)",
-        // The active deployment of each (API, environment); no row = not published there.
-        "CREATE TABLE published (
+            "CREATE INDEX deployments_backend ON deployments (backend_id)",
+            // The active deployment of each (API, environment); no row = not published there.
+            "CREATE TABLE published (
             api_id TEXT NOT NULL REFERENCES apis(id) ON DELETE CASCADE,
             environment TEXT NOT NULL REFERENCES environments(name) ON DELETE CASCADE,
             deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
             PRIMARY KEY (api_id, environment))",
-        "CREATE INDEX published_deployment ON published (deployment_id)",
-        r#"INSERT INTO environments (name, builtin, seq, body) VALUES
+            "CREATE INDEX published_deployment ON published (deployment_id)",
+            r#"INSERT INTO environments (name, builtin, seq, body) VALUES
             ('RELEASE', 1, 1, '{"name":"RELEASE","description":"Production","builtin":true}'),
             ('PRE', 1, 2, '{"name":"PRE","description":"Pre-release","builtin":true}'),
             ('TEST', 1, 3, '{"name":"TEST","description":"Test","builtin":true}')"#,
-    ],
-}];
+        ],
+    },
+    // 2: apps, their credentials and their authorizations.
+    Migration {
+        version: 2,
+        statements: &[
+            "CREATE TABLE apps (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                created_at BIGINT NOT NULL,
+                body TEXT NOT NULL)",
+            // `secret`: the AppSecret sealed by `secrets::Sealer`, bound to (app_id, app_key).
+            "CREATE TABLE app_keys (
+                app_key TEXT PRIMARY KEY,
+                app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+                created_at BIGINT NOT NULL,
+                secret TEXT NOT NULL)",
+            "CREATE INDEX app_keys_app ON app_keys (app_id)",
+            // `lookup`: keyed hash of the AppCode, to find it by value without storing it in
+            // the clear; `code`: the AppCode sealed, bound to (app_id, lookup).
+            "CREATE TABLE app_codes (
+                lookup TEXT PRIMARY KEY,
+                app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+                created_at BIGINT NOT NULL,
+                code TEXT NOT NULL)",
+            "CREATE INDEX app_codes_app ON app_codes (app_id)",
+            "CREATE TABLE authorizations (
+                id TEXT PRIMARY KEY,
+                app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+                api_id TEXT NOT NULL REFERENCES apis(id) ON DELETE CASCADE,
+                group_id TEXT NOT NULL,
+                environment TEXT NOT NULL REFERENCES environments(name) ON DELETE CASCADE,
+                expires_at BIGINT,
+                created_at BIGINT NOT NULL,
+                body TEXT NOT NULL,
+                UNIQUE (app_id, api_id, environment))",
+            "CREATE INDEX authorizations_api ON authorizations (api_id)",
+            "CREATE INDEX authorizations_environment ON authorizations (environment)",
+        ],
+    },
+];
 
 /// Applies every migration not yet recorded, each in its own transaction.
 pub(crate) async fn migrate(store: &Store) -> Result<()> {

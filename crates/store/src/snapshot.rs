@@ -4,7 +4,7 @@ use pylon_model::Snapshot;
 
 use crate::Store;
 use crate::error::Result;
-use crate::{backends, deployments, environments, groups, upstreams};
+use crate::{apps, authorizations, backends, deployments, environments, groups, upstreams};
 
 impl Store {
     /// Everything the data plane needs, read in one transaction so it is one consistent state.
@@ -18,9 +18,8 @@ impl Store {
             backends: backends::list_backends(&mut tx).await?,
             backend_definitions: backends::list_all_definitions(&mut tx).await?,
             deployments: deployments::active_deployments(&mut tx).await?,
-            // Filled in by the apps module (issue 3, in progress).
-            apps: Vec::new(),
-            authorizations: Vec::new(),
+            apps: apps::list_credentials(&mut tx, &self.sealer).await?,
+            authorizations: authorizations::list_all(&mut tx).await?,
         };
         tx.commit().await?;
         Ok(snapshot)
