@@ -30,8 +30,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         )
     })?;
     let (token, token_file) = config::admin_token(&settings)?;
-    let (secret_key, _) =
+    let (secret_key, secret_key_file) =
         config::secret_key(&settings, std::env::var(config::SECRET_KEY_ENV).ok())?;
+    match &secret_key_file {
+        Some(path) => tracing::info!("app secrets encrypted with the key in {}", path.display()),
+        None => tracing::info!(
+            "app secrets encrypted with the key in {}",
+            config::SECRET_KEY_ENV
+        ),
+    }
 
     let db = settings.data_dir.join("pylon.db");
     let store = Store::open_sqlite(&db, secret_key)
@@ -53,13 +60,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let gateway = Arc::clone(&gateway);
         Arc::new(move |snapshot| gateway.apply(snapshot).map_err(|e| e.to_string()))
     };
-    let admin = pylon_admin::router(
+    let admin = pylon_admin::router_with_gateway(
         store,
         AdminConfig {
             token,
             base_domain: settings.base_domain.clone(),
         },
         on_change,
+        Arc::clone(&gateway),
     );
 
     let gateway_listener = TcpListener::bind(settings.listen)

@@ -3,6 +3,7 @@
 mod apis;
 mod apps;
 mod client;
+mod debug;
 mod groups;
 mod output;
 mod services;
@@ -69,6 +70,8 @@ pub enum AdminCommand {
     /// Authorizations: which app may call which API in which environment.
     #[command(subcommand)]
     Authorization(apps::AuthorizationCommand),
+    /// Online debugging: run one request through the gateway and show each phase.
+    Debug(debug::DebugArgs),
 }
 
 /// What every command gets: the client and the chosen output.
@@ -99,6 +102,7 @@ pub async fn run(connection: Connection, command: AdminCommand) -> anyhow::Resul
         AdminCommand::Rollback(a) => apis::rollback(&ctx, a).await,
         AdminCommand::App(c) => apps::app(&ctx, c).await,
         AdminCommand::Authorization(c) => apps::authorization(&ctx, c).await,
+        AdminCommand::Debug(a) => debug::debug(&ctx, a).await,
     }
 }
 

@@ -4,6 +4,7 @@
 mod apis;
 mod auth;
 mod backends;
+mod debug;
 mod deployments;
 mod domains;
 mod environments;
@@ -46,6 +47,8 @@ pub(crate) struct AppState {
     pub(crate) store: Store,
     pub(crate) config: Arc<AdminConfig>,
     on_change: OnChange,
+    /// The data plane, for online debugging (`POST /v1/debug`).
+    pub(crate) gateway: Option<Arc<pylon_gateway::Gateway>>,
 }
 
 impl AppState {
@@ -59,10 +62,30 @@ impl AppState {
 
 /// The admin API, routes under `/v1`. Every route but `GET /v1/openapi.json` requires the token.
 pub fn router(store: Store, config: AdminConfig, on_change: OnChange) -> axum::Router {
+    build(store, config, on_change, None)
+}
+
+/// As [`router`], with online debugging (`POST /v1/debug`) running requests through `gateway`.
+pub fn router_with_gateway(
+    store: Store,
+    config: AdminConfig,
+    on_change: OnChange,
+    gateway: Arc<pylon_gateway::Gateway>,
+) -> axum::Router {
+    build(store, config, on_change, Some(gateway))
+}
+
+fn build(
+    store: Store,
+    config: AdminConfig,
+    on_change: OnChange,
+    gateway: Option<Arc<pylon_gateway::Gateway>>,
+) -> axum::Router {
     let state = AppState {
         store,
         config: Arc::new(config),
         on_change,
+        gateway,
     };
     let protected = routes::table()
         .into_router()

@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::{
-    apis, backends, deployments, domains, environments, groups, stage_variables, upstreams,
+    apis, backends, debug, deployments, domains, environments, groups, stage_variables, upstreams,
 };
 
 pub(crate) const PATH: &str = "/v1/openapi.json";
@@ -34,6 +34,7 @@ pub(crate) const PATH: &str = "/v1/openapi.json";
         backends::delete_definition,
         apis::list, apis::create, apis::get, apis::update, apis::delete,
         deployments::publish, deployments::unpublish, deployments::rollback, deployments::list,
+        debug::debug,
     ),
     modifiers(&BearerScheme),
     security(("bearer" = [])),

@@ -7,7 +7,7 @@ use http::Method;
 
 use crate::error::ApiError;
 use crate::{
-    AppState, apis, backends, deployments, domains, environments, groups, stage_variables,
+    AppState, apis, backends, debug, deployments, domains, environments, groups, stage_variables,
     upstreams,
 };
 
@@ -134,6 +134,7 @@ pub(crate) fn table() -> RouteTable {
             "/v1/groups/{group_id}/apis/{api_id}/deployments",
             deployments::list,
         )
+        .post("/v1/debug", debug::debug)
 }
 
 pub(crate) async fn not_found() -> ApiError {

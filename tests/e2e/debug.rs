@@ -1,0 +1,194 @@
+//! Online debugging against the real binary: `POST /v1/debug` signs on an app's behalf, runs
+//! the request through the real pipeline and backend, and traces each phase; `pylon debug`
+//! shows the same.
+
+use http::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{Backend, Pylon, TOKEN};
+
+/// A group with a signed API published to TEST, an app granted it and one that is not.
+async fn setup(pylon: &Pylon, backend: &Backend) -> (String, String, String, String) {
+    let group = pylon.create_group("debugged").await;
+    let api = pylon
+        .create_api(
+            &group,
+            json!({
+                "name": "orders", "request": {"method": "POST", "path": "/orders"},
+                "parameters": [{"name": "limit", "location": "query", "type": "int", "default": "10"}],
+                "backend": {"service": {"inline": {"type": "http", "url": backend.url()}}, "path": "/o"},
+                "system_parameters": [{"kind": "app_id", "name": "X-App-Id"}],
+                "auth": {"type": "app"}
+            }),
+        )
+        .await;
+    pylon.publish(&group, &api, "TEST").await;
+    let granted = pylon
+        .ok(Method::POST, "/v1/apps", json!({"name": "granted"}))
+        .await;
+    let granted = granted["id"].as_str().unwrap().to_string();
+    let other = pylon
+        .ok(Method::POST, "/v1/apps", json!({"name": "other"}))
+        .await;
+    let other = other["id"].as_str().unwrap().to_string();
+    pylon
+        .ok(
+            Method::POST,
+            "/v1/authorizations",
+            json!({"app_id": granted, "api_id": api, "environment": "TEST"}),
+        )
+        .await;
+    (group, api, granted, other)
+}
+
+fn phase<'a>(trace: &'a Value, name: &str) -> &'a Value {
+    trace["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no phase {name} in {trace}"))
+}
+
+#[tokio::test]
+async fn debug_signs_for_the_app_and_traces_every_phase() {
+    let pylon = Pylon::start().await;
+    let backend = Backend::start("orders").await;
+    let (group, api, granted, other) = setup(&pylon, &backend).await;
+
+    let answer = pylon
+        .ok(
+            Method::POST,
+            "/v1/debug",
+            json!({"group_id": group, "api_id": api, "environment": "TEST", "app_id": granted,
+                "query": "limit=5", "headers": {"content-type": "application/json"},
+                "body": "{\"item\":1}"}),
+        )
+        .await;
+    assert_eq!(answer["signed"]["scheme"], "app");
+    let trace = &answer["trace"];
+    assert_eq!(trace["route"]["group_id"], group.as_str());
+    assert_eq!(trace["route"]["environment"], "TEST");
+    assert_eq!(trace["route"]["api_id"], api.as_str());
+    assert_eq!(trace["route"]["api_path"], "/orders");
+    assert_eq!(trace["parameters"][0]["name"], "limit");
+    assert_eq!(trace["parameters"][0]["value"], "5");
+    assert_eq!(trace["caller"]["scheme"], "app");
+    assert_eq!(trace["caller"]["app_id"], granted.as_str());
+    assert!(trace["error"].is_null(), "{trace}");
+    let sent = &trace["backend_request"];
+    assert_eq!(sent["method"], "POST");
+    assert!(
+        sent["url"].as_str().unwrap().ends_with(" /o?limit=5"),
+        "{sent}"
+    );
+    assert_eq!(sent["body"], "{\"item\":1}");
+    let sent_headers: Vec<&str> = sent["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h[0].as_str().unwrap())
+        .collect();
+    assert!(sent_headers.contains(&"x-app-id"));
+    assert!(
+        !sent_headers.contains(&"x-ca-signature"),
+        "credentials are not forwarded"
+    );
+    assert_eq!(trace["backend_response"]["status"], 200);
+    let echoed: Value =
+        serde_json::from_str(trace["backend_response"]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(echoed["headers"]["x-app-id"], granted.as_str());
+    assert_eq!(trace["response"]["status"], 200);
+    for name in [
+        "route",
+        "validate",
+        "authenticate",
+        "authorize",
+        "forward",
+        "backend",
+    ] {
+        assert!(phase(trace, name)["duration_us"].is_u64());
+    }
+
+    // The app without a grant: the trace shows the client's error and where it arose.
+    let answer = pylon
+        .ok(
+            Method::POST,
+            "/v1/debug",
+            json!({"group_id": group, "api_id": api, "environment": "TEST", "app_id": other}),
+        )
+        .await;
+    let trace = &answer["trace"];
+    assert_eq!(trace["error"]["status"], 403);
+    assert_eq!(trace["error"]["message"], "Unauthorized");
+    assert_eq!(phase(trace, "authorize")["error"], "Unauthorized");
+    assert!(trace["backend_request"].is_null());
+
+    // Unsigned: the signature is what is missing.
+    let answer = pylon
+        .ok(
+            Method::POST,
+            "/v1/debug",
+            json!({"group_id": group, "api_id": api, "environment": "TEST"}),
+        )
+        .await;
+    assert_eq!(answer["trace"]["error"]["message"], "Invalid AppKey");
+
+    // Bad input is named.
+    let (status, body) = pylon
+        .admin(Method::POST, "/v1/debug", Some(json!({"group_id": group})))
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["field"], "path");
+}
+
+#[tokio::test]
+async fn pylon_debug_prints_the_trace() {
+    let pylon = Pylon::start().await;
+    let backend = Backend::start("orders").await;
+    let (group, _api, _granted, _other) = setup(&pylon, &backend).await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_pylon"))
+        .args([
+            "debug",
+            "--group",
+            "debugged",
+            "--api",
+            "orders",
+            "--env",
+            "TEST",
+            "--app",
+            "granted",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            "{}",
+        ])
+        .env("PYLON_ADMIN_URL", format!("http://{}", pylon.admin))
+        .env("PYLON_ADMIN_TOKEN", TOKEN)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(&format!("group {group}")), "{stdout}");
+    assert!(stdout.contains("response    200"), "{stdout}");
+    assert!(stdout.contains("authenticate"), "{stdout}");
+    assert!(stdout.contains("backend  →  POST"), "{stdout}");
+
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_pylon"))
+        .args([
+            "debug", "--group", "debugged", "--api", "orders", "--env", "TEST", "--app", "other",
+            "-o", "json",
+        ])
+        .env("PYLON_ADMIN_URL", format!("http://{}", pylon.admin))
+        .env("PYLON_ADMIN_TOKEN", TOKEN)
+        .output()
+        .await
+        .unwrap();
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["trace"]["error"]["code"], "A403UA");
+}
