@@ -2,7 +2,9 @@
 //! publish workflow that keeps the data plane consistent, and the OpenAPI document describing it.
 
 mod apis;
+mod apps;
 mod auth;
+mod authorizations;
 mod backends;
 mod debug;
 mod deployments;

@@ -9,7 +9,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::{
-    apis, backends, debug, deployments, domains, environments, groups, stage_variables, upstreams,
+    apis, apps, authorizations, backends, debug, deployments, domains, environments, groups,
+    stage_variables, upstreams,
 };
 
 pub(crate) const PATH: &str = "/v1/openapi.json";
@@ -19,8 +20,8 @@ pub(crate) const PATH: &str = "/v1/openapi.json";
     info(
         title = "Pylon admin API",
         description = "Configure Pylon: groups, environments, upstreams, backend services, APIs \
-                       and their deployments. Every call but this document's needs \
-                       `Authorization: Bearer <token>`."
+                       and their deployments, apps and their authorizations. Every call but \
+                       this document's needs `Authorization: Bearer <token>`."
     ),
     paths(
         serve,
@@ -34,6 +35,11 @@ pub(crate) const PATH: &str = "/v1/openapi.json";
         backends::delete_definition,
         apis::list, apis::create, apis::get, apis::update, apis::delete,
         deployments::publish, deployments::unpublish, deployments::rollback, deployments::list,
+        apps::list, apps::create, apps::get, apps::delete,
+        apps::list_keys, apps::add_key, apps::get_secret, apps::delete_key,
+        apps::list_codes, apps::add_code, apps::delete_code,
+        authorizations::grant, authorizations::list, authorizations::revoke,
+        authorizations::list_for_app, authorizations::list_for_api,
         debug::debug,
     ),
     modifiers(&BearerScheme),
@@ -142,6 +148,10 @@ mod tests {
             "GroupSpec",
             "BackendDefinition",
             "PublishRequest",
+            "AppSpec",
+            "AppWithKeys",
+            "AuthorizationSpec",
+            "AuthorizationView",
             "ErrorBody",
         ] {
             assert!(schemas.contains_key(name), "schema {name} missing");

@@ -7,8 +7,8 @@ use http::Method;
 
 use crate::error::ApiError;
 use crate::{
-    AppState, apis, backends, debug, deployments, domains, environments, groups, stage_variables,
-    upstreams,
+    AppState, apis, apps, authorizations, backends, debug, deployments, domains, environments,
+    groups, stage_variables, upstreams,
 };
 
 /// An axum router plus the (path, method) pairs it was given.
@@ -133,6 +133,28 @@ pub(crate) fn table() -> RouteTable {
         .get(
             "/v1/groups/{group_id}/apis/{api_id}/deployments",
             deployments::list,
+        )
+        .get("/v1/apps", apps::list)
+        .post("/v1/apps", apps::create)
+        .get("/v1/apps/{app}", apps::get)
+        .delete("/v1/apps/{app}", apps::delete)
+        .get("/v1/apps/{app}/keys", apps::list_keys)
+        .post("/v1/apps/{app}/keys", apps::add_key)
+        .get("/v1/apps/{app}/keys/{app_key}/secret", apps::get_secret)
+        .delete("/v1/apps/{app}/keys/{app_key}", apps::delete_key)
+        .get("/v1/apps/{app}/codes", apps::list_codes)
+        .post("/v1/apps/{app}/codes", apps::add_code)
+        .delete("/v1/apps/{app}/codes/{code}", apps::delete_code)
+        .get("/v1/authorizations", authorizations::list)
+        .post("/v1/authorizations", authorizations::grant)
+        .delete("/v1/authorizations/{id}", authorizations::revoke)
+        .get(
+            "/v1/apps/{app}/authorizations",
+            authorizations::list_for_app,
+        )
+        .get(
+            "/v1/groups/{group_id}/apis/{api_id}/authorizations",
+            authorizations::list_for_api,
         )
         .post("/v1/debug", debug::debug)
 }

@@ -2,7 +2,9 @@
 
 mod common;
 
+mod apps;
 mod auth;
+mod authorizations;
 mod backends;
 mod groups;
 mod publish;
