@@ -2,15 +2,16 @@
 
 use std::process::Stdio;
 
-/// The ```sh blocks of the section headed `## Quick start`, in order.
+/// The ```sh blocks of the sections headed `## Quick start...`, in order.
 fn quick_start_script(readme: &str) -> String {
-    let section = readme
+    let sections: Vec<&str> = readme
         .split("\n## ")
-        .find(|s| s.starts_with("Quick start"))
-        .expect("README has a quick start");
+        .filter(|s| s.starts_with("Quick start"))
+        .collect();
+    assert_eq!(sections.len(), 2, "README has a quick start in two parts");
     let mut script = String::new();
     let mut in_block = false;
-    for line in section.lines() {
+    for line in sections.iter().flat_map(|s| s.lines()) {
         match (in_block, line.trim_end()) {
             (false, "```sh") => in_block = true,
             (true, "```") => in_block = false,
@@ -85,10 +86,20 @@ async fn readme_quick_start() {
     );
     // Two versions, and the rollback made version 1 active again.
     assert!(stdout.contains("longer timeout"), "{stdout}");
-    let last = stdout.lines().last().unwrap_or("");
+    let after_v2 = stdout.rsplit("longer timeout").next().unwrap_or("");
     assert!(
-        last.starts_with("1 ") && last.contains("RELEASE") && last.contains("true"),
+        after_v2.lines().any(|l| l.starts_with("1 ")
+            && l.contains("RELEASE")
+            && l.contains("true")
+            && l.contains("first release")),
         "{stdout}"
     );
     assert!(dir.path().join("pylon-data/admin-token").exists());
+    // Part two: unsigned calls are refused; the official Node SDK's signed call gets the file.
+    assert!(stdout.contains("Invalid AppKey"), "{stdout}");
+    let after_sdk = stdout.rsplit("Invalid AppKey").next().unwrap_or("");
+    assert!(
+        after_sdk.contains("name: files"),
+        "the SDK call printed the file: {stdout}"
+    );
 }
