@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Throughput and latency of Pylon as a pass-through proxy, next to nginx doing the same job and
-# to the backend alone, measured in one run on this machine. See bench/README.md.
+# to the backend alone, then of the same route behind `app` (Alibaba APP signature)
+# authentication, measured in one run on this machine. See bench/README.md.
 #
 # Environment:
 #   DURATION    seconds of each measured wrk run (default 15, at most 300)
 #   WARMUP      seconds of the warm-up run before each measurement (default 3)
 #   CONNECTIONS wrk connections (default 64); THREADS wrk threads (default 1)
 #   PYLON_BIN   use this pylon binary instead of building one
+#   SIGN_BIN    use this sign_requests binary (crates/auth/examples) instead of building one
 #   KEEP_TMP=1  keep the temp dir (configs, logs, raw wrk output) after the run
 set -euo pipefail
 
@@ -70,6 +72,19 @@ else
   (cd "$ROOT" && cargo build --release --bin pylon --quiet) || die "cargo build --release failed"
   PYLON_BIN=$CARGO_TARGET_DIR/release/pylon
 fi
+# The signing load generator's precomputer: wrk's Lua cannot afford HMAC-SHA256 per request.
+if [[ -n ${SIGN_BIN:-} ]]; then
+  [[ -x $SIGN_BIN ]] || die "SIGN_BIN=$SIGN_BIN is not an executable"
+else
+  command -v cargo >/dev/null || die "cargo not found: install a Rust toolchain, or set SIGN_BIN"
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/pylon-target}
+  log "building the request signer (release example sign_requests of pylon-auth)"
+  (cd "$ROOT" && cargo build --release -p pylon-auth --example sign_requests --quiet) ||
+    die "cargo build of the sign_requests example failed"
+  SIGN_BIN=$CARGO_TARGET_DIR/release/examples/sign_requests
+fi
+APP_LUA=$ROOT/bench/app-sign.lua
+[[ -r $APP_LUA ]] || die "$APP_LUA missing"
 
 # ---------------------------------------------------------------------------------------------
 # Processes we start, and their cleanup whatever happens.
@@ -287,6 +302,64 @@ wait_http_200 "http://127.0.0.1:$PYLON_PORT/bench" "$PYLON_PID" -H "Host: $PYLON
   die "pylon does not pass the backend's body through"
 
 # ---------------------------------------------------------------------------------------------
+# 5b. The same route behind `app` authentication: a second group (so the path is the same
+#     /bench and the Host header as long), an API with "auth":{"type":"app"}, an app, and a
+#     grant of the API to the app in RELEASE. Everything else as in 5.
+# ---------------------------------------------------------------------------------------------
+json_str() { # field -> first "field":"value" of the JSON on stdin
+  sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"\([^\"]*\)\".*/\1/p" | head -n 1
+}
+APP_GROUP_ID=$(admin POST /v1/groups '{"name":"bench-app"}' | json_id)
+[[ -n $APP_GROUP_ID ]] || die "no group id in the admin answer"
+APP_API_ID=$(admin POST "/v1/groups/$APP_GROUP_ID/apis" \
+  "{\"name\":\"bench\",\"request\":{\"method\":\"GET\",\"path\":\"/bench\"},\"backend\":{\"service\":{\"inline\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:$BACKEND_PORT\"}},\"path\":\"/\"},\"auth\":{\"type\":\"app\"}}" |
+  json_id)
+[[ -n $APP_API_ID ]] || die "no API id in the admin answer"
+APP_JSON=$(admin POST /v1/apps '{"name":"bench-client"}')
+APP_ID=$(json_id <<<"$APP_JSON")
+APP_KEY=$(json_str app_key <<<"$APP_JSON")
+APP_SECRET=$(json_str app_secret <<<"$APP_JSON")
+[[ -n $APP_ID && -n $APP_KEY && -n $APP_SECRET ]] || die "no app id, app_key or app_secret in: $APP_JSON"
+admin POST /v1/authorizations \
+  "{\"app_id\":\"$APP_ID\",\"api_id\":\"$APP_API_ID\",\"environment\":\"RELEASE\"}" >/dev/null
+admin POST "/v1/groups/$APP_GROUP_ID/apis/$APP_API_ID/publish" '{"environment":"RELEASE"}' >/dev/null
+APP_HOST=$APP_GROUP_ID.localhost
+[[ ${#APP_HOST} == "${#PYLON_HOST}" ]] || log "note: the two groups' Host headers differ in length"
+
+# Signed requests, precomputed: 1000 without a nonce per wrk thread (cycled: each stays valid
+# for the gateway's 15-minute clock window, and reusing one is legal without X-Ca-Nonce).
+sign_requests() { # out count [--nonce]
+  "$SIGN_BIN" --key "$APP_KEY" --secret "$APP_SECRET" --host "$APP_HOST" --path /bench \
+    --files "$THREADS" --out "$1" --count "$2" ${3:+"$3"} || die "sign_requests failed"
+}
+sign_requests "$TMP/signed" $((1000 * THREADS))
+
+# One curl with signed headers: `line` is `<ts> <sig>` or `<ts> <nonce> <sig>`.
+signed_curl() { # file line -> HTTP status and body
+  local list ts nonce sig
+  list=$(sed -n '1s/^# x-ca-signature-headers: //p' "$1")
+  read -r ts nonce sig <<<"$2"
+  [[ -n $sig ]] || { sig=$nonce; nonce=; }
+  curl -s --max-time 2 -w ' %{http_code}' -H "Host: $APP_HOST" -H 'Accept: application/json' \
+    -H "X-Ca-Key: $APP_KEY" -H 'X-Ca-Signature-Method: HmacSHA256' \
+    -H "X-Ca-Signature-Headers: $list" -H "X-Ca-Timestamp: $ts" ${nonce:+-H "X-Ca-Nonce: $nonce"} \
+    -H "X-Ca-Signature: $sig" "http://127.0.0.1:$PYLON_PORT/bench"
+}
+# Authentication is really enforced on this route, and the signed requests pass it.
+for _ in $(seq 50); do
+  status=$(signed_curl "$TMP/signed.0" "$(sed -n 2p "$TMP/signed.0")")
+  [[ $status == *' 200' ]] && break
+  sleep 0.1
+done
+[[ $status == $'ok\n 200' ]] || die "a precomputed signed request got: $status"
+status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -H "Host: $APP_HOST" \
+  "http://127.0.0.1:$PYLON_PORT/bench")
+[[ $status == 4* ]] || die "an unsigned request to the app-auth API got $status, not a 4xx"
+tampered=$(sed -n 2p "$TMP/signed.0" | sed 's/ [^ ]*$/ AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=/')
+status=$(signed_curl "$TMP/signed.0" "$tampered")
+[[ $status == *' 4'?? ]] || die "a request with a wrong signature got: $status"
+
+# ---------------------------------------------------------------------------------------------
 # 6. Measure: warm-up, then wrk, per target; CPU of the measured server around the run.
 # ---------------------------------------------------------------------------------------------
 # wrk latency figure ("512.00us", "1.23ms", "2.00s", "1.00m") in milliseconds.
@@ -298,15 +371,25 @@ to_ms() {
 }
 
 declare -A RPS P50 P99 REQS BAD ERRS CPU
-run_target() { # name url pid [wrk args...]
-  local name=$1 url=$2 pid=$3; shift 3
-  local out=$TMP/wrk-$name.txt before after
-  log "$name: warm-up ${WARMUP}s, then ${DURATION}s"
+# wrk's arguments for the warm-up when they differ from the measured run's (the nonce run warms
+# up without nonces, so its nonces all go to the measurement); set per target, then cleared.
+WARM_ARGS=()
+run_target() { # name url pid duration [wrk options...] [-- script args...]
+  local name=$1 url=$2 pid=$3 duration=$4; shift 4
+  local out=$TMP/wrk-$name.txt before after opts=() post=()
+  while (($#)) && [[ $1 != -- ]]; do opts+=("$1"); shift; done
+  (($#)) && post=("$@") # "--" and the script's arguments, after the URL
+  log "$name: warm-up ${WARMUP}s, then ${duration}s"
   if ((WARMUP > 0)); then
-    timeout $((WARMUP + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" "$@" "$url" >/dev/null
+    if ((${#WARM_ARGS[@]})); then
+      timeout $((WARMUP + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" "${WARM_ARGS[@]}" >/dev/null
+    else
+      timeout $((WARMUP + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" "${opts[@]}" "$url" "${post[@]}" >/dev/null
+    fi
   fi
+  WARM_ARGS=()
   before=$(cpu_ticks "$pid")
-  timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url" >"$out"
+  timeout $((duration + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${duration}s" --latency "${opts[@]}" "$url" "${post[@]}" >"$out"
   after=$(cpu_ticks "$pid")
   RPS[$name]=$(awk '/^Requests\/sec:/ {print $2}' "$out")
   P50[$name]=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
@@ -320,9 +403,39 @@ run_target() { # name url pid [wrk args...]
   [[ -n ${RPS[$name]} && -n ${REQS[$name]} ]] || die "cannot parse wrk output for $name: $(cat "$out")"
 }
 
-run_target backend "http://127.0.0.1:$BACKEND_PORT/bench" "$BACKEND_PID"
-run_target nginx "http://127.0.0.1:$PROXY_PORT/bench" "$PROXY_PID"
-run_target pylon "http://127.0.0.1:$PYLON_PORT/bench" "$PYLON_PID" -H "Host: $PYLON_HOST"
+run_target backend "http://127.0.0.1:$BACKEND_PORT/bench" "$BACKEND_PID" "$DURATION"
+run_target nginx "http://127.0.0.1:$PROXY_PORT/bench" "$PROXY_PID" "$DURATION"
+run_target pylon "http://127.0.0.1:$PYLON_PORT/bench" "$PYLON_PID" "$DURATION" -H "Host: $PYLON_HOST"
+
+# (a) pylon-app: the 1000 precomputed signed requests per thread, cycled; no X-Ca-Nonce.
+APP_URL="http://127.0.0.1:$PYLON_PORT/bench"
+run_target pylon-app "$APP_URL" "$PYLON_PID" "$DURATION" -s "$APP_LUA" \
+  -- cycle "$TMP/signed" "$APP_HOST" /bench "$APP_KEY"
+
+# (b) pylon-app-nonce: a distinct X-Ca-Nonce on every request, each line of the files sent once.
+#     Sized from (a)'s rate with room to spare. The gateway remembers at most 1 000 000 nonces
+#     (then it evicts early and refuses requests as old as the evicted ones), so the run is
+#     shortened if it would send more than NONCE_BUDGET.
+NONCE_BUDGET=900000
+NONCE_DURATION=$DURATION
+rate=$(awk -v r="${RPS[pylon-app]}" 'BEGIN { printf "%d", r * 1.15 + 1000 }')
+if ((rate * NONCE_DURATION > NONCE_BUDGET)); then
+  NONCE_DURATION=$((NONCE_BUDGET / rate))
+  ((NONCE_DURATION >= 1)) || die "pylon-app ran at ${RPS[pylon-app]} req/s: too fast for the nonce budget"
+  log "pylon-app-nonce: ${NONCE_DURATION}s instead of ${DURATION}s, to stay under $NONCE_BUDGET nonces"
+fi
+# Twice the expected count, so that a faster run or uneven threads do not run dry.
+NONCE_COUNT=$((2 * rate * NONCE_DURATION + 2 * CONNECTIONS))
+log "pylon-app-nonce: signing $NONCE_COUNT requests with distinct nonces"
+sign_requests "$TMP/nonced" "$NONCE_COUNT" --nonce
+WARM_ARGS=(-s "$APP_LUA" "$APP_URL" -- cycle "$TMP/signed" "$APP_HOST" /bench "$APP_KEY")
+run_target pylon-app-nonce "$APP_URL" "$PYLON_PID" "$NONCE_DURATION" -s "$APP_LUA" \
+  -- once "$TMP/nonced" "$APP_HOST" /bench "$APP_KEY"
+NONCE_SENT=$(awk '/^app-sign: sent/ {print $3}' "$TMP/wrk-pylon-app-nonce.txt")
+if grep -q '^app-sign: exhausted' "$TMP/wrk-pylon-app-nonce.txt"; then
+  log "pylon-app-nonce ran out of precomputed nonces: its figures are invalid"
+  BAD[pylon-app-nonce]="${BAD[pylon-app-nonce]}(dry)"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Report.
@@ -331,22 +444,42 @@ cpu_us_per_req() { # name -> microseconds of the server's CPU per request
   awk -v t="${CPU[$1]}" -v hz="$TICK" -v n="${REQS[$1]}" 'BEGIN { printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0) }'
 }
 
+ratio() { # label a b -> "label: a/b" to two places, when b > 0
+  awk -v l="$1" -v a="$2" -v b="$3" 'BEGIN { if (b > 0) printf "%s: %.2f\n", l, a / b }'
+}
+
 echo
 echo "pylon benchmark: GET /bench -> backend nginx answering ok; wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s (warm-up ${WARMUP}s), $NCPU CPUs"
 echo "backend: nginx, worker_processes 1; nginx proxy: worker_processes auto ($NCPU), upstream keepalive 64;"
 echo "pylon: one single-threaded event loop per CPU ($NCPU), like nginx's workers. wrk shares the same CPUs."
+echo "pylon-app: the same route behind app (Alibaba HmacSHA256) authentication, 1000 precomputed signed requests"
+echo "per wrk thread cycled by bench/app-sign.lua (X-Ca-Timestamp, no X-Ca-Nonce); pylon-app-nonce: the same with a"
+echo "distinct X-Ca-Nonce per request (${NONCE_DURATION}s, ${NONCE_SENT:-?} signed requests sent)."
 echo
-printf '%-8s %12s %10s %10s %10s %8s %14s\n' target 'req/s' 'p50(ms)' 'p99(ms)' non-2xx errors 'cpu/req(us)'
-for name in backend nginx pylon; do
-  printf '%-8s %12s %10s %10s %10s %8s %14s\n' "$name" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" \
+printf '%-15s %12s %10s %10s %10s %8s %14s\n' target 'req/s' 'p50(ms)' 'p99(ms)' non-2xx errors 'cpu/req(us)'
+for name in backend nginx pylon pylon-app pylon-app-nonce; do
+  printf '%-15s %12s %10s %10s %10s %8s %14s\n' "$name" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" \
     "${BAD[$name]}" "${ERRS[$name]}" "$(cpu_us_per_req "$name")"
 done
 echo "(cpu/req: user+system CPU of that server's processes during the run, per request; the backend's own CPU is not included in the proxies' figures)"
 echo
-awk -v p="${RPS[pylon]}" -v n="${RPS[nginx]}" 'BEGIN { printf "pylon/nginx rps ratio: %.2f\n", (n > 0 ? p / n : 0) }'
-awk -v p="$(cpu_us_per_req pylon)" -v n="$(cpu_us_per_req nginx)" \
-  'BEGIN { if (n > 0) printf "pylon/nginx cpu-per-request ratio: %.2f\n", p / n }'
-awk -v p="${P99[pylon]}" -v n="${P99[nginx]}" 'BEGIN { if (n > 0) printf "pylon/nginx p99 ratio: %.2f\n", p / n }'
-if [[ ${BAD[pylon]} != 0 || ${ERRS[pylon]} != 0 || ${BAD[nginx]} != 0 || ${ERRS[nginx]} != 0 ]]; then
-  echo "warning: non-2xx responses or socket errors during the run: the figures above are suspect" >&2
-fi
+ratio "pylon/nginx rps ratio" "${RPS[pylon]}" "${RPS[nginx]}"
+ratio "pylon/nginx cpu-per-request ratio" "$(cpu_us_per_req pylon)" "$(cpu_us_per_req nginx)"
+ratio "pylon/nginx p99 ratio" "${P99[pylon]}" "${P99[nginx]}"
+echo
+ratio "pylon-app/pylon rps ratio" "${RPS[pylon-app]}" "${RPS[pylon]}"
+ratio "pylon-app/nginx rps ratio" "${RPS[pylon-app]}" "${RPS[nginx]}"
+ratio "pylon-app/pylon cpu-per-request ratio" "$(cpu_us_per_req pylon-app)" "$(cpu_us_per_req pylon)"
+ratio "pylon-app-nonce/pylon rps ratio" "${RPS[pylon-app-nonce]}" "${RPS[pylon]}"
+ratio "pylon-app-nonce/nginx rps ratio" "${RPS[pylon-app-nonce]}" "${RPS[nginx]}"
+ratio "pylon-app-nonce/pylon cpu-per-request ratio" "$(cpu_us_per_req pylon-app-nonce)" "$(cpu_us_per_req pylon)"
+invalid=0
+for name in backend nginx pylon pylon-app pylon-app-nonce; do
+  if [[ ${BAD[$name]} != 0 || ${ERRS[$name]} != 0 ]]; then
+    echo "warning: $name had non-2xx responses or socket errors: its figures are invalid" >&2
+    invalid=1
+  fi
+done
+# A non-2xx answer is cheaper than a proxied request (and for the app runs means a signature
+# or nonce was refused): the run failed.
+exit "$invalid"
