@@ -31,29 +31,27 @@ pub(crate) fn route(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
     let path = parts.uri.path();
     // A CORS preflight is routed as the request it announces; it is the gateway's to answer
     // when that API has a CORS policy.
-    if let Some(announced) = cors::preflight_method(parts)
-        && let Some(found) = router.find(group, env, announced, path)
-        && let Some(plan) = compiled.plans.get(found.deployment)
-        && plan.cors.is_some()
-    {
-        ctx.preflight = true;
-        ctx.route = Some(Route {
-            group,
-            env,
-            plan,
-            params: found.params,
-            rest: found.rest,
-        });
-        return Ok(());
-    }
-    let method = Method::from_request(parts.method.as_str())
-        .ok_or_else(|| GatewayError::InvalidHttpMethod(parts.method.to_string()))?;
-    let found = router
-        .find(group, env, method, path)
-        .ok_or(GatewayError::ApiNotFound)?;
-    let plan = compiled.plans.get(found.deployment).ok_or_else(|| {
-        GatewayError::Internal(format!("route to unknown deployment {}", found.deployment))
-    })?;
+    let preflight = cors::preflight_method(parts)
+        .and_then(|announced| router.find(group, env, announced, path))
+        .and_then(|found| Some((compiled.plans.get(found.deployment)?, found)))
+        .filter(|(plan, _)| plan.cors.is_some());
+    let (plan, found) = match preflight {
+        Some(hit) => {
+            ctx.preflight = true;
+            hit
+        }
+        None => {
+            let method = Method::from_request(parts.method.as_str())
+                .ok_or_else(|| GatewayError::InvalidHttpMethod(parts.method.to_string()))?;
+            let found = router
+                .find(group, env, method, path)
+                .ok_or(GatewayError::ApiNotFound)?;
+            let plan = compiled.plans.get(found.deployment).ok_or_else(|| {
+                GatewayError::Internal(format!("route to unknown deployment {}", found.deployment))
+            })?;
+            (plan, found)
+        }
+    };
     ctx.route = Some(Route {
         group,
         env,
