@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::harness::{Pylon, TOKEN, http_api, send};
+use crate::harness::{Pylon, TOKEN, cli, cli_json, cli_ok, http_api, send};
 
 /// A `pylon serve` whose stderr (the log, at debug level) goes to a file and whose stdout is
 /// kept, so the test can search both for secrets.
@@ -194,35 +194,10 @@ async fn app_secrets_survive_a_restart_and_stay_out_of_the_log() {
     }
 }
 
-/// Runs `pylon <args>` against `pylon`'s admin API; returns (success, stdout, stderr).
-async fn cli(pylon: &Pylon, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_pylon"))
-        .args(args)
-        .env("PYLON_ADMIN_URL", format!("http://{}", pylon.admin))
-        .env("PYLON_ADMIN_TOKEN", TOKEN)
-        .output()
-        .await
-        .unwrap();
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (out.status.success(), text(&out.stdout), text(&out.stderr))
-}
-
-async fn ok(pylon: &Pylon, args: &[&str]) -> String {
-    let (success, stdout, stderr) = cli(pylon, args).await;
-    assert!(success, "pylon {args:?} failed: {stderr}");
-    stdout
-}
-
-async fn json_out(pylon: &Pylon, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend(["-o", "json"]);
-    serde_json::from_str(&ok(pylon, &all).await).unwrap()
-}
-
 #[tokio::test]
 async fn cli_manages_apps_keys_codes_and_authorizations() {
     let pylon = Pylon::start().await;
-    let app = json_out(
+    let app = cli_json(
         &pylon,
         &["app", "create", "cli-app", "--description", "from the CLI"],
     )
@@ -230,39 +205,39 @@ async fn cli_manages_apps_keys_codes_and_authorizations() {
     let old_key = app["keys"][0]["app_key"].as_str().unwrap().to_string();
     let old_secret = app["keys"][0]["app_secret"].as_str().unwrap().to_string();
 
-    let table = ok(&pylon, &["app", "list"]).await;
+    let table = cli_ok(&pylon, &["app", "list"]).await;
     assert!(table.starts_with("ID"), "{table}");
     assert!(table.contains("cli-app"), "{table}");
-    let shown = ok(&pylon, &["app", "get", "cli-app"]).await;
+    let shown = cli_ok(&pylon, &["app", "get", "cli-app"]).await;
     assert!(
         shown.contains(&old_key) && !shown.contains(&old_secret),
         "{shown}"
     );
 
     // Rotation: a second pair, both listed, the old one deleted.
-    let new = json_out(&pylon, &["app", "key", "add", "cli-app"]).await;
+    let new = cli_json(&pylon, &["app", "key", "add", "cli-app"]).await;
     let new_key = new["app_key"].as_str().unwrap().to_string();
     let new_secret = new["app_secret"].as_str().unwrap().to_string();
-    let keys = ok(&pylon, &["app", "key", "list", "cli-app"]).await;
+    let keys = cli_ok(&pylon, &["app", "key", "list", "cli-app"]).await;
     assert!(keys.contains(&old_key) && keys.contains(&new_key), "{keys}");
     assert!(!keys.contains(&new_secret), "{keys}");
-    let revealed = json_out(&pylon, &["app", "key", "secret", "cli-app", &new_key]).await;
+    let revealed = cli_json(&pylon, &["app", "key", "secret", "cli-app", &new_key]).await;
     assert_eq!(revealed["app_secret"], new_secret);
-    ok(&pylon, &["app", "key", "delete", "cli-app", &old_key]).await;
-    let keys = json_out(&pylon, &["app", "key", "list", "cli-app"]).await;
+    cli_ok(&pylon, &["app", "key", "delete", "cli-app", &old_key]).await;
+    let keys = cli_json(&pylon, &["app", "key", "list", "cli-app"]).await;
     assert_eq!(keys.as_array().unwrap().len(), 1);
     assert_eq!(keys[0]["app_key"], new_key);
 
-    let code = json_out(&pylon, &["app", "code", "add", "cli-app"]).await;
+    let code = cli_json(&pylon, &["app", "code", "add", "cli-app"]).await;
     let code = code["code"].as_str().unwrap().to_string();
     assert!(
-        ok(&pylon, &["app", "code", "list", "cli-app"])
+        cli_ok(&pylon, &["app", "code", "list", "cli-app"])
             .await
             .contains(&code)
     );
-    ok(&pylon, &["app", "code", "delete", "cli-app", &code]).await;
+    cli_ok(&pylon, &["app", "code", "delete", "cli-app", &code]).await;
     assert_eq!(
-        json_out(&pylon, &["app", "code", "list", "cli-app"]).await,
+        cli_json(&pylon, &["app", "code", "list", "cli-app"]).await,
         json!([])
     );
 
@@ -274,7 +249,7 @@ async fn cli_manages_apps_keys_codes_and_authorizations() {
             http_api("orders", "GET", "/orders", "http://127.0.0.1:9", "/"),
         )
         .await;
-    let granted = json_out(
+    let granted = cli_json(
         &pylon,
         &[
             "authorization",
@@ -302,7 +277,7 @@ async fn cli_manages_apps_keys_codes_and_authorizations() {
     assert!((expires - now - 3_600_000).abs() < 60_000, "{expires}");
 
     // Granting again keeps the id; RFC 3339 expiry accepted.
-    let again = json_out(
+    let again = cli_json(
         &pylon,
         &[
             "authorization",
@@ -323,13 +298,13 @@ async fn cli_manages_apps_keys_codes_and_authorizations() {
     assert_eq!(again[0]["id"], id);
     assert_eq!(again[0]["expires_at"], 4_070_908_800_000_i64);
 
-    let table = ok(&pylon, &["authorization", "list", "--app", "cli-app"]).await;
+    let table = cli_ok(&pylon, &["authorization", "list", "--app", "cli-app"]).await;
     assert!(table.starts_with("ID"), "{table}");
     assert!(
         table.contains("cli-app") && table.contains("2099-01-01T00:00:00Z"),
         "{table}"
     );
-    let by_api = json_out(
+    let by_api = cli_json(
         &pylon,
         &[
             "authorization",
@@ -365,13 +340,13 @@ async fn cli_manages_apps_keys_codes_and_authorizations() {
         "{stderr}"
     );
 
-    ok(&pylon, &["authorization", "revoke", &id]).await;
+    cli_ok(&pylon, &["authorization", "revoke", &id]).await;
     assert_eq!(
-        json_out(&pylon, &["authorization", "list"]).await,
+        cli_json(&pylon, &["authorization", "list"]).await,
         json!([])
     );
 
-    ok(&pylon, &["app", "delete", "cli-app"]).await;
+    cli_ok(&pylon, &["app", "delete", "cli-app"]).await;
     let (success, _, stderr) = cli(&pylon, &["app", "get", "cli-app"]).await;
     assert!(!success);
     assert!(stderr.contains("404"), "{stderr}");

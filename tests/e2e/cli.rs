@@ -1,39 +1,12 @@
 //! The `pylon` command line against a running gateway: output formats, errors, exit codes.
 
-use serde_json::Value;
-
-use crate::harness::{Backend, Pylon, TOKEN};
-
-/// Runs `pylon <args>` against `pylon`'s admin API; returns (success, stdout, stderr).
-async fn cli(pylon: &Pylon, args: &[&str]) -> (bool, String, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_pylon"))
-        .args(args)
-        .env("PYLON_ADMIN_URL", format!("http://{}", pylon.admin))
-        .env("PYLON_ADMIN_TOKEN", TOKEN)
-        .output()
-        .await
-        .unwrap();
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (out.status.success(), text(&out.stdout), text(&out.stderr))
-}
-
-async fn ok(pylon: &Pylon, args: &[&str]) -> String {
-    let (success, stdout, stderr) = cli(pylon, args).await;
-    assert!(success, "pylon {args:?} failed: {stderr}");
-    stdout
-}
-
-async fn json(pylon: &Pylon, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend(["-o", "json"]);
-    serde_json::from_str(&ok(pylon, &all).await).unwrap()
-}
+use crate::harness::{Backend, Pylon, cli, cli_json, cli_ok};
 
 #[tokio::test]
 async fn cli_walks_the_lifecycle_and_reports_errors() {
     let pylon = Pylon::start().await;
     let backend = Backend::start("b").await;
-    let group = json(
+    let group = cli_json(
         &pylon,
         &[
             "group",
@@ -48,11 +21,11 @@ async fn cli_walks_the_lifecycle_and_reports_errors() {
     assert_eq!(group["default_domain"], format!("{gid}.pylon.test"));
 
     // Tables by default, with the resource named by its name.
-    let table = ok(&pylon, &["group", "list"]).await;
+    let table = cli_ok(&pylon, &["group", "list"]).await;
     assert!(table.starts_with("ID"), "{table}");
     assert!(table.contains("cli-shop"), "{table}");
 
-    ok(
+    cli_ok(
         &pylon,
         &[
             "stage-vars",
@@ -63,11 +36,11 @@ async fn cli_walks_the_lifecycle_and_reports_errors() {
         ],
     )
     .await;
-    let vars = json(&pylon, &["stage-vars", "get", "cli-shop", "release"]).await;
+    let vars = cli_json(&pylon, &["stage-vars", "get", "cli-shop", "release"]).await;
     assert_eq!(vars["variables"]["host"], backend.addr.to_string());
 
-    json(&pylon, &["backend", "create", "svc", "--type", "http"]).await;
-    ok(
+    cli_json(&pylon, &["backend", "create", "svc", "--type", "http"]).await;
+    cli_ok(
         &pylon,
         &[
             "backend",
@@ -87,12 +60,12 @@ async fn cli_walks_the_lifecycle_and_reports_errors() {
             "backend": {"service": {"backend_id": "svc"}, "path": "/hi"}}"#,
     )
     .unwrap();
-    ok(
+    cli_ok(
         &pylon,
         &["api", "create", "cli-shop", "-f", file.to_str().unwrap()],
     )
     .await;
-    let published = json(&pylon, &["publish", "cli-shop", "hello", "--note", "v1"]).await;
+    let published = cli_json(&pylon, &["publish", "cli-shop", "hello", "--note", "v1"]).await;
     assert_eq!(published[0]["version"], 1);
     assert_eq!(pylon.get(&gid, "/hello").await.json()["path"], "/hi");
 
@@ -104,7 +77,7 @@ async fn cli_walks_the_lifecycle_and_reports_errors() {
         "{stderr}"
     );
 
-    ok(
+    cli_ok(
         &pylon,
         &["unpublish", "cli-shop", "hello", "--env", "RELEASE"],
     )
@@ -113,7 +86,7 @@ async fn cli_walks_the_lifecycle_and_reports_errors() {
         .get(&gid, "/hello")
         .await
         .assert_error(400, "API Not Found");
-    let history = json(&pylon, &["deployments", "cli-shop", "hello"]).await;
+    let history = cli_json(&pylon, &["deployments", "cli-shop", "hello"]).await;
     assert_eq!(history[0]["active"], false);
 
     // Errors: a clear message on stderr and a failing exit status.

@@ -5,7 +5,7 @@
 use http::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, Pylon, TOKEN};
+use crate::harness::{Backend, Pylon, cli_json, cli_ok};
 
 /// A group with a signed API published to TEST, an app granted it and one that is not.
 async fn setup(pylon: &Pylon, backend: &Backend) -> (String, String, String, String) {
@@ -147,8 +147,9 @@ async fn pylon_debug_prints_the_trace() {
     let pylon = Pylon::start().await;
     let backend = Backend::start("orders").await;
     let (group, _api, _granted, _other) = setup(&pylon, &backend).await;
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_pylon"))
-        .args([
+    let stdout = cli_ok(
+        &pylon,
+        &[
             "debug",
             "--group",
             "debugged",
@@ -162,33 +163,20 @@ async fn pylon_debug_prints_the_trace() {
             "Content-Type: application/json",
             "-d",
             "{}",
-        ])
-        .env("PYLON_ADMIN_URL", format!("http://{}", pylon.admin))
-        .env("PYLON_ADMIN_TOKEN", TOKEN)
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        ],
+    )
+    .await;
     assert!(stdout.contains(&format!("group {group}")), "{stdout}");
     assert!(stdout.contains("response    200"), "{stdout}");
     assert!(stdout.contains("authenticate"), "{stdout}");
     assert!(stdout.contains("backend  →  POST"), "{stdout}");
 
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_pylon"))
-        .args([
+    let answer = cli_json(
+        &pylon,
+        &[
             "debug", "--group", "debugged", "--api", "orders", "--env", "TEST", "--app", "other",
-            "-o", "json",
-        ])
-        .env("PYLON_ADMIN_URL", format!("http://{}", pylon.admin))
-        .env("PYLON_ADMIN_TOKEN", TOKEN)
-        .output()
-        .await
-        .unwrap();
-    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+        ],
+    )
+    .await;
     assert_eq!(answer["trace"]["error"]["code"], "A403UA");
 }

@@ -418,3 +418,30 @@ impl JsonServer {
         self.hits.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
+
+/// Runs `pylon <args>` against `pylon`'s admin API; returns (success, stdout, stderr).
+pub async fn cli(pylon: &Pylon, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pylon"))
+        .args(args)
+        .env("PYLON_ADMIN_URL", format!("http://{}", pylon.admin))
+        .env("PYLON_ADMIN_TOKEN", TOKEN)
+        .output()
+        .await
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+/// `pylon <args>`, which must succeed; its stdout.
+pub async fn cli_ok(pylon: &Pylon, args: &[&str]) -> String {
+    let (success, stdout, stderr) = cli(pylon, args).await;
+    assert!(success, "pylon {args:?} failed: {stderr}");
+    stdout
+}
+
+/// `pylon <args> -o json`, which must succeed; its output parsed.
+pub async fn cli_json(pylon: &Pylon, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend(["-o", "json"]);
+    serde_json::from_str(&cli_ok(pylon, &all).await).unwrap()
+}
