@@ -2,17 +2,22 @@
 //! as header names, and the API's JWK Set source. Sources are shared across snapshots by URL,
 //! so a republish keeps the fetched keys; a source is fetched when a token names a key it does
 //! not hold, at most once per [`REFRESH_INTERVAL`], and never once per request.
+//!
+//! `https://` sources are fetched with rustls (the ring provider) trusting the system's roots,
+//! as `rustls-native-certs` finds them (`SSL_CERT_FILE` / `SSL_CERT_DIR` override the platform
+//! store). The TLS client configuration is built once per process, at the first https fetch.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use http::HeaderName;
 use http_body_util::{BodyExt, Empty, Limited};
+use hyper_rustls::HttpsConnectorBuilder;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use pylon_auth::jwt::{KeySet, Verifier};
 use pylon_model::JwtConfig;
@@ -118,16 +123,30 @@ impl JwksSource {
 }
 
 async fn fetch(url: &str) -> Result<Bytes, String> {
-    if url.starts_with("https://") {
-        return Err(
-            "https JWK Set URLs are not supported yet: serve it over http or inline the keys"
-                .into(),
-        );
-    }
     let uri: http::Uri = url.parse().map_err(|e| format!("bad URL: {e}"))?;
-    let client: Client<HttpConnector, Empty<Bytes>> =
-        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
-    let response = client.get(uri).await.map_err(|e| e.to_string())?;
+    match uri.scheme_str() {
+        Some("http") => {
+            let client = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+            get(client, uri).await
+        }
+        Some("https") => {
+            let config = tls_client_config()?;
+            let connector = HttpsConnectorBuilder::new()
+                .with_tls_config(config.as_ref().clone())
+                .https_only()
+                .enable_http1()
+                .build();
+            get(Client::builder(TokioExecutor::new()).build(connector), uri).await
+        }
+        _ => Err("a JWK Set URL must be http:// or https://".into()),
+    }
+}
+
+async fn get<C>(client: Client<C, Empty<Bytes>>, uri: http::Uri) -> Result<Bytes, String>
+where
+    C: Connect + Clone + Send + Sync + 'static,
+{
+    let response = client.get(uri).await.map_err(|e| error_chain(&e))?;
     if !response.status().is_success() {
         return Err(format!("answered {}", response.status()));
     }
@@ -136,4 +155,66 @@ async fn fetch(url: &str) -> Result<Bytes, String> {
         .await
         .map(|b| b.to_bytes())
         .map_err(|e| e.to_string())
+}
+
+/// An error and its sources, so a TLS failure says why ("invalid peer certificate: ...") and
+/// not only "client error (Connect)".
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// The TLS client configuration for https JWK Sets, built once per process: rustls with the
+/// ring provider and the system's trust roots. A failure is kept too (and reported by every
+/// https fetch), so a machine without roots does not rescan its certificate store per fetch.
+fn tls_client_config() -> Result<Arc<rustls::ClientConfig>, String> {
+    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let config = build_tls_client_config();
+            if let Err(e) = &config {
+                tracing::error!(error = %e, "no TLS client for https JWK Sets");
+            }
+            config
+        })
+        .clone()
+}
+
+fn build_tls_client_config() -> Result<Arc<rustls::ClientConfig>, String> {
+    let found = rustls_native_certs::load_native_certs();
+    for e in &found.errors {
+        tracing::warn!(error = %e, "loading the system's trust roots");
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, ignored) = roots.add_parsable_certificates(found.certs);
+    if ignored > 0 {
+        tracing::warn!(
+            ignored,
+            "some of the system's trust roots could not be parsed"
+        );
+    }
+    if added == 0 {
+        let why = match found.errors.first() {
+            Some(e) => format!(": {e}"),
+            None => String::new(),
+        };
+        return Err(format!(
+            "no trusted root certificates were found (the system store, or SSL_CERT_FILE / \
+             SSL_CERT_DIR){why}"
+        ));
+    }
+    tracing::debug!(roots = added, "TLS client roots loaded");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS client configuration: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }
