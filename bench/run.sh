@@ -407,8 +407,15 @@ run_target backend "http://127.0.0.1:$BACKEND_PORT/bench" "$BACKEND_PID" "$DURAT
 run_target nginx "http://127.0.0.1:$PROXY_PORT/bench" "$PROXY_PID" "$DURATION"
 run_target pylon "http://127.0.0.1:$PYLON_PORT/bench" "$PYLON_PID" "$DURATION" -H "Host: $PYLON_HOST"
 
-# (a) pylon-app: the 1000 precomputed signed requests per thread, cycled; no X-Ca-Nonce.
 APP_URL="http://127.0.0.1:$PYLON_PORT/bench"
+# Control: the pass-through API driven by the same Lua generator with the same signed requests
+# (same bytes on the wire, Host aside); the API has no auth, so the gateway does not look at
+# the X-Ca-* headers. pylon-app/pylon-lua is the cost of authentication alone, without the
+# load generator's own extra work (a Lua call per request) or the longer requests.
+run_target pylon-lua "$APP_URL" "$PYLON_PID" "$DURATION" -s "$APP_LUA" \
+  -- cycle "$TMP/signed" "$PYLON_HOST" /bench "$APP_KEY"
+
+# (a) pylon-app: the 1000 precomputed signed requests per thread, cycled; no X-Ca-Nonce.
 run_target pylon-app "$APP_URL" "$PYLON_PID" "$DURATION" -s "$APP_LUA" \
   -- cycle "$TMP/signed" "$APP_HOST" /bench "$APP_KEY"
 
@@ -454,10 +461,11 @@ echo "backend: nginx, worker_processes 1; nginx proxy: worker_processes auto ($N
 echo "pylon: one single-threaded event loop per CPU ($NCPU), like nginx's workers. wrk shares the same CPUs."
 echo "pylon-app: the same route behind app (Alibaba HmacSHA256) authentication, 1000 precomputed signed requests"
 echo "per wrk thread cycled by bench/app-sign.lua (X-Ca-Timestamp, no X-Ca-Nonce); pylon-app-nonce: the same with a"
-echo "distinct X-Ca-Nonce per request (${NONCE_DURATION}s, ${NONCE_SENT:-?} signed requests sent)."
+echo "distinct X-Ca-Nonce per request (${NONCE_DURATION}s, ${NONCE_SENT:-?} signed requests sent). pylon-lua (control): the"
+echo "pass-through API sent pylon-app's signed requests by the same Lua script: auth aside, the same work."
 echo
 printf '%-15s %12s %10s %10s %10s %8s %14s\n' target 'req/s' 'p50(ms)' 'p99(ms)' non-2xx errors 'cpu/req(us)'
-for name in backend nginx pylon pylon-app pylon-app-nonce; do
+for name in backend nginx pylon pylon-lua pylon-app pylon-app-nonce; do
   printf '%-15s %12s %10s %10s %10s %8s %14s\n' "$name" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" \
     "${BAD[$name]}" "${ERRS[$name]}" "$(cpu_us_per_req "$name")"
 done
@@ -470,11 +478,14 @@ echo
 ratio "pylon-app/pylon rps ratio" "${RPS[pylon-app]}" "${RPS[pylon]}"
 ratio "pylon-app/nginx rps ratio" "${RPS[pylon-app]}" "${RPS[nginx]}"
 ratio "pylon-app/pylon cpu-per-request ratio" "$(cpu_us_per_req pylon-app)" "$(cpu_us_per_req pylon)"
+ratio "pylon-app/pylon-lua rps ratio" "${RPS[pylon-app]}" "${RPS[pylon-lua]}"
+ratio "pylon-app/pylon-lua cpu-per-request ratio" "$(cpu_us_per_req pylon-app)" "$(cpu_us_per_req pylon-lua)"
 ratio "pylon-app-nonce/pylon rps ratio" "${RPS[pylon-app-nonce]}" "${RPS[pylon]}"
 ratio "pylon-app-nonce/nginx rps ratio" "${RPS[pylon-app-nonce]}" "${RPS[nginx]}"
 ratio "pylon-app-nonce/pylon cpu-per-request ratio" "$(cpu_us_per_req pylon-app-nonce)" "$(cpu_us_per_req pylon)"
+ratio "pylon-app-nonce/pylon-lua rps ratio" "${RPS[pylon-app-nonce]}" "${RPS[pylon-lua]}"
 invalid=0
-for name in backend nginx pylon pylon-app pylon-app-nonce; do
+for name in backend nginx pylon pylon-lua pylon-app pylon-app-nonce; do
   if [[ ${BAD[$name]} != 0 || ${ERRS[$name]} != 0 ]]; then
     echo "warning: $name had non-2xx responses or socket errors: its figures are invalid" >&2
     invalid=1
