@@ -171,6 +171,24 @@ cpu_ticks() {
   echo "$total"
 }
 
+# Sets MACHINE_BUSY and MACHINE_TOTAL, the machine's CPU time from /proc/stat in ticks, all CPUs
+# (busy includes steal: time the hypervisor gave to someone else). No subshell: see below.
+machine_ticks() {
+  local _cpu user nice system idle iowait irq softirq steal
+  read -r _cpu user nice system idle iowait irq softirq steal _ </proc/stat
+  MACHINE_BUSY=$((user + nice + system + irq + softirq + steal))
+  MACHINE_TOTAL=$((MACHINE_BUSY + idle + iowait))
+}
+# Sets CHILD_TICKS, utime+stime of this shell's waited-for children (fields 16 and 17 of its
+# /proc stat), which around a wrk run is wrk's CPU. Called in this shell, not in $(...).
+children_ticks() {
+  local stat rest cutime cstime
+  read -r stat </proc/$$/stat
+  rest=${stat##*) }
+  read -r _ _ _ _ _ _ _ _ _ _ _ _ _ cutime cstime _ <<<"$rest"
+  CHILD_TICKS=$((cutime + cstime))
+}
+
 # ---------------------------------------------------------------------------------------------
 # 3. The backend: nginx answering 200 "ok\n", one worker.
 # ---------------------------------------------------------------------------------------------
@@ -370,7 +388,7 @@ to_ms() {
     printf "%.2f", n }'
 }
 
-declare -A RPS P50 P99 REQS BAD ERRS CPU
+declare -A RPS P50 P99 REQS BAD ERRS CPU OTHER WRKCPU
 # wrk's arguments for the warm-up when they differ from the measured run's (the nonce run warms
 # up without nonces, so its nonces all go to the measurement); set per target, then cleared.
 WARM_ARGS=()
@@ -388,9 +406,22 @@ run_target() { # name url pid duration [wrk options...] [-- script args...]
     fi
   fi
   WARM_ARGS=()
+  local servers_before servers_after busy total wrk_ticks
   before=$(cpu_ticks "$pid")
+  servers_before=$(($(cpu_ticks "$BACKEND_PID") + $(cpu_ticks "$PROXY_PID") + $(cpu_ticks "$PYLON_PID")))
+  children_ticks
+  wrk_ticks=$CHILD_TICKS
+  machine_ticks
+  busy=$MACHINE_BUSY total=$MACHINE_TOTAL
   timeout $((duration + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${duration}s" --latency "${opts[@]}" "$url" "${post[@]}" >"$out"
+  machine_ticks
+  children_ticks
+  busy=$((MACHINE_BUSY - busy)) total=$((MACHINE_TOTAL - total)) wrk_ticks=$((CHILD_TICKS - wrk_ticks))
   after=$(cpu_ticks "$pid")
+  servers_after=$(($(cpu_ticks "$BACKEND_PID") + $(cpu_ticks "$PROXY_PID") + $(cpu_ticks "$PYLON_PID")))
+  # Everything else on the machine (other jobs, the hypervisor's steal) as a share of all CPUs.
+  OTHER[$name]=$(awk -v b="$busy" -v t="$total" -v s=$((servers_after - servers_before)) -v w="$wrk_ticks" \
+    'BEGIN { o = b - s - w; if (o < 0) o = 0; printf "%.1f", (t > 0 ? 100 * o / t : 0) }')
   RPS[$name]=$(awk '/^Requests\/sec:/ {print $2}' "$out")
   P50[$name]=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
   P99[$name]=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
@@ -400,6 +431,7 @@ run_target() { # name url pid duration [wrk options...] [-- script args...]
   ERRS[$name]=$(awk -F'[ ,]+' '/Socket errors:/ {print $4 + $6 + $8 + $10}' "$out")
   ERRS[$name]=${ERRS[$name]:-0}
   CPU[$name]=$((after - before))
+  WRKCPU[$name]=$wrk_ticks
   [[ -n ${RPS[$name]} && -n ${REQS[$name]} ]] || die "cannot parse wrk output for $name: $(cat "$out")"
 }
 
@@ -408,13 +440,6 @@ run_target nginx "http://127.0.0.1:$PROXY_PORT/bench" "$PROXY_PID" "$DURATION"
 run_target pylon "http://127.0.0.1:$PYLON_PORT/bench" "$PYLON_PID" "$DURATION" -H "Host: $PYLON_HOST"
 
 APP_URL="http://127.0.0.1:$PYLON_PORT/bench"
-# Control: the pass-through API driven by the same Lua generator with the same signed requests
-# (same bytes on the wire, Host aside); the API has no auth, so the gateway does not look at
-# the X-Ca-* headers. pylon-app/pylon-lua is the cost of authentication alone, without the
-# load generator's own extra work (a Lua call per request) or the longer requests.
-run_target pylon-lua "$APP_URL" "$PYLON_PID" "$DURATION" -s "$APP_LUA" \
-  -- cycle "$TMP/signed" "$PYLON_HOST" /bench "$APP_KEY"
-
 # (a) pylon-app: the 1000 precomputed signed requests per thread, cycled; no X-Ca-Nonce.
 run_target pylon-app "$APP_URL" "$PYLON_PID" "$DURATION" -s "$APP_LUA" \
   -- cycle "$TMP/signed" "$APP_HOST" /bench "$APP_KEY"
@@ -461,15 +486,18 @@ echo "backend: nginx, worker_processes 1; nginx proxy: worker_processes auto ($N
 echo "pylon: one single-threaded event loop per CPU ($NCPU), like nginx's workers. wrk shares the same CPUs."
 echo "pylon-app: the same route behind app (Alibaba HmacSHA256) authentication, 1000 precomputed signed requests"
 echo "per wrk thread cycled by bench/app-sign.lua (X-Ca-Timestamp, no X-Ca-Nonce); pylon-app-nonce: the same with a"
-echo "distinct X-Ca-Nonce per request (${NONCE_DURATION}s, ${NONCE_SENT:-?} signed requests sent). pylon-lua (control): the"
-echo "pass-through API sent pylon-app's signed requests by the same Lua script: auth aside, the same work."
+echo "distinct X-Ca-Nonce per request (${NONCE_DURATION}s, ${NONCE_SENT:-?} signed requests sent)."
 echo
-printf '%-15s %12s %10s %10s %10s %8s %14s\n' target 'req/s' 'p50(ms)' 'p99(ms)' non-2xx errors 'cpu/req(us)'
-for name in backend nginx pylon pylon-lua pylon-app pylon-app-nonce; do
-  printf '%-15s %12s %10s %10s %10s %8s %14s\n' "$name" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" \
-    "${BAD[$name]}" "${ERRS[$name]}" "$(cpu_us_per_req "$name")"
+printf '%-15s %12s %10s %10s %10s %8s %14s %8s %16s\n' target 'req/s' 'p50(ms)' 'p99(ms)' non-2xx errors 'cpu/req(us)' 'other%' 'wrk-cpu/req(us)'
+for name in backend nginx pylon pylon-app pylon-app-nonce; do
+  printf '%-15s %12s %10s %10s %10s %8s %14s %8s %16s\n' "$name" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" \
+    "${BAD[$name]}" "${ERRS[$name]}" "$(cpu_us_per_req "$name")" "${OTHER[$name]}" \
+    "$(awk -v t="${WRKCPU[$name]}" -v hz="$TICK" -v n="${REQS[$name]}" 'BEGIN { printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0) }')"
 done
 echo "(cpu/req: user+system CPU of that server's processes during the run, per request; the backend's own CPU is not included in the proxies' figures)"
+echo "(wrk-cpu/req: the load generator's own CPU per request; it shares the CPUs with the servers)"
+echo "(other%: CPU used during the run by anything but the bench's servers and wrk, steal included, as a share of all $NCPU CPUs:"
+echo " above a few percent, something else was competing and that row's figures are disturbed)"
 echo
 ratio "pylon/nginx rps ratio" "${RPS[pylon]}" "${RPS[nginx]}"
 ratio "pylon/nginx cpu-per-request ratio" "$(cpu_us_per_req pylon)" "$(cpu_us_per_req nginx)"
@@ -478,14 +506,11 @@ echo
 ratio "pylon-app/pylon rps ratio" "${RPS[pylon-app]}" "${RPS[pylon]}"
 ratio "pylon-app/nginx rps ratio" "${RPS[pylon-app]}" "${RPS[nginx]}"
 ratio "pylon-app/pylon cpu-per-request ratio" "$(cpu_us_per_req pylon-app)" "$(cpu_us_per_req pylon)"
-ratio "pylon-app/pylon-lua rps ratio" "${RPS[pylon-app]}" "${RPS[pylon-lua]}"
-ratio "pylon-app/pylon-lua cpu-per-request ratio" "$(cpu_us_per_req pylon-app)" "$(cpu_us_per_req pylon-lua)"
 ratio "pylon-app-nonce/pylon rps ratio" "${RPS[pylon-app-nonce]}" "${RPS[pylon]}"
 ratio "pylon-app-nonce/nginx rps ratio" "${RPS[pylon-app-nonce]}" "${RPS[nginx]}"
 ratio "pylon-app-nonce/pylon cpu-per-request ratio" "$(cpu_us_per_req pylon-app-nonce)" "$(cpu_us_per_req pylon)"
-ratio "pylon-app-nonce/pylon-lua rps ratio" "${RPS[pylon-app-nonce]}" "${RPS[pylon-lua]}"
 invalid=0
-for name in backend nginx pylon pylon-lua pylon-app pylon-app-nonce; do
+for name in backend nginx pylon pylon-app pylon-app-nonce; do
   if [[ ${BAD[$name]} != 0 || ${ERRS[$name]} != 0 ]]; then
     echo "warning: $name had non-2xx responses or socket errors: its figures are invalid" >&2
     invalid=1
