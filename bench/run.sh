@@ -7,6 +7,7 @@
 #   DURATION    seconds of each measured wrk run (default 15, at most 300)
 #   WARMUP      seconds of the warm-up run before each measurement (default 3)
 #   CONNECTIONS wrk connections (default 64); THREADS wrk threads (default 1)
+#   ROUNDS      how many times to measure pylon and pylon-app, alternately (default 1, at most 20)
 #   PYLON_BIN   use this pylon binary instead of building one
 #   SIGN_BIN    use this sign_requests binary (crates/auth/examples) instead of building one
 #   KEEP_TMP=1  keep the temp dir (configs, logs, raw wrk output) after the run
@@ -16,17 +17,19 @@ DURATION=${DURATION:-15}
 WARMUP=${WARMUP:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-1}
+ROUNDS=${ROUNDS:-1}
 
 die() { echo "bench: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
 
-for v in DURATION WARMUP CONNECTIONS THREADS; do
+for v in DURATION WARMUP CONNECTIONS THREADS ROUNDS; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
 ((DURATION >= 1 && DURATION <= 300)) || die "DURATION must be between 1 and 300 seconds"
 ((WARMUP <= 60)) || die "WARMUP must be at most 60 seconds"
 ((CONNECTIONS >= 1 && CONNECTIONS <= 1024)) || die "CONNECTIONS must be between 1 and 1024"
 ((THREADS >= 1 && THREADS <= CONNECTIONS)) || die "THREADS must be between 1 and CONNECTIONS"
+((ROUNDS >= 1 && ROUNDS <= 20)) || die "ROUNDS must be between 1 and 20"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -389,11 +392,13 @@ to_ms() {
 }
 
 declare -A RPS P50 P99 REQS BAD ERRS CPU OTHER WRKCPU
+ROWS=() # target names in the order they ran
 # wrk's arguments for the warm-up when they differ from the measured run's (the nonce run warms
 # up without nonces, so its nonces all go to the measurement); set per target, then cleared.
 WARM_ARGS=()
 run_target() { # name url pid duration [wrk options...] [-- script args...]
   local name=$1 url=$2 pid=$3 duration=$4; shift 4
+  ROWS+=("$name")
   local out=$TMP/wrk-$name.txt before after opts=() post=()
   while (($#)) && [[ $1 != -- ]]; do opts+=("$1"); shift; done
   (($#)) && post=("$@") # "--" and the script's arguments, after the URL
@@ -437,12 +442,18 @@ run_target() { # name url pid duration [wrk options...] [-- script args...]
 
 run_target backend "http://127.0.0.1:$BACKEND_PORT/bench" "$BACKEND_PID" "$DURATION"
 run_target nginx "http://127.0.0.1:$PROXY_PORT/bench" "$PROXY_PID" "$DURATION"
-run_target pylon "http://127.0.0.1:$PYLON_PORT/bench" "$PYLON_PID" "$DURATION" -H "Host: $PYLON_HOST"
-
 APP_URL="http://127.0.0.1:$PYLON_PORT/bench"
-# (a) pylon-app: the 1000 precomputed signed requests per thread, cycled; no X-Ca-Nonce.
-run_target pylon-app "$APP_URL" "$PYLON_PID" "$DURATION" -s "$APP_LUA" \
-  -- cycle "$TMP/signed" "$APP_HOST" /bench "$APP_KEY"
+# pylon, then (a) pylon-app: the 1000 precomputed signed requests per thread, cycled; no
+# X-Ca-Nonce. With ROUNDS > 1 the pair is measured again (as pylon#2, pylon-app#2, ...), so that
+# a drift of the machine (other tenants, the hypervisor) falls on both alike, and the spread of
+# the per-round ratios shows the noise.
+for round in $(seq "$ROUNDS"); do
+  sfx=""
+  ((round == 1)) || sfx="#$round"
+  run_target "pylon$sfx" "http://127.0.0.1:$PYLON_PORT/bench" "$PYLON_PID" "$DURATION" -H "Host: $PYLON_HOST"
+  run_target "pylon-app$sfx" "$APP_URL" "$PYLON_PID" "$DURATION" -s "$APP_LUA" \
+    -- cycle "$TMP/signed" "$APP_HOST" /bench "$APP_KEY"
+done
 
 # (b) pylon-app-nonce: a distinct X-Ca-Nonce on every request, each line of the files sent once.
 #     Sized from (a)'s rate with room to spare. The gateway remembers at most 1 000 000 nonces
@@ -489,7 +500,7 @@ echo "per wrk thread cycled by bench/app-sign.lua (X-Ca-Timestamp, no X-Ca-Nonce
 echo "distinct X-Ca-Nonce per request (${NONCE_DURATION}s, ${NONCE_SENT:-?} signed requests sent)."
 echo
 printf '%-15s %12s %10s %10s %10s %8s %14s %8s %16s\n' target 'req/s' 'p50(ms)' 'p99(ms)' non-2xx errors 'cpu/req(us)' 'other%' 'wrk-cpu/req(us)'
-for name in backend nginx pylon pylon-app pylon-app-nonce; do
+for name in "${ROWS[@]}"; do
   printf '%-15s %12s %10s %10s %10s %8s %14s %8s %16s\n' "$name" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" \
     "${BAD[$name]}" "${ERRS[$name]}" "$(cpu_us_per_req "$name")" "${OTHER[$name]}" \
     "$(awk -v t="${WRKCPU[$name]}" -v hz="$TICK" -v n="${REQS[$name]}" 'BEGIN { printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0) }')"
@@ -506,11 +517,29 @@ echo
 ratio "pylon-app/pylon rps ratio" "${RPS[pylon-app]}" "${RPS[pylon]}"
 ratio "pylon-app/nginx rps ratio" "${RPS[pylon-app]}" "${RPS[nginx]}"
 ratio "pylon-app/pylon cpu-per-request ratio" "$(cpu_us_per_req pylon-app)" "$(cpu_us_per_req pylon)"
+if ((ROUNDS > 1)); then
+  # Per round: pylon-app#r against pylon#r, measured one after the other.
+  per_round() { # "rps" or "cpu"
+    local r sfx a b out=()
+    for r in $(seq "$ROUNDS"); do
+      sfx=""
+      ((r == 1)) || sfx="#$r"
+      if [[ $1 == rps ]]; then a=${RPS[pylon-app$sfx]} b=${RPS[pylon$sfx]}
+      else a=$(cpu_us_per_req "pylon-app$sfx") b=$(cpu_us_per_req "pylon$sfx"); fi
+      out+=("$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.3f", a / b }')")
+    done
+    printf '%s\n' "${out[@]}" | sort -n | awk '{ v[NR] = $1; s = s sprintf(" %.2f", $1) }
+      END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            printf "%s (sorted); median %.2f, spread %.2f\n", s, m, v[NR] - v[1] }'
+  }
+  echo "pylon-app/pylon rps ratio per round:$(per_round rps)"
+  echo "pylon-app/pylon cpu-per-request ratio per round:$(per_round cpu)"
+fi
 ratio "pylon-app-nonce/pylon rps ratio" "${RPS[pylon-app-nonce]}" "${RPS[pylon]}"
 ratio "pylon-app-nonce/nginx rps ratio" "${RPS[pylon-app-nonce]}" "${RPS[nginx]}"
 ratio "pylon-app-nonce/pylon cpu-per-request ratio" "$(cpu_us_per_req pylon-app-nonce)" "$(cpu_us_per_req pylon)"
 invalid=0
-for name in backend nginx pylon pylon-app pylon-app-nonce; do
+for name in "${ROWS[@]}"; do
   if [[ ${BAD[$name]} != 0 || ${ERRS[$name]} != 0 ]]; then
     echo "warning: $name had non-2xx responses or socket errors: its figures are invalid" >&2
     invalid=1

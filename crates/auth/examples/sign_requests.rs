@@ -184,7 +184,7 @@ fn check(args: &Args, h: &HeaderMap, now: i64) -> Result<(), String> {
         .ok_or("no credentials")?;
     alibaba::check_timestamp(c.timestamp, now).map_err(|e| e.to_string())?;
     let sts = alibaba::string_to_sign(&Method::GET, &args.path, None, None, h, &c.signed_headers);
-    if !alibaba::verify(args.secret.as_bytes(), &c, &sts) {
+    if !alibaba::verify(&alibaba::SigningKey::new(args.secret.as_bytes()), &c, &sts) {
         return Err(alibaba::invalid_signature_message(&sts));
     }
     Ok(())

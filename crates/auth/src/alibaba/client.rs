@@ -5,7 +5,7 @@ use http::header::{ACCEPT, InvalidHeaderValue};
 use http::{HeaderMap, HeaderValue, Method};
 
 use super::{
-    SignatureMethod, X_CA_KEY, X_CA_NONCE, X_CA_SIGNATURE, X_CA_SIGNATURE_HEADERS,
+    CONTENT_MD5, SignatureMethod, X_CA_KEY, X_CA_NONCE, X_CA_SIGNATURE, X_CA_SIGNATURE_HEADERS,
     X_CA_SIGNATURE_METHOD, X_CA_TIMESTAMP, content_md5, is_form, sign, string_to_sign,
 };
 
@@ -37,14 +37,14 @@ pub fn sign_request(
     }
     let form = is_form(headers);
     if !form && (method == Method::POST || !body.is_empty()) {
-        headers.insert("content-md5", HeaderValue::from_str(&content_md5(body))?);
+        headers.insert(CONTENT_MD5, HeaderValue::from_str(&content_md5(body))?);
     }
     headers.remove(X_CA_SIGNATURE);
     headers.remove(X_CA_SIGNATURE_METHOD);
     let mut signed: Vec<&str> = headers
         .keys()
         .map(|n| n.as_str())
-        .filter(|n| n.starts_with("x-ca-") && *n != X_CA_SIGNATURE_HEADERS)
+        .filter(|n| n.starts_with("x-ca-") && *n != X_CA_SIGNATURE_HEADERS.as_str())
         .collect();
     signed.sort_unstable();
     let list = signed.join(",");

@@ -4,7 +4,10 @@
 
 use std::borrow::Cow;
 
+use http::header::{ACCEPT, CONTENT_TYPE, DATE};
 use http::{HeaderMap, Method, header};
+
+use super::CONTENT_MD5;
 use percent_encoding::percent_decode_str;
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -29,7 +32,7 @@ pub fn is_form(headers: &HeaderMap) -> bool {
 
 /// The first value of a header as the client sent it. Bytes that are not UTF-8 (never sent by
 /// the official clients) are replaced rather than refused: the signature then just mismatches.
-fn value<'a>(headers: &'a HeaderMap, name: &str) -> Cow<'a, str> {
+fn value<'a, K: header::AsHeaderName>(headers: &'a HeaderMap, name: K) -> Cow<'a, str> {
     headers
         .get(name)
         .map(|v| String::from_utf8_lossy(v.as_bytes()))
@@ -56,9 +59,9 @@ pub fn string_to_sign(
     signed_headers: &[&str],
 ) -> String {
     let mut out = String::with_capacity(256);
-    out.push_str(&method.as_str().to_ascii_uppercase());
+    out.extend(method.as_str().chars().map(|c| c.to_ascii_uppercase()));
     out.push('\n');
-    for name in ["accept", "content-md5", "content-type", "date"] {
+    for name in [ACCEPT, CONTENT_MD5, CONTENT_TYPE, DATE] {
         out.push_str(&value(headers, name));
         out.push('\n');
     }

@@ -88,7 +88,7 @@ fn server_accepts(
     if let Some(md5) = h.get("content-md5") {
         assert_eq!(md5.to_str().unwrap(), content_md5(body.as_bytes()));
     }
-    verify(SECRET.as_bytes(), &c, &sts)
+    verify(&SigningKey::new(SECRET.as_bytes()), &c, &sts)
 }
 
 #[test]
@@ -123,7 +123,11 @@ fn node_sdk_get_with_unsorted_query() {
         sig
     );
     // One bit off the secret and it fails.
-    assert!(!verify(b"b9f0e7a3c1d24e5f8a6b7c8d9e0f1a2c", &c, &sts));
+    assert!(!verify(
+        &SigningKey::new(b"b9f0e7a3c1d24e5f8a6b7c8d9e0f1a2c"),
+        &c,
+        &sts
+    ));
 }
 
 #[test]
@@ -398,6 +402,44 @@ fn bad_base64_signature_does_not_verify() {
         "",
         "not base64!"
     ));
+}
+
+#[test]
+fn signature_of_the_wrong_length_does_not_verify() {
+    let key = SigningKey::new(SECRET.as_bytes());
+    let sts = "GET\n\n\n\n\n/x";
+    let good = sign(SECRET.as_bytes(), SignatureMethod::HmacSha256, sts);
+    let check = |signature: &str, method| {
+        let c = Credentials {
+            key: KEY,
+            signature,
+            method,
+            signed_headers: Vec::new(),
+            timestamp: None,
+            nonce: None,
+        };
+        verify(&key, &c, sts)
+    };
+    assert!(check(&good, SignatureMethod::HmacSha256));
+    // Truncated, doubled (64 bytes: more than the decode buffer), and a SHA-1 length.
+    assert!(!check(&good[..20], SignatureMethod::HmacSha256));
+    assert!(!check(
+        &format!("{good}{good}"),
+        SignatureMethod::HmacSha256
+    ));
+    assert!(!check(
+        &BASE64.encode([0u8; 20]),
+        SignatureMethod::HmacSha256
+    ));
+    assert!(!check(&good, SignatureMethod::HmacSha1));
+    let sha1 = sign(SECRET.as_bytes(), SignatureMethod::HmacSha1, sts);
+    assert!(check(&sha1, SignatureMethod::HmacSha1));
+}
+
+#[test]
+fn signing_key_debug_does_not_show_the_secret() {
+    let shown = format!("{:?}", SigningKey::new(SECRET.as_bytes()));
+    assert_eq!(shown, "SigningKey(..)");
 }
 
 #[test]

@@ -4,16 +4,25 @@
 use std::collections::HashMap;
 
 use http::HeaderValue;
+use pylon_auth::alibaba::SigningKey;
 use pylon_model::{AppCredentials, Authorization, CorsConfig};
 
 /// Index of an app in [`Apps::ids`].
 pub(crate) type AppIdx = u32;
 
+/// One AppKey (or Tencent secret id) and what verifying its requests needs.
+pub(crate) struct AppKey {
+    pub(crate) app: AppIdx,
+    /// The AppSecret as is, for Tencent HMAC, whose hash the request chooses.
+    pub(crate) secret: Box<[u8]>,
+    /// The AppSecret already keyed into HMAC, for Alibaba signatures.
+    pub(crate) alibaba: SigningKey,
+}
+
 /// Every app's credentials, looked up by the value a request presents.
 #[derive(Default)]
 pub(crate) struct Apps {
-    /// AppKey -> (app, AppSecret).
-    by_key: HashMap<Box<str>, (AppIdx, Box<[u8]>)>,
+    by_key: HashMap<Box<str>, AppKey>,
     by_code: HashMap<Box<str>, AppIdx>,
     ids: Vec<String>,
 }
@@ -25,8 +34,12 @@ impl Apps {
             let Ok(idx) = AppIdx::try_from(i) else { break };
             out.ids.push(app.app_id.clone());
             for (key, secret) in &app.keys {
-                out.by_key
-                    .insert(key.as_str().into(), (idx, secret.as_bytes().into()));
+                let entry = AppKey {
+                    app: idx,
+                    secret: secret.as_bytes().into(),
+                    alibaba: SigningKey::new(secret.as_bytes()),
+                };
+                out.by_key.insert(key.as_str().into(), entry);
             }
             for code in &app.codes {
                 out.by_code.insert(code.as_str().into(), idx);
@@ -35,8 +48,8 @@ impl Apps {
         out
     }
 
-    pub(crate) fn by_key(&self, app_key: &str) -> Option<(AppIdx, &[u8])> {
-        self.by_key.get(app_key).map(|(i, s)| (*i, &s[..]))
+    pub(crate) fn by_key(&self, app_key: &str) -> Option<&AppKey> {
+        self.by_key.get(app_key)
     }
 
     pub(crate) fn by_code(&self, code: &str) -> Option<AppIdx> {
@@ -175,8 +188,8 @@ mod tests {
     #[test]
     fn apps_are_found_by_key_and_code() {
         let apps = Apps::build(&[creds("a1", "k1", "s1", "c1"), creds("a2", "k2", "s2", "c2")]);
-        let (idx, secret) = apps.by_key("k2").unwrap();
-        assert_eq!((apps.id(idx), secret), ("a2", &b"s2"[..]));
+        let key = apps.by_key("k2").unwrap();
+        assert_eq!((apps.id(key.app), &key.secret[..]), ("a2", &b"s2"[..]));
         assert_eq!(apps.id(apps.by_code("c1").unwrap()), "a1");
         assert!(apps.by_key("nope").is_none());
         assert!(apps.by_code("k1").is_none());

@@ -60,7 +60,7 @@ fn app(
     let now = now_ms();
     alibaba::check_timestamp(credentials.timestamp, now)
         .map_err(|e| GatewayError::Auth(AuthError::from(e)))?;
-    let (app, secret) = apps
+    let key = apps
         .by_key(credentials.key)
         .ok_or(GatewayError::Auth(AuthError::InvalidAppKey))?;
     let string_to_sign = alibaba::string_to_sign(
@@ -71,7 +71,7 @@ fn app(
         &parts.headers,
         &credentials.signed_headers,
     );
-    if !alibaba::verify(secret, &credentials, &string_to_sign) {
+    if !alibaba::verify(&key.alibaba, &credentials, &string_to_sign) {
         return Err(GatewayError::Auth(AuthError::InvalidSignature(
             string_to_sign,
         )));
@@ -90,13 +90,13 @@ fn app(
             NonceCheck::TooOld => return Err(GatewayError::Auth(AuthError::TimestampExpired)),
         }
     }
-    if let Some(md5) = parts.headers.get(CONTENT_MD5) {
+    if let Some(md5) = parts.headers.get(alibaba::CONTENT_MD5) {
         let expected = alibaba::content_md5(body.bytes.unwrap_or_default());
         if md5.as_bytes() != expected.as_bytes() {
             return Err(GatewayError::Auth(AuthError::InvalidContentMd5));
         }
     }
-    ctx.caller = Some(Caller { app });
+    ctx.caller = Some(Caller { app: key.app });
     Ok(())
 }
 
@@ -106,30 +106,28 @@ fn key_pair(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
     let tencent_error = |e| GatewayError::Auth(AuthError::from(e));
     tencent::check_date(headers, now_ms()).map_err(tencent_error)?;
     let auth = tencent::parse_authorization(headers).map_err(tencent_error)?;
-    let (app, secret) = ctx
+    let key = ctx
         .compiled
         .apps
         .by_key(auth.id)
         .ok_or(GatewayError::Auth(AuthError::UnknownHmacId))?;
     let verified = tencent::signing_string(headers, &auth.headers)
-        .is_some_and(|s| tencent::verify(secret, &auth, &s));
+        .is_some_and(|s| tencent::verify(&key.secret, &auth, &s));
     if !verified {
         return Err(GatewayError::Auth(AuthError::HmacMismatch));
     }
-    ctx.caller = Some(Caller { app });
+    ctx.caller = Some(Caller { app: key.app });
     Ok(())
 }
-
-pub(crate) const CONTENT_MD5: HeaderName = HeaderName::from_static("content-md5");
 
 /// Headers that carry a client's credentials; not forwarded unless the API says so.
 pub(crate) const CREDENTIAL_HEADERS: [HeaderName; 8] = [
     http::header::AUTHORIZATION,
-    HeaderName::from_static("x-ca-key"),
-    HeaderName::from_static("x-ca-signature"),
-    HeaderName::from_static("x-ca-signature-headers"),
-    HeaderName::from_static("x-ca-signature-method"),
-    HeaderName::from_static("x-ca-timestamp"),
-    HeaderName::from_static("x-ca-nonce"),
+    alibaba::X_CA_KEY,
+    alibaba::X_CA_SIGNATURE,
+    alibaba::X_CA_SIGNATURE_HEADERS,
+    alibaba::X_CA_SIGNATURE_METHOD,
+    alibaba::X_CA_TIMESTAMP,
+    alibaba::X_CA_NONCE,
     HeaderName::from_static("x-date"),
 ];

@@ -27,8 +27,8 @@ use crate::compiled::target::{TargetPlan, Unservable};
 use crate::compiled::{ApiPlan, Compiled};
 use crate::context::RequestContext;
 use crate::error::{self, GatewayError};
-use authenticate::CONTENT_MD5;
 use forward::RequestBody;
+use pylon_auth::alibaba::CONTENT_MD5;
 
 /// Bodies read into memory (forms, signed bodies) are refused (413) past this size.
 pub(crate) const MAX_BUFFERED_BODY: usize = 8 * 1024 * 1024;
