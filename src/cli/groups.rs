@@ -36,7 +36,13 @@ pub enum GroupCommand {
     /// Delete a group; refused while it holds APIs.
     Delete { group: String },
     /// Bind a custom domain to a group.
-    AddDomain { group: String, domain: String },
+    AddDomain {
+        group: String,
+        domain: String,
+        /// Serve only this environment on the domain, whatever X-Ca-Stage says.
+        #[arg(long)]
+        environment: Option<String>,
+    },
     /// Unbind a custom domain.
     RemoveDomain { group: String, domain: String },
 }
@@ -86,13 +92,17 @@ pub async fn group(ctx: &Ctx, command: GroupCommand) -> anyhow::Result<()> {
             println!("deleted group {id}");
             Ok(())
         }
-        GroupCommand::AddDomain { group, domain } => {
+        GroupCommand::AddDomain {
+            group,
+            domain,
+            environment,
+        } => {
             let id = group_id(ctx, &group).await?;
             let v = c
                 .send(
                     Method::POST,
                     &format!("/v1/groups/{}/domains", seg(&id)),
-                    &json!({"name": domain}),
+                    &json!({"name": domain, "environment": environment}),
                 )
                 .await?;
             output::object(ctx.format, &v)

@@ -1,9 +1,11 @@
-//! Environments by X-Ca-Stage, custom environments, and stage variables.
+//! Environments by X-Ca-Stage or by a domain bound to one, custom environments, and stage
+//! variables.
 
+use bytes::Bytes;
 use http::Method;
 use serde_json::json;
 
-use crate::harness::{Backend, Pylon, http_api};
+use crate::harness::{Backend, Pylon, cli_json, http_api, send};
 
 #[tokio::test]
 async fn x_ca_stage_selects_the_environment() {
@@ -51,6 +53,64 @@ async fn x_ca_stage_selects_the_environment() {
         .call(&g, Method::GET, "/release", &[("x-ca-stage", "NOPE")], "")
         .await
         .assert_error(400, "Invalid Url");
+}
+
+#[tokio::test]
+async fn a_domain_bound_to_an_environment_serves_only_that_one() {
+    let pylon = Pylon::start().await;
+    let backend = Backend::start("b").await;
+    let g = pylon.create_group("bound").await;
+    for env in ["RELEASE", "TEST"] {
+        let api = pylon
+            .create_api(
+                &g,
+                http_api(
+                    &format!("api-{env}"),
+                    "GET",
+                    "/x",
+                    &backend.url(),
+                    &format!("/{env}"),
+                ),
+            )
+            .await;
+        pylon.publish(&g, &api, env).await;
+    }
+    let bound = cli_json(
+        &pylon,
+        &[
+            "group",
+            "add-domain",
+            &g,
+            "test.shop.example",
+            "--environment",
+            "test",
+        ],
+    )
+    .await;
+    assert_eq!(
+        bound,
+        json!({"name": "test.shop.example", "environment": "TEST"})
+    );
+    let on = |host: &'static str, stage: Option<&'static str>| {
+        let mut headers = vec![("host".to_string(), host.to_string())];
+        if let Some(stage) = stage {
+            headers.push(("x-ca-stage".into(), stage.into()));
+        }
+        let url = format!("http://{}/x", pylon.gateway);
+        async move { send(Method::GET, &url, &headers, Bytes::new()).await }
+    };
+    // The bound domain serves TEST, with or without X-Ca-Stage, whatever it names.
+    for stage in [None, Some("RELEASE"), Some("NOPE")] {
+        let r = on("test.shop.example:80", stage).await;
+        assert_eq!(r.status, 200, "{stage:?}: {}", r.text());
+        assert_eq!(r.json()["path"], "/TEST", "{stage:?}");
+    }
+    // The group's other domains still choose by X-Ca-Stage.
+    assert_eq!(pylon.get(&g, "/x").await.json()["path"], "/RELEASE");
+    let r = pylon
+        .call(&g, Method::GET, "/x", &[("x-ca-stage", "TEST")], "")
+        .await;
+    assert_eq!(r.json()["path"], "/TEST");
 }
 
 #[tokio::test]

@@ -182,6 +182,8 @@ pub struct TestApp {
 
 /// A running Pylon whose group answers on `127.0.0.1` (bound as a custom domain), so the
 /// clients call the gateway's own address: the Python demo and SimpleClient cannot set a Host.
+/// SimpleClient cannot send `X-Ca-Stage` either: it reaches TEST through `localhost`, bound
+/// to TEST with [`Setup::bind_domain`], as Alibaba's users bind a domain to an environment.
 pub struct Setup {
     pub pylon: Pylon,
     pub backend: Backend,
@@ -209,7 +211,23 @@ impl Setup {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.pylon.gateway.port())
+        self.url_on("127.0.0.1", path)
+    }
+
+    /// The gateway's address under another name that resolves to it (`localhost`).
+    pub fn url_on(&self, host: &str, path: &str) -> String {
+        format!("http://{host}:{}{path}", self.pylon.gateway.port())
+    }
+
+    /// Binds `name` to the group as a domain serving only `environment`.
+    pub async fn bind_domain(&self, name: &str, environment: &str) {
+        self.pylon
+            .ok(
+                Method::POST,
+                &format!("/v1/groups/{}/domains", self.group),
+                json!({"name": name, "environment": environment}),
+            )
+            .await;
     }
 
     /// An API on `path` (backend path `/backend<path>`) with this `auth`, passing the app id and

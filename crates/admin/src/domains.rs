@@ -18,6 +18,10 @@ use crate::{AppState, now_ms};
 pub struct DomainRequest {
     /// A host name, e.g. `api.example.com`; stored lowercase, without a trailing dot.
     pub name: String,
+    /// Serve only this environment on the domain, whatever `X-Ca-Stage` says (for clients
+    /// that cannot send it). Absent: every environment, chosen by `X-Ca-Stage`.
+    #[serde(default)]
+    pub environment: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/groups/{group_id}/domains", tag = "groups",
@@ -56,6 +60,19 @@ pub(crate) async fn create(
             ),
         ));
     }
+    let environment = match req.environment.as_deref().map(str::trim) {
+        None => None,
+        Some(env) => match s.store.get_environment(env).await {
+            Ok(found) => Some(found.name),
+            Err(pylon_store::StoreError::NotFound { .. }) => {
+                return Err(ApiError::invalid(
+                    "environment",
+                    format!("there is no environment `{env}`"),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
     let mut group = s.store.get_group(&group_id).await?;
     if let Some(owner) = s.store.group_by_domain(&name).await? {
         let whose = if owner.id == group.id {
@@ -67,7 +84,7 @@ pub(crate) async fn create(
             "domain `{name}` is already bound to {whose}"
         )));
     }
-    let domain = Domain { name };
+    let domain = Domain { name, environment };
     group.domains.push(domain.clone());
     group.updated_at = now_ms();
     // The router also knows hosts the store does not check (e.g. wildcards overlapping).

@@ -49,6 +49,21 @@ pub(crate) async fn delete(
             env.name
         )));
     }
+    // A domain bound to it would serve nothing: unbind it first, knowingly.
+    let groups = s.store.list_groups().await?;
+    let bound: Vec<String> = groups
+        .iter()
+        .flat_map(|g| g.domains.iter().map(move |d| (g, d)))
+        .filter(|(_, d)| d.environment.as_deref() == Some(env.name.as_str()))
+        .map(|(g, d)| format!("`{}` (group `{}`)", d.name, g.name))
+        .collect();
+    if !bound.is_empty() {
+        return Err(ApiError::Conflict(format!(
+            "environment `{}` serves domain {}: unbind it first",
+            env.name,
+            bound.join(", ")
+        )));
+    }
     s.store.delete_environment(&env.name).await?;
     s.changed().await?;
     Ok(StatusCode::NO_CONTENT)

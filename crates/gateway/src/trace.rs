@@ -59,7 +59,7 @@ pub struct RouteTrace {
     pub host: String,
     pub group_id: String,
     pub environment: String,
-    /// `X-Ca-Stage`, or `default` (RELEASE).
+    /// `domain` (the Host is bound to the environment), `X-Ca-Stage`, or `default` (RELEASE).
     pub environment_from: String,
     pub api_id: String,
     pub api_name: String,
@@ -176,7 +176,12 @@ impl Trace {
                 host: ctx.host.to_string(),
                 group_id: router.group_id(r.group).to_string(),
                 environment: router.environment_name(r.env).to_string(),
-                environment_from: if ctx.parts.headers.contains_key("x-ca-stage") {
+                environment_from: if router
+                    .host(ctx.host)
+                    .is_some_and(|h| h.environment.is_some())
+                {
+                    "domain".into()
+                } else if ctx.parts.headers.contains_key("x-ca-stage") {
                     "X-Ca-Stage".into()
                 } else {
                     "default".into()

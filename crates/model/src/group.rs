@@ -26,6 +26,11 @@ impl GroupSpec {
 pub struct Domain {
     /// Host name, lowercase, without port (e.g. `api.example.com`).
     pub name: String,
+    /// The one environment this domain serves (Alibaba's `BindStageName`), whatever
+    /// `X-Ca-Stage` says: how clients that cannot send that header, such as AppCode clients,
+    /// reach TEST or PRE. Absent: every environment, chosen by `X-Ca-Stage` (RELEASE without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
 }
 
 /// A stored group. `id` is lowercase hex, so `<id>.<base-domain>` is a valid host name.

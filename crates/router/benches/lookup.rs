@@ -83,6 +83,7 @@ fn snapshot() -> Snapshot {
             description: String::new(),
             domains: vec![Domain {
                 name: "api.example.com".into(),
+                environment: None,
             }],
             created_at: 0,
             updated_at: 0,
@@ -100,7 +101,7 @@ fn snapshot() -> Snapshot {
 fn lookup(c: &mut Criterion) {
     let snapshot = snapshot();
     let router = Router::build(&snapshot, "gw.example.net").unwrap();
-    let g = router.group("api.example.com").unwrap();
+    let g = router.host("api.example.com").map(|h| h.group).unwrap();
     let e = router.environment("release").unwrap();
     let cases = [
         ("exact", "/exact/1234/item"),
@@ -125,7 +126,7 @@ fn lookup(c: &mut Criterion) {
     c.bench_function("group_and_environment", |b| {
         b.iter(|| {
             (
-                router.group(black_box("API.example.com:443")),
+                router.host(black_box("API.example.com:443")),
                 router.environment(black_box("Release")),
             )
         })

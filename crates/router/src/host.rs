@@ -6,39 +6,61 @@ use std::collections::hash_map::Entry;
 
 use pylon_model::Group;
 
-use crate::{GroupId, RouteError};
+use crate::{EnvId, GroupId, HostMatch, RouteError};
 
 /// Longest host name DNS allows, plus room for a trailing dot.
 const MAX_HOST_LEN: usize = 255;
 
-/// Host names, already lowercase and without port or trailing dot, to groups.
+/// Host names, already lowercase and without port or trailing dot, to groups (and to the
+/// environment of a domain bound to one).
 #[derive(Debug, Default)]
 pub(crate) struct HostTable {
-    exact: HashMap<Box<str>, GroupId>,
+    exact: HashMap<Box<str>, HostMatch>,
     /// `*.example.com` is stored under `example.com`.
-    wildcard: HashMap<Box<str>, GroupId>,
+    wildcard: HashMap<Box<str>, HostMatch>,
 }
 
 impl HostTable {
-    pub(crate) fn build(groups: &[Group], base_domain: &str) -> Result<Self, RouteError> {
+    /// `environment` resolves a domain's bound environment; a domain bound to an environment
+    /// the snapshot does not hold serves nothing (it must not fall back to all of them).
+    pub(crate) fn build(
+        groups: &[Group],
+        base_domain: &str,
+        environment: impl Fn(&str) -> Option<EnvId>,
+    ) -> Result<Self, RouteError> {
         let mut table = HostTable::default();
         let base = base_domain.trim().trim_matches('.');
         for (index, group) in groups.iter().enumerate() {
             let id = GroupId(index as u32);
             for domain in &group.domains {
+                let bound = match domain.environment.as_deref() {
+                    None => None,
+                    Some(name) => match environment(name) {
+                        Some(env) => Some(env),
+                        None => continue,
+                    },
+                };
+                let to = HostMatch {
+                    group: id,
+                    environment: bound,
+                };
                 let name = domain
                     .name
                     .trim()
                     .trim_end_matches('.')
                     .to_ascii_lowercase();
                 match name.strip_prefix("*.") {
-                    Some(suffix) => table.bind(true, suffix, id, groups)?,
-                    None => table.bind(false, &name, id, groups)?,
+                    Some(suffix) => table.bind(true, suffix, to, groups)?,
+                    None => table.bind(false, &name, to, groups)?,
                 }
             }
             // Without a base domain there is no default subdomain to serve.
             if !base.is_empty() {
-                table.bind(false, &group.default_domain(base), id, groups)?;
+                let to = HostMatch {
+                    group: id,
+                    environment: None,
+                };
+                table.bind(false, &group.default_domain(base), to, groups)?;
             }
         }
         Ok(table)
@@ -48,7 +70,7 @@ impl HostTable {
         &mut self,
         wildcard: bool,
         name: &str,
-        id: GroupId,
+        to: HostMatch,
         groups: &[Group],
     ) -> Result<(), RouteError> {
         let map = if wildcard {
@@ -58,19 +80,19 @@ impl HostTable {
         };
         match map.entry(name.into()) {
             Entry::Vacant(slot) => {
-                slot.insert(id);
+                slot.insert(to);
                 Ok(())
             }
             // A group listing the same domain twice is harmless.
-            Entry::Occupied(slot) if *slot.get() == id => Ok(()),
+            Entry::Occupied(slot) if slot.get().group == to.group => Ok(()),
             Entry::Occupied(slot) => Err(RouteError::DomainConflict {
                 domain: if wildcard {
                     format!("*.{name}")
                 } else {
                     name.to_string()
                 },
-                first_group: groups[slot.get().0 as usize].id.clone(),
-                second_group: groups[id.0 as usize].id.clone(),
+                first_group: groups[slot.get().group.0 as usize].id.clone(),
+                second_group: groups[to.group.0 as usize].id.clone(),
             }),
         }
     }
@@ -78,19 +100,19 @@ impl HostTable {
     /// Exact names win; then the most specific wildcard. A wildcard covers any depth of
     /// subdomains (`*.example.com` serves `a.b.example.com` too, as nginx's `*.` does), but
     /// never the bare `example.com`.
-    pub(crate) fn group(&self, host: &str) -> Option<GroupId> {
+    pub(crate) fn lookup(&self, host: &str) -> Option<HostMatch> {
         let mut buf = [0u8; MAX_HOST_LEN];
         let host = normalize_host(host, &mut buf)?;
-        if let Some(id) = self.exact.get(host) {
-            return Some(*id);
+        if let Some(found) = self.exact.get(host) {
+            return Some(*found);
         }
         if self.wildcard.is_empty() {
             return None;
         }
         let mut rest = host;
         while let Some((_, tail)) = rest.split_once('.') {
-            if let Some(id) = self.wildcard.get(tail) {
-                return Some(*id);
+            if let Some(found) = self.wildcard.get(tail) {
+                return Some(*found);
             }
             rest = tail;
         }
@@ -142,6 +164,7 @@ mod tests {
                 .iter()
                 .map(|d| Domain {
                     name: (*d).to_string(),
+                    environment: None,
                 })
                 .collect(),
             created_at: 0,
@@ -149,8 +172,17 @@ mod tests {
         }
     }
 
+    fn build(groups: &[Group], base_domain: &str) -> Result<HostTable, RouteError> {
+        let envs = ["RELEASE", "TEST"];
+        HostTable::build(groups, base_domain, |name| {
+            envs.iter()
+                .position(|e| *e == name)
+                .map(|i| EnvId(i as u32))
+        })
+    }
+
     fn table() -> HostTable {
-        HostTable::build(
+        build(
             &[
                 group("aa01", &["api.example.com", "*.example.com"]),
                 group("bb02", &["special.example.com", "*.deep.example.com"]),
@@ -158,6 +190,33 @@ mod tests {
             "gw.local",
         )
         .unwrap()
+    }
+
+    impl HostTable {
+        fn group(&self, host: &str) -> Option<GroupId> {
+            self.lookup(host).map(|m| m.group)
+        }
+    }
+
+    #[test]
+    fn a_domain_bound_to_an_environment_carries_it() {
+        let mut g = group("aa01", &["api.example.com"]);
+        for (name, env) in [("test.example.com", "TEST"), ("*.gone.example.com", "GONE")] {
+            g.domains.push(Domain {
+                name: name.into(),
+                environment: Some(env.into()),
+            });
+        }
+        let t = build(&[g], "gw.local").unwrap();
+        let bound = t.lookup("test.example.com").unwrap();
+        assert_eq!(
+            (bound.group, bound.environment),
+            (GroupId(0), Some(EnvId(1)))
+        );
+        assert_eq!(t.lookup("api.example.com").unwrap().environment, None);
+        assert_eq!(t.lookup("aa01.gw.local").unwrap().environment, None);
+        // Bound to an environment that is not in the snapshot: served nowhere, not everywhere.
+        assert_eq!(t.lookup("x.gone.example.com"), None);
     }
 
     #[test]
@@ -185,7 +244,7 @@ mod tests {
 
     #[test]
     fn ipv6_literal_port_is_stripped() {
-        let t = HostTable::build(&[group("aa01", &["[::1]"])], "").unwrap();
+        let t = build(&[group("aa01", &["[::1]"])], "").unwrap();
         assert_eq!(t.group("[::1]:8080"), Some(GroupId(0)));
         assert_eq!(t.group("[::1]"), Some(GroupId(0)));
         assert_eq!(t.group("::1"), None);
@@ -214,7 +273,7 @@ mod tests {
 
     #[test]
     fn one_domain_on_two_groups_is_a_conflict() {
-        let err = HostTable::build(
+        let err = build(
             &[
                 group("aa01", &["api.x.com"]),
                 group("bb02", &["API.x.com."]),
@@ -234,7 +293,7 @@ mod tests {
 
     #[test]
     fn no_base_domain_means_no_default_subdomains() {
-        let t = HostTable::build(&[group("aa01", &[])], "").unwrap();
+        let t = build(&[group("aa01", &[])], "").unwrap();
         assert_eq!(t.group("aa01."), None);
         assert_eq!(t.group("aa01"), None);
     }

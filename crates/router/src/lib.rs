@@ -26,6 +26,14 @@ pub struct GroupId(u32);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EnvId(u32);
 
+/// What a Host header selects: the group, and the environment when the domain is bound to one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostMatch {
+    pub group: GroupId,
+    /// `Some` for a domain bound to one environment, which then wins over `X-Ca-Stage`.
+    pub environment: Option<EnvId>,
+}
+
 /// The deployment that serves a request, and what its path pattern captured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteMatch<'r, 'p> {
@@ -60,7 +68,6 @@ impl Router {
     /// when a path does not compile. Deployments naming a group or environment the snapshot
     /// does not hold are unreachable and skipped.
     pub fn build(snapshot: &Snapshot, base_domain: &str) -> Result<Router, RouteError> {
-        let hosts = HostTable::build(&snapshot.groups, base_domain)?;
         let groups: Vec<String> = snapshot.groups.iter().map(|g| g.id.clone()).collect();
         let group_index: HashMap<&str, u32> = snapshot
             .groups
@@ -77,6 +84,9 @@ impl Router {
                 environments.push(name);
             }
         }
+        let hosts = HostTable::build(&snapshot.groups, base_domain, |name| {
+            environment_index.get(&name.to_ascii_uppercase()).copied()
+        })?;
         let mut router = Router {
             hosts,
             groups,
@@ -153,8 +163,8 @@ impl Router {
 
     /// The group serving `host` as it came in the Host header (any case, maybe with `:port`):
     /// custom domains, then `*.` wildcard domains, and `<group-id>.<base_domain>`.
-    pub fn group(&self, host: &str) -> Option<GroupId> {
-        self.hosts.group(host)
+    pub fn host(&self, host: &str) -> Option<HostMatch> {
+        self.hosts.lookup(host)
     }
 
     /// Case-insensitive; only environments in the snapshot.

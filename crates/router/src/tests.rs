@@ -12,7 +12,7 @@ type Served = (String, Vec<(String, String)>, String);
 /// What served `method path` in g1/RELEASE: (API name, params, rest).
 fn serve(s: &Snapshot, method: Method, path: &str) -> Option<Served> {
     let r = Router::build(s, BASE).unwrap();
-    let g = r.group("api.example.com")?;
+    let g = r.host("api.example.com").map(|h| h.group)?;
     let e = r.environment("RELEASE")?;
     let m = r.find(g, e, method, path)?;
     Some((
@@ -222,14 +222,14 @@ fn head_falls_back_to_get_after_head_and_any() {
 #[test]
 fn hosts_select_groups() {
     let r = Router::build(&release(&[]), BASE).unwrap();
-    let g1 = r.group("api.example.com").unwrap();
+    let g1 = r.host("api.example.com").map(|h| h.group).unwrap();
     assert_eq!(r.group_id(g1), "g1");
-    assert_eq!(r.group("API.EXAMPLE.com:8443"), Some(g1));
-    assert_eq!(r.group("g1.gw.example.net"), Some(g1));
-    let g2 = r.group("G2.gw.example.net.:80").unwrap();
+    assert_eq!(r.host("API.EXAMPLE.com:8443").map(|h| h.group), Some(g1));
+    assert_eq!(r.host("g1.gw.example.net").map(|h| h.group), Some(g1));
+    let g2 = r.host("G2.gw.example.net.:80").map(|h| h.group).unwrap();
     assert_eq!(r.group_id(g2), "g2");
-    assert_eq!(r.group("g3.gw.example.net"), None);
-    assert_eq!(r.group("example.com"), None);
+    assert_eq!(r.host("g3.gw.example.net").map(|h| h.group), None);
+    assert_eq!(r.host("example.com").map(|h| h.group), None);
 }
 
 #[test]
@@ -251,8 +251,8 @@ fn groups_and_environments_do_not_share_routes() {
         deployment("g2", "RELEASE", "other", Get, "/y", 2),
     ]);
     let r = Router::build(&s, BASE).unwrap();
-    let g1 = r.group("api.example.com").unwrap();
-    let g2 = r.group("g2.gw.example.net").unwrap();
+    let g1 = r.host("api.example.com").map(|h| h.group).unwrap();
+    let g2 = r.host("g2.gw.example.net").map(|h| h.group).unwrap();
     let rel = r.environment("RELEASE").unwrap();
     let test = r.environment("TEST").unwrap();
     let pre = r.environment("PRE").unwrap();

@@ -16,6 +16,7 @@ pub(crate) fn group(id: &str, domains: &[&str]) -> Group {
             .iter()
             .map(|d| Domain {
                 name: (*d).to_string(),
+                environment: None,
             })
             .collect(),
         created_at: 0,

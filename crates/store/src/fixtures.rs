@@ -33,6 +33,7 @@ pub(crate) fn with_domains(mut g: Group, domains: &[&str]) -> Group {
         .iter()
         .map(|d| Domain {
             name: d.to_string(),
+            environment: None,
         })
         .collect();
     g

@@ -27,7 +27,8 @@
 //   the headers, and returns only the body on success, so status, headers and body are read
 //   from the response here.
 // - SimpleClient ignores every option except the body, so it cannot send X-Ca-Stage or a Host:
-//   the tests bind the gateway's loopback address as the group's domain and call RELEASE.
+//   the tests bind the gateway's loopback address as the group's domain for RELEASE, and
+//   `localhost` as a domain bound to TEST.
 'use strict';
 
 const path = require('path');

@@ -1,6 +1,7 @@
 //! Alibaba's official Node.js SDK and Python signing demo, unchanged, calling `app` APIs with
 //! AppKey/AppSecret signatures (GET with query, form POST, JSON POST) in RELEASE and TEST, and
-//! the SDK's SimpleClient with an AppCode.
+//! the SDK's SimpleClient with an AppCode (the same three calls, TEST through a domain bound to
+//! it).
 
 use serde_json::{Value, json};
 
@@ -195,6 +196,85 @@ async fn python_demo_json_post() {
         let sent: Value = serde_json::from_str(echo["body"].as_str().unwrap()).unwrap();
         assert_eq!(sent, doc);
     }
+}
+
+/// SimpleClient sends nothing but `Authorization: APPCODE` and the body (no Content-Type,
+/// no `X-Ca-Stage`): RELEASE on the group's domain, TEST on a domain bound to TEST.
+#[tokio::test]
+async fn node_simple_client_get_form_and_json_in_release_and_test() {
+    let s = Setup::start().await;
+    let api = s
+        .api(
+            "orders",
+            "ANY",
+            "/orders",
+            json!({"type": "app", "app_code": "header"}),
+            &ENVS,
+        )
+        .await;
+    s.bind_domain("localhost", "TEST").await;
+    let app = s.app("shop").await;
+    let code = s.app_code(&app).await;
+    for env in ENVS {
+        s.grant(&app, &api, env, None).await;
+    }
+    let doc = json!({"order": {"id": 7, "items": ["tea", "café"]}});
+    for (env, host) in [("RELEASE", "127.0.0.1"), ("TEST", "localhost")] {
+        let simple = |rest: Value| {
+            let mut v =
+                json!({"client": "simple", "app_code": code, "url": s.url_on(host, "/orders")});
+            for (k, x) in rest.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            v
+        };
+        let r = call(
+            Client::AliyunNode,
+            simple(json!({"method": "GET", "query": {"a": "1", "b": "x y"}})),
+        )
+        .await;
+        let echo = r.echo();
+        assert_reached(echo, "GET", &app, env);
+        assert_eq!(
+            decode_pairs(echo["query"].as_str().unwrap()),
+            pairs(&[("a", "1"), ("b", "x y")])
+        );
+
+        let r = call(
+            Client::AliyunNode,
+            simple(json!({"method": "POST", "form": {"name": "a b&c", "n": "2"}})),
+        )
+        .await;
+        let echo = r.echo();
+        assert_reached(echo, "POST", &app, env);
+        assert_eq!(
+            decode_pairs(echo["body"].as_str().unwrap()),
+            pairs(&[("name", "a b&c"), ("n", "2")])
+        );
+
+        let r = call(
+            Client::AliyunNode,
+            simple(json!({"method": "POST", "json": doc})),
+        )
+        .await;
+        let echo = r.echo();
+        assert_reached(echo, "POST", &app, env);
+        let sent: Value = serde_json::from_str(echo["body"].as_str().unwrap()).unwrap();
+        assert_eq!(sent, doc);
+    }
+
+    // The TEST domain serves TEST only: a signed call asking for RELEASE there still gets TEST.
+    let r = call(
+        Client::AliyunNode,
+        signed(
+            &app,
+            "RELEASE",
+            s.url_on("localhost", "/orders"),
+            json!({"method": "GET"}),
+        ),
+    )
+    .await;
+    assert_reached(r.echo(), "GET", &app, "TEST");
 }
 
 #[tokio::test]

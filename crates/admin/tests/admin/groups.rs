@@ -151,6 +151,65 @@ async fn api_of_another_group_is_not_found() {
 }
 
 #[tokio::test]
+async fn a_domain_can_be_bound_to_one_environment() {
+    let h = Harness::new().await;
+    let g = h.group("g").await;
+    h.call(
+        "POST",
+        "/v1/environments",
+        Some(json!({ "name": "canary" })),
+    )
+    .await;
+    let domains = format!("/v1/groups/{g}/domains");
+    let (status, body) = h
+        .call(
+            "POST",
+            &domains,
+            Some(json!({ "name": "canary.example.com", "environment": "Canary" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Stored under the environment's own name.
+    assert_eq!(
+        body,
+        json!({ "name": "canary.example.com", "environment": "CANARY" })
+    );
+    assert_eq!(
+        h.last_snapshot().groups[0].domains[0]
+            .environment
+            .as_deref(),
+        Some("CANARY")
+    );
+
+    let (status, body) = h
+        .call(
+            "POST",
+            &domains,
+            Some(json!({ "name": "x.example.com", "environment": "NOPE" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "environment");
+
+    // The environment serves a domain: not deleted until the domain is unbound.
+    let (status, body) = h.call("DELETE", "/v1/environments/CANARY", None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("canary.example.com"),
+        "{body}"
+    );
+    let (status, _) = h
+        .call("DELETE", &format!("{domains}/canary.example.com"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = h.call("DELETE", "/v1/environments/CANARY", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+}
+
+#[tokio::test]
 async fn domains_are_normalized_and_unique_across_groups() {
     let h = Harness::new().await;
     let g1 = h.group("g1").await;

@@ -1,30 +1,31 @@
-//! Route phase: Host -> group, `X-Ca-Stage` -> environment (RELEASE when absent), method and
-//! path -> the deployment that serves the request.
+//! Route phase: Host -> group, the domain's bound environment or else `X-Ca-Stage` ->
+//! environment (RELEASE when absent), method and path -> the deployment that serves the request.
 
-use http::HeaderName;
+use pylon_auth::alibaba::X_CA_STAGE;
 use pylon_model::Method;
 
 use super::cors;
 use crate::context::{RequestContext, Route};
 use crate::error::GatewayError;
 
-const X_CA_STAGE: HeaderName = HeaderName::from_static("x-ca-stage");
-
 pub(crate) fn route(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
     let compiled = ctx.compiled;
     let parts = ctx.parts;
     let router = &compiled.router;
-    let group = router
-        .group(ctx.host)
+    let host = router
+        .host(ctx.host)
         .ok_or_else(|| GatewayError::InvalidDomain(ctx.host.to_string()))?;
-    let env = match parts.headers.get(X_CA_STAGE) {
-        Some(stage) => {
+    let group = host.group;
+    // A domain bound to an environment serves only that one (Alibaba's BindStageName).
+    let env = match (host.environment, parts.headers.get(X_CA_STAGE)) {
+        (Some(bound), _) => bound,
+        (None, Some(stage)) => {
             let name = stage.to_str().unwrap_or("");
             router
                 .environment(name.trim())
                 .ok_or_else(|| GatewayError::InvalidUrl(name.to_string()))?
         }
-        None => compiled
+        (None, None) => compiled
             .release
             .ok_or_else(|| GatewayError::InvalidUrl("RELEASE".into()))?,
     };
