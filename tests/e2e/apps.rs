@@ -1,113 +1,10 @@
 //! Apps and authorizations against the real binary: secrets survive a restart (the encryption
 //! key persists in the data directory), never reach the log, and the CLI drives it all.
 
-use std::path::Path;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
 use http::Method;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
-use crate::harness::{Pylon, TOKEN, cli, cli_json, cli_ok, http_api, send};
-
-/// A `pylon serve` whose stderr (the log, at debug level) goes to a file and whose stdout is
-/// kept, so the test can search both for secrets.
-struct LoggedPylon {
-    child: Child,
-    admin: String,
-    stdout: Arc<Mutex<String>>,
-}
-
-impl LoggedPylon {
-    async fn start(data_dir: &Path, log: &Path) -> LoggedPylon {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pylon"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-            ])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("PYLON_ADMIN_TOKEN", TOKEN)
-            .env("PYLON_BASE_DOMAIN", "pylon.test")
-            .env("PYLON_LOG", "debug")
-            .env_remove("PYLON_SECRET_KEY")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .kill_on_drop(true)
-            .spawn()
-            .expect("pylon binary starts");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let mut admin = None;
-        let read = async {
-            while let Some(line) = lines.next_line().await.unwrap() {
-                stdout.lock().unwrap().push_str(&format!("{line}\n"));
-                if let Some(a) = line.strip_prefix("pylon admin listening on ") {
-                    admin = Some(a.to_string());
-                    break;
-                }
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(30), read)
-            .await
-            .expect("pylon prints its admin address");
-        let sink = stdout.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                sink.lock().unwrap().push_str(&format!("{line}\n"));
-            }
-        });
-        LoggedPylon {
-            child,
-            admin: admin.unwrap(),
-            stdout,
-        }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Value {
-        let mut headers = vec![("authorization".to_string(), format!("Bearer {TOKEN}"))];
-        if body.is_some() {
-            headers.push(("content-type".into(), "application/json".into()));
-        }
-        let url = format!("http://{}{path}", self.admin);
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let r = send(method.clone(), &url, &headers, body.into()).await;
-        assert!(r.status.is_success(), "{method} {path}: {}", r.text());
-        if r.body.is_empty() {
-            Value::Null
-        } else {
-            r.json()
-        }
-    }
-
-    /// SIGTERM, then waits; returns what the process printed on stdout.
-    async fn stop(mut self) -> String {
-        let pid = self.child.id().unwrap().to_string();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .await
-            .unwrap();
-        assert!(sent.success());
-        let status = tokio::time::timeout(Duration::from_secs(40), self.child.wait())
-            .await
-            .expect("exits after SIGTERM")
-            .unwrap();
-        assert!(status.success(), "{status}");
-        self.stdout.lock().unwrap().clone()
-    }
-}
+use crate::harness::{Pylon, cli, cli_json, cli_ok, http_api};
 
 #[tokio::test]
 async fn app_secrets_survive_a_restart_and_stay_out_of_the_log() {
@@ -115,31 +12,32 @@ async fn app_secrets_survive_a_restart_and_stay_out_of_the_log() {
     let data = tmp.path().join("data");
     let log = tmp.path().join("pylon.log");
 
-    let pylon = LoggedPylon::start(&data, &log).await;
+    let mut pylon = Pylon::start_logged(&data, &log).await;
     let app = pylon
-        .call(
+        .ok(
             Method::POST,
             "/v1/apps",
-            Some(json!({"name": "persisted", "description": "e2e"})),
+            json!({"name": "persisted", "description": "e2e"}),
         )
         .await;
     let key = app["keys"][0]["app_key"].as_str().unwrap().to_string();
     let secret = app["keys"][0]["app_secret"].as_str().unwrap().to_string();
     let imported = "imported-secret-e2e-0123456789";
     pylon
-        .call(
+        .ok(
             Method::POST,
             "/v1/apps/persisted/keys",
-            Some(json!({"app_key": "imported-key-e2e", "app_secret": imported})),
+            json!({"app_key": "imported-key-e2e", "app_secret": imported}),
         )
         .await;
     let code = pylon
-        .call(Method::POST, "/v1/apps/persisted/codes", None)
+        .ok(Method::POST, "/v1/apps/persisted/codes", json!({}))
         .await["code"]
         .as_str()
         .unwrap()
         .to_string();
-    let stdout_before = pylon.stop().await;
+    assert!(pylon.stop().await.success());
+    let stdout_before = pylon.stdout();
 
     let key_file = data.join("secret-key");
     assert!(key_file.exists(), "no {}", key_file.display());
@@ -158,28 +56,29 @@ async fn app_secrets_survive_a_restart_and_stay_out_of_the_log() {
     }
 
     // Same data directory: the key file decrypts what the first run stored.
-    let pylon = LoggedPylon::start(&data, &log).await;
+    let mut pylon = Pylon::start_logged(&data, &log).await;
     let revealed = pylon
-        .call(
+        .ok(
             Method::GET,
             &format!("/v1/apps/persisted/keys/{key}/secret"),
-            None,
+            Value::Null,
         )
         .await;
     assert_eq!(revealed["app_secret"], secret);
     let revealed = pylon
-        .call(
+        .ok(
             Method::GET,
             "/v1/apps/persisted/keys/imported-key-e2e/secret",
-            None,
+            Value::Null,
         )
         .await;
     assert_eq!(revealed["app_secret"], imported);
     let codes = pylon
-        .call(Method::GET, "/v1/apps/persisted/codes", None)
+        .ok(Method::GET, "/v1/apps/persisted/codes", Value::Null)
         .await;
     assert_eq!(codes[0]["code"], code);
-    let stdout_after = pylon.stop().await;
+    assert!(pylon.stop().await.success());
+    let stdout_after = pylon.stdout();
 
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(!log.is_empty(), "the log was captured");

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,6 +27,8 @@ pub struct Pylon {
     pub gateway: SocketAddr,
     pub admin: SocketAddr,
     pub base_domain: String,
+    /// Everything the process printed on stdout so far.
+    stdout: Arc<Mutex<String>>,
 }
 
 impl Pylon {
@@ -37,7 +40,18 @@ impl Pylon {
     }
 
     pub async fn start_in(data_dir: &Path) -> Pylon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pylon"))
+        Self::spawn(data_dir, None).await
+    }
+
+    /// Like [`Pylon::start_in`], with the log at debug level appended to `log`, for tests that
+    /// read what Pylon logs.
+    pub async fn start_logged(data_dir: &Path, log: &Path) -> Pylon {
+        Self::spawn(data_dir, Some(log)).await
+    }
+
+    async fn spawn(data_dir: &Path, log: Option<&Path>) -> Pylon {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pylon"));
+        command
             .args([
                 "serve",
                 "--listen",
@@ -50,15 +64,25 @@ impl Pylon {
             .env("PYLON_ADMIN_TOKEN", TOKEN)
             .env("PYLON_BASE_DOMAIN", "pylon.test")
             .env("PYLON_LOG", "warn")
+            // The key comes from the data directory, as on a first start.
+            .env_remove("PYLON_SECRET_KEY")
             .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("pylon binary starts");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
+            .kill_on_drop(true);
+        if let Some(log) = log {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .unwrap();
+            command.env("PYLON_LOG", "debug").stderr(Stdio::from(file));
+        }
+        let mut child = command.spawn().expect("pylon binary starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let stdout = Arc::new(Mutex::new(String::new()));
         let (mut gateway, mut admin) = (None, None);
         let read = async {
             while let Some(line) = lines.next_line().await.unwrap() {
+                stdout.lock().unwrap().push_str(&format!("{line}\n"));
                 if let Some(a) = line.strip_prefix("pylon gateway listening on ") {
                     gateway = Some(a.parse().unwrap());
                 }
@@ -74,7 +98,12 @@ impl Pylon {
             .await
             .expect("pylon prints its addresses");
         // Keep draining stdout so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let sink = stdout.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
         Pylon {
             child: Some(child),
             data_dir: data_dir.to_path_buf(),
@@ -82,7 +111,13 @@ impl Pylon {
             gateway: gateway.unwrap(),
             admin: admin.unwrap(),
             base_domain: "pylon.test".into(),
+            stdout,
         }
+    }
+
+    /// What the process printed on stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
     }
 
     /// Stops with SIGTERM (graceful) and waits for the exit status.

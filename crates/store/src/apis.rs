@@ -4,9 +4,10 @@ use pylon_model::{Api, BackendTarget};
 use sqlx::{AnyConnection, Row};
 
 use crate::Store;
-use crate::codec::{decode, decode_all, encode, on_unique};
+use crate::codec::{decode, encode, on_unique};
 use crate::error::{Result, StoreError, not_found};
 use crate::groups::exists;
+use crate::secrets::Sealer;
 
 impl Store {
     pub async fn create_api(&self, a: &Api) -> Result<()> {
@@ -28,7 +29,7 @@ impl Store {
         .bind(&a.spec.name)
         .bind(backend_id(a))
         .bind(a.created_at)
-        .bind(encode(a)?)
+        .bind(encode(&seal_api(&self.sealer, a)?)?)
         .execute(&mut *tx)
         .await
         .map_err(|e| on_unique(e, || name_taken(&group, &a.spec.name)))?;
@@ -50,7 +51,7 @@ impl Store {
         .bind(&a.spec.name)
         .bind(backend_id(a))
         .bind(a.created_at)
-        .bind(encode(a)?)
+        .bind(encode(&seal_api(&self.sealer, a)?)?)
         .bind(&a.id)
         .execute(&mut *tx)
         .await
@@ -66,7 +67,9 @@ impl Store {
     }
 
     pub async fn get_api(&self, id: &str) -> Result<Api> {
-        get_by_id(&mut *self.conn().await?, id).await
+        let mut a = get_by_id(&mut *self.conn().await?, id).await?;
+        open_api(&self.sealer, &mut a)?;
+        Ok(a)
     }
 
     /// The group's APIs in creation order.
@@ -75,7 +78,13 @@ impl Store {
             .bind(group_id)
             .fetch_all(&mut *self.conn().await?)
             .await?;
-        decode_all(&rows)
+        rows.iter()
+            .map(|row| {
+                let mut a: Api = decode(row)?;
+                open_api(&self.sealer, &mut a)?;
+                Ok(a)
+            })
+            .collect()
     }
 
     /// Refused while the API is published anywhere; removes its deployment history and the
@@ -124,6 +133,44 @@ pub(crate) fn backend_id(a: &Api) -> Option<&str> {
     }
 }
 
+/// Prefix of an HS256 secret sealed inside an API's JSON body. A secret without it was
+/// written before API secrets were sealed, and is read as it is.
+const SEALED: &str = "sealed:";
+
+fn key_row<'a>(api_id: &'a str, index: &'a str) -> [&'a str; 3] {
+    ["api jwt key", api_id, index]
+}
+
+/// A copy of `a` whose JWT HS256 secrets are encrypted, for writing (an API's draft, or the
+/// copy a deployment keeps).
+pub(crate) fn seal_api(sealer: &Sealer, a: &Api) -> Result<Api> {
+    let mut out = a.clone();
+    if let Some(jwt) = out.spec.auth.jwt.as_mut() {
+        for (i, key) in jwt.keys.iter_mut().enumerate() {
+            if let Some(secret) = key.secret.as_mut() {
+                let sealed = sealer.seal(&key_row(&a.id, &i.to_string()), secret)?;
+                *secret = format!("{SEALED}{sealed}");
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Decrypts what [`seal_api`] encrypted, in place.
+pub(crate) fn open_api(sealer: &Sealer, a: &mut Api) -> Result<()> {
+    let id = a.id.clone();
+    if let Some(jwt) = a.spec.auth.jwt.as_mut() {
+        for (i, key) in jwt.keys.iter_mut().enumerate() {
+            if let Some(sealed) = key.secret.as_ref().and_then(|s| s.strip_prefix(SEALED)) {
+                let plain = sealer.open(&key_row(&id, &i.to_string()), sealed)?;
+                key.secret = Some(plain);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The stored record, secrets still sealed: for checks that only need it to exist or its name.
 pub(crate) async fn get_by_id(conn: &mut AnyConnection, id: &str) -> Result<Api> {
     let row = sqlx::query("SELECT body FROM apis WHERE id = $1")
         .bind(id)
@@ -162,6 +209,9 @@ async fn check_name_free(conn: &mut AnyConnection, a: &Api, group: &str) -> Resu
 
 #[cfg(test)]
 mod tests {
+    use pylon_model::Api;
+    use sqlx::Row;
+
     use crate::StoreError;
     use crate::fixtures::{api, group, temp_store};
 
@@ -274,5 +324,57 @@ mod tests {
                 .version,
             1
         );
+    }
+
+    #[tokio::test]
+    async fn jwt_secrets_are_sealed_in_drafts_and_deployments() {
+        let (dir, store) = temp_store().await;
+        let secret = "Hs256SharedSecretThatMustNotLeak";
+        store.create_group(&group("g", "shop", 1)).await.unwrap();
+        let mut a = api("a1", "g", "orders", None, 1);
+        a.spec.auth = serde_json::from_value(serde_json::json!({
+            "type": "jwt",
+            "jwt": {"algorithms": ["HS256"], "keys": [
+                {"kid": "k1", "algorithm": "HS256", "secret": secret},
+                {"kid": "k2", "algorithm": "HS256", "secret": "Other-Hs256-Key"},
+            ]},
+        }))
+        .unwrap();
+        store.create_api(&a).await.unwrap();
+        store.update_api(&a).await.unwrap();
+        store.publish(&a, "RELEASE", "", "d1", 2).await.unwrap();
+
+        // Read back in the clear, from the draft, the history and the snapshot.
+        let secrets = |api: &Api| -> Vec<Option<String>> {
+            let keys = &api.spec.auth.jwt.as_ref().unwrap().keys;
+            keys.iter().map(|k| k.secret.clone()).collect()
+        };
+        let want = vec![Some(secret.to_string()), Some("Other-Hs256-Key".to_string())];
+        assert_eq!(secrets(&store.get_api("a1").await.unwrap()), want);
+        assert_eq!(secrets(&store.list_apis("g").await.unwrap()[0]), want);
+        let history = store.list_deployments("a1", None).await.unwrap();
+        assert_eq!(secrets(&history[0].api), want);
+        let snapshot = store.load_snapshot().await.unwrap();
+        assert_eq!(secrets(&snapshot.deployments[0].api), want);
+        assert_eq!(store.get_api("a1").await.unwrap(), a);
+
+        // Stored sealed, each bound to its API and key position.
+        let mut conn = store.conn().await.unwrap();
+        for sql in ["SELECT body FROM apis", "SELECT body FROM deployments"] {
+            let row = sqlx::query(sql).fetch_one(&mut *conn).await.unwrap();
+            let body: String = row.try_get("body").unwrap();
+            assert!(body.contains("\"secret\":\"sealed:v1:"), "{body}");
+            assert!(!body.contains(secret) && !body.contains("Other-Hs256-Key"), "{body}");
+        }
+        // A secret written before sealing existed is still read as it was.
+        sqlx::query("UPDATE apis SET body = $1")
+            .bind(crate::codec::encode(&a).unwrap())
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        drop(conn);
+        assert_eq!(secrets(&store.get_api("a1").await.unwrap()), want);
+        store.close().await;
+        drop(dir);
     }
 }

@@ -6,10 +6,11 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::Store;
-use crate::apis::{backend_id, get_by_id as get_api};
+use crate::apis::{backend_id, get_by_id as get_api, open_api, seal_api};
 use crate::codec::{decode, encode, env_key, on_unique};
 use crate::error::{Result, StoreError, not_found};
 use crate::groups::exists;
+use crate::secrets::Sealer;
 
 impl Store {
     /// New immutable version (max+1 for this API and environment), made active, atomically.
@@ -72,7 +73,10 @@ impl Store {
         .bind(i64::from(version))
         .bind(backend_id(api))
         .bind(now)
-        .bind(encode(&deployment)?)
+        .bind(encode(&Deployment {
+            api: seal_api(&self.sealer, api)?,
+            ..deployment.clone()
+        })?)
         .execute(&mut *tx)
         .await
         .map_err(|e| {
@@ -124,6 +128,7 @@ impl Store {
         .await?
         .ok_or_else(|| not_found("deployment", format!("{api_id} in {key} version {version}")))?;
         let mut deployment: Deployment = decode(&row)?;
+        open_api(&self.sealer, &mut deployment.api)?;
         set_active(&mut tx, api_id, &key, &deployment.id).await?;
         tx.commit().await?;
         deployment.active = true;
@@ -163,16 +168,21 @@ impl Store {
                 .await?
             }
         };
-        rows.iter().map(with_active).collect()
+        rows.iter()
+            .map(|row| with_active(&self.sealer, row))
+            .collect()
     }
 
     /// The active deployment of each (API, environment), by API creation then environment order.
     pub async fn active_deployments(&self) -> Result<Vec<Deployment>> {
-        active_deployments(&mut *self.conn().await?).await
+        active_deployments(&mut *self.conn().await?, &self.sealer).await
     }
 }
 
-pub(crate) async fn active_deployments(conn: &mut AnyConnection) -> Result<Vec<Deployment>> {
+pub(crate) async fn active_deployments(
+    conn: &mut AnyConnection,
+    sealer: &Sealer,
+) -> Result<Vec<Deployment>> {
     let rows = sqlx::query(
         "SELECT d.body, p.deployment_id AS serving FROM published p
          JOIN deployments d ON d.id = p.deployment_id
@@ -182,12 +192,13 @@ pub(crate) async fn active_deployments(conn: &mut AnyConnection) -> Result<Vec<D
     )
     .fetch_all(conn)
     .await?;
-    rows.iter().map(with_active).collect()
+    rows.iter().map(|row| with_active(sealer, row)).collect()
 }
 
 /// Decodes a deployment row that carries `serving` (the published deployment id, or NULL).
-fn with_active(row: &AnyRow) -> Result<Deployment> {
+fn with_active(sealer: &Sealer, row: &AnyRow) -> Result<Deployment> {
     let mut deployment: Deployment = decode(row)?;
+    open_api(sealer, &mut deployment.api)?;
     let serving: Option<String> = row.try_get("serving")?;
     deployment.active = serving.is_some();
     Ok(deployment)
