@@ -8,6 +8,9 @@
 #   WARMUP      seconds of the warm-up run before each measurement (default 3)
 #   CONNECTIONS wrk connections (default 64); THREADS wrk threads (default 1)
 #   ROUNDS      how many times to measure pylon and pylon-app, alternately (default 1, at most 20)
+#   CALLGRIND=1 instead of wrk: run Pylon under valgrind's callgrind and count the instructions it
+#               executes per request, pass-through against app-signed (deterministic, unlike
+#               req/s on a shared machine); REQUESTS per target (default 2000)
 #   PYLON_BIN   use this pylon binary instead of building one
 #   SIGN_BIN    use this sign_requests binary (crates/auth/examples) instead of building one
 #   KEEP_TMP=1  keep the temp dir (configs, logs, raw wrk output) after the run
@@ -18,11 +21,13 @@ WARMUP=${WARMUP:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-1}
 ROUNDS=${ROUNDS:-1}
+CALLGRIND=${CALLGRIND:-0}
+REQUESTS=${REQUESTS:-2000}
 
 die() { echo "bench: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
 
-for v in DURATION WARMUP CONNECTIONS THREADS ROUNDS; do
+for v in DURATION WARMUP CONNECTIONS THREADS ROUNDS CALLGRIND REQUESTS; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
 ((DURATION >= 1 && DURATION <= 300)) || die "DURATION must be between 1 and 300 seconds"
@@ -30,6 +35,7 @@ done
 ((CONNECTIONS >= 1 && CONNECTIONS <= 1024)) || die "CONNECTIONS must be between 1 and 1024"
 ((THREADS >= 1 && THREADS <= CONNECTIONS)) || die "THREADS must be between 1 and CONNECTIONS"
 ((ROUNDS >= 1 && ROUNDS <= 20)) || die "ROUNDS must be between 1 and 20"
+((REQUESTS >= 100 && REQUESTS <= 1000000)) || die "REQUESTS must be between 100 and 1000000"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -61,6 +67,10 @@ if [[ -z $NGINX ]]; then
 fi
 command -v wrk >/dev/null || { log "installing wrk"; apt_install wrk; }
 command -v curl >/dev/null || { log "installing curl"; apt_install curl; }
+if ((CALLGRIND)); then
+  command -v valgrind >/dev/null || { log "installing valgrind"; apt_install valgrind; }
+  command -v ab >/dev/null || { log "installing apache2-utils (ab)"; apt_install apache2-utils; }
+fi
 [[ -x $NGINX ]] || die "nginx not found after install"
 
 # ---------------------------------------------------------------------------------------------
@@ -284,7 +294,11 @@ wait_http_200 "http://127.0.0.1:$PROXY_PORT/bench" "$PROXY_PID"
 # ---------------------------------------------------------------------------------------------
 TOKEN=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
 mkdir -p "$TMP/pylon-data"
-PYLON_LOG=warn "$PYLON_BIN" serve \
+# Under callgrind every instruction Pylon executes is counted; counting starts at the first
+# measured request (callgrind_control --zero) and is written out after each target (--dump).
+WRAP=()
+((CALLGRIND)) && WRAP=(valgrind --tool=callgrind --callgrind-out-file="$TMP/callgrind.out" -q)
+PYLON_LOG=warn "${WRAP[@]}" "$PYLON_BIN" serve \
   --data-dir "$TMP/pylon-data" \
   --listen "127.0.0.1:$PYLON_PORT" \
   --admin-listen "127.0.0.1:$ADMIN_PORT" \
@@ -305,7 +319,7 @@ admin() { # method path [json] -> response body on stdout; fails on a non-2xx st
 }
 json_id() { sed -n 's/.*"id"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' | head -n 1; }
 
-for _ in $(seq 100); do
+for _ in $(seq 600); do
   kill -0 "$PYLON_PID" 2>/dev/null || die "pylon exited at start"
   curl -s -o /dev/null --max-time 2 -H "Authorization: Bearer $TOKEN" "$ADMIN/v1/groups" && break
   sleep 0.1
@@ -379,6 +393,55 @@ status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -H "Host: $APP_HOST
 tampered=$(sed -n 2p "$TMP/signed.0" | sed 's/ [^ ]*$/ AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=/')
 status=$(signed_curl "$TMP/signed.0" "$tampered")
 [[ $status == *' 4'?? ]] || die "a request with a wrong signature got: $status"
+
+ratio() { # label a b -> "label: a/b" to two places, when b > 0
+  awk -v l="$1" -v a="$2" -v b="$3" 'BEGIN { if (b > 0) printf "%s: %.2f\n", l, a / b }'
+}
+
+# ---------------------------------------------------------------------------------------------
+# 5c. CALLGRIND=1: instructions per request instead of wrk. ab (keep-alive, 8 connections) sends
+#     REQUESTS requests per target; what Pylon executed in between is read from callgrind's dump.
+# ---------------------------------------------------------------------------------------------
+if ((CALLGRIND)); then
+  read -r _ _ SIGNED_LIST <<<"$(sed -n 1p "$TMP/signed.0")"
+  read -r SIGNED_TS SIGNED_SIG <<<"$(sed -n 2p "$TMP/signed.0")"
+  SIGNED_HEADERS=(-H 'Accept: application/json' -H "X-Ca-Key: $APP_KEY"
+    -H 'X-Ca-Signature-Method: HmacSHA256' -H "X-Ca-Signature-Headers: $SIGNED_LIST"
+    -H "X-Ca-Timestamp: $SIGNED_TS" -H "X-Ca-Signature: $SIGNED_SIG")
+  declare -A IR
+  count_target() { # name host [ab -H options...]
+    local name=$1 host=$2 out=$TMP/ab-$1.txt dump; shift 2
+    # Warm the connection pools and caches first, uncounted.
+    ab -q -k -n 200 -c 8 -H "Host: $host" "$@" "http://127.0.0.1:$PYLON_PORT/bench" >/dev/null
+    callgrind_control --zero "$PYLON_PID" >/dev/null || die "callgrind_control --zero failed"
+    ab -q -k -n "$REQUESTS" -c 8 -H "Host: $host" "$@" "http://127.0.0.1:$PYLON_PORT/bench" >"$out" 2>&1 || true
+    callgrind_control --dump="$name" "$PYLON_PID" >/dev/null || die "callgrind_control --dump failed"
+    grep -q '^Failed requests: *0$' "$out" && ! grep -q '^Non-2xx responses' "$out" ||
+      die "$name: ab saw failed or non-2xx requests: $(cat "$out")"
+    dump=$(grep -l "^desc: Trigger: .*$name" "$TMP"/callgrind.out* | head -n 1)
+    [[ -n $dump ]] || die "no callgrind dump for $name"
+    IR[$name]=$(awk '/^(summary|totals):/ { print $2; exit }' "$dump")
+    log "$name: ${IR[$name]} instructions for $REQUESTS requests"
+  }
+  count_target pylon "$PYLON_HOST"
+  count_target pylon-app "$APP_HOST" "${SIGNED_HEADERS[@]}"
+  # The pass-through API sent the same signed headers: what carrying them costs, without
+  # verifying them (and with forwarding them to the backend, which pylon-app does not).
+  count_target pylon-signed-headers "$PYLON_HOST" "${SIGNED_HEADERS[@]}"
+  echo
+  echo "pylon instructions per request (callgrind, user space only, $REQUESTS requests per target, ab -k -c 8)"
+  for name in pylon pylon-app pylon-signed-headers; do
+    printf '%-22s %12s\n' "$name" "$(awk -v i="${IR[$name]}" -v n="$REQUESTS" 'BEGIN { printf "%.0f", i / n }')"
+  done
+  echo
+  added() { # label a b -> "label: +x.x%"
+    awk -v l="$1" -v a="$2" -v b="$3" 'BEGIN { if (b > 0) printf "%s: %+.1f%%\n", l, 100 * (a / b - 1) }'
+  }
+  ratio "pylon-app/pylon instructions-per-request ratio" "${IR[pylon-app]}" "${IR[pylon]}"
+  added "app signature authentication over pass-through" "${IR[pylon-app]}" "${IR[pylon]}"
+  added "of which carrying the signed headers (pylon-signed-headers over pylon)" "${IR[pylon-signed-headers]}" "${IR[pylon]}"
+  exit 0
+fi
 
 # ---------------------------------------------------------------------------------------------
 # 6. Measure: warm-up, then wrk, per target; CPU of the measured server around the run.
@@ -487,9 +550,6 @@ cpu_us_per_req() { # name -> microseconds of the server's CPU per request
   awk -v t="${CPU[$1]}" -v hz="$TICK" -v n="${REQS[$1]}" 'BEGIN { printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0) }'
 }
 
-ratio() { # label a b -> "label: a/b" to two places, when b > 0
-  awk -v l="$1" -v a="$2" -v b="$3" 'BEGIN { if (b > 0) printf "%s: %.2f\n", l, a / b }'
-}
 
 echo
 echo "pylon benchmark: GET /bench -> backend nginx answering ok; wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s (warm-up ${WARMUP}s), $NCPU CPUs"

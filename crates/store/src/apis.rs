@@ -349,7 +349,10 @@ mod tests {
             let keys = &api.spec.auth.jwt.as_ref().unwrap().keys;
             keys.iter().map(|k| k.secret.clone()).collect()
         };
-        let want = vec![Some(secret.to_string()), Some("Other-Hs256-Key".to_string())];
+        let want = vec![
+            Some(secret.to_string()),
+            Some("Other-Hs256-Key".to_string()),
+        ];
         assert_eq!(secrets(&store.get_api("a1").await.unwrap()), want);
         assert_eq!(secrets(&store.list_apis("g").await.unwrap()[0]), want);
         let history = store.list_deployments("a1", None).await.unwrap();
@@ -364,7 +367,10 @@ mod tests {
             let row = sqlx::query(sql).fetch_one(&mut *conn).await.unwrap();
             let body: String = row.try_get("body").unwrap();
             assert!(body.contains("\"secret\":\"sealed:v1:"), "{body}");
-            assert!(!body.contains(secret) && !body.contains("Other-Hs256-Key"), "{body}");
+            assert!(
+                !body.contains(secret) && !body.contains("Other-Hs256-Key"),
+                "{body}"
+            );
         }
         // A secret written before sealing existed is still read as it was.
         sqlx::query("UPDATE apis SET body = $1")

@@ -13,7 +13,7 @@ mod tests;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, KeyInit, Mac};
-use http::{HeaderMap, HeaderName};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use md5::{Digest, Md5};
 use thiserror::Error;
 
@@ -92,14 +92,49 @@ pub struct Credentials<'a> {
     pub nonce: Option<&'a str>,
 }
 
-fn header_str(headers: &HeaderMap, name: HeaderName) -> Option<Result<&str, ()>> {
-    headers.get(name).map(|v| v.to_str().map_err(|_| ()))
+/// The `X-Ca-*` headers [`credentials`] reads, each its first value, found in one pass over
+/// the request's headers: cheaper than six hashed lookups of names that are mostly present.
+#[derive(Default)]
+struct CaHeaders<'a> {
+    key: Option<&'a HeaderValue>,
+    signature: Option<&'a HeaderValue>,
+    method: Option<&'a HeaderValue>,
+    list: Option<&'a HeaderValue>,
+    timestamp: Option<&'a HeaderValue>,
+    nonce: Option<&'a HeaderValue>,
+}
+
+impl<'a> CaHeaders<'a> {
+    fn find(headers: &'a HeaderMap) -> CaHeaders<'a> {
+        let mut found = CaHeaders::default();
+        for (name, value) in headers {
+            let Some(rest) = name.as_str().strip_prefix("x-ca-") else {
+                continue;
+            };
+            let slot = match rest {
+                "key" => &mut found.key,
+                "signature" => &mut found.signature,
+                "signature-method" => &mut found.method,
+                "signature-headers" => &mut found.list,
+                "timestamp" => &mut found.timestamp,
+                "nonce" => &mut found.nonce,
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
+        found
+    }
+}
+
+fn text(value: Option<&HeaderValue>) -> Option<Result<&str, ()>> {
+    value.map(|v| v.to_str().map_err(|_| ()))
 }
 
 /// `Ok(None)`: neither `X-Ca-Key` nor `X-Ca-Signature` (the caller may try an AppCode).
 pub fn credentials(headers: &HeaderMap) -> Result<Option<Credentials<'_>>, AlibabaError> {
-    let key = header_str(headers, X_CA_KEY);
-    let signature = header_str(headers, X_CA_SIGNATURE);
+    let found = CaHeaders::find(headers);
+    let key = text(found.key);
+    let signature = text(found.signature);
     let (key, signature) = match (key, signature) {
         (None, None) => return Ok(None),
         (None, Some(_)) | (Some(Err(())), _) => return Err(AlibabaError::MissingKey),
@@ -110,14 +145,14 @@ pub fn credentials(headers: &HeaderMap) -> Result<Option<Credentials<'_>>, Aliba
     if signature.is_empty() {
         return Err(AlibabaError::EmptySignature);
     }
-    let method = match header_str(headers, X_CA_SIGNATURE_METHOD) {
+    let method = match text(found.method) {
         None => SignatureMethod::HmacSha256,
         Some(Ok(m)) => {
             SignatureMethod::parse(m.trim()).ok_or(AlibabaError::InvalidSignatureMethod)?
         }
         Some(Err(())) => return Err(AlibabaError::InvalidSignatureMethod),
     };
-    let timestamp = match header_str(headers, X_CA_TIMESTAMP) {
+    let timestamp = match text(found.timestamp) {
         None => None,
         Some(Ok(t)) => Some(
             t.trim()
@@ -126,11 +161,11 @@ pub fn credentials(headers: &HeaderMap) -> Result<Option<Credentials<'_>>, Aliba
         ),
         Some(Err(())) => return Err(AlibabaError::InvalidTimestamp),
     };
-    let nonce = match header_str(headers, X_CA_NONCE) {
+    let nonce = match text(found.nonce) {
         Some(Ok(n)) if !n.is_empty() => Some(n),
         _ => None,
     };
-    let signed_headers = match header_str(headers, X_CA_SIGNATURE_HEADERS) {
+    let signed_headers = match text(found.list) {
         Some(Ok(list)) => list
             .split(',')
             .map(str::trim)

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use http::header::{ACCEPT, CONTENT_TYPE, DATE};
-use http::{HeaderMap, Method, header};
+use http::{HeaderMap, HeaderName, Method, header};
 
 use super::CONTENT_MD5;
 use percent_encoding::percent_decode_str;
@@ -32,7 +32,7 @@ pub fn is_form(headers: &HeaderMap) -> bool {
 
 /// The first value of a header as the client sent it. Bytes that are not UTF-8 (never sent by
 /// the official clients) are replaced rather than refused: the signature then just mismatches.
-fn value<'a, K: header::AsHeaderName>(headers: &'a HeaderMap, name: K) -> Cow<'a, str> {
+fn value(headers: &HeaderMap, name: HeaderName) -> Cow<'_, str> {
     headers
         .get(name)
         .map(|v| String::from_utf8_lossy(v.as_bytes()))
@@ -81,7 +81,14 @@ pub fn string_to_sign(
     for name in names {
         out.push_str(name);
         out.push(':');
-        out.push_str(&value(headers, name));
+        // A scan beats a hashed lookup here: a name given as text would be parsed and hashed
+        // first, and a request has a dozen headers or so.
+        let found = headers
+            .iter()
+            .find(|(n, _)| n.as_str().eq_ignore_ascii_case(name));
+        if let Some((_, v)) = found {
+            out.push_str(&String::from_utf8_lossy(v.as_bytes()));
+        }
         out.push('\n');
     }
 

@@ -437,6 +437,28 @@ fn signature_of_the_wrong_length_does_not_verify() {
 }
 
 #[test]
+fn credentials_take_each_header_s_first_value() {
+    let mut h = headers(&[
+        ("X-Ca-Key", KEY),
+        ("x-ca-signature", "c2ln"),
+        ("X-Ca-Timestamp", "1700000000000"),
+        ("x-ca-nonce", "n1"),
+        ("x-ca-signature-headers", "x-ca-key,X-Ca-Timestamp"),
+        ("x-ca-signature-method", "HmacSHA1"),
+        ("x-ca-stage", "TEST"),
+    ]);
+    h.append("x-ca-timestamp", HeaderValue::from_static("1"));
+    h.append("x-ca-nonce", HeaderValue::from_static("n2"));
+    h.append("x-ca-key", HeaderValue::from_static("other"));
+    let c = credentials(&h).unwrap().unwrap();
+    assert_eq!(
+        (c.key, c.signature, c.method, c.timestamp, c.nonce),
+        (KEY, "c2ln", SignatureMethod::HmacSha1, Some(TS), Some("n1"))
+    );
+    assert_eq!(c.signed_headers, ["x-ca-key", "X-Ca-Timestamp"]);
+}
+
+#[test]
 fn signing_key_debug_does_not_show_the_secret() {
     let shown = format!("{:?}", SigningKey::new(SECRET.as_bytes()));
     assert_eq!(shown, "SigningKey(..)");
