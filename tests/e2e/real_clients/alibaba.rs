@@ -24,11 +24,18 @@ async fn signed_setup() -> (Setup, TestApp) {
 }
 
 fn signed(app: &TestApp, env: &str, url: String, rest: Value) -> Value {
-    let mut v = json!({"app_key": app.key, "app_secret": app.secret, "stage": env, "url": url});
+    merged(
+        json!({"app_key": app.key, "app_secret": app.secret, "stage": env, "url": url}),
+        rest,
+    )
+}
+
+/// `base` with the fields of `rest` laid over it.
+fn merged(mut base: Value, rest: Value) -> Value {
     for (k, x) in rest.as_object().unwrap() {
-        v[k] = x.clone();
+        base[k] = x.clone();
     }
-    v
+    base
 }
 
 /// What every signed call must have done at the backend.
@@ -220,45 +227,30 @@ async fn node_simple_client_get_form_and_json_in_release_and_test() {
     }
     let doc = json!({"order": {"id": 7, "items": ["tea", "café"]}});
     for (env, host) in [("RELEASE", "127.0.0.1"), ("TEST", "localhost")] {
-        let simple = |rest: Value| {
-            let mut v =
-                json!({"client": "simple", "app_code": code, "url": s.url_on(host, "/orders")});
-            for (k, x) in rest.as_object().unwrap() {
-                v[k] = x.clone();
+        let reach = |method: &'static str, rest: Value| {
+            let req = merged(
+                json!({"client": "simple", "app_code": code, "method": method,
+                       "url": s.url_on(host, "/orders")}),
+                rest,
+            );
+            let app = &app;
+            async move {
+                let echo = call(Client::AliyunNode, req).await.echo().clone();
+                assert_reached(&echo, method, app, env);
+                echo
             }
-            v
         };
-        let r = call(
-            Client::AliyunNode,
-            simple(json!({"method": "GET", "query": {"a": "1", "b": "x y"}})),
-        )
-        .await;
-        let echo = r.echo();
-        assert_reached(echo, "GET", &app, env);
+        let echo = reach("GET", json!({"query": {"a": "1", "b": "x y"}})).await;
         assert_eq!(
             decode_pairs(echo["query"].as_str().unwrap()),
             pairs(&[("a", "1"), ("b", "x y")])
         );
-
-        let r = call(
-            Client::AliyunNode,
-            simple(json!({"method": "POST", "form": {"name": "a b&c", "n": "2"}})),
-        )
-        .await;
-        let echo = r.echo();
-        assert_reached(echo, "POST", &app, env);
+        let echo = reach("POST", json!({"form": {"name": "a b&c", "n": "2"}})).await;
         assert_eq!(
             decode_pairs(echo["body"].as_str().unwrap()),
             pairs(&[("name", "a b&c"), ("n", "2")])
         );
-
-        let r = call(
-            Client::AliyunNode,
-            simple(json!({"method": "POST", "json": doc})),
-        )
-        .await;
-        let echo = r.echo();
-        assert_reached(echo, "POST", &app, env);
+        let echo = reach("POST", json!({"json": doc})).await;
         let sent: Value = serde_json::from_str(echo["body"].as_str().unwrap()).unwrap();
         assert_eq!(sent, doc);
     }
