@@ -25,9 +25,9 @@ pub const SECRET_KEY_FILE: &str = "secret-key";
 const VERSION_TAG: &str = "v1:";
 const NONCE_LEN: usize = 24;
 const WRONG_KEY: &str =
-    "cannot decrypt app secrets: the secret key does not match the one they were written with";
+    "cannot decrypt stored secrets: the secret key does not match the one they were written with";
 
-/// 32-byte key that encrypts AppSecrets and AppCodes at rest. Debug prints nothing secret.
+/// 32-byte key that encrypts AppSecrets, AppCodes and JWT HS256 secrets at rest. Debug prints nothing secret.
 #[derive(Clone)]
 pub struct SecretKey([u8; 32]);
 
@@ -143,7 +143,7 @@ impl Sealer {
                     aad: &aad,
                 },
             )
-            .map_err(|_| StoreError::Secret("cannot encrypt an app secret".into()))?;
+            .map_err(|_| StoreError::Secret("cannot encrypt a secret".into()))?;
         let mut raw = nonce.to_vec();
         raw.extend_from_slice(&ciphertext);
         Ok(format!("{VERSION_TAG}{}", STANDARD.encode(raw)))
