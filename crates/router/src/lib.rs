@@ -162,7 +162,9 @@ impl Router {
     }
 
     /// The group serving `host` as it came in the Host header (any case, maybe with `:port`):
-    /// custom domains, then `*.` wildcard domains, and `<group-id>.<base_domain>`.
+    /// custom domains, then `*.` wildcard domains, and `<group-id>.<base_domain>`; with the
+    /// environment a custom domain is bound to. A domain bound to an environment this snapshot
+    /// does not hold serves nothing.
     pub fn host(&self, host: &str) -> Option<HostMatch> {
         self.hosts.lookup(host)
     }
