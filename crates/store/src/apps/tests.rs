@@ -259,8 +259,7 @@ async fn another_key_cannot_read_the_secrets_and_says_so() {
     let store = Store::open_sqlite(&path, SecretKey::generate())
         .await
         .unwrap();
-    let message =
-        "cannot decrypt stored secrets: the secret key does not match the one they were written with";
+    let message = "cannot decrypt stored secrets: the secret key does not match the one they were written with";
     for err in [
         store.get_app_key("p1", "k1").await.unwrap_err(),
         store.list_app_codes("p1").await.unwrap_err(),
