@@ -5,11 +5,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
 use pylon_model::{Authorization, AuthorizationSpec};
-use pylon_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::apis::load_api;
+use crate::environments;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{JsonBody, QueryArgs};
 use crate::{AppState, new_id, now_ms};
@@ -65,16 +65,7 @@ async fn resolve(s: &AppState, mut spec: AuthorizationSpec) -> ApiResult<Authori
     }
     let app = s.store.get_app(&spec.app_id).await?;
     let api = s.store.get_api(&spec.api_id).await?;
-    let environment = match s.store.get_environment(&spec.environment).await {
-        Ok(env) => env.name,
-        Err(StoreError::NotFound { .. }) => {
-            return Err(ApiError::invalid(
-                "environment",
-                format!("environment `{}` does not exist", spec.environment),
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let environment = environments::named_in(s, "environment", &spec.environment).await?;
     spec.app_id = app.id;
     spec.environment = environment;
     Ok(Authorization {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::deployments::check_compiles;
+use crate::environments;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::JsonBody;
 use crate::{AppState, now_ms};
@@ -62,16 +63,7 @@ pub(crate) async fn create(
     }
     let environment = match req.environment.as_deref().map(str::trim) {
         None => None,
-        Some(env) => match s.store.get_environment(env).await {
-            Ok(found) => Some(found.name),
-            Err(pylon_store::StoreError::NotFound { .. }) => {
-                return Err(ApiError::invalid(
-                    "environment",
-                    format!("there is no environment `{env}`"),
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        },
+        Some(env) => Some(environments::named_in(&s, "environment", env).await?),
     };
     let mut group = s.store.get_group(&group_id).await?;
     if let Some(owner) = s.store.group_by_domain(&name).await? {

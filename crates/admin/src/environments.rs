@@ -9,6 +9,19 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::JsonBody;
 
+/// The stored name of the environment a request names in `field` (any case); 422 naming the
+/// field when there is none.
+pub(crate) async fn named_in(s: &AppState, field: &str, name: &str) -> ApiResult<String> {
+    match s.store.get_environment(name).await {
+        Ok(env) => Ok(env.name),
+        Err(pylon_store::StoreError::NotFound { .. }) => Err(ApiError::invalid(
+            field,
+            format!("environment `{name}` does not exist"),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
 #[utoipa::path(get, path = "/v1/environments", tag = "environments",
     responses((status = 200, body = Vec<Environment>), (status = 401, body = ErrorBody)))]
 pub(crate) async fn list(State(s): State<AppState>) -> ApiResult<Json<Vec<Environment>>> {
