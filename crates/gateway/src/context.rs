@@ -68,11 +68,34 @@ pub(crate) fn now_ms() -> i64 {
 pub(crate) struct Route<'a> {
     pub(crate) group: GroupId,
     pub(crate) env: EnvId,
+    /// What chose `env`, for the debug trace.
+    pub(crate) env_from: EnvFrom,
     pub(crate) plan: &'a ApiPlan,
     /// Path parameters as matched, raw (still percent-encoded).
     pub(crate) params: Vec<(&'a str, &'a str)>,
     /// The unmatched suffix of a prefix match.
     pub(crate) rest: &'a str,
+}
+
+/// What chose a request's environment, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EnvFrom {
+    /// The Host is a domain bound to one environment.
+    Domain,
+    /// `X-Ca-Stage`.
+    Header,
+    /// Neither: RELEASE.
+    Default,
+}
+
+impl EnvFrom {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            EnvFrom::Domain => "domain",
+            EnvFrom::Header => "X-Ca-Stage",
+            EnvFrom::Default => "default",
+        }
+    }
 }
 
 /// The app the authenticate phase established.

@@ -176,16 +176,7 @@ impl Trace {
                 host: ctx.host.to_string(),
                 group_id: router.group_id(r.group).to_string(),
                 environment: router.environment_name(r.env).to_string(),
-                environment_from: if router
-                    .host(ctx.host)
-                    .is_some_and(|h| h.environment.is_some())
-                {
-                    "domain".into()
-                } else if ctx.parts.headers.contains_key("x-ca-stage") {
-                    "X-Ca-Stage".into()
-                } else {
-                    "default".into()
-                },
+                environment_from: r.env_from.as_str().into(),
                 api_id: r.plan.api_id.clone(),
                 api_name: r.plan.api_name.clone(),
                 api_method: r.plan.request_method.clone(),

@@ -204,3 +204,41 @@ async fn a_debug_trace_shows_each_phase_and_the_backend_exchange() {
     assert_eq!(trace.response.status, Some(400));
     assert!(trace.backend_request.is_none());
 }
+
+#[tokio::test]
+async fn a_debug_trace_says_what_chose_the_environment() {
+    let mut snapshot = SnapshotBuilder::new()
+        .api(
+            "TEST",
+            http_api("t", "GET", "/t", "http://127.0.0.1:9", "/"),
+        )
+        .api(
+            "RELEASE",
+            http_api("r", "GET", "/t", "http://127.0.0.1:9", "/"),
+        )
+        .build();
+    snapshot.groups[0].domains.push(
+        serde_json::from_value(json!({"name": "test.shop.example.com", "environment": "TEST"}))
+            .unwrap(),
+    );
+    let gw = RunningGateway::start(&snapshot).await;
+    let from = |host: &'static str, stage: Option<&'static str>| {
+        let mut b = Request::get("/t").header("host", host);
+        if let Some(stage) = stage {
+            b = b.header("x-ca-stage", stage);
+        }
+        let request = b.body(Bytes::new()).unwrap();
+        let gateway = gw.gateway.clone();
+        async move {
+            let trace = gateway.debug(request).await;
+            let route = trace.route.expect("routed");
+            (route.environment, route.environment_from)
+        }
+    };
+    let bound = from("test.shop.example.com", Some("RELEASE")).await;
+    assert_eq!(bound, ("TEST".to_string(), "domain".to_string()));
+    let header = from(HOST, Some("test")).await;
+    assert_eq!(header, ("TEST".to_string(), "X-Ca-Stage".to_string()));
+    let default = from(HOST, None).await;
+    assert_eq!(default, ("RELEASE".to_string(), "default".to_string()));
+}

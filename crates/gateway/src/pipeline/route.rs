@@ -5,7 +5,7 @@ use pylon_auth::alibaba::X_CA_STAGE;
 use pylon_model::Method;
 
 use super::cors;
-use crate::context::{RequestContext, Route};
+use crate::context::{EnvFrom, RequestContext, Route};
 use crate::error::GatewayError;
 
 pub(crate) fn route(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
@@ -17,17 +17,21 @@ pub(crate) fn route(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
         .ok_or_else(|| GatewayError::InvalidDomain(ctx.host.to_string()))?;
     let group = host.group;
     // A domain bound to an environment serves only that one (Alibaba's BindStageName).
-    let env = match (host.environment, parts.headers.get(X_CA_STAGE)) {
-        (Some(bound), _) => bound,
+    let (env, env_from) = match (host.environment, parts.headers.get(X_CA_STAGE)) {
+        (Some(bound), _) => (bound, EnvFrom::Domain),
         (None, Some(stage)) => {
             let name = stage.to_str().unwrap_or("");
-            router
+            let env = router
                 .environment(name.trim())
-                .ok_or_else(|| GatewayError::InvalidUrl(name.to_string()))?
+                .ok_or_else(|| GatewayError::InvalidUrl(name.to_string()))?;
+            (env, EnvFrom::Header)
         }
-        (None, None) => compiled
-            .release
-            .ok_or_else(|| GatewayError::InvalidUrl("RELEASE".into()))?,
+        (None, None) => {
+            let env = compiled
+                .release
+                .ok_or_else(|| GatewayError::InvalidUrl("RELEASE".into()))?;
+            (env, EnvFrom::Default)
+        }
     };
     let path = parts.uri.path();
     // A CORS preflight is routed as the request it announces; it is the gateway's to answer
@@ -56,6 +60,7 @@ pub(crate) fn route(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
     ctx.route = Some(Route {
         group,
         env,
+        env_from,
         plan,
         params: found.params,
         rest: found.rest,
