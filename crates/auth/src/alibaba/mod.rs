@@ -242,9 +242,16 @@ fn keyed<D: hmac::EagerHash>(secret: &[u8]) -> Hmac<D> {
 
 /// Base64(HMAC(secret, string_to_sign)): the `X-Ca-Signature` value.
 pub fn sign(secret: &[u8], method: SignatureMethod, string_to_sign: &str) -> String {
-    match SigningKey::new(secret).mac(method, string_to_sign) {
-        Mac256Or1::Sha256(m) => BASE64.encode(m.finalize().into_bytes()),
-        Mac256Or1::Sha1(m) => BASE64.encode(m.finalize().into_bytes()),
+    // One signature: key only the hash it uses, not both as a `SigningKey` does.
+    match method {
+        SignatureMethod::HmacSha256 => {
+            let mac = keyed::<sha2::Sha256>(secret).chain_update(string_to_sign);
+            BASE64.encode(mac.finalize().into_bytes())
+        }
+        SignatureMethod::HmacSha1 => {
+            let mac = keyed::<sha1::Sha1>(secret).chain_update(string_to_sign);
+            BASE64.encode(mac.finalize().into_bytes())
+        }
     }
 }
 

@@ -5,10 +5,10 @@
 use std::borrow::Cow;
 
 use http::header::{ACCEPT, CONTENT_TYPE, DATE};
-use http::{HeaderMap, HeaderName, Method, header};
+use http::{HeaderMap, HeaderValue, Method, header};
+use percent_encoding::percent_decode_str;
 
 use super::CONTENT_MD5;
-use percent_encoding::percent_decode_str;
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
@@ -30,13 +30,10 @@ pub fn is_form(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().starts_with(FORM.as_bytes()))
 }
 
-/// The first value of a header as the client sent it. Bytes that are not UTF-8 (never sent by
-/// the official clients) are replaced rather than refused: the signature then just mismatches.
-fn value(headers: &HeaderMap, name: HeaderName) -> Cow<'_, str> {
-    headers
-        .get(name)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()))
-        .unwrap_or(Cow::Borrowed(""))
+/// A header's value as the client sent it, "" when absent. Bytes that are not UTF-8 (never sent
+/// by the official clients) are replaced rather than refused: the signature then just mismatches.
+fn text(value: Option<&HeaderValue>) -> Cow<'_, str> {
+    value.map_or(Cow::Borrowed(""), |v| String::from_utf8_lossy(v.as_bytes()))
 }
 
 /// `query`: the raw query string (no `?`); `form`: the raw body, given only when
@@ -62,7 +59,7 @@ pub fn string_to_sign(
     out.extend(method.as_str().chars().map(|c| c.to_ascii_uppercase()));
     out.push('\n');
     for name in [ACCEPT, CONTENT_MD5, CONTENT_TYPE, DATE] {
-        out.push_str(&value(headers, name));
+        out.push_str(&text(headers.get(name)));
         out.push('\n');
     }
 
@@ -86,9 +83,7 @@ pub fn string_to_sign(
         let found = headers
             .iter()
             .find(|(n, _)| n.as_str().eq_ignore_ascii_case(name));
-        if let Some((_, v)) = found {
-            out.push_str(&String::from_utf8_lossy(v.as_bytes()));
-        }
+        out.push_str(&text(found.map(|(_, v)| v)));
         out.push('\n');
     }
 
