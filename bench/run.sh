@@ -370,15 +370,20 @@ sign_requests() { # out count [--nonce]
 sign_requests "$TMP/signed" $((1000 * THREADS))
 
 # One curl with signed headers: `line` is `<ts> <sig>` or `<ts> <nonce> <sig>`.
-signed_curl() { # file line -> HTTP status and body
+# Sets SIGNED_HEADERS to `-H` options (curl's and ab's syntax) for one precomputed request.
+signed_headers() { # file line
   local list ts nonce sig
   list=$(sed -n '1s/^# x-ca-signature-headers: //p' "$1")
   read -r ts nonce sig <<<"$2"
   [[ -n $sig ]] || { sig=$nonce; nonce=; }
-  curl -s --max-time 2 -w ' %{http_code}' -H "Host: $APP_HOST" -H 'Accept: application/json' \
-    -H "X-Ca-Key: $APP_KEY" -H 'X-Ca-Signature-Method: HmacSHA256' \
-    -H "X-Ca-Signature-Headers: $list" -H "X-Ca-Timestamp: $ts" ${nonce:+-H "X-Ca-Nonce: $nonce"} \
-    -H "X-Ca-Signature: $sig" "http://127.0.0.1:$PYLON_PORT/bench"
+  SIGNED_HEADERS=(-H 'Accept: application/json' -H "X-Ca-Key: $APP_KEY"
+    -H 'X-Ca-Signature-Method: HmacSHA256' -H "X-Ca-Signature-Headers: $list"
+    -H "X-Ca-Timestamp: $ts" ${nonce:+-H "X-Ca-Nonce: $nonce"} -H "X-Ca-Signature: $sig")
+}
+signed_curl() { # file line -> HTTP status and body
+  signed_headers "$1" "$2"
+  curl -s --max-time 2 -w ' %{http_code}' -H "Host: $APP_HOST" "${SIGNED_HEADERS[@]}" \
+    "http://127.0.0.1:$PYLON_PORT/bench"
 }
 # Authentication is really enforced on this route, and the signed requests pass it.
 for _ in $(seq 50); do
@@ -403,11 +408,7 @@ ratio() { # label a b -> "label: a/b" to two places, when b > 0
 #     REQUESTS requests per target; what Pylon executed in between is read from callgrind's dump.
 # ---------------------------------------------------------------------------------------------
 if ((CALLGRIND)); then
-  read -r _ _ SIGNED_LIST <<<"$(sed -n 1p "$TMP/signed.0")"
-  read -r SIGNED_TS SIGNED_SIG <<<"$(sed -n 2p "$TMP/signed.0")"
-  SIGNED_HEADERS=(-H 'Accept: application/json' -H "X-Ca-Key: $APP_KEY"
-    -H 'X-Ca-Signature-Method: HmacSHA256' -H "X-Ca-Signature-Headers: $SIGNED_LIST"
-    -H "X-Ca-Timestamp: $SIGNED_TS" -H "X-Ca-Signature: $SIGNED_SIG")
+  signed_headers "$TMP/signed.0" "$(sed -n 2p "$TMP/signed.0")"
   declare -A IR
   count_target() { # name host [ab -H options...]
     local name=$1 host=$2 out=$TMP/ab-$1.txt dump; shift 2
