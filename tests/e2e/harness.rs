@@ -480,3 +480,91 @@ pub async fn cli_json(pylon: &Pylon, args: &[&str]) -> Value {
     all.extend(["-o", "json"]);
     serde_json::from_str(&cli_ok(pylon, &all).await).unwrap()
 }
+
+/// A response read off a raw socket.
+#[derive(Debug)]
+pub struct RawReply {
+    pub status: u16,
+    /// Header names lowercased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawReply {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Asserts a gateway error carrying the `X-Ca-*` headers and the JSON body.
+    pub fn assert_error(&self, status: u16, message: &str) {
+        assert_eq!(self.status, status, "{self:?} {}", self.text());
+        assert!(
+            self.header("x-ca-error-message").starts_with(message),
+            "message {:?}, wanted {message:?}",
+            self.header("x-ca-error-message")
+        );
+        assert!(!self.header("x-ca-error-code").is_empty(), "{self:?}");
+        let id = self.header("x-ca-request-id");
+        assert!(!id.is_empty(), "{self:?}");
+        let body: Value = serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", self.text()));
+        assert_eq!(body["request_id"], id);
+    }
+}
+
+/// Writes `request` as it is (curl and hyper would clean it up first) and reads one response
+/// (to its Content-Length, or to the end of the connection).
+pub async fn raw_request(addr: SocketAddr, request: &[u8]) -> RawReply {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // A server may answer and close before reading everything: that is what is under test.
+    let _ = stream.write_all(request).await;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16384];
+    let read = async {
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            if let Some(reply) = parse_raw(&buf) {
+                return Some(reply);
+            }
+        }
+        parse_raw(&buf)
+    };
+    tokio::time::timeout(Duration::from_secs(20), read)
+        .await
+        .expect("a response within 20 s")
+        .unwrap_or_else(|| panic!("no complete response: {:?}", String::from_utf8_lossy(&buf)))
+}
+
+/// One complete response at the start of `buf`, if there is one.
+pub fn parse_raw(buf: &[u8]) -> Option<RawReply> {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&buf[..end]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let body = buf.get(end + 4..end + 4 + length)?.to_vec();
+    Some(RawReply {
+        status,
+        headers,
+        body,
+    })
+}

@@ -10,6 +10,7 @@ mod debug;
 mod deployments;
 mod environments;
 mod lifecycle;
+mod paths;
 mod readme;
 mod real_clients;
 mod routing;

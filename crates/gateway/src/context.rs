@@ -107,6 +107,8 @@ pub(crate) struct Caller {
 pub(crate) struct RequestContext<'a> {
     pub(crate) compiled: &'a Compiled,
     pub(crate) parts: &'a Parts,
+    /// The path as the client sent it, before normalisation: what signatures cover.
+    pub(crate) client_path: &'a str,
     pub(crate) peer: SocketAddr,
     pub(crate) request_id: RequestId,
     pub(crate) start: Instant,
@@ -134,6 +136,7 @@ impl<'a> RequestContext<'a> {
         Self {
             compiled,
             parts,
+            client_path: parts.uri.path(),
             peer,
             request_id: RequestId::generate(),
             start: Instant::now(),

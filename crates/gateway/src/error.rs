@@ -28,6 +28,8 @@ pub(crate) enum GatewayError {
     InvalidHttpMethod(String),
     #[error("no API matches the request")]
     ApiNotFound,
+    #[error("refused path: {0}")]
+    InvalidPath(std::borrow::Cow<'static, str>),
     #[error("parameter `{name}` {reason}")]
     InvalidParameter { name: String, reason: String },
     #[error("required parameter `{0}` is missing")]
@@ -65,6 +67,7 @@ impl GatewayError {
             | Self::InvalidUrl(_)
             | Self::InvalidHttpMethod(_)
             | Self::ApiNotFound
+            | Self::InvalidPath(_)
             | Self::InvalidParameter { .. }
             | Self::MissingParameter(_)
             | Self::RequestBody(_) => StatusCode::BAD_REQUEST,
@@ -86,6 +89,7 @@ impl GatewayError {
             Self::InvalidUrl(_) => "D400IU",
             Self::InvalidHttpMethod(_) => "D400IM",
             Self::ApiNotFound => "D400NF",
+            Self::InvalidPath(_) => "D400IP",
             Self::InvalidParameter { .. } => "P400IP",
             Self::MissingParameter(_) => "P400MP",
             Self::BodyTooLarge { .. } => "P413TL",
@@ -107,6 +111,7 @@ impl GatewayError {
             Self::InvalidUrl(_) => "Invalid Url".into(),
             Self::InvalidHttpMethod(_) => "Invalid HttpMethod".into(),
             Self::ApiNotFound => "API Not Found".into(),
+            Self::InvalidPath(reason) => format!("Invalid Url: {reason}"),
             Self::InvalidParameter { name, reason } => {
                 format!("Invalid Parameter: {name} {reason}")
             }

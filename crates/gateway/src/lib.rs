@@ -99,9 +99,13 @@ impl Gateway {
             return DebugTrace::default();
         };
         let client = backend::http::client();
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
         let peer = SocketAddr::from(([127, 0, 0, 1], 0));
+        let (client_path, normalized) = pipeline::normalize_request(&mut parts);
         let mut ctx = context::RequestContext::new(&compiled, &parts, peer);
+        if let Some(path) = &client_path {
+            ctx.client_path = path;
+        }
         let mut recorder = trace::Trace::default();
         recorder.out.request = trace::message(
             Some(parts.method.as_str()),
@@ -111,7 +115,10 @@ impl Gateway {
             &body,
         );
         ctx.trace = Some(Box::new(recorder));
-        let result = pipeline::run(&mut ctx, &client, pipeline::Inbound::Bytes(body)).await;
+        let result = match normalized {
+            Ok(()) => pipeline::run(&mut ctx, &client, pipeline::Inbound::Bytes(body)).await,
+            Err(e) => Err(e),
+        };
         let (response, failure) = pipeline::finish(&mut ctx, result);
         pipeline::log::log(&ctx, response.status(), failure.as_ref());
         let mut recorder = ctx.trace.take().map(|b| *b).unwrap_or_default();

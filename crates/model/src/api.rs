@@ -201,6 +201,10 @@ pub struct RequestConfig {
     pub regex_priority: i32,
     #[serde(default)]
     pub mode: RequestMode,
+    /// Lets `%2F`, `%5C` and `\` through in path parameter values and the rest of a prefix
+    /// match, for backends that take encoded slashes as data. Dot segments stay refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_encoded_slashes: bool,
 }
 
 fn default_protocols() -> Vec<Protocol> {

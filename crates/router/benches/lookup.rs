@@ -31,6 +31,7 @@ fn deployment(index: usize, method: Method, path: String) -> Deployment {
                     method,
                     path,
                     regex_priority: 0,
+                    allow_encoded_slashes: false,
                     mode: RequestMode::PassThrough,
                 },
                 parameters: Vec::new(),

@@ -60,6 +60,7 @@ pub(crate) fn deployment(
                     method,
                     path: path.into(),
                     regex_priority: 0,
+                    allow_encoded_slashes: false,
                     mode: RequestMode::PassThrough,
                 },
                 parameters: Vec::new(),

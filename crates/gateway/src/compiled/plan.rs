@@ -95,6 +95,8 @@ pub(crate) struct ApiPlan {
     pub(crate) request_path: String,
     pub(crate) environment: String,
     pub(crate) mode: RequestMode,
+    /// `request.allow_encoded_slashes`: path values may carry `%2F`, `%5C` and `\`.
+    pub(crate) allow_encoded_slashes: bool,
     pub(crate) auth: AuthPlan,
     /// The apps that may call this API in this environment.
     pub(crate) grants: Grants,
@@ -132,6 +134,7 @@ impl ApiPlan {
             request_path: spec.request.path.clone(),
             environment: deployment.environment.clone(),
             mode: spec.request.mode,
+            allow_encoded_slashes: spec.request.allow_encoded_slashes,
             auth: AuthPlan {
                 kind: spec.auth.auth_type,
                 app_code: spec.auth.app_code,

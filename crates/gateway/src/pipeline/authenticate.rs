@@ -65,7 +65,7 @@ fn app(
         .ok_or(GatewayError::Auth(AuthError::InvalidAppKey))?;
     let string_to_sign = alibaba::string_to_sign(
         &parts.method,
-        parts.uri.path(),
+        ctx.client_path,
         parts.uri.query(),
         body.form,
         &parts.headers,

@@ -22,6 +22,7 @@ use crate::context::RequestContext;
 use crate::error::GatewayError;
 use crate::hop;
 use crate::pipeline::authenticate::CREDENTIAL_HEADERS;
+use crate::pipeline::normalize;
 use crate::pipeline::validate::Values;
 use crate::urlencoded::{self, SEGMENT, SEGMENTS};
 
@@ -84,11 +85,15 @@ pub(crate) fn build(
 
     let mut target = String::with_capacity(base_path.len() + parts.uri.path().len() + 64);
     target.push_str(base_path);
-    render_path(&mut target, &backend.path, values, route_params);
+    render_path(&mut target, &backend.path, values, route_params)?;
     append_rest(&mut target, rest);
     if target.is_empty() {
         target.push('/');
     }
+    // The values were checked one by one; this holds the whole path to the rule, so no
+    // combination of them (or a backend path configured with dot segments) can climb out.
+    normalize::check_raw(&target, true)
+        .map_err(|e| GatewayError::Internal(format!("backend path `{target}` refused: {}", e.0)))?;
     write_query(&mut target, ctx, plan, backend, values, &client_ip);
 
     let mut headers = match plan.mode {
@@ -160,16 +165,18 @@ fn header_value(text: &str) -> Option<HeaderValue> {
 }
 
 /// Writes the backend path template, filling each slot from its parameter (or the matched
-/// path parameter of the same name), percent-encoded unless it came raw from the path.
+/// path parameter of the same name), percent-encoded unless it came raw from the path (and
+/// was then checked by the route phase). A decoded value is refused when it would make a dot
+/// segment.
 pub(crate) fn render_path(
     out: &mut String,
     path: &BackendPath,
     values: &Values<'_>,
     route_params: &[(&str, &str)],
-) {
+) -> Result<(), GatewayError> {
     if let Some(literal) = path.as_literal() {
         out.push_str(literal);
-        return;
+        return Ok(());
     }
     for piece in &path.pieces {
         match piece {
@@ -182,6 +189,9 @@ pub(crate) fn render_path(
                 Some(v) => match v.raw_path {
                     Some(raw) => out.push_str(raw),
                     None => {
+                        normalize::check_text(&v.text).map_err(|e| {
+                            GatewayError::InvalidPath(format!("parameter `{name}`: {}", e.0).into())
+                        })?;
                         let set = if *greedy { SEGMENTS } else { SEGMENT };
                         out.extend(utf8_percent_encode(&v.text, set));
                     }
@@ -194,6 +204,7 @@ pub(crate) fn render_path(
             },
         }
     }
+    Ok(())
 }
 
 /// Appends the unmatched rest of a prefix match without doubling a `/`.

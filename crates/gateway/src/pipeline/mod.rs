@@ -8,6 +8,7 @@ pub(crate) mod forward;
 pub(crate) mod jwt;
 pub(crate) mod limit;
 pub(crate) mod log;
+pub(crate) mod normalize;
 pub(crate) mod respond;
 pub(crate) mod route;
 pub(crate) mod validate;
@@ -41,12 +42,35 @@ pub(crate) async fn handle(
     request: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<GatewayBody> {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    let (client_path, normalized) = normalize_request(&mut parts);
     let mut ctx = RequestContext::new(compiled, &parts, peer);
-    let result = run(&mut ctx, client, Inbound::Incoming(body)).await;
+    if let Some(path) = &client_path {
+        ctx.client_path = path;
+    }
+    let result = match normalized {
+        Ok(()) => run(&mut ctx, client, Inbound::Incoming(body)).await,
+        Err(e) => Err(e),
+    };
     let (response, failure) = finish(&mut ctx, result);
     log::log(&ctx, response.status(), failure.as_ref());
     response
+}
+
+/// The normalise phase, which runs before the context exists because it rewrites the URI every
+/// later phase reads. Returns the path as the client sent it when it changed: signatures are
+/// computed over what the client sent.
+pub(crate) fn normalize_request(
+    parts: &mut http::request::Parts,
+) -> (Option<String>, Result<(), GatewayError>) {
+    match normalize::normalize_uri(&parts.uri) {
+        Ok(None) => (None, Ok(())),
+        Ok(Some(uri)) => {
+            let original = std::mem::replace(&mut parts.uri, uri);
+            (Some(original.path().to_string()), Ok(()))
+        }
+        Err(e) => (None, Err(GatewayError::InvalidPath(e.0))),
+    }
 }
 
 /// The request body as it reaches the pipeline.

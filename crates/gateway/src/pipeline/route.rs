@@ -4,7 +4,7 @@
 use pylon_auth::alibaba::X_CA_STAGE;
 use pylon_model::Method;
 
-use super::cors;
+use super::{cors, normalize};
 use crate::context::{EnvFrom, RequestContext, Route};
 use crate::error::GatewayError;
 
@@ -57,6 +57,14 @@ pub(crate) fn route(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
             (plan, found)
         }
     };
+    // Client values bound for the backend path, checked once here for every later use.
+    let allow = plan.allow_encoded_slashes;
+    for (name, raw) in &found.params {
+        normalize::check_raw(raw, allow).map_err(|e| {
+            GatewayError::InvalidPath(format!("parameter `{name}`: {}", e.0).into())
+        })?;
+    }
+    normalize::check_raw(found.rest, allow).map_err(|e| GatewayError::InvalidPath(e.0))?;
     ctx.route = Some(Route {
         group,
         env,

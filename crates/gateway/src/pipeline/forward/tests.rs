@@ -24,7 +24,7 @@ fn backend_path_slots_take_encoded_values_and_raw_path_params() {
     let route_params = [("id", "7%20x"), ("proxy", "deep/er%20path")];
     let values = validate::collect(&params, &request, &route_params, None).unwrap();
     let mut out = String::from("/base");
-    render_path(&mut out, &path, &values, &route_params);
+    render_path(&mut out, &path, &values, &route_params).unwrap();
     assert_eq!(out, "/base/v1/a%20b%2Fc/7%20x/deep/er%20path");
 }
 
