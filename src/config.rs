@@ -3,8 +3,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
+use pylon_gateway::Limits;
 use pylon_store::{SECRET_KEY_FILE, SecretKey};
 use serde::Deserialize;
 
@@ -19,7 +21,7 @@ pub const SECRET_KEY_ENV: &str = "PYLON_SECRET_KEY";
 
 #[derive(clap::Args, Debug, Default)]
 pub struct ServeArgs {
-    /// YAML config file with any of: data_dir, listen, admin_listen, admin_token, base_domain.
+    /// YAML config file with any of the keys of docs/configuration.md; re-read on SIGHUP.
     #[arg(long, env = "PYLON_CONFIG")]
     pub config: Option<PathBuf>,
     /// Directory of the embedded store and the generated admin token [default: ./pylon-data].
@@ -37,9 +39,26 @@ pub struct ServeArgs {
     /// Base domain of the groups' default subdomains `<group-id>.<base-domain>` [default: localhost].
     #[arg(long, env = "PYLON_BASE_DOMAIN")]
     pub base_domain: Option<String>,
+    /// Open client connections at most; past it the oldest idle one is closed
+    /// [default: half the open-file limit, at most 100000].
+    #[arg(long, env = "PYLON_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Largest request head (request line and headers), e.g. `64KiB`; larger get a 431
+    /// [default: 64KiB, at least 8KiB].
+    #[arg(long, env = "PYLON_MAX_HEADER_SIZE", value_parser = parse_size)]
+    pub max_header_size: Option<usize>,
+    /// Time from accept (and between requests) to a complete request head, e.g. `30s` [default: 30s].
+    #[arg(long, env = "PYLON_HEADER_TIMEOUT", value_parser = parse_duration)]
+    pub header_timeout: Option<Duration>,
+    /// A connection with no request in flight is closed after this, e.g. `75s` [default: 75s].
+    #[arg(long, env = "PYLON_IDLE_TIMEOUT", value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
+    /// After SIGTERM, requests on open connections are still answered this long, e.g. `1s` [default: 1s].
+    #[arg(long, env = "PYLON_SHUTDOWN_GRACE", value_parser = parse_duration)]
+    pub shutdown_grace: Option<Duration>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     data_dir: Option<PathBuf>,
@@ -47,20 +66,137 @@ struct FileConfig {
     admin_listen: Option<SocketAddr>,
     admin_token: Option<String>,
     base_domain: Option<String>,
+    max_connections: Option<usize>,
+    #[serde(default, deserialize_with = "de_size")]
+    max_header_size: Option<usize>,
+    #[serde(default, deserialize_with = "de_duration")]
+    header_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "de_duration")]
+    idle_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "de_duration")]
+    shutdown_grace: Option<Duration>,
+    /// The log filter when `PYLON_LOG` is not set.
+    log: Option<String>,
 }
 
 /// The settings `pylon serve` runs with, every layer resolved.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub admin_listen: SocketAddr,
     pub admin_token: Option<String>,
     pub base_domain: String,
+    pub limits: Limits,
+    /// Log filter from the config file (`PYLON_LOG` wins over it).
+    pub log: Option<String>,
+}
+
+impl Settings {
+    /// What differs from `self` in `next` that only a restart applies.
+    pub fn needs_restart(&self, next: &Settings) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        if self.data_dir != next.data_dir {
+            changed.push("data_dir");
+        }
+        if self.listen != next.listen {
+            changed.push("listen");
+        }
+        if self.admin_listen != next.admin_listen {
+            changed.push("admin_listen");
+        }
+        if self.admin_token != next.admin_token {
+            changed.push("admin_token");
+        }
+        if self.base_domain != next.base_domain {
+            changed.push("base_domain");
+        }
+        changed
+    }
+}
+
+/// The open-file limit's share for client connections: each may hold a backend connection
+/// too, and the store, listeners and logs need a few.
+pub fn default_max_connections(open_files: u64) -> usize {
+    let share = open_files.saturating_sub(64) / 2;
+    usize::try_from(share.clamp(16, 100_000)).unwrap_or(100_000)
+}
+
+/// `30s`, `500ms`, `2m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (e.g. `30s`, `500ms`, `2m`)"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        other => return Err(format!("`{other}` is not a time unit (ms, s, m, h)")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is out of range"))
+}
+
+/// `65536`, `64KiB`, `1MiB` (also `k`, `KB`, `M`, `MB`, all powers of 1024).
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: usize = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (e.g. `65536`, `64KiB`, `1MiB`)"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        other => return Err(format!("`{other}` is not a size unit (KiB, MiB)")),
+    };
+    value
+        .checked_mul(factor)
+        .ok_or_else(|| format!("`{text}` is out of range"))
+}
+
+/// YAML accepts a duration as a string (`30s`) or a number of seconds.
+fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let value: Option<yaml_serde::Value> = Option::deserialize(d)?;
+    let text = match value {
+        None => return Ok(None),
+        Some(yaml_serde::Value::String(s)) => s,
+        Some(yaml_serde::Value::Number(n)) => n.to_string(),
+        Some(_) => {
+            return Err(serde::de::Error::custom(
+                "expected a duration such as `30s`",
+            ));
+        }
+    };
+    parse_duration(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// YAML accepts a size as a string (`64KiB`) or a number of bytes.
+fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    let value: Option<yaml_serde::Value> = Option::deserialize(d)?;
+    let text = match value {
+        None => return Ok(None),
+        Some(yaml_serde::Value::String(s)) => s,
+        Some(yaml_serde::Value::Number(n)) => n.to_string(),
+        Some(_) => return Err(serde::de::Error::custom("expected a size such as `64KiB`")),
+    };
+    parse_size(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 impl ServeArgs {
-    pub fn resolve(self) -> anyhow::Result<Settings> {
+    /// Resolves every layer; `open_files` (the open-file limit) sizes the connection cap's
+    /// default. Also used on SIGHUP, with the flags and environment of the start.
+    pub fn resolve(&self, open_files: u64) -> anyhow::Result<Settings> {
         let file = match &self.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -70,9 +206,34 @@ impl ServeArgs {
             }
             None => FileConfig::default(),
         };
+        let defaults = Limits::default();
+        let limits = Limits {
+            max_connections: self
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or_else(|| default_max_connections(open_files)),
+            max_header_size: self
+                .max_header_size
+                .or(file.max_header_size)
+                .unwrap_or(defaults.max_header_size),
+            header_timeout: self
+                .header_timeout
+                .or(file.header_timeout)
+                .unwrap_or(defaults.header_timeout),
+            idle_timeout: self
+                .idle_timeout
+                .or(file.idle_timeout)
+                .unwrap_or(defaults.idle_timeout),
+            shutdown_grace: self
+                .shutdown_grace
+                .or(file.shutdown_grace)
+                .unwrap_or(defaults.shutdown_grace),
+        };
+        limits.check().map_err(|e| anyhow::anyhow!(e))?;
         let settings = Settings {
             data_dir: self
                 .data_dir
+                .clone()
                 .or(file.data_dir)
                 .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
             listen: self.listen.or(file.listen).unwrap_or(DEFAULT_LISTEN),
@@ -82,14 +243,18 @@ impl ServeArgs {
                 .unwrap_or(DEFAULT_ADMIN_LISTEN),
             admin_token: self
                 .admin_token
+                .clone()
                 .or(file.admin_token)
                 .filter(|t| !t.is_empty()),
             base_domain: self
                 .base_domain
+                .clone()
                 .or(file.base_domain)
                 .unwrap_or_else(|| DEFAULT_BASE_DOMAIN.into())
                 .trim_matches('.')
                 .to_ascii_lowercase(),
+            limits,
+            log: file.log,
         };
         if settings.base_domain.is_empty() {
             bail!("base_domain must not be empty");
@@ -183,7 +348,7 @@ mod tests {
             listen: Some("127.0.0.1:7001".parse().unwrap()),
             ..Default::default()
         };
-        let s = args.resolve().unwrap();
+        let s = args.resolve(1024).unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:7001");
         assert_eq!(s.base_domain, "api.example.com");
         assert_eq!(s.admin_listen, DEFAULT_ADMIN_LISTEN);
@@ -199,7 +364,7 @@ mod tests {
             config: Some(file),
             ..Default::default()
         }
-        .resolve()
+        .resolve(1024)
         .unwrap_err();
         assert!(format!("{err:#}").contains("listn"));
     }
@@ -211,7 +376,7 @@ mod tests {
             data_dir: Some(dir.path().into()),
             ..Default::default()
         }
-        .resolve()
+        .resolve(1024)
         .unwrap();
         let (_, path) = secret_key(&s, Some("11".repeat(32))).unwrap();
         assert!(path.is_none());
@@ -233,7 +398,7 @@ mod tests {
             data_dir: Some(dir.path().into()),
             ..Default::default()
         }
-        .resolve()
+        .resolve(1024)
         .unwrap();
         let (first, path) = admin_token(&s).unwrap();
         let (second, _) = admin_token(&s).unwrap();

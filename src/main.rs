@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod lock;
 mod serve;
 
 use clap::{Parser, Subcommand};

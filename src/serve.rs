@@ -1,5 +1,6 @@
-//! `pylon serve`: opens the store, compiles what is published, and runs the gateway and admin
-//! listeners until Ctrl-C or SIGTERM, then drains both.
+//! `pylon serve`: locks the data directory, opens the store, compiles what is published, and
+//! runs the gateway and admin listeners until Ctrl-C or SIGTERM, then drains both. SIGHUP
+//! re-reads the config file and applies what can change while serving.
 
 use std::sync::Arc;
 
@@ -9,26 +10,26 @@ use pylon_gateway::{Gateway, GatewayConfig};
 use pylon_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Registry, reload};
 
-use crate::config::{self, ServeArgs};
+use crate::config::{self, ServeArgs, Settings};
+use crate::lock;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PYLON_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let open_files = raise_open_file_limit();
+    let settings = args.resolve(open_files)?;
+    let log = Log::init(settings.log.as_deref());
+    tracing::debug!(open_files, "open-file limit");
 
-    let settings = args.resolve()?;
     std::fs::create_dir_all(&settings.data_dir).with_context(|| {
         format!(
             "cannot create data directory {}",
             settings.data_dir.display()
         )
     })?;
+    let _lock = lock::DataDirLock::acquire(&settings.data_dir)?;
     let (token, token_file) = config::admin_token(&settings)?;
     let (secret_key, secret_key_file) =
         config::secret_key(&settings, std::env::var(config::SECRET_KEY_ENV).ok())?;
@@ -47,6 +48,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let gateway = Gateway::new(GatewayConfig {
         base_domain: settings.base_domain.clone(),
+        limits: settings.limits.clone(),
     });
     let snapshot = store
         .load_snapshot()
@@ -93,13 +95,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let gateway_task = tokio::spawn(gateway.serve(gateway_listener, stopped(stop_rx.clone())));
+    let gateway_task =
+        tokio::spawn(Arc::clone(&gateway).serve(gateway_listener, stopped(stop_rx.clone())));
     let admin_task = tokio::spawn(async move {
         axum::serve(admin_listener, admin)
             .with_graceful_shutdown(stopped(stop_rx))
             .await
     });
 
+    tokio::spawn(reload_on_hangup(
+        args,
+        settings,
+        open_files,
+        log,
+        Arc::clone(&gateway),
+    ));
     shutdown_signal().await;
     tracing::info!("shutting down: draining in-flight requests");
     let _ = stop_tx.send(true);
@@ -132,5 +142,138 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+/// The log filter, replaceable while serving. `PYLON_LOG` wins over the config file's `log`.
+struct Log {
+    handle: Option<reload::Handle<EnvFilter, Registry>>,
+}
+
+impl Log {
+    fn init(from_file: Option<&str>) -> Log {
+        let env = std::env::var("PYLON_LOG").ok();
+        let filter = env
+            .as_deref()
+            .or(from_file)
+            .and_then(|f| EnvFilter::try_new(f).ok())
+            .unwrap_or_else(|| EnvFilter::new("info"));
+        let (filter, handle) = reload::Layer::new(filter);
+        let fmt = tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+        let installed = tracing_subscriber::registry()
+            .with(filter)
+            .with(fmt)
+            .try_init()
+            .is_ok();
+        Log {
+            // With PYLON_LOG set the file's filter never applies, so there is nothing to reload.
+            handle: (installed && env.is_none()).then_some(handle),
+        }
+    }
+
+    fn reload(&self, from_file: Option<&str>) {
+        let Some(handle) = &self.handle else {
+            return;
+        };
+        let text = from_file.unwrap_or("info");
+        match EnvFilter::try_new(text) {
+            Ok(filter) => match handle.reload(filter) {
+                Ok(()) => tracing::info!(filter = text, "log filter applied"),
+                Err(e) => tracing::warn!(error = %e, "cannot replace the log filter"),
+            },
+            Err(e) => {
+                tracing::error!(filter = text, error = %e, "invalid log filter; kept the old one")
+            }
+        }
+    }
+}
+
+/// SIGHUP: re-reads the config file, applies the limits and the log filter, and says what
+/// needs a restart. A file that does not parse changes nothing.
+async fn reload_on_hangup(
+    args: ServeArgs,
+    mut current: Settings,
+    open_files: u64,
+    log: Log,
+    gateway: Arc<Gateway>,
+) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; the config file is read at start only");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            let Some(path) = &args.config else {
+                tracing::info!("SIGHUP: no config file (--config) to re-read; nothing changed");
+                continue;
+            };
+            let next = match args.resolve(open_files) {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::error!(
+                        "SIGHUP: {e:#}; kept the running configuration of {}",
+                        path.display()
+                    );
+                    continue;
+                }
+            };
+            let restart = current.needs_restart(&next);
+            if !restart.is_empty() {
+                tracing::warn!(
+                    keys = restart.join(", "),
+                    "SIGHUP: these settings changed but apply only after a restart"
+                );
+            }
+            if next.limits != current.limits {
+                gateway.set_limits(next.limits.clone());
+                tracing::info!(limits = ?next.limits, "SIGHUP: listener limits applied to new connections");
+            }
+            if next.log != current.log {
+                log.reload(next.log.as_deref());
+            }
+            tracing::info!("SIGHUP: reloaded {}", path.display());
+            current = next;
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (args, current, open_files, log, gateway);
+    }
+}
+
+/// Raises the soft open-file limit to the hard one (each client connection is a descriptor,
+/// often with a backend one beside it; the inherited soft limit is often 1024) and returns
+/// the limit in force.
+fn raise_open_file_limit() -> u64 {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit and setrlimit only read and write the struct passed.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                return 1024;
+            }
+            if limit.rlim_cur < limit.rlim_max {
+                let raised = libc::rlimit {
+                    rlim_cur: limit.rlim_max,
+                    rlim_max: limit.rlim_max,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                    limit = raised;
+                }
+            }
+        }
+        limit.rlim_cur
+    }
+    #[cfg(not(unix))]
+    {
+        8192
     }
 }

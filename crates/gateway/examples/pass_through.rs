@@ -27,6 +27,7 @@ async fn main() -> std::io::Result<()> {
     .map_err(std::io::Error::other)?;
     let gateway = Gateway::new(GatewayConfig {
         base_domain: "gw.local".into(),
+        limits: Default::default(),
     });
     gateway.apply(&snapshot).map_err(std::io::Error::other)?;
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;

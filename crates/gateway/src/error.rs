@@ -28,6 +28,12 @@ pub(crate) enum GatewayError {
     InvalidHttpMethod(String),
     #[error("no API matches the request")]
     ApiNotFound,
+    #[error("the request head is larger than the limit")]
+    HeadTooLarge,
+    #[error("the request URI is longer than the limit")]
+    UriTooLong,
+    #[error("the request head could not be parsed")]
+    MalformedRequest,
     #[error("refused path: {0}")]
     InvalidPath(std::borrow::Cow<'static, str>),
     #[error("parameter `{name}` {reason}")]
@@ -36,7 +42,7 @@ pub(crate) enum GatewayError {
     MissingParameter(String),
     #[error("request body exceeds {limit} bytes")]
     BodyTooLarge { limit: usize },
-    #[error("reading the request body failed: {0}")]
+    #[error("the client's request body is broken: {0}")]
     RequestBody(String),
     #[error("backend call to {target} failed: {reason}")]
     BackendFailed { target: String, reason: String },
@@ -68,10 +74,13 @@ impl GatewayError {
             | Self::InvalidHttpMethod(_)
             | Self::ApiNotFound
             | Self::InvalidPath(_)
+            | Self::MalformedRequest
             | Self::InvalidParameter { .. }
             | Self::MissingParameter(_)
             | Self::RequestBody(_) => StatusCode::BAD_REQUEST,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::UriTooLong => StatusCode::URI_TOO_LONG,
             Self::BackendFailed { .. } => StatusCode::BAD_GATEWAY,
             Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::BackendTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -82,7 +91,7 @@ impl GatewayError {
     }
 
     /// Pylon's own short, stable code: a letter for the phase (D domain/route, P parameter,
-    /// A authentication, C CORS, B backend, S system), the status, two letters for the case.
+    /// A authentication, C CORS, B backend, S system, R the request's framing), the status, two letters for the case.
     pub(crate) fn code(&self) -> &'static str {
         match self {
             Self::InvalidDomain(_) => "D400ID",
@@ -90,6 +99,9 @@ impl GatewayError {
             Self::InvalidHttpMethod(_) => "D400IM",
             Self::ApiNotFound => "D400NF",
             Self::InvalidPath(_) => "D400IP",
+            Self::HeadTooLarge => "R431HL",
+            Self::UriTooLong => "R414UL",
+            Self::MalformedRequest => "R400MR",
             Self::InvalidParameter { .. } => "P400IP",
             Self::MissingParameter(_) => "P400MP",
             Self::BodyTooLarge { .. } => "P413TL",
@@ -112,6 +124,9 @@ impl GatewayError {
             Self::InvalidHttpMethod(_) => "Invalid HttpMethod".into(),
             Self::ApiNotFound => "API Not Found".into(),
             Self::InvalidPath(reason) => format!("Invalid Url: {reason}"),
+            Self::HeadTooLarge => "Request Header Fields Too Large".into(),
+            Self::UriTooLong => "Request URI Too Long".into(),
+            Self::MalformedRequest => "Malformed Request".into(),
             Self::InvalidParameter { name, reason } => {
                 format!("Invalid Parameter: {name} {reason}")
             }

@@ -9,6 +9,7 @@ mod compiled;
 mod context;
 mod error;
 mod hop;
+mod limits;
 mod pipeline;
 mod server;
 mod trace;
@@ -18,7 +19,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use arc_swap::ArcSwapOption;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use http::{Request, Response};
 use hyper::body::Incoming;
 use pylon_model::Snapshot;
@@ -27,6 +28,7 @@ use pylon_router::RouteError;
 use backend::http::HttpClient;
 pub use body::GatewayBody;
 use compiled::{Carried, Compiled};
+pub use limits::{Limits, MIN_HEADER_SIZE};
 pub use trace::{
     CallerTrace, DebugTrace, ErrorTrace, HttpMessage, ParameterTrace, PhaseTrace, RouteTrace,
 };
@@ -36,6 +38,7 @@ pub use trace::{
 pub struct GatewayConfig {
     /// Groups are also served on `<group-id>.<base_domain>`.
     pub base_domain: String,
+    pub limits: Limits,
 }
 
 pub struct Gateway {
@@ -43,6 +46,7 @@ pub struct Gateway {
     /// `None` only if even the empty snapshot failed to compile (it cannot, in practice).
     compiled: ArcSwapOption<Compiled>,
     carried: Carried,
+    limits: ArcSwap<Limits>,
     /// Applies compile one at a time, so target health is handed over in order.
     applying: Mutex<()>,
 }
@@ -59,6 +63,7 @@ impl Gateway {
             }
         };
         Arc::new(Gateway {
+            limits: ArcSwap::from_pointee(config.limits.clone()),
             config,
             compiled: ArcSwapOption::new(compiled),
             carried,
@@ -79,6 +84,16 @@ impl Gateway {
             "snapshot applied"
         );
         Ok(())
+    }
+
+    /// The listener's limits now in force.
+    pub fn limits(&self) -> Arc<Limits> {
+        self.limits.load_full()
+    }
+
+    /// Replaces the listener's limits; connections accepted from now on get them.
+    pub fn set_limits(&self, limits: Limits) {
+        self.limits.store(Arc::new(limits));
     }
 
     /// Serves connections from `listener` until `shutdown` resolves, then stops accepting and

@@ -69,6 +69,35 @@ fn request(
     Ok(req)
 }
 
+/// The client's own body failing while it streamed to the backend (broken chunked framing,
+/// a connection cut mid-body) is the client's error, not the backend's: hyper reports it as
+/// a user-body error whose cause is the error of the client's `Incoming`.
+fn client_body_error(error: &hyper_util::client::legacy::Error) -> Option<GatewayError> {
+    let mut source = std::error::Error::source(error);
+    while let Some(s) = source {
+        if let Some(h) = s.downcast_ref::<hyper::Error>()
+            && h.is_user()
+            && let Some(cause) = std::error::Error::source(h)
+            && cause.downcast_ref::<hyper::Error>().is_some()
+        {
+            return Some(GatewayError::RequestBody(cause.to_string()));
+        }
+        source = s.source();
+    }
+    None
+}
+
+/// A failed backend call: the client's body, or the backend.
+fn failed(
+    target: impl FnOnce() -> String,
+    error: &hyper_util::client::legacy::Error,
+) -> GatewayError {
+    client_body_error(error).unwrap_or_else(|| GatewayError::BackendFailed {
+        target: target(),
+        reason: describe(error),
+    })
+}
+
 fn describe(error: &hyper_util::client::legacy::Error) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
@@ -105,10 +134,7 @@ pub(crate) async fn call(
             let req = request(&out.method, authority, &path, out.headers, host, body)?;
             match tokio::time::timeout_at(deadline, client.request(req)).await {
                 Ok(Ok(response)) => Ok(response),
-                Ok(Err(e)) => Err(GatewayError::BackendFailed {
-                    target: label.clone(),
-                    reason: describe(&e),
-                }),
+                Ok(Err(e)) => Err(failed(|| label.clone(), &e)),
                 Err(_) => Err(GatewayError::BackendTimeout {
                     target: label.clone(),
                     timeout_ms,
@@ -149,10 +175,10 @@ pub(crate) async fn call(
                         failures.push(format!("{}: {}", target.address, describe(&e)));
                     }
                     Ok(Err(e)) => {
-                        return Err(GatewayError::BackendFailed {
-                            target: format!("upstream {} target {}", upstream.name, target.address),
-                            reason: describe(&e),
-                        });
+                        return Err(failed(
+                            || format!("upstream {} target {}", upstream.name, target.address),
+                            &e,
+                        ));
                     }
                     Err(_) => {
                         return Err(GatewayError::BackendTimeout {

@@ -16,9 +16,10 @@ pub(crate) mod validate;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
+use bytes::BytesMut;
 use http::header::CONTENT_TYPE;
 use http::{Request, Response};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use pylon_model::AuthType;
 
@@ -199,14 +200,58 @@ async fn read_body(
     if !wanted {
         return Ok(RequestBody::Stream(body));
     }
-    match Limited::new(body, MAX_BUFFERED_BODY).collect().await {
-        Ok(collected) => Ok(RequestBody::Buffered {
-            bytes: collected.to_bytes(),
-            is_form,
-        }),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(GatewayError::BodyTooLarge {
+    let declared = ctx
+        .parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BUFFERED_BODY as u64) {
+        linger(body);
+        return Err(GatewayError::BodyTooLarge {
             limit: MAX_BUFFERED_BODY,
-        }),
-        Err(e) => Err(GatewayError::RequestBody(e.to_string())),
+        });
     }
+    let mut body = body;
+    let mut buffered = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| GatewayError::RequestBody(e.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            if buffered.len() + data.len() > MAX_BUFFERED_BODY {
+                linger(body);
+                return Err(GatewayError::BodyTooLarge {
+                    limit: MAX_BUFFERED_BODY,
+                });
+            }
+            buffered.extend_from_slice(&data);
+        }
+    }
+    Ok(RequestBody::Buffered {
+        bytes: buffered.freeze(),
+        is_form,
+    })
+}
+
+/// Bytes and time a refused body is still read for, so that a client that writes its whole
+/// body before reading sees the error instead of a reset connection (nginx's lingering close).
+const LINGER_BYTES: usize = 32 * 1024 * 1024;
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads and drops what is left of a refused body, within the linger bounds, while the error
+/// response goes out; then the connection closes.
+fn linger(mut body: Incoming) {
+    tokio::spawn(async move {
+        let mut seen = 0usize;
+        let drain = async {
+            while let Some(Ok(frame)) = body.frame().await {
+                if let Some(data) = frame.data_ref() {
+                    seen += data.len();
+                    if seen > LINGER_BYTES {
+                        break;
+                    }
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER_TIME, drain).await;
+    });
 }

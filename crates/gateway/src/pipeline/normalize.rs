@@ -94,7 +94,7 @@ pub(crate) fn normalize_path(path: &str) -> Result<Option<String>, PathError> {
 
 /// Whether the path holds an escape or something that may be a dot segment.
 fn needs_work(path: &[u8]) -> bool {
-    path.iter().any(|&b| b == b'%') || path.windows(2).any(|w| w[0] == b'/' && w[1] == b'.')
+    path.contains(&b'%') || path.windows(2).any(|w| w[0] == b'/' && w[1] == b'.')
 }
 
 /// Decodes escapes of unreserved characters, uppercases the others, and checks that the

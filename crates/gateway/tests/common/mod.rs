@@ -181,6 +181,7 @@ impl RunningGateway {
     pub async fn start(snapshot: &Snapshot) -> Self {
         let gateway = Gateway::new(GatewayConfig {
             base_domain: BASE_DOMAIN.into(),
+            limits: Default::default(),
         });
         gateway.apply(snapshot).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,0 +1,268 @@
+//! What the listener knows of each client connection: requests in flight, when it was last
+//! busy, and a way to ask it to close. The accept loop keeps them to enforce the connection
+//! cap and the header and idle timeouts; each connection's service and body update them.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use tokio::sync::Notify;
+
+use crate::body::GatewayBody;
+
+/// One client connection, shared by its task, its service and the accept loop.
+#[derive(Debug)]
+pub(crate) struct ConnState {
+    pub(crate) accepted: Instant,
+    /// Requests whose response has not been fully written.
+    in_flight: AtomicU32,
+    /// Requests seen so far.
+    requests: AtomicU64,
+    /// Milliseconds after `accepted` when the last response finished.
+    last_active_ms: AtomicU64,
+    /// Has served an HTTP/2 request: GOAWAY, not `Connection: close`, ends it.
+    pub(crate) h2: AtomicBool,
+    pub(crate) done: AtomicBool,
+    pub(crate) close: Notify,
+}
+
+impl ConnState {
+    pub(crate) fn new() -> Arc<ConnState> {
+        Arc::new(ConnState {
+            accepted: Instant::now(),
+            in_flight: AtomicU32::new(0),
+            requests: AtomicU64::new(0),
+            last_active_ms: AtomicU64::new(0),
+            h2: AtomicBool::new(false),
+            done: AtomicBool::new(false),
+            close: Notify::new(),
+        })
+    }
+
+    pub(crate) fn is_idle(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire) == 0
+    }
+
+    /// Marks a request as started; the guard ends it when the response body is dropped.
+    pub(crate) fn begin(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        InFlight(self.clone())
+    }
+
+    /// How long it has been idle, or `None` while a request is in flight.
+    fn idle_for(&self, now: Instant) -> Option<Duration> {
+        if !self.is_idle() {
+            return None;
+        }
+        let since = Duration::from_millis(self.last_active_ms.load(Ordering::Relaxed));
+        Some(now.saturating_duration_since(self.accepted + since))
+    }
+
+    /// Why the accept loop should close it now, if it should.
+    pub(crate) fn expired(
+        &self,
+        now: Instant,
+        header_timeout: Duration,
+        idle_timeout: Duration,
+    ) -> Option<&'static str> {
+        let idle = self.idle_for(now)?;
+        if self.requests.load(Ordering::Relaxed) == 0 {
+            (idle >= header_timeout).then_some("no request head within the header timeout")
+        } else {
+            (idle >= idle_timeout).then_some("idle timeout")
+        }
+    }
+}
+
+/// A request in flight on a connection; dropped with the response body.
+#[derive(Debug)]
+pub(crate) struct InFlight(Arc<ConnState>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let state = &self.0;
+        let ms = state.accepted.elapsed().as_millis();
+        state
+            .last_active_ms
+            .store(u64::try_from(ms).unwrap_or(u64::MAX), Ordering::Relaxed);
+        state.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The response body as the connection writes it: it holds the request's [`InFlight`] until
+/// hyper is done with it.
+#[derive(Debug)]
+pub(crate) struct TrackedBody {
+    inner: GatewayBody,
+    _in_flight: InFlight,
+}
+
+impl TrackedBody {
+    pub(crate) fn new(inner: GatewayBody, in_flight: InFlight) -> Self {
+        TrackedBody {
+            inner,
+            _in_flight: in_flight,
+        }
+    }
+}
+
+impl Body for TrackedBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Open connections across all workers; decremented when the guard drops.
+#[derive(Debug, Default)]
+pub(crate) struct OpenCount(AtomicUsize);
+
+impl OpenCount {
+    /// Counts a new connection; returns the count including it.
+    pub(crate) fn open(self: &Arc<Self>) -> (usize, OpenGuard) {
+        let now = self.0.fetch_add(1, Ordering::AcqRel) + 1;
+        (now, OpenGuard(self.clone()))
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct OpenGuard(Arc<OpenCount>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A worker's connections.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    conns: Vec<Arc<ConnState>>,
+}
+
+impl Registry {
+    pub(crate) fn add(&mut self, conn: Arc<ConnState>) {
+        self.conns.push(conn);
+    }
+
+    pub(crate) fn prune(&mut self) {
+        self.conns.retain(|c| !c.done.load(Ordering::Acquire));
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
+    /// Asks the connection idle the longest to close; false when none is idle.
+    pub(crate) fn shed_oldest_idle(&self) -> bool {
+        let now = Instant::now();
+        let oldest = self
+            .conns
+            .iter()
+            .filter(|c| !c.done.load(Ordering::Acquire))
+            .filter_map(|c| c.idle_for(now).map(|idle| (idle, c)))
+            .max_by_key(|(idle, _)| *idle);
+        match oldest {
+            Some((_, conn)) => {
+                conn.close.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Closes connections past their header or idle timeout.
+    pub(crate) fn reap(&self, header_timeout: Duration, idle_timeout: Duration) {
+        let now = Instant::now();
+        for conn in &self.conns {
+            if let Some(why) = conn.expired(now, header_timeout, idle_timeout) {
+                tracing::debug!(why, "closing connection");
+                conn.close.notify_one();
+            }
+        }
+    }
+
+    /// Asks every connection to close, or only HTTP/2 ones (which then get GOAWAY).
+    pub(crate) fn close_all(&self, only_h2: bool) {
+        for conn in &self.conns {
+            if !only_h2 || conn.h2.load(Ordering::Relaxed) {
+                conn.close.notify_one();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_silent_connection_expires_after_the_header_timeout() {
+        let conn = ConnState::new();
+        let later = conn.accepted + Duration::from_secs(31);
+        let header = Duration::from_secs(30);
+        let idle = Duration::from_secs(75);
+        assert_eq!(conn.expired(conn.accepted, header, idle), None);
+        assert!(conn.expired(later, header, idle).is_some());
+    }
+
+    #[test]
+    fn a_busy_connection_never_expires_and_an_idle_one_after_the_idle_timeout() {
+        let conn = ConnState::new();
+        let header = Duration::from_secs(30);
+        let idle = Duration::from_secs(75);
+        let guard = conn.begin();
+        let much_later = conn.accepted + Duration::from_secs(1000);
+        assert_eq!(conn.expired(much_later, header, idle), None);
+        drop(guard);
+        let soon = Instant::now() + Duration::from_secs(31);
+        assert_eq!(conn.expired(soon, header, idle), None);
+        let late = Instant::now() + Duration::from_secs(76);
+        assert_eq!(conn.expired(late, header, idle), Some("idle timeout"));
+    }
+
+    #[test]
+    fn shedding_picks_the_longest_idle() {
+        let mut registry = Registry::default();
+        let busy = ConnState::new();
+        let _guard = busy.begin();
+        registry.add(busy.clone());
+        assert!(!registry.shed_oldest_idle(), "no idle connection to shed");
+        let old = ConnState::new();
+        std::thread::sleep(Duration::from_millis(5));
+        let young = ConnState::new();
+        registry.add(young.clone());
+        registry.add(old.clone());
+        assert!(registry.shed_oldest_idle());
+        // The permit is stored for the one picked.
+        let picked = futures_now(old.close.notified());
+        assert!(picked);
+        assert!(!futures_now(young.close.notified()));
+    }
+
+    /// Whether `f` is ready on its first poll.
+    fn futures_now(f: impl std::future::Future<Output = ()>) -> bool {
+        let mut f = std::pin::pin!(f);
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        f.as_mut().poll(&mut cx).is_ready()
+    }
+}

@@ -1,0 +1,306 @@
+//! The listener: one single-threaded event loop per core (nginx's worker model), all accepting
+//! from the same socket, each with its own pooled backend client. A request and the backend
+//! connection serving it stay on one thread: no work stealing, no cross-thread wake-ups, which
+//! on a loaded 2-core machine were most of the proxy's CPU.
+//!
+//! Each loop also keeps its connections (`conn`): it closes those that send no request head
+//! within the header timeout (counted from accept) or stay idle past the idle timeout, and
+//! keeps the open count under the cap by closing the oldest idle one first.
+//!
+//! Shutdown (docs/configuration.md): stop accepting; for the grace period keep answering
+//! requests that arrive on open connections, with `Connection: close` (HTTP/2 gets GOAWAY at
+//! once); then close what is idle and let requests in flight finish, for at most 30 seconds.
+
+mod conn;
+mod io;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use http::header::CONNECTION;
+use http::{HeaderValue, Request, Version};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{oneshot, watch};
+
+use crate::Gateway;
+use crate::backend::http as backend_http;
+use crate::context::RequestId;
+use crate::error::{self, GatewayError};
+use conn::{ConnState, OpenCount, OpenGuard, Registry, TrackedBody};
+
+/// How long in-flight requests may take to finish after shutdown fires.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
+/// How often a loop checks its connections' timeouts.
+const REAP_INTERVAL: Duration = Duration::from_millis(500);
+/// A failing accept is logged at most once per this interval.
+const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(10);
+/// An idle connection asked to close that has not within this time is dropped.
+const CLOSE_IDLE_WITHIN: Duration = Duration::from_secs(1);
+
+/// What every worker shares.
+struct Shared {
+    gateway: Arc<Gateway>,
+    open: Arc<OpenCount>,
+    /// Set at shutdown: HTTP/1 responses then carry `Connection: close`.
+    draining: AtomicBool,
+}
+
+pub(crate) async fn serve(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let listener = listener.into_std()?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        gateway,
+        open: Arc::default(),
+        draining: AtomicBool::new(false),
+    });
+    let mut finished = Vec::with_capacity(workers);
+    for index in 0..workers {
+        let socket = listener.try_clone()?;
+        let shared = shared.clone();
+        let stop = stop_rx.clone();
+        let (done_tx, done_rx) = oneshot::channel();
+        std::thread::Builder::new()
+            .name(format!("pylon-gateway-{index}"))
+            .spawn(move || {
+                let result = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .and_then(|runtime| {
+                        runtime.block_on(async move {
+                            worker(shared, TcpListener::from_std(socket)?, stop).await
+                        })
+                    });
+                let _ = done_tx.send(result);
+            })?;
+        finished.push(done_rx);
+    }
+    drop(listener);
+    shutdown.await;
+    shared.draining.store(true, Ordering::Release);
+    let _ = stop_tx.send(true);
+    let mut outcome = Ok(());
+    for done in finished {
+        match done.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => outcome = Err(e),
+            Err(_) => outcome = Err(std::io::Error::other("a gateway worker thread died")),
+        }
+    }
+    outcome
+}
+
+/// Logs accept failures once per interval and backs off exponentially while they last.
+#[derive(Default)]
+struct AcceptBackoff {
+    failures: u64,
+    logged_at: Option<Instant>,
+    delay: Duration,
+}
+
+impl AcceptBackoff {
+    fn failed(&mut self, error: &std::io::Error) -> Duration {
+        self.failures += 1;
+        if self
+            .logged_at
+            .is_none_or(|at| at.elapsed() >= ACCEPT_LOG_INTERVAL)
+        {
+            tracing::warn!(
+                %error, failures = self.failures,
+                "accept failed; backing off (logged once per {} s)", ACCEPT_LOG_INTERVAL.as_secs()
+            );
+            self.logged_at = Some(Instant::now());
+            self.failures = 0;
+        }
+        self.delay = (self.delay * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
+        self.delay
+    }
+
+    fn succeeded(&mut self) {
+        self.delay = Duration::ZERO;
+    }
+}
+
+/// One event loop: accepts, serves, reaps, and on `stop` drains.
+async fn worker(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let client = backend_http::client();
+    let mut registry = Registry::default();
+    let mut backoff = AcceptBackoff::default();
+    let mut reap = tokio::time::interval(REAP_INTERVAL);
+    reap.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => {
+                    backoff.succeeded();
+                    pair
+                }
+                Err(e) => {
+                    // Out of file descriptors: an idle connection gives one back.
+                    if matches!(e.raw_os_error(), Some(24 | 23)) {
+                        registry.shed_oldest_idle();
+                    }
+                    tokio::time::sleep(backoff.failed(&e)).await;
+                    continue;
+                }
+            },
+            _ = reap.tick() => {
+                registry.prune();
+                let limits = shared.gateway.limits();
+                registry.reap(limits.header_timeout, limits.idle_timeout);
+                continue;
+            }
+            _ = stop.wait_for(|stop| *stop) => break,
+        };
+        let limits = shared.gateway.limits();
+        let (open, guard) = shared.open.open();
+        if open > limits.max_connections && !registry.shed_oldest_idle() {
+            tokio::spawn(refuse(stream, peer, guard));
+            continue;
+        }
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "set_nodelay failed");
+        }
+        let state = ConnState::new();
+        registry.add(state.clone());
+        tokio::spawn(connection(
+            shared.clone(),
+            client.clone(),
+            stream,
+            peer,
+            state,
+            guard,
+        ));
+    }
+    drop(listener);
+    drain(&shared, registry).await;
+    Ok(())
+}
+
+/// The shutdown sequence for one loop's connections (the module doc).
+async fn drain(shared: &Shared, mut registry: Registry) {
+    registry.close_all(true);
+    let grace = shared.gateway.limits().shutdown_grace;
+    let grace_ends = tokio::time::Instant::now() + grace;
+    let deadline = tokio::time::Instant::now() + DRAIN_DEADLINE;
+    let mut closed_idle = false;
+    loop {
+        registry.prune();
+        if registry.is_empty() {
+            tracing::debug!("worker drained");
+            return;
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            tracing::warn!("shutdown deadline passed with requests still in flight");
+            return;
+        }
+        if !closed_idle && now >= grace_ends {
+            registry.close_all(false);
+            closed_idle = true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Past the connection cap with nothing idle to close: a 503 for the newcomer.
+async fn refuse(mut stream: TcpStream, peer: SocketAddr, _open: OpenGuard) {
+    let id = RequestId::generate();
+    let error = GatewayError::ServiceUnavailable("connection limit reached".into());
+    tracing::warn!(
+        target: "pylon::access",
+        request_id = id.as_str(), %peer, status = 503u16, error = %error,
+        "connection refused"
+    );
+    let bytes = io::to_wire(error::render(&error, &id));
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = stream.write_all(&bytes).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}
+
+fn builder(limits: &crate::Limits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(limits.max_header_size.max(crate::limits::MIN_HEADER_SIZE));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_size).unwrap_or(u32::MAX));
+    builder
+}
+
+async fn connection(
+    shared: Arc<Shared>,
+    client: backend_http::HttpClient,
+    stream: TcpStream,
+    peer: SocketAddr,
+    state: Arc<ConnState>,
+    _open: OpenGuard,
+) {
+    let builder = builder(&shared.gateway.limits());
+    let service = {
+        let state = state.clone();
+        let shared = shared.clone();
+        service_fn(move |request: Request<Incoming>| {
+            let shared = shared.clone();
+            let client = client.clone();
+            let in_flight = state.begin();
+            let version = request.version();
+            if version == Version::HTTP_2 {
+                state.h2.store(true, Ordering::Relaxed);
+            }
+            async move {
+                let mut response = shared.gateway.handle(&client, request, peer).await;
+                if shared.draining.load(Ordering::Acquire) && version < Version::HTTP_2 {
+                    response
+                        .headers_mut()
+                        .insert(CONNECTION, HeaderValue::from_static("close"));
+                }
+                let (parts, body) = response.into_parts();
+                Ok::<_, Infallible>(http::Response::from_parts(
+                    parts,
+                    TrackedBody::new(body, in_flight),
+                ))
+            }
+        })
+    };
+    let io = TokioIo::new(io::ConnIo::new(stream, state.clone(), peer));
+    let connection = builder.serve_connection(io, service);
+    let mut connection = std::pin::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = state.close.notified() => {
+            connection.as_mut().graceful_shutdown();
+            let within = if state.is_idle() { CLOSE_IDLE_WITHIN } else { DRAIN_DEADLINE };
+            tokio::time::timeout(within, connection.as_mut())
+                .await
+                .unwrap_or(Ok(()))
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, %peer, "connection ended with an error");
+    }
+    state.done.store(true, Ordering::Release);
+}
