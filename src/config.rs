@@ -356,6 +356,56 @@ mod tests {
     }
 
     #[test]
+    fn durations_and_sizes_read_like_a_human_writes_them() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("3 weeks").is_err());
+        assert_eq!(parse_size("64KiB"), Ok(65536));
+        assert_eq!(parse_size("1m"), Ok(1 << 20));
+        assert_eq!(parse_size("9000"), Ok(9000));
+        assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn limits_come_from_the_file_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pylon.yaml");
+        std::fs::write(
+            &file,
+            "max_connections: 7\nmax_header_size: 16KiB\nheader_timeout: 2s\nidle_timeout: 90\nlog: debug\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        let s = args.resolve(1024).unwrap();
+        assert_eq!(s.limits.max_connections, 7);
+        assert_eq!(s.limits.max_header_size, 16 * 1024);
+        assert_eq!(s.limits.header_timeout, Duration::from_secs(2));
+        assert_eq!(s.limits.idle_timeout, Duration::from_secs(90));
+        assert_eq!(s.log.as_deref(), Some("debug"));
+        std::fs::write(&file, "max_header_size: 1KiB\n").unwrap();
+        let err = format!("{:#}", args.resolve(1024).unwrap_err());
+        assert!(err.contains("max_header_size must be at least"), "{err}");
+        assert_eq!(default_max_connections(1024), 480);
+        assert_eq!(default_max_connections(10), 16);
+    }
+
+    #[test]
+    fn a_reload_names_what_needs_a_restart() {
+        let base = ServeArgs::default().resolve(1024).unwrap();
+        let mut next = base.clone();
+        next.listen = "127.0.0.1:1".parse().unwrap();
+        next.base_domain = "other.example".into();
+        next.limits.max_connections = 1;
+        assert_eq!(base.needs_restart(&next), ["listen", "base_domain"]);
+    }
+
+    #[test]
     fn unknown_config_keys_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("pylon.yaml");

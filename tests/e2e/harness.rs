@@ -40,16 +40,52 @@ impl Pylon {
     }
 
     pub async fn start_in(data_dir: &Path) -> Pylon {
-        Self::spawn(data_dir, None).await
+        Self::spawn(data_dir, None, &[], None).await
     }
 
     /// Like [`Pylon::start_in`], with the log at debug level appended to `log`, for tests that
     /// read what Pylon logs.
     pub async fn start_logged(data_dir: &Path, log: &Path) -> Pylon {
-        Self::spawn(data_dir, Some(log)).await
+        Self::spawn(data_dir, Some(log), &[], None).await
     }
 
-    async fn spawn(data_dir: &Path, log: Option<&Path>) -> Pylon {
+    /// A fresh data directory, these extra `serve` arguments, and the log (debug level) in
+    /// `<data-dir>/../pylon.log` when `logged`.
+    pub async fn start_with(args: &[&str], logged: bool) -> Pylon {
+        Self::start_limited(args, logged, None).await
+    }
+
+    /// As [`Pylon::start_with`], started with this (soft, hard) open-file limit.
+    pub async fn start_limited(
+        args: &[&str],
+        logged: bool,
+        open_files: Option<(u64, u64)>,
+    ) -> Pylon {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let log = tmp.path().join("pylon.log");
+        let mut p = Self::spawn(&data, logged.then_some(log.as_path()), args, open_files).await;
+        p._tmp = Some(tmp);
+        p
+    }
+
+    /// The log written by a Pylon started with [`Pylon::start_with`] and `logged`.
+    pub fn log(&self) -> String {
+        let path = self.data_dir.parent().unwrap().join("pylon.log");
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().and_then(|c| c.id()).expect("running")
+    }
+
+    async fn spawn(
+        data_dir: &Path,
+        log: Option<&Path>,
+        extra: &[&str],
+        open_files: Option<(u64, u64)>,
+    ) -> Pylon {
         let mut command = Command::new(env!("CARGO_BIN_EXE_pylon"));
         command
             .args([
@@ -61,6 +97,7 @@ impl Pylon {
             ])
             .arg("--data-dir")
             .arg(data_dir)
+            .args(extra)
             .env("PYLON_ADMIN_TOKEN", TOKEN)
             .env("PYLON_BASE_DOMAIN", "pylon.test")
             .env("PYLON_LOG", "warn")
@@ -68,6 +105,21 @@ impl Pylon {
             .env_remove("PYLON_SECRET_KEY")
             .stdout(Stdio::piped())
             .kill_on_drop(true);
+        if let Some((soft, hard)) = open_files {
+            // SAFETY: only setrlimit, which is async-signal-safe, runs between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    let limit = libc::rlimit {
+                        rlim_cur: soft,
+                        rlim_max: hard,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         if let Some(log) = log {
             let file = std::fs::OpenOptions::new()
                 .create(true)

@@ -6,6 +6,7 @@ mod admin;
 mod apps;
 mod backends;
 mod cli;
+mod connections;
 mod debug;
 mod deployments;
 mod environments;

@@ -171,22 +171,13 @@ impl Registry {
         self.conns.is_empty()
     }
 
-    /// Asks the connection idle the longest to close; false when none is idle.
-    pub(crate) fn shed_oldest_idle(&self) -> bool {
-        let now = Instant::now();
-        let oldest = self
-            .conns
+    /// The connection idle the longest, and for how long.
+    pub(crate) fn oldest_idle(&self, now: Instant) -> Option<(Duration, Arc<ConnState>)> {
+        self.conns
             .iter()
             .filter(|c| !c.done.load(Ordering::Acquire))
-            .filter_map(|c| c.idle_for(now).map(|idle| (idle, c)))
-            .max_by_key(|(idle, _)| *idle);
-        match oldest {
-            Some((_, conn)) => {
-                conn.close.notify_one();
-                true
-            }
-            None => false,
-        }
+            .filter_map(|c| c.idle_for(now).map(|idle| (idle, c.clone())))
+            .max_by_key(|(idle, _)| *idle)
     }
 
     /// Closes connections past their header or idle timeout.
@@ -240,21 +231,21 @@ mod tests {
     }
 
     #[test]
-    fn shedding_picks_the_longest_idle() {
+    fn the_oldest_idle_is_the_longest_idle() {
         let mut registry = Registry::default();
         let busy = ConnState::new();
         let _guard = busy.begin();
         registry.add(busy.clone());
-        assert!(!registry.shed_oldest_idle(), "no idle connection to shed");
+        assert!(registry.oldest_idle(Instant::now()).is_none(), "none idle");
         let old = ConnState::new();
         std::thread::sleep(Duration::from_millis(5));
         let young = ConnState::new();
         registry.add(young.clone());
         registry.add(old.clone());
-        assert!(registry.shed_oldest_idle());
-        // The permit is stored for the one picked.
-        let picked = futures_now(old.close.notified());
-        assert!(picked);
+        let (_, picked) = registry.oldest_idle(Instant::now()).unwrap();
+        assert!(Arc::ptr_eq(&picked, &old));
+        old.close.notify_one();
+        assert!(futures_now(old.close.notified()), "the permit is stored");
         assert!(!futures_now(young.close.notified()));
     }
 

@@ -17,8 +17,8 @@ mod io;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http::header::CONNECTION;
@@ -50,6 +50,9 @@ const CLOSE_IDLE_WITHIN: Duration = Duration::from_secs(1);
 struct Shared {
     gateway: Arc<Gateway>,
     open: Arc<OpenCount>,
+    /// Each worker's connections, by worker index; the others' are read only to find the
+    /// connection idle the longest when the cap is reached.
+    registries: Vec<Mutex<Registry>>,
     /// Set at shutdown: HTTP/1 responses then carry `Connection: close`.
     draining: AtomicBool,
 }
@@ -65,6 +68,7 @@ pub(crate) async fn serve(
     let shared = Arc::new(Shared {
         gateway,
         open: Arc::default(),
+        registries: (0..workers).map(|_| Mutex::default()).collect(),
         draining: AtomicBool::new(false),
     });
     let mut finished = Vec::with_capacity(workers);
@@ -81,7 +85,7 @@ pub(crate) async fn serve(
                     .build()
                     .and_then(|runtime| {
                         runtime.block_on(async move {
-                            worker(shared, TcpListener::from_std(socket)?, stop).await
+                            worker(shared, index, TcpListener::from_std(socket)?, stop).await
                         })
                     });
                 let _ = done_tx.send(result);
@@ -137,11 +141,16 @@ impl AcceptBackoff {
 /// One event loop: accepts, serves, reaps, and on `stop` drains.
 async fn worker(
     shared: Arc<Shared>,
+    index: usize,
     listener: TcpListener,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let client = backend_http::client();
-    let mut registry = Registry::default();
+    let registry = |f: &mut dyn FnMut(&mut Registry)| {
+        if let Some(r) = shared.registries.get(index) {
+            f(&mut r.lock().unwrap_or_else(|p| p.into_inner()));
+        }
+    };
     let mut backoff = AcceptBackoff::default();
     let mut reap = tokio::time::interval(REAP_INTERVAL);
     reap.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -155,23 +164,25 @@ async fn worker(
                 Err(e) => {
                     // Out of file descriptors: an idle connection gives one back.
                     if matches!(e.raw_os_error(), Some(24 | 23)) {
-                        registry.shed_oldest_idle();
+                        shed_oldest_idle(&shared);
                     }
                     tokio::time::sleep(backoff.failed(&e)).await;
                     continue;
                 }
             },
             _ = reap.tick() => {
-                registry.prune();
                 let limits = shared.gateway.limits();
-                registry.reap(limits.header_timeout, limits.idle_timeout);
+                registry(&mut |r| {
+                    r.prune();
+                    r.reap(limits.header_timeout, limits.idle_timeout);
+                });
                 continue;
             }
             _ = stop.wait_for(|stop| *stop) => break,
         };
         let limits = shared.gateway.limits();
         let (open, guard) = shared.open.open();
-        if open > limits.max_connections && !registry.shed_oldest_idle() {
+        if open > limits.max_connections && !shed_oldest_idle(&shared) {
             tokio::spawn(refuse(stream, peer, guard));
             continue;
         }
@@ -179,7 +190,7 @@ async fn worker(
             tracing::debug!(error = %e, "set_nodelay failed");
         }
         let state = ConnState::new();
-        registry.add(state.clone());
+        registry(&mut |r| r.add(state.clone()));
         tokio::spawn(connection(
             shared.clone(),
             client.clone(),
@@ -190,8 +201,34 @@ async fn worker(
         ));
     }
     drop(listener);
-    drain(&shared, registry).await;
+    let mine = shared
+        .registries
+        .get(index)
+        .map(|r| std::mem::take(&mut *r.lock().unwrap_or_else(|p| p.into_inner())))
+        .unwrap_or_default();
+    drain(&shared, mine).await;
     Ok(())
+}
+
+/// Asks the connection idle the longest, on any worker, to close; false when none is idle.
+fn shed_oldest_idle(shared: &Shared) -> bool {
+    let now = Instant::now();
+    let mut oldest: Option<(Duration, Arc<ConnState>)> = None;
+    for registry in &shared.registries {
+        let registry = registry.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((idle, conn)) = registry.oldest_idle(now)
+            && oldest.as_ref().is_none_or(|(best, _)| idle > *best)
+        {
+            oldest = Some((idle, conn));
+        }
+    }
+    match oldest {
+        Some((_, conn)) => {
+            conn.close.notify_one();
+            true
+        }
+        None => false,
+    }
 }
 
 /// The shutdown sequence for one loop's connections (the module doc).
