@@ -288,3 +288,50 @@ async fn jwt_tokens_are_checked_and_claims_forwarded() {
 fn pylon_gateway_refresh_interval() -> std::time::Duration {
     std::time::Duration::from_millis(10_100)
 }
+
+#[tokio::test]
+async fn a_client_cannot_spoof_what_the_gateway_writes_for_the_backend() {
+    let echo = echo_backend("echo").await;
+    let snapshot = SnapshotBuilder::new()
+        .api("RELEASE", json!({
+            "name": "jwt", "request": {"method": "GET", "path": "/who"},
+            "backend": {"service": {"inline": {"type": "http", "url": format!("http://{echo}")}}, "path": "/who"},
+            "auth": {"type": "jwt", "jwt": {
+                "algorithms": ["HS256"],
+                "keys": [{"kid": "inline", "algorithm": "HS256", "secret": HS_SECRET}],
+                "issuer": "https://idp.test", "audiences": ["orders"],
+                "claims_to_headers": [{"claim": "tenant", "header": "X-Tenant"}]
+            }},
+            "system_parameters": [
+                {"kind": "client_ip", "name": "client_ip", "location": "query"},
+                {"kind": "request_id", "name": "X-Request-Id"}
+            ],
+            "constant_parameters": [{"name": "plan", "value": "basic", "location": "query"}]
+        }))
+        .build();
+    let gw = RunningGateway::start(&snapshot).await;
+    // A valid token without the `tenant` claim: the gateway writes no X-Tenant, and the
+    // client's own X-Tenant must not slip through in its place.
+    let good = token(Some("inline"), HS_SECRET, claims("orders", 300));
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Bearer {good}")).unwrap(),
+    );
+    headers.insert("x-tenant", HeaderValue::from_static("admin"));
+    headers.insert("x-request-id", HeaderValue::from_static("forged"));
+    let answer = call(
+        &gw,
+        "/who?client_ip=10.0.0.1&plan=gold&x=1&client%5Fip=10.0.0.2",
+        headers,
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.headers);
+    let seen = answer.json();
+    assert!(seen["headers"].get("x-tenant").is_none(), "{seen}");
+    assert_ne!(seen["headers"]["x-request-id"], "forged");
+    assert_eq!(
+        seen["uri"], "/who?x=1&plan=basic&client_ip=127.0.0.1",
+        "{seen}"
+    );
+}

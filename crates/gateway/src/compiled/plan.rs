@@ -113,6 +113,11 @@ pub(crate) struct ApiPlan {
     /// A constant `Host` header replaces the backend's host.
     pub(crate) sets_host: bool,
     pub(crate) system: Vec<SystemPlan>,
+    /// Headers only the gateway writes (JWT claim headers, system parameters): a client's
+    /// copy is dropped, so a backend never takes a spoofed one for the gateway's.
+    pub(crate) reserved_headers: Vec<HeaderName>,
+    /// Likewise for query parameters (system parameters, constants, credentials), decoded.
+    pub(crate) reserved_query: Vec<String>,
     pub(crate) backend: Result<BackendPlan, Unservable>,
 }
 
@@ -157,10 +162,40 @@ impl ApiPlan {
             constant_form: String::new(),
             sets_host: false,
             system: Vec::new(),
+            reserved_headers: Vec::new(),
+            reserved_query: Vec::new(),
             backend: Err(Unservable::Internal(String::new())),
         };
         plan.backend = plan.fill(deployment, definition, vars, resolver, jwks);
+        plan.reserve(spec);
         plan
+    }
+
+    /// Fills `reserved_headers` and `reserved_query` from what the plan writes itself.
+    fn reserve(&mut self, spec: &pylon_model::ApiSpec) {
+        let mut headers: Vec<HeaderName> = Vec::new();
+        let mut query: Vec<String> = self.auth.credential_query.clone();
+        if let Some(jwt) = &self.auth.jwt {
+            headers.extend(jwt.claims.iter().map(|(_, h)| h.clone()));
+        }
+        for s in &spec.system_parameters {
+            match s.location {
+                Location::Query => query.push(s.name.clone()),
+                _ => headers.extend(HeaderName::try_from(s.name.as_str()).ok()),
+            }
+        }
+        query.extend(
+            spec.constant_parameters
+                .iter()
+                .filter(|c| c.location == Location::Query)
+                .map(|c| c.name.clone()),
+        );
+        headers.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        headers.dedup();
+        query.sort();
+        query.dedup();
+        self.reserved_headers = headers;
+        self.reserved_query = query;
     }
 
     fn fill(

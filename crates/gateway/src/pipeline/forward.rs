@@ -106,6 +106,9 @@ pub(crate) fn build(
                     h.remove(name);
                 }
             }
+            for name in &plan.reserved_headers {
+                h.remove(name);
+            }
             h
         }
         RequestMode::Mapping => {
@@ -233,7 +236,7 @@ fn write_query(
     if plan.mode == RequestMode::PassThrough
         && let Some(q) = ctx.parts.uri.query()
     {
-        urlencoded::append_without(&mut query, q, &plan.auth.credential_query);
+        urlencoded::append_without(&mut query, q, &plan.reserved_query);
     }
     for (i, p) in plan.params.iter().enumerate() {
         if p.target.location != Location::Query {
