@@ -129,6 +129,8 @@ fn render(answer: &Value) -> String {
             s(&e["code"]),
             s(&e["message"])
         );
+        // The log's version: says why (which environment or method the API is published for).
+        out += &format!("            {}\n", s(&e["detail"]));
     }
     for p in t["phases"].as_array().into_iter().flatten() {
         let err = p["error"]

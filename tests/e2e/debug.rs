@@ -78,8 +78,9 @@ async fn debug_signs_for_the_app_and_traces_every_phase() {
     assert!(trace["error"].is_null(), "{trace}");
     let sent = &trace["backend_request"];
     assert_eq!(sent["method"], "POST");
-    assert!(
-        sent["url"].as_str().unwrap().ends_with(" /o?limit=5"),
+    assert_eq!(
+        sent["url"],
+        format!("http://{}/o?limit=5", backend.addr),
         "{sent}"
     );
     assert_eq!(sent["body"], "{\"item\":1}");
@@ -179,4 +180,82 @@ async fn pylon_debug_prints_the_trace() {
     )
     .await;
     assert_eq!(answer["trace"]["error"]["code"], "A403UA");
+}
+
+#[tokio::test]
+async fn the_trace_shows_the_address_called_and_why_nothing_matched() {
+    let pylon = Pylon::start().await;
+    let backend = Backend::start("vpc").await;
+    let group = pylon.create_group("traced").await;
+    pylon
+        .ok(
+            Method::POST,
+            "/v1/upstreams",
+            json!({"name": "vpc", "targets": [backend.addr.to_string()], "host_header": "internal.example"}),
+        )
+        .await;
+    let upstream_backend = pylon
+        .ok(
+            Method::POST,
+            "/v1/backends",
+            json!({"name": "svc", "type": "upstream"}),
+        )
+        .await;
+    let backend_id = upstream_backend["id"].as_str().unwrap();
+    pylon
+        .ok(
+            Method::PUT,
+            &format!("/v1/backends/{backend_id}/environments/RELEASE"),
+            json!({"type": "upstream", "upstream": "vpc"}),
+        )
+        .await;
+    let api = pylon
+        .create_api(
+            &group,
+            json!({"name": "items", "request": {"method": "GET", "path": "/items"},
+                   "backend": {"service": {"backend_id": backend_id}, "path": "/i"}}),
+        )
+        .await;
+    pylon.publish(&group, &api, "RELEASE").await;
+    let debug = |body: Value| pylon.ok(Method::POST, "/v1/debug", body);
+
+    let answer = debug(json!({"group_id": group, "api_id": api})).await;
+    let sent = &answer["trace"]["backend_request"];
+    assert_eq!(sent["url"], format!("http://{}/i", backend.addr), "{sent}");
+    let host = sent["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h[0] == "host")
+        .unwrap_or_else(|| panic!("no host header in {sent}"));
+    assert_eq!(host[1], "internal.example");
+    // The backend got exactly that Host.
+    let echoed: Value =
+        serde_json::from_str(answer["trace"]["response"]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(echoed["headers"]["host"], "internal.example");
+
+    let cases = [
+        (
+            json!({"method": "POST", "path": "/items"}),
+            "published in RELEASE for GET, HEAD, not for POST",
+        ),
+        (
+            json!({"path": "/items", "environment": "TEST"}),
+            "published in RELEASE, not in TEST",
+        ),
+        (
+            json!({"path": "/nothing"}),
+            "no API of this group is published for this path",
+        ),
+    ];
+    for (request, why) in cases {
+        let mut body = json!({"group_id": group});
+        for (k, v) in request.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let answer = debug(body).await;
+        let error = &answer["trace"]["error"];
+        assert_eq!(error["message"], "API Not Found", "{answer}");
+        assert!(error["detail"].as_str().unwrap().contains(why), "{error}");
+    }
 }

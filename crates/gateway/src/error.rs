@@ -26,8 +26,9 @@ pub(crate) enum GatewayError {
     InvalidUrl(String),
     #[error("method `{0}` is not routed")]
     InvalidHttpMethod(String),
-    #[error("no API matches the request")]
-    ApiNotFound,
+    /// With why, when it was worked out (online debugging).
+    #[error("no API matches the request{}", .0.as_deref().map(|w| format!(": {w}")).unwrap_or_default())]
+    ApiNotFound(Option<String>),
     #[error("the request head is larger than the limit")]
     HeadTooLarge,
     #[error("the request URI is longer than the limit")]
@@ -72,7 +73,7 @@ impl GatewayError {
             Self::InvalidDomain(_)
             | Self::InvalidUrl(_)
             | Self::InvalidHttpMethod(_)
-            | Self::ApiNotFound
+            | Self::ApiNotFound(_)
             | Self::InvalidPath(_)
             | Self::MalformedRequest
             | Self::InvalidParameter { .. }
@@ -97,7 +98,7 @@ impl GatewayError {
             Self::InvalidDomain(_) => "D400ID",
             Self::InvalidUrl(_) => "D400IU",
             Self::InvalidHttpMethod(_) => "D400IM",
-            Self::ApiNotFound => "D400NF",
+            Self::ApiNotFound(_) => "D400NF",
             Self::InvalidPath(_) => "D400IP",
             Self::HeadTooLarge => "R431HL",
             Self::UriTooLong => "R414UL",
@@ -122,7 +123,7 @@ impl GatewayError {
             Self::InvalidDomain(_) => "Invalid Domain".into(),
             Self::InvalidUrl(_) => "Invalid Url".into(),
             Self::InvalidHttpMethod(_) => "Invalid HttpMethod".into(),
-            Self::ApiNotFound => "API Not Found".into(),
+            Self::ApiNotFound(_) => "API Not Found".into(),
             Self::InvalidPath(reason) => format!("Invalid Url: {reason}"),
             Self::HeadTooLarge => "Request Header Fields Too Large".into(),
             Self::UriTooLong => "Request URI Too Long".into(),
@@ -259,7 +260,7 @@ mod tests {
     fn statuses_follow_the_wire_table() {
         let cases = [
             (GatewayError::InvalidUrl("X".into()), 400, "Invalid Url"),
-            (GatewayError::ApiNotFound, 400, "API Not Found"),
+            (GatewayError::ApiNotFound(None), 400, "API Not Found"),
             (
                 GatewayError::InvalidHttpMethod("TRACE".into()),
                 400,

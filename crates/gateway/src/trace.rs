@@ -164,6 +164,29 @@ impl Trace {
         ));
     }
 
+    /// Completes the recorded backend request with the address actually called (an
+    /// upstream's chosen target) and the Host header set for it.
+    pub(crate) fn backend_sent(
+        &mut self,
+        authority: &http::uri::Authority,
+        host: Option<&http::HeaderValue>,
+    ) {
+        let Some(request) = self.out.backend_request.as_mut() else {
+            return;
+        };
+        let path = request
+            .url
+            .as_deref()
+            .and_then(|u| u.rsplit_once(' ').map(|(_, p)| p))
+            .unwrap_or("/")
+            .to_string();
+        request.url = Some(format!("http://{authority}{path}"));
+        if let Some(host) = host {
+            let value = String::from_utf8_lossy(host.as_bytes()).into_owned();
+            request.headers.insert(0, ("host".into(), value));
+        }
+    }
+
     pub(crate) fn backend_response(&mut self, status: u16, headers: &HeaderMap) {
         self.out.backend_response = Some(message(None, None, Some(status), headers, &[]));
     }

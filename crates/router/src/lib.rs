@@ -196,6 +196,11 @@ impl Router {
             .find(method, path)
     }
 
+    /// Every environment of the snapshot.
+    pub fn environment_ids(&self) -> impl Iterator<Item = EnvId> + '_ {
+        (0..self.environments.len()).map(|i| EnvId(i as u32))
+    }
+
     /// The model `Group.id`; "" for an id from another router.
     pub fn group_id(&self, g: GroupId) -> &str {
         self.groups.get(g.0 as usize).map_or("", String::as_str)

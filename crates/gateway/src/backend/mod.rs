@@ -109,13 +109,20 @@ fn describe(error: &hyper_util::client::legacy::Error) -> String {
     text
 }
 
-/// Calls the backend and returns its response head (the body streams on).
-pub(crate) async fn call(
+/// Where a backend request went: the address called and the Host header the gateway set
+/// (`None` when the API's constant Host, already among the headers, was sent).
+pub(crate) struct Sent<'p> {
+    pub(crate) authority: &'p Authority,
+    pub(crate) host: Option<&'p HeaderValue>,
+}
+
+/// Calls the backend and returns its response head (the body streams on), and where it went.
+pub(crate) async fn call<'p>(
     client: &HttpClient,
-    backend: &BackendPlan,
+    backend: &'p BackendPlan,
     sets_host: bool,
     out: Outgoing,
-) -> Result<Response<Incoming>, GatewayError> {
+) -> Result<(Response<Incoming>, Sent<'p>), GatewayError> {
     let deadline = Instant::now() + backend.timeout;
     let timeout_ms = backend.timeout.as_millis() as u64;
     let path = PathAndQuery::try_from(out.path_and_query)
@@ -133,7 +140,7 @@ pub(crate) async fn call(
             let host = (!sets_host).then_some(host);
             let req = request(&out.method, authority, &path, out.headers, host, body)?;
             match tokio::time::timeout_at(deadline, client.request(req)).await {
-                Ok(Ok(response)) => Ok(response),
+                Ok(Ok(response)) => Ok((response, Sent { authority, host })),
                 Ok(Err(e)) => Err(failed(|| label.clone(), &e)),
                 Err(_) => Err(GatewayError::BackendTimeout {
                     target: label.clone(),
@@ -168,7 +175,11 @@ pub(crate) async fn call(
                 match tokio::time::timeout_at(deadline, client.request(req)).await {
                     Ok(Ok(response)) => {
                         target.health.mark_up();
-                        return Ok(response);
+                        let sent = Sent {
+                            authority: &target.authority,
+                            host,
+                        };
+                        return Ok((response, sent));
                     }
                     Ok(Err(e)) if e.is_connect() => {
                         target.health.mark_down();

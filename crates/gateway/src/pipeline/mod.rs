@@ -113,7 +113,7 @@ pub(crate) async fn run(
 ) -> Result<Response<GatewayBody>, GatewayError> {
     phase!(ctx, "route", route::route(ctx));
     let Some(plan) = ctx.route.as_ref().map(|r| r.plan) else {
-        return Err(GatewayError::ApiNotFound);
+        return Err(GatewayError::ApiNotFound(None));
     };
     if ctx.preflight {
         return Ok(phase!(ctx, "cors", cors::preflight(ctx)));
@@ -163,11 +163,14 @@ pub(crate) async fn run(
     if let Some(trace) = ctx.trace.as_mut() {
         trace.backend_request(plan, &outgoing);
     }
-    let response = phase!(
+    let (response, sent) = phase!(
         ctx,
         "backend",
         backend::call(client, backend, plan.sets_host, outgoing).await
     );
+    if let Some(trace) = ctx.trace.as_mut() {
+        trace.backend_sent(sent.authority, sent.host);
+    }
     Ok(respond::respond(ctx, response))
 }
 

@@ -3,6 +3,7 @@
 
 use pylon_auth::alibaba::X_CA_STAGE;
 use pylon_model::Method;
+use pylon_router::{EnvId, GroupId};
 
 use super::{cors, normalize};
 use crate::context::{EnvFrom, RequestContext, Route};
@@ -48,9 +49,14 @@ pub(crate) fn route(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
         None => {
             let method = Method::from_request(parts.method.as_str())
                 .ok_or_else(|| GatewayError::InvalidHttpMethod(parts.method.to_string()))?;
-            let found = router
-                .find(group, env, method, path)
-                .ok_or(GatewayError::ApiNotFound)?;
+            let Some(found) = router.find(group, env, method, path) else {
+                // The wire message stays `API Not Found`; the trace says which miss it was.
+                let why = ctx
+                    .trace
+                    .is_some()
+                    .then(|| why_not_found(router, group, env, method, path));
+                return Err(GatewayError::ApiNotFound(why));
+            };
             let plan = compiled.plans.get(found.deployment).ok_or_else(|| {
                 GatewayError::Internal(format!("route to unknown deployment {}", found.deployment))
             })?;
@@ -74,4 +80,48 @@ pub(crate) fn route(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
         rest: found.rest,
     });
     Ok(())
+}
+
+/// Why nothing matched: the path is published for other methods, or in other environments,
+/// or nowhere in the group.
+fn why_not_found(
+    router: &pylon_router::Router,
+    group: GroupId,
+    env: EnvId,
+    method: Method,
+    path: &str,
+) -> String {
+    let env_name = router.environment_name(env);
+    let methods: Vec<&str> = Method::CONCRETE
+        .iter()
+        .filter(|m| **m != method && router.find(group, env, **m, path).is_some())
+        .map(|m| m.as_str())
+        .collect();
+    if !methods.is_empty() {
+        return format!(
+            "the path is published in {env_name} for {}, not for {}",
+            methods.join(", "),
+            method.as_str()
+        );
+    }
+    let elsewhere: Vec<&str> = router
+        .environment_ids()
+        .filter(|e| *e != env)
+        .filter(|e| {
+            Method::CONCRETE
+                .iter()
+                .any(|m| router.find(group, *e, *m, path).is_some())
+        })
+        .map(|e| router.environment_name(e))
+        .collect();
+    if !elsewhere.is_empty() {
+        return format!(
+            "the path is published in {}, not in {env_name} (pick the environment with X-Ca-Stage)",
+            elsewhere.join(", ")
+        );
+    }
+    format!(
+        "no API of this group is published for this path in any environment \
+         (an API serves only once published: pylon publish <group> <api> --env {env_name})"
+    )
 }
