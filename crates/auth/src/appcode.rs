@@ -53,6 +53,9 @@ fn decode(s: &str) -> Cow<'_, str> {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use http::HeaderValue;

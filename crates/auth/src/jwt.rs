@@ -343,4 +343,6 @@ fn header_error(token: &str) -> JwtError {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

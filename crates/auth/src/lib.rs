@@ -7,6 +7,8 @@ pub mod alibaba;
 pub mod appcode;
 pub mod jwt;
 pub mod nonce;
+#[cfg(test)]
+mod strategies;
 pub mod tencent;
 
 /// How far a client's clock may be from the gateway's, both ways (Alibaba and Tencent).

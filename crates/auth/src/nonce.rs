@@ -19,6 +19,11 @@
 //! not past the horizon, because a replay of an evicted nonce could be among them: replay
 //! protection holds, at the price of refusing fresh requests stamped no later than the evicted
 //! ones (in a burst: the rest of the current 10-second bucket).
+//! A request without a timestamp gets its expiry from its own arrival, so a replay of an
+//! evicted one would pass the horizon: a shard that evicted such a request early answers
+//! `TooOld` to every request without a timestamp until that request's 15 minutes are over.
+//! (The guarantee assumes the client signed `X-Ca-Timestamp`, as the official clients do: an
+//! unsigned timestamp is the attacker's to choose.)
 //! That only happens when more than `max_entries` distinct nonces arrive within 15 minutes
 //! (1 000 000 by default, i.e. over 1 100 signed requests per second sustained); the gateway
 //! should answer `TooOld` like a timestamp outside the window.
@@ -76,18 +81,30 @@ struct Shard {
     /// Hash -> expiry bucket (expiry time / BUCKET_MS, rounded up).
     seen: HashMap<u64, i64, BuildHasherDefault<IdentityHasher>>,
     /// Expiry bucket -> hashes expiring then.
-    buckets: BTreeMap<i64, Vec<u64>>,
+    buckets: BTreeMap<i64, Bucket>,
     /// Requests expiring in or before this bucket are refused (see the module doc).
     horizon: i64,
+    /// Requests without a timestamp are refused until this bucket is over (see the module doc).
+    untimed_horizon: i64,
+}
+
+#[derive(Default)]
+struct Bucket {
+    hashes: Vec<u64>,
+    /// Holds a request that came without a timestamp.
+    untimed: bool,
 }
 
 impl Shard {
-    fn drop_bucket(&mut self, bucket: i64) {
-        if let Some(hashes) = self.buckets.remove(&bucket) {
-            for h in hashes {
-                self.seen.remove(&h);
-            }
+    /// Says whether the bucket held a request without a timestamp.
+    fn drop_bucket(&mut self, bucket: i64) -> bool {
+        let Some(dropped) = self.buckets.remove(&bucket) else {
+            return false;
+        };
+        for h in dropped.hashes {
+            self.seen.remove(&h);
         }
+        dropped.untimed
     }
 
     fn expire(&mut self, now_bucket: i64) {
@@ -131,9 +148,13 @@ impl NonceCache {
         let h = self.hasher.hash_one((app_key, nonce));
         // The top bits pick the shard; the map uses the low ones.
         let mut shard = self.shard((h >> 60) as usize % SHARDS);
-        shard.expire(now_ms.div_euclid(BUCKET_MS));
+        let now_bucket = now_ms.div_euclid(BUCKET_MS);
+        shard.expire(now_bucket);
         if shard.seen.contains_key(&h) {
             return NonceCheck::Used;
+        }
+        if timestamp_ms.is_none() && now_bucket <= shard.untimed_horizon {
+            return NonceCheck::TooOld;
         }
         // Kept until the timestamp leaves the window: after that the timestamp check refuses
         // a replay. Without a timestamp, 15 minutes from now (all Alibaba promises then).
@@ -152,13 +173,17 @@ impl NonceCache {
                 break;
             };
             shard.horizon = shard.horizon.max(first);
-            shard.drop_bucket(first);
+            if shard.drop_bucket(first) {
+                shard.untimed_horizon = shard.untimed_horizon.max(first);
+            }
         }
         if expiry_bucket <= shard.horizon {
             return NonceCheck::TooOld;
         }
         shard.seen.insert(h, expiry_bucket);
-        shard.buckets.entry(expiry_bucket).or_default().push(h);
+        let bucket = shard.buckets.entry(expiry_bucket).or_default();
+        bucket.hashes.push(h);
+        bucket.untimed |= timestamp_ms.is_none();
         NonceCheck::Fresh
     }
 
@@ -171,6 +196,9 @@ impl NonceCache {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+mod proptests;
 
 #[cfg(test)]
 mod tests {
@@ -249,7 +277,7 @@ mod tests {
             assert!(s.seen.len() <= c.shard_cap);
             assert!(s.seen.capacity() <= 4 * c.shard_cap);
             assert_eq!(
-                s.buckets.values().map(Vec::len).sum::<usize>(),
+                s.buckets.values().map(|b| b.hashes.len()).sum::<usize>(),
                 s.seen.len()
             );
         }
@@ -308,6 +336,24 @@ mod tests {
             );
         }
         assert!(!old.is_empty());
+    }
+
+    #[test]
+    fn replay_without_timestamp_after_early_eviction_is_not_fresh() {
+        // Found by nonce::proptests::a_full_cache_still_refuses_replays: the replay's expiry is
+        // counted from its own (later) arrival, so it passed the horizon of the evicted original.
+        let c = NonceCache::new(SHARDS); // one entry per shard
+        assert_eq!(c.check_and_insert("k", "a", None, NOW), NonceCheck::Fresh);
+        for i in 0..200 {
+            c.check_and_insert("k", &format!("new-{i}"), Some(NOW), NOW);
+        }
+        assert_ne!(
+            c.check_and_insert("k", "a", None, NOW + 1000),
+            NonceCheck::Fresh
+        );
+        // Once the evicted request's 15 minutes are over, requests without one pass again.
+        let later = NOW + CLOCK_WINDOW_MS + BUCKET_MS;
+        assert_eq!(c.check_and_insert("k", "b", None, later), NonceCheck::Fresh);
     }
 
     #[test]

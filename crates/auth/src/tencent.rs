@@ -19,6 +19,9 @@ use crate::CLOCK_WINDOW_MS;
 pub const X_DATE: &str = "x-date";
 pub const SOURCE: &str = "source";
 
+/// 9999-12-31T23:59:59Z, the last instant an HTTP date can express.
+const LAST_HTTP_DATE_MS: i64 = 253_402_300_799_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
     Sha1,
@@ -262,7 +265,10 @@ pub fn sign_request(
     algorithm: Algorithm,
     now_ms: i64,
 ) -> Result<(), InvalidHeaderValue> {
-    let when = UNIX_EPOCH + Duration::from_millis(u64::try_from(now_ms).unwrap_or(0));
+    // `httpdate` panics on a time past year 9999: a clock that wrong signs the last date an
+    // HTTP date can hold (which the server then refuses as out of window) instead.
+    let ms = now_ms.clamp(0, LAST_HTTP_DATE_MS);
+    let when = UNIX_EPOCH + Duration::from_millis(ms.unsigned_abs());
     let date = httpdate::fmt_http_date(when);
     headers.insert(X_DATE, HeaderValue::from_str(&date)?);
     if !headers.contains_key(SOURCE) {
@@ -280,5 +286,7 @@ pub fn sign_request(
     Ok(())
 }
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

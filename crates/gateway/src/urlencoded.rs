@@ -145,3 +145,6 @@ mod tests {
         assert_eq!(many, "a/b%20c");
     }
 }
+
+#[cfg(test)]
+mod proptests;

@@ -6,6 +6,8 @@
 //! [`invalid_signature_message`] so the client can compare its own string to sign.
 
 mod client;
+#[cfg(test)]
+mod proptests;
 mod string_to_sign;
 #[cfg(test)]
 mod tests;

@@ -198,3 +198,15 @@ fn client_sign_request_round_trip() {
     sign_request(&mut h, "k", "s", Algorithm::Sha1, NOW).unwrap();
     assert_eq!(h["source"], "pylon");
 }
+
+#[test]
+fn client_sign_request_with_a_clock_past_year_9999_does_not_panic() {
+    // Found by tencent::proptests::client_signing_never_panics: httpdate panicked.
+    let mut h = HeaderMap::new();
+    sign_request(&mut h, "k", "s", Algorithm::Sha1, 253_402_300_800_000).unwrap();
+    assert_eq!(h["x-date"], "Fri, 31 Dec 9999 23:59:59 GMT");
+    sign_request(&mut h, "k", "s", Algorithm::Sha1, i64::MAX).unwrap();
+    assert_eq!(h["x-date"], "Fri, 31 Dec 9999 23:59:59 GMT");
+    sign_request(&mut h, "k", "s", Algorithm::Sha1, i64::MIN).unwrap();
+    assert_eq!(h["x-date"], "Thu, 01 Jan 1970 00:00:00 GMT");
+}

@@ -377,3 +377,6 @@ mod tests {
         assert!(values.get(0).is_none());
     }
 }
+
+#[cfg(test)]
+mod proptests;
