@@ -296,7 +296,7 @@ impl ApiSpec {
             "request.protocols",
             "at least one protocol is required",
         )?;
-        let pattern = PathPattern::parse(&self.request.path)?;
+        let pattern = PathPattern::parse_definition(&self.request.path)?;
         let path_params = pattern.param_names();
 
         let mut seen = std::collections::HashSet::new();
