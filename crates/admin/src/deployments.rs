@@ -274,3 +274,19 @@ pub(crate) async fn list(
         s.store.list_deployments(&api.id, env.as_deref()).await?,
     ))
 }
+
+#[utoipa::path(get, path = "/v1/groups/{group_id}/deployments", tag = "deployments",
+    params(("group_id" = String, Path)),
+    responses((status = 200, body = Vec<Deployment>,
+            description = "what the group serves: the active version of each API in each \
+                           environment, by API creation then environment"),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn list_active_in_group(
+    State(s): State<AppState>,
+    Path(group_id): Path<String>,
+) -> ApiResult<Json<Vec<Deployment>>> {
+    s.store.get_group(&group_id).await?;
+    let mut active = s.store.active_deployments().await?;
+    active.retain(|d| d.group_id == group_id);
+    Ok(Json(active))
+}

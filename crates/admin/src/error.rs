@@ -90,7 +90,7 @@ pub enum ApiError {
     #[error("{error}")]
     WithNextStep {
         error: Box<ApiError>,
-        next: NextStep,
+        next: Box<NextStep>,
     },
 }
 
@@ -169,14 +169,14 @@ impl ApiError {
         );
         ApiError::WithNextStep {
             error: Box::new(self),
-            next,
+            next: Box::new(next),
         }
     }
 
     pub fn body(&self) -> ErrorBody {
         if let Self::WithNextStep { error, next } = self {
             return ErrorBody {
-                next_step: Some(next.clone()),
+                next_step: Some(next.as_ref().clone()),
                 ..error.body()
             };
         }
