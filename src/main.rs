@@ -6,13 +6,18 @@ mod config;
 mod lock;
 mod serve;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "pylon", version, about = "A self-hosted API gateway")]
+#[command(
+    name = "pylon",
+    version,
+    about = "A self-hosted API gateway",
+    after_help = "`pylon serve` runs the gateway; every other command talks to a running one \
+                  through its admin API (see `pylon <command> --help` for --admin-url, \
+                  --admin-token and -o)."
+)]
 struct Args {
-    #[command(flatten)]
-    connection: cli::Connection,
     #[command(subcommand)]
     command: Command,
 }
@@ -21,12 +26,27 @@ struct Args {
 enum Command {
     /// Run the gateway and the admin API on the embedded store.
     Serve(config::ServeArgs),
+    /// Print a shell completion script, e.g. `pylon completions bash > /etc/bash_completion.d/pylon`.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    // The admin commands each carry the connection flags themselves (cli::Connection), so that
+    // `pylon serve --help` does not list client-only flags.
     #[command(flatten)]
     Admin(cli::AdminCommand),
 }
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    let command = match args.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Args::command(), "pylon", &mut std::io::stdout());
+            return std::process::ExitCode::SUCCESS;
+        }
+        other => other,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -38,9 +58,10 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        match args.command {
+        match command {
             Command::Serve(serve_args) => serve::run(serve_args).await,
-            Command::Admin(command) => cli::run(args.connection, command).await,
+            Command::Admin(command) => cli::run(command).await,
+            Command::Completions { .. } => Ok(()),
         }
     });
     match result {
@@ -49,5 +70,51 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every argument of every command, with the path of commands leading to it.
+    fn all_args(command: &clap::Command, path: &str, out: &mut Vec<(String, clap::Arg)>) {
+        for arg in command.get_arguments() {
+            out.push((path.to_string(), arg.clone()));
+        }
+        for sub in command.get_subcommands() {
+            all_args(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_argument_is_described() {
+        let mut args = Vec::new();
+        all_args(&Args::command(), "pylon", &mut args);
+        let undescribed: Vec<String> = args
+            .iter()
+            .filter(|(_, a)| a.get_help().is_none() && a.get_long_help().is_none())
+            .filter(|(_, a)| !matches!(a.get_id().as_str(), "help" | "version"))
+            .map(|(path, a)| format!("{path}: {}", a.get_id()))
+            .collect();
+        assert!(undescribed.is_empty(), "{undescribed:#?}");
+    }
+
+    #[test]
+    fn serve_lists_no_client_flags() {
+        let command = Args::command();
+        let serve = command.find_subcommand("serve").expect("a serve command");
+        for arg in serve.get_arguments() {
+            assert!(
+                !matches!(arg.get_id().as_str(), "admin_url" | "output" | "token"),
+                "serve lists {}",
+                arg.get_id()
+            );
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Args::command().debug_assert();
     }
 }

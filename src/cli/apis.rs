@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use http::Method;
+use pylon_model::ApiSpec;
 use serde_json::{Value, json};
 
 use super::groups::group_id;
-use super::{Ctx, output, read_document, resolve, seg};
+use super::{Ctx, output, read_spec, resolve, seg};
 
 const DEPLOYMENT_COLUMNS: &[output::Column] = &[
     ("VERSION", "/version"),
@@ -18,27 +19,68 @@ const DEPLOYMENT_COLUMNS: &[output::Column] = &[
     ("ID", "/id"),
 ];
 
+/// Shown by `pylon api create --help` and `pylon api update --help`.
+const SPEC_HELP: &str = "\
+The file is YAML (or JSON) with the API's definition, for example:
+
+  name: get-user
+  request:
+    method: GET               # POST, PUT, DELETE, PATCH, HEAD, OPTIONS or ANY
+    path: /users/{id}         # =/exact, ^~/prefix, /with/{param}, /files/{proxy+}, ~regex
+  backend:
+    service:
+      backend_id: users       # a backend service by name or id (pylon backend create)
+      # or inline: { type: http, url: \"http://10.0.0.5:8080\" }
+    path: /v1/users/{id}
+    timeout_ms: 10000
+  auth:
+    type: none                # or app, key-pair, jwt
+
+Every field (parameters, constant and system parameters, auth, cors, response) is described in
+docs/concepts.md (section API) and docs/authentication.md; mistakes are reported with the
+file's line and column.";
+
 #[derive(Subcommand, Debug)]
 pub enum ApiCommand {
     /// Create an API in a group from a YAML or JSON definition.
+    #[command(after_long_help = SPEC_HELP)]
     Create {
+        /// The group (id or name).
         group: String,
+        /// The definition, YAML or JSON (`-` for standard input); see --help for an example.
         #[arg(short = 'f', long)]
         file: PathBuf,
     },
     /// Replace an API's draft definition (traffic changes only when published).
+    #[command(after_long_help = SPEC_HELP)]
     Update {
+        /// The group (id or name).
         group: String,
+        /// The API (id or name).
         api: String,
+        /// The whole new definition, YAML or JSON (`-` for standard input).
         #[arg(short = 'f', long)]
         file: PathBuf,
     },
-    /// List the APIs of a group.
-    List { group: String },
+    /// List the APIs of a group, with where each is published.
+    List {
+        /// The group (id or name).
+        group: String,
+    },
     /// Show an API's draft definition.
-    Get { group: String, api: String },
+    Get {
+        /// The group (id or name).
+        group: String,
+        /// The API (id or name).
+        api: String,
+    },
     /// Delete an API; refused while it is published.
-    Delete { group: String, api: String },
+    Delete {
+        /// The group (id or name).
+        group: String,
+        /// The API (id or name).
+        api: String,
+    },
 }
 
 /// The group's id and the API's id, each given by id or name.
@@ -62,6 +104,62 @@ async fn resolve_backend(ctx: &Ctx, body: &mut Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Adds `backend_shown` (the backend service's name, or what an inline backend is) and
+/// `published` (`RELEASE v3, TEST v1`) to each API, for the table.
+async fn readable_apis(ctx: &Ctx, group: &str, mut apis: Value) -> anyhow::Result<Value> {
+    let backends = ctx.client.get("/v1/backends").await?;
+    let served = ctx
+        .client
+        .get(&format!("/v1/groups/{}/deployments", seg(group)))
+        .await?;
+    for api in apis.as_array_mut().into_iter().flatten() {
+        let shown = backend_shown(&api["backend"]["service"], &backends);
+        let id = api["id"].clone();
+        let published: Vec<String> = served
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|d| d["api_id"] == id)
+            .map(|d| {
+                format!(
+                    "{} v{}",
+                    d["environment"].as_str().unwrap_or("?"),
+                    d["version"]
+                )
+            })
+            .collect();
+        api["backend_shown"] = Value::String(shown);
+        api["published"] = if published.is_empty() {
+            Value::Null
+        } else {
+            Value::String(published.join(", "))
+        };
+    }
+    Ok(apis)
+}
+
+/// `backend.service` in words: the backend service's name, or the inline definition's target.
+fn backend_shown(service: &Value, backends: &Value) -> String {
+    if let Some(id) = service["backend_id"].as_str() {
+        return backends
+            .as_array()
+            .and_then(|all| all.iter().find(|b| b["id"] == id))
+            .and_then(|b| b["name"].as_str())
+            .unwrap_or(id)
+            .to_string();
+    }
+    let inline = &service["inline"];
+    match inline["type"].as_str() {
+        Some("http") => format!("inline {}", inline["url"].as_str().unwrap_or("")),
+        Some("upstream") => format!(
+            "inline upstream {}",
+            inline["upstream"].as_str().unwrap_or("")
+        ),
+        Some(other) => format!("inline {other}"),
+        None => "-".into(),
+    }
+}
+
 fn api_path(group: &str, api: &str) -> String {
     format!("/v1/groups/{}/apis/{}", seg(group), seg(api))
 }
@@ -70,7 +168,7 @@ pub async fn api(ctx: &Ctx, command: ApiCommand) -> anyhow::Result<()> {
     let c = &ctx.client;
     match command {
         ApiCommand::Create { group, file } => {
-            let mut body = read_document(&file)?;
+            let mut body = read_spec::<ApiSpec>(&file)?;
             resolve_backend(ctx, &mut body).await?;
             let g = group_id(ctx, &group).await?;
             output::object(
@@ -80,7 +178,7 @@ pub async fn api(ctx: &Ctx, command: ApiCommand) -> anyhow::Result<()> {
             )
         }
         ApiCommand::Update { group, api, file } => {
-            let mut body = read_document(&file)?;
+            let mut body = read_spec::<ApiSpec>(&file)?;
             resolve_backend(ctx, &mut body).await?;
             let (g, a) = ids(ctx, &group, &api).await?;
             output::object(
@@ -90,15 +188,21 @@ pub async fn api(ctx: &Ctx, command: ApiCommand) -> anyhow::Result<()> {
         }
         ApiCommand::List { group } => {
             let g = group_id(ctx, &group).await?;
+            let apis = c.get(&format!("/v1/groups/{}/apis", seg(&g))).await?;
+            let apis = match ctx.format {
+                output::Format::Json => apis,
+                output::Format::Table => readable_apis(ctx, &g, apis).await?,
+            };
             output::list(
                 ctx.format,
-                &c.get(&format!("/v1/groups/{}/apis", seg(&g))).await?,
+                &apis,
                 &[
                     ("ID", "/id"),
                     ("NAME", "/name"),
                     ("METHOD", "/request/method"),
                     ("PATH", "/request/path"),
-                    ("BACKEND", "/backend/service"),
+                    ("BACKEND", "/backend_shown"),
+                    ("PUBLISHED", "/published"),
                 ],
             )
         }
@@ -117,10 +221,14 @@ pub async fn api(ctx: &Ctx, command: ApiCommand) -> anyhow::Result<()> {
 
 #[derive(Args, Debug)]
 pub struct PublishArgs {
+    /// The group (id or name).
     pub group: String,
+    /// The API (id or name).
     pub api: String,
+    /// The environment to publish to.
     #[arg(long = "env", default_value = "RELEASE")]
     pub environment: String,
+    /// What changed, shown in `pylon deployments`.
     #[arg(long, default_value = "")]
     pub note: String,
 }
@@ -141,9 +249,12 @@ pub async fn publish(ctx: &Ctx, a: PublishArgs) -> anyhow::Result<()> {
 
 #[derive(Args, Debug)]
 pub struct EnvironmentArgs {
+    /// The group (id or name).
     pub group: String,
+    /// The API (id or name).
     pub api: String,
-    #[arg(long = "env")]
+    /// The environment to stop serving it in (like `publish`, RELEASE unless given).
+    #[arg(long = "env", default_value = "RELEASE")]
     pub environment: String,
 }
 
@@ -163,8 +274,11 @@ pub async fn unpublish(ctx: &Ctx, a: EnvironmentArgs) -> anyhow::Result<()> {
 
 #[derive(Args, Debug)]
 pub struct DeploymentsArgs {
+    /// The group (id or name).
     pub group: String,
+    /// The API (id or name).
     pub api: String,
+    /// Only this environment's versions (all environments when absent).
     #[arg(long = "env")]
     pub environment: Option<String>,
 }
@@ -184,10 +298,14 @@ pub async fn deployments(ctx: &Ctx, a: DeploymentsArgs) -> anyhow::Result<()> {
 
 #[derive(Args, Debug)]
 pub struct RollbackArgs {
+    /// The group (id or name).
     pub group: String,
+    /// The API (id or name).
     pub api: String,
-    #[arg(long = "env")]
+    /// The environment to roll back (like `publish`, RELEASE unless given).
+    #[arg(long = "env", default_value = "RELEASE")]
     pub environment: String,
+    /// The version to serve again, as `pylon deployments` lists it.
     #[arg(long)]
     pub version: u32,
 }

@@ -22,8 +22,8 @@ const CODE_COLUMNS: &[output::Column] = &[("APP CODE", "/code"), ("CREATED", "/c
 const AUTHORIZATION_COLUMNS: &[output::Column] = &[
     ("ID", "/id"),
     ("APP", "/app"),
-    ("GROUP", "/group_id"),
-    ("API", "/api_id"),
+    ("GROUP", "/group"),
+    ("API", "/api"),
     ("ENVIRONMENT", "/environment"),
     ("EXPIRES", "/expires"),
     ("EXPIRED", "/expired"),
@@ -34,16 +34,24 @@ const AUTHORIZATION_COLUMNS: &[output::Column] = &[
 pub enum AppCommand {
     /// Create an app; its first AppKey/AppSecret pair is shown once.
     Create {
+        /// The app's name, unique.
         name: String,
+        /// Free text.
         #[arg(long, default_value = "")]
         description: String,
     },
     /// List apps.
     List,
     /// Show an app (by id or name) and its AppKeys, without secrets.
-    Get { app: String },
+    Get {
+        /// The app (id or name).
+        app: String,
+    },
     /// Delete an app with its keys, AppCodes and authorizations.
-    Delete { app: String },
+    Delete {
+        /// The app (id or name).
+        app: String,
+    },
     /// AppKey/AppSecret pairs of an app.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -56,6 +64,7 @@ pub enum AppCommand {
 pub enum KeyCommand {
     /// Add a key pair (generated unless given); the AppSecret is shown.
     Add {
+        /// The app (id or name).
         app: String,
         /// Import this AppKey instead of generating one.
         #[arg(long)]
@@ -65,25 +74,48 @@ pub enum KeyCommand {
         app_secret: Option<String>,
     },
     /// List an app's AppKeys (secrets hidden).
-    List { app: String },
+    List {
+        /// The app (id or name).
+        app: String,
+    },
     /// Show the AppSecret of one AppKey.
-    Secret { app: String, app_key: String },
+    Secret {
+        /// The app (id or name).
+        app: String,
+        /// The AppKey whose secret to show.
+        app_key: String,
+    },
     /// Delete a key pair; requests signed with it fail at once.
-    Delete { app: String, app_key: String },
+    Delete {
+        /// The app (id or name).
+        app: String,
+        /// The AppKey to delete.
+        app_key: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum CodeCommand {
     /// Add an AppCode (generated unless given).
     Add {
+        /// The app (id or name).
         app: String,
+        /// Import this AppCode instead of generating one.
         #[arg(long)]
         code: Option<String>,
     },
     /// List an app's AppCodes.
-    List { app: String },
+    List {
+        /// The app (id or name).
+        app: String,
+    },
     /// Delete an AppCode.
-    Delete { app: String, code: String },
+    Delete {
+        /// The app (id or name).
+        app: String,
+        /// The AppCode to delete.
+        code: String,
+    },
 }
 
 fn app_path(app: &str) -> String {
@@ -177,17 +209,24 @@ pub enum AuthorizationCommand {
     Grant(GrantArgs),
     /// List authorizations, optionally of one app and/or one API.
     List {
+        /// Only this app's (id or name).
         #[arg(long)]
         app: Option<String>,
+        /// With --api: the API's group (id or name).
         #[arg(long, requires = "api")]
         group: Option<String>,
+        /// Only this API's (id or name), with --group.
         #[arg(long, requires = "group")]
         api: Option<String>,
+        /// Only this environment's.
         #[arg(long = "env")]
         environment: Option<String>,
     },
     /// Revoke an authorization by id.
-    Revoke { id: String },
+    Revoke {
+        /// The authorization's id, as `pylon authorization list` shows it.
+        id: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -201,6 +240,7 @@ pub struct GrantArgs {
     /// The API, by id or name.
     #[arg(long)]
     pub api: String,
+    /// The environment the app may call the API in.
     #[arg(long = "env")]
     pub environment: String,
     /// Expiry: RFC 3339 (`2030-01-31T00:00:00Z`) or epoch milliseconds.
@@ -209,6 +249,7 @@ pub struct GrantArgs {
     /// Expiry from now: `90s`, `30m`, `12h`, `7d`, or combined like `1h30m`.
     #[arg(long)]
     pub expires_in: Option<String>,
+    /// Free text.
     #[arg(long, default_value = "")]
     pub description: String,
 }
@@ -219,17 +260,39 @@ async fn api_id(ctx: &Ctx, group: &str, api: &str) -> anyhow::Result<(String, St
     Ok((g, a))
 }
 
-/// Adds readable `app` (the app's name) and `expires` columns to each grant for the table.
+/// Adds readable `app`, `group` and `api` (names) and `expires` columns to each grant for the
+/// table.
 async fn readable(ctx: &Ctx, mut list: Value) -> anyhow::Result<Value> {
     let apps = ctx.client.get("/v1/apps").await?;
-    let name_of = |id: &Value| {
-        apps.as_array()
-            .and_then(|a| a.iter().find(|app| &app["id"] == id))
-            .map(|app| app["name"].clone())
+    let groups = ctx.client.get("/v1/groups").await?;
+    let mut apis = Vec::new();
+    let mut group_ids: Vec<&str> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["group_id"].as_str())
+        .collect();
+    group_ids.sort_unstable();
+    group_ids.dedup();
+    for g in group_ids {
+        let listed = ctx
+            .client
+            .get(&format!("/v1/groups/{}/apis", seg(g)))
+            .await?;
+        apis.extend(listed.as_array().cloned().unwrap_or_default());
+    }
+    let name_in = |all: &[Value], id: &Value| {
+        all.iter()
+            .find(|item| &item["id"] == id)
+            .map(|item| item["name"].clone())
             .unwrap_or_else(|| id.clone())
     };
+    let apps = apps.as_array().cloned().unwrap_or_default();
+    let groups = groups.as_array().cloned().unwrap_or_default();
     for item in list.as_array_mut().into_iter().flatten() {
-        item["app"] = name_of(&item["app_id"]);
+        item["app"] = name_in(&apps, &item["app_id"]);
+        item["group"] = name_in(&groups, &item["group_id"]);
+        item["api"] = name_in(&apis, &item["api_id"]);
         item["expires"] = match item["expires_at"].as_i64() {
             Some(ms) => Value::String(format_rfc3339(ms)),
             None => Value::String("never".into()),
@@ -393,22 +456,10 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
 fn format_rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let t = output::civil(ms);
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     )
 }
 

@@ -89,6 +89,9 @@ impl AdminClient {
             .and_then(Value::as_str)
             .unwrap_or("request failed")
             .to_string();
+        if let Some(step) = value.get("next_step") {
+            message = in_cli_terms(&message, step);
+        }
         if let Some(field) = value.get("field").and_then(Value::as_str) {
             message = format!("{field}: {message}");
         }
@@ -100,5 +103,83 @@ impl AdminClient {
             message = format!("{message} (APIs: {})", names.join(", "));
         }
         Err(ApiFailure { status, message }.into())
+    }
+}
+
+/// The admin API names the REST call that fixes a refusal (`next_step.request`, spelled as in
+/// the message); a CLI user is better told the command. An action this CLI does not know keeps
+/// the REST wording, which is still correct.
+fn in_cli_terms(message: &str, step: &Value) -> String {
+    let text = |field: &str| step.get(field).and_then(Value::as_str).unwrap_or("");
+    let request = text("request");
+    if request.is_empty() || !message.contains(request) {
+        return message.to_string();
+    }
+    let command = match text("action") {
+        "define_backend" => {
+            let how = match text("backend_type") {
+                "upstream" => "--upstream <UPSTREAM>",
+                "mock" => "--mock-status <STATUS>",
+                _ => "--url http://<HOST:PORT>",
+            };
+            format!(
+                "`pylon backend set-env {} {} {how}`",
+                shell_word(text("backend_name")),
+                shell_word(text("environment"))
+            )
+        }
+        "confirm" => "--confirm".to_string(),
+        _ => return message.to_string(),
+    };
+    message.replace(request, &command)
+}
+
+/// `word`, quoted for a POSIX shell when it needs to be.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.,:/@%+=".contains(&b));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rest_calls_in_errors_become_cli_commands() {
+        let step = json!({
+            "action": "define_backend",
+            "request": "PUT /v1/backends/b1/environments/TEST",
+            "backend_id": "b1",
+            "backend_name": "shop files",
+            "backend_type": "upstream",
+            "environment": "TEST",
+        });
+        assert_eq!(
+            in_cli_terms(
+                "backend service `shop files` (b1) has no definition in environment TEST; \
+                 define it with PUT /v1/backends/b1/environments/TEST first",
+                &step
+            ),
+            "backend service `shop files` (b1) has no definition in environment TEST; \
+             define it with `pylon backend set-env 'shop files' TEST --upstream <UPSTREAM>` first"
+        );
+        let confirm = json!({"action": "confirm", "request": "?confirm=true"});
+        assert_eq!(
+            in_cli_terms(
+                "unpublishes 1 API(s) there: a; repeat with ?confirm=true",
+                &confirm
+            ),
+            "unpublishes 1 API(s) there: a; repeat with --confirm"
+        );
+        let unknown = json!({"action": "something_new", "request": "POST /v1/x"});
+        assert_eq!(in_cli_terms("do POST /v1/x", &unknown), "do POST /v1/x");
     }
 }

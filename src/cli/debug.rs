@@ -18,6 +18,7 @@ pub struct DebugArgs {
     /// signing scheme.
     #[arg(long)]
     pub api: Option<String>,
+    /// The environment to run the request in.
     #[arg(long = "env", default_value = "RELEASE")]
     pub environment: String,
     /// Sign the request as this app (id or name).
@@ -26,6 +27,7 @@ pub struct DebugArgs {
     /// Send `--app`'s request unsigned (to see what the gateway says).
     #[arg(long)]
     pub no_sign: bool,
+    /// Request method (the API's when absent).
     #[arg(short = 'X', long)]
     pub method: Option<String>,
     /// Request path, e.g. `/users/42`.

@@ -10,41 +10,82 @@ const GROUP_COLUMNS: &[output::Column] = &[
     ("ID", "/id"),
     ("NAME", "/name"),
     ("DEFAULT DOMAIN", "/default_domain"),
-    ("DOMAINS", "/domains"),
+    ("DOMAINS", "/domains_shown"),
+    ("CREATED", "/created_at"),
 ];
 
 #[derive(Subcommand, Debug)]
 pub enum GroupCommand {
     /// Create a group.
     Create {
+        /// The group's name, unique.
         name: String,
+        /// Free text.
         #[arg(long, default_value = "")]
         description: String,
     },
     /// List groups.
     List,
     /// Show a group (by id or name).
-    Get { group: String },
+    Get {
+        /// The group (id or name).
+        group: String,
+    },
     /// Rename or re-describe a group.
     Update {
+        /// The group (id or name).
         group: String,
+        /// The new name.
         #[arg(long)]
         name: Option<String>,
+        /// The new description.
         #[arg(long)]
         description: Option<String>,
     },
     /// Delete a group; refused while it holds APIs.
-    Delete { group: String },
+    Delete {
+        /// The group (id or name).
+        group: String,
+    },
     /// Bind a custom domain to a group.
     AddDomain {
+        /// The group (id or name).
         group: String,
+        /// Host name, e.g. `api.example.com` or `*.example.com`.
         domain: String,
         /// Serve only this environment on the domain, whatever X-Ca-Stage says.
-        #[arg(long)]
+        #[arg(long, visible_alias = "env")]
         environment: Option<String>,
     },
     /// Unbind a custom domain.
-    RemoveDomain { group: String, domain: String },
+    RemoveDomain {
+        /// The group (id or name).
+        group: String,
+        /// The bound host name.
+        domain: String,
+    },
+}
+
+/// `api.example.com, test.example.com (TEST)`: the names, with the environment a domain is
+/// bound to.
+fn domains_shown(domains: &Value) -> String {
+    let shown: Vec<String> = domains
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| {
+            let name = d["name"].as_str()?;
+            Some(match d["environment"].as_str() {
+                Some(env) => format!("{name} ({env})"),
+                None => name.to_string(),
+            })
+        })
+        .collect();
+    if shown.is_empty() {
+        "-".into()
+    } else {
+        shown.join(", ")
+    }
 }
 
 pub async fn group_id(ctx: &Ctx, key: &str) -> anyhow::Result<String> {
@@ -64,7 +105,15 @@ pub async fn group(ctx: &Ctx, command: GroupCommand) -> anyhow::Result<()> {
                 .await?;
             output::object(ctx.format, &v)
         }
-        GroupCommand::List => output::list(ctx.format, &c.get("/v1/groups").await?, GROUP_COLUMNS),
+        GroupCommand::List => {
+            let mut groups = c.get("/v1/groups").await?;
+            if ctx.format == output::Format::Table {
+                for g in groups.as_array_mut().into_iter().flatten() {
+                    g["domains_shown"] = Value::String(domains_shown(&g["domains"]));
+                }
+            }
+            output::list(ctx.format, &groups, GROUP_COLUMNS)
+        }
         GroupCommand::Get { group } => {
             let id = group_id(ctx, &group).await?;
             output::object(
@@ -123,12 +172,17 @@ pub enum EnvironmentCommand {
     List,
     /// Add a custom environment.
     Create {
+        /// Letters, digits and `_`; stored uppercase.
         name: String,
+        /// Free text.
         #[arg(long, default_value = "")]
         description: String,
     },
     /// Remove a custom environment; refused while APIs are published there.
-    Delete { name: String },
+    Delete {
+        /// The environment's name.
+        name: String,
+    },
 }
 
 pub async fn environment(ctx: &Ctx, command: EnvironmentCommand) -> anyhow::Result<()> {
@@ -165,11 +219,19 @@ pub async fn environment(ctx: &Ctx, command: EnvironmentCommand) -> anyhow::Resu
 #[derive(Subcommand, Debug)]
 pub enum StageVariablesCommand {
     /// Show the stage variables of a group in an environment.
-    Get { group: String, environment: String },
+    Get {
+        /// The group (id or name).
+        group: String,
+        /// The environment, e.g. RELEASE.
+        environment: String,
+    },
     /// Replace the stage variables of a group in an environment with `name=value` pairs.
     Set {
+        /// The group (id or name).
         group: String,
+        /// The environment, e.g. RELEASE.
         environment: String,
+        /// The whole new set (none: remove them all); used as `${stageVariables.NAME}`.
         #[arg(value_name = "NAME=VALUE")]
         variables: Vec<String>,
     },

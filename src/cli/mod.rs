@@ -17,8 +17,9 @@ use serde_json::Value;
 pub use client::AdminClient;
 use output::Format;
 
-/// Where the admin API is and how to authenticate; shared by every admin subcommand.
-#[derive(Args, Debug)]
+/// Where the admin API is and how to authenticate; every admin subcommand takes these.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Connection and output")]
 pub struct Connection {
     /// Admin API base URL.
     #[arg(
@@ -28,50 +29,77 @@ pub struct Connection {
         global = true
     )]
     pub admin_url: String,
-    /// Admin token; read from `<data-dir>/admin-token` when absent.
-    #[arg(long, env = "PYLON_ADMIN_TOKEN", hide_env_values = true, global = true)]
-    pub token: Option<String>,
+    /// Admin token, the one `pylon serve` accepts (its --admin-token, read from the same
+    /// variable); when absent, read from `<data-dir>/admin-token`.
+    #[arg(
+        long,
+        visible_alias = "token",
+        env = "PYLON_ADMIN_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub admin_token: Option<String>,
+    /// The data directory of a local `pylon serve`, where it wrote `admin-token`.
+    #[arg(
+        long,
+        env = "PYLON_DATA_DIR",
+        default_value = crate::config::DEFAULT_DATA_DIR,
+        global = true
+    )]
+    pub data_dir: PathBuf,
     /// Output: readable tables, or JSON.
     #[arg(short = 'o', long, value_enum, default_value = "table", global = true)]
     pub output: Format,
 }
 
+/// An admin command that groups subcommands, with the connection flags.
+#[derive(Args, Debug)]
+pub struct Nested<C: Subcommand> {
+    #[command(flatten)]
+    pub connection: Connection,
+    #[command(subcommand)]
+    pub command: C,
+}
+
+/// An admin command that takes arguments, with the connection flags.
+#[derive(Args, Debug)]
+pub struct Leaf<A: Args> {
+    #[command(flatten)]
+    pub connection: Connection,
+    #[command(flatten)]
+    pub args: A,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum AdminCommand {
     /// Groups: they own APIs and domains.
-    #[command(subcommand)]
-    Group(groups::GroupCommand),
+    Group(Nested<groups::GroupCommand>),
     /// Environments (RELEASE, PRE, TEST and custom ones).
-    #[command(subcommand, name = "env")]
-    Environment(groups::EnvironmentCommand),
+    #[command(name = "env")]
+    Environment(Nested<groups::EnvironmentCommand>),
     /// Stage variables of a group in an environment.
-    #[command(subcommand, name = "stage-vars")]
-    StageVariables(groups::StageVariablesCommand),
+    #[command(name = "stage-vars")]
+    StageVariables(Nested<groups::StageVariablesCommand>),
     /// Upstreams: named private targets (VPC access authorizations / VPC links).
-    #[command(subcommand)]
-    Upstream(services::UpstreamCommand),
+    Upstream(Nested<services::UpstreamCommand>),
     /// Backend services, with one definition per environment.
-    #[command(subcommand)]
-    Backend(services::BackendCommand),
+    Backend(Nested<services::BackendCommand>),
     /// APIs of a group, defined from YAML or JSON files.
-    #[command(subcommand)]
-    Api(apis::ApiCommand),
+    Api(Nested<apis::ApiCommand>),
     /// Publish an API's current definition to an environment as a new version.
-    Publish(apis::PublishArgs),
+    Publish(Leaf<apis::PublishArgs>),
     /// Stop serving an API in an environment.
-    Unpublish(apis::EnvironmentArgs),
+    Unpublish(Leaf<apis::EnvironmentArgs>),
     /// The published versions of an API, newest first.
-    Deployments(apis::DeploymentsArgs),
+    Deployments(Leaf<apis::DeploymentsArgs>),
     /// Serve an earlier published version again.
-    Rollback(apis::RollbackArgs),
+    Rollback(Leaf<apis::RollbackArgs>),
     /// Apps: callers with AppKey/AppSecret pairs and AppCodes.
-    #[command(subcommand)]
-    App(apps::AppCommand),
+    App(Nested<apps::AppCommand>),
     /// Authorizations: which app may call which API in which environment.
-    #[command(subcommand)]
-    Authorization(apps::AuthorizationCommand),
+    Authorization(Nested<apps::AuthorizationCommand>),
     /// Online debugging: run one request through the gateway and show each phase.
-    Debug(debug::DebugArgs),
+    Debug(Leaf<debug::DebugArgs>),
 }
 
 /// What every command gets: the client and the chosen output.
@@ -80,58 +108,83 @@ pub struct Ctx {
     pub format: Format,
 }
 
-pub async fn run(connection: Connection, command: AdminCommand) -> anyhow::Result<()> {
-    let token = match connection.token {
-        Some(t) => t,
-        None => token_from_data_dir()?,
-    };
-    let ctx = Ctx {
-        client: AdminClient::new(&connection.admin_url, token)?,
-        format: connection.output,
-    };
-    match command {
-        AdminCommand::Group(c) => groups::group(&ctx, c).await,
-        AdminCommand::Environment(c) => groups::environment(&ctx, c).await,
-        AdminCommand::StageVariables(c) => groups::stage_variables(&ctx, c).await,
-        AdminCommand::Upstream(c) => services::upstream(&ctx, c).await,
-        AdminCommand::Backend(c) => services::backend(&ctx, c).await,
-        AdminCommand::Api(c) => apis::api(&ctx, c).await,
-        AdminCommand::Publish(a) => apis::publish(&ctx, a).await,
-        AdminCommand::Unpublish(a) => apis::unpublish(&ctx, a).await,
-        AdminCommand::Deployments(a) => apis::deployments(&ctx, a).await,
-        AdminCommand::Rollback(a) => apis::rollback(&ctx, a).await,
-        AdminCommand::App(c) => apps::app(&ctx, c).await,
-        AdminCommand::Authorization(c) => apps::authorization(&ctx, c).await,
-        AdminCommand::Debug(a) => debug::debug(&ctx, a).await,
+impl Ctx {
+    fn new(connection: Connection) -> anyhow::Result<Self> {
+        let token = match connection.admin_token.filter(|t| !t.is_empty()) {
+            Some(t) => t,
+            None => token_from_data_dir(&connection.data_dir)?,
+        };
+        Ok(Ctx {
+            client: AdminClient::new(&connection.admin_url, token)?,
+            format: connection.output,
+        })
     }
 }
 
-fn token_from_data_dir() -> anyhow::Result<String> {
-    let dir = std::env::var_os("PYLON_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::config::DEFAULT_DATA_DIR.into());
+pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
+    use AdminCommand as A;
+    match command {
+        A::Group(c) => groups::group(&Ctx::new(c.connection)?, c.command).await,
+        A::Environment(c) => groups::environment(&Ctx::new(c.connection)?, c.command).await,
+        A::StageVariables(c) => groups::stage_variables(&Ctx::new(c.connection)?, c.command).await,
+        A::Upstream(c) => services::upstream(&Ctx::new(c.connection)?, c.command).await,
+        A::Backend(c) => services::backend(&Ctx::new(c.connection)?, c.command).await,
+        A::Api(c) => apis::api(&Ctx::new(c.connection)?, c.command).await,
+        A::Publish(a) => apis::publish(&Ctx::new(a.connection)?, a.args).await,
+        A::Unpublish(a) => apis::unpublish(&Ctx::new(a.connection)?, a.args).await,
+        A::Deployments(a) => apis::deployments(&Ctx::new(a.connection)?, a.args).await,
+        A::Rollback(a) => apis::rollback(&Ctx::new(a.connection)?, a.args).await,
+        A::App(c) => apps::app(&Ctx::new(c.connection)?, c.command).await,
+        A::Authorization(c) => apps::authorization(&Ctx::new(c.connection)?, c.command).await,
+        A::Debug(a) => debug::debug(&Ctx::new(a.connection)?, a.args).await,
+    }
+}
+
+fn token_from_data_dir(dir: &Path) -> anyhow::Result<String> {
     let path = dir.join(crate::config::TOKEN_FILE);
     crate::config::read_token_file(&path)?.with_context(|| {
         format!(
-            "no admin token: pass --token, set PYLON_ADMIN_TOKEN, or run from the directory holding {}",
+            "no admin token: pass --admin-token, set PYLON_ADMIN_TOKEN, or point --data-dir \
+             (PYLON_DATA_DIR) at the directory of `pylon serve` that holds admin-token \
+             (looked for {})",
             path.display()
         )
     })
 }
 
-/// Reads a YAML or JSON document (JSON is YAML) from a file, or standard input for `-`.
-pub fn read_document(path: &Path) -> anyhow::Result<Value> {
-    let text = if path == Path::new("-") {
-        std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
-    } else {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
-    };
-    let value: Value = yaml_serde::from_str(&text)
-        .with_context(|| format!("{} is not valid YAML or JSON", path.display()))?;
-    if !value.is_object() {
-        bail!("{} must hold one object", path.display());
-    }
+/// Reads a definition of type `T` (an API, a backend definition) and checks it against `T`'s
+/// schema here, so that a typo or a wrong type is reported at the file's own line and column
+/// rather than at a position in the JSON the admin API receives. Returns the document as
+/// written, for the admin API to validate the rest.
+pub fn read_spec<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Value> {
+    let (name, text) = read_text(path)?;
+    yaml_serde::from_str::<T>(&text).map_err(|e| located(&name, &e))?;
+    let value: Value = yaml_serde::from_str(&text).map_err(|e| located(&name, &e))?;
     Ok(value)
+}
+
+fn read_text(path: &Path) -> anyhow::Result<(String, String)> {
+    if path == Path::new("-") {
+        let text =
+            std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?;
+        return Ok(("<stdin>".to_string(), text));
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok((path.display().to_string(), text))
+}
+
+/// `file:line:column: problem`, the form editors and terminals turn into a link.
+fn located(name: &str, error: &yaml_serde::Error) -> anyhow::Error {
+    let message = error.to_string();
+    match error.location() {
+        Some(at) => {
+            let suffix = format!(" at line {} column {}", at.line(), at.column());
+            let message = message.strip_suffix(&suffix).unwrap_or(&message);
+            anyhow::anyhow!("{name}:{}:{}: {message}", at.line(), at.column())
+        }
+        None => anyhow::anyhow!("{name}: {message}"),
+    }
 }
 
 /// Parses `name=value` pairs.
@@ -192,6 +245,32 @@ mod tests {
         assert_eq!(p["c"], "");
         assert!(pairs(&["=1".into()], "variable").is_err());
         assert!(pairs(&["novalue".into()], "variable").is_err());
+    }
+
+    fn spec_error(yaml: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("api.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        let e = read_spec::<pylon_model::ApiSpec>(&path).unwrap_err();
+        e.to_string()
+            .replace(&path.display().to_string(), "api.yaml")
+    }
+
+    #[test]
+    fn spec_mistakes_point_at_the_yaml_line_and_column() {
+        let unknown = spec_error(
+            "name: files\nrequest:\n  method: GET\n  pathh: /files\nbackend:\n  service: {backend_id: b}\n  path: /\n",
+        );
+        assert!(unknown.starts_with("api.yaml:4:3: "), "{unknown}");
+        assert!(unknown.contains("unknown field `pathh`"), "{unknown}");
+        let wrong_type = spec_error(
+            "name: files\nrequest:\n  method: GET\n  path: /files\nbackend:\n  service: {backend_id: b}\n  path: /\n  timeout_ms: soon\n",
+        );
+        assert!(wrong_type.starts_with("api.yaml:8:"), "{wrong_type}");
+        assert!(wrong_type.contains("timeout_ms"), "{wrong_type}");
+        let syntax = spec_error("name: [files\n");
+        assert!(syntax.starts_with("api.yaml:"), "{syntax}");
+        assert!(!syntax.contains("JSON"), "{syntax}");
     }
 
     #[test]

@@ -8,7 +8,8 @@ pub enum Format {
     Json,
 }
 
-/// A column: its header and the JSON pointer of its value in each row.
+/// A column: its header and the JSON pointer of its value in each row. A pointer ending in `_at`
+/// holds epoch milliseconds, shown as a UTC date.
 pub type Column = (&'static str, &'static str);
 
 pub fn list(format: Format, value: &Value, columns: &[Column]) -> anyhow::Result<()> {
@@ -23,7 +24,12 @@ pub fn list(format: Format, value: &Value, columns: &[Column]) -> anyhow::Result
                 .map(|item| {
                     columns
                         .iter()
-                        .map(|(_, ptr)| cell(item.pointer(ptr)))
+                        .map(|(_, ptr)| match item.pointer(ptr) {
+                            Some(Value::Number(n)) if ptr.ends_with("_at") => {
+                                n.as_i64().map(date).unwrap_or_else(|| n.to_string())
+                            }
+                            other => cell(other),
+                        })
                         .collect()
                 })
                 .collect()
@@ -46,6 +52,47 @@ pub fn object(format: Format, value: &Value) -> anyhow::Result<()> {
 fn json(value: &Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+/// Epoch milliseconds as the date and time in UTC, to the minute: `2026-12-01 03:27`.
+pub fn date(ms: i64) -> String {
+    let t = civil(ms);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        t.year, t.month, t.day, t.hour, t.minute
+    )
+}
+
+/// A UTC calendar date and time.
+pub struct Civil {
+    pub year: i64,
+    pub month: i64,
+    pub day: i64,
+    pub hour: i64,
+    pub minute: i64,
+    pub second: i64,
+}
+
+/// Epoch milliseconds to the proleptic Gregorian calendar in UTC (Howard Hinnant's algorithm).
+pub fn civil(ms: i64) -> Civil {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    Civil {
+        year: yoe + era * 400 + i64::from(month <= 2),
+        month,
+        day,
+        hour: rem / 3600,
+        minute: rem % 3600 / 60,
+        second: rem % 60,
+    }
 }
 
 fn cell(value: Option<&Value>) -> String {
@@ -102,6 +149,13 @@ mod tests {
             table(&[("ID", "/id"), ("NAME", "/name")], &rows),
             "ID    NAME\na1b2  shop\nc     -\n"
         );
+    }
+
+    #[test]
+    fn times_show_as_utc_dates() {
+        assert_eq!(date(0), "1970-01-01 00:00");
+        assert_eq!(date(1_796_095_620_000), "2026-12-01 03:27");
+        assert_eq!(date(951_782_400_000), "2000-02-29 00:00");
     }
 
     #[test]

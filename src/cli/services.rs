@@ -7,35 +7,49 @@ use clap::{Subcommand, ValueEnum};
 use http::Method;
 use serde_json::{Value, json};
 
-use super::{Ctx, output, pairs, read_document, resolve, seg};
+use pylon_model::BackendDefinition;
+
+use super::{Ctx, output, pairs, read_spec, resolve, seg};
 
 #[derive(Subcommand, Debug)]
 pub enum UpstreamCommand {
     /// Create an upstream with one or more `host:port` targets.
     Create {
+        /// The upstream's name, unique.
         name: String,
+        /// A target instance; repeat for several (balanced round-robin).
         #[arg(long = "target", required = true, value_name = "HOST:PORT")]
         targets: Vec<String>,
         /// Host header sent to the targets.
         #[arg(long)]
         host_header: Option<String>,
+        /// Free text.
         #[arg(long, default_value = "")]
         description: String,
     },
     /// List upstreams.
     List,
     /// Show an upstream (by id or name).
-    Get { upstream: String },
+    Get {
+        /// The upstream (id or name).
+        upstream: String,
+    },
     /// Replace an upstream's targets and Host header.
     Update {
+        /// The upstream (id or name).
         upstream: String,
+        /// A target instance; repeat for several. Replaces every target.
         #[arg(long = "target", required = true, value_name = "HOST:PORT")]
         targets: Vec<String>,
+        /// Host header sent to the targets (none when absent).
         #[arg(long)]
         host_header: Option<String>,
     },
     /// Delete an upstream; refused while a backend uses it.
-    Delete { upstream: String },
+    Delete {
+        /// The upstream (id or name).
+        upstream: String,
+    },
 }
 
 pub async fn upstream(ctx: &Ctx, command: UpstreamCommand) -> anyhow::Result<()> {
@@ -89,8 +103,11 @@ pub async fn upstream(ctx: &Ctx, command: UpstreamCommand) -> anyhow::Result<()>
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum BackendType {
+    /// A base URL (http:// only, for now).
     Http,
+    /// An upstream, by id or name.
     Upstream,
+    /// A fixed answer.
     Mock,
 }
 
@@ -98,23 +115,35 @@ pub enum BackendType {
 pub enum BackendCommand {
     /// Create a backend service; its type is fixed at creation.
     Create {
+        /// The backend service's name, unique; APIs name it in `backend.service.backend_id`.
         name: String,
+        /// What it calls; each environment's definition must be of this type.
         #[arg(long = "type", value_enum)]
         kind: BackendType,
+        /// Free text.
         #[arg(long, default_value = "")]
         description: String,
     },
     /// List backend services.
     List,
     /// Show a backend service and its definition per environment.
-    Get { backend: String },
+    Get {
+        /// The backend service (id or name).
+        backend: String,
+    },
     /// Delete a backend service; refused while APIs use it.
-    Delete { backend: String },
+    Delete {
+        /// The backend service (id or name).
+        backend: String,
+    },
     /// Set the backend's definition in an environment; takes effect at once, without a republish.
     SetEnv {
+        /// The backend service (id or name).
         backend: String,
+        /// The environment, e.g. RELEASE.
         environment: String,
-        /// http: base URL (may hold `${stageVariables.x}`).
+        /// http: base URL, `http://host:port/base` (may hold `${stageVariables.x}`; https:// is
+        /// not supported yet).
         #[arg(long, conflicts_with_all = ["upstream", "mock_status", "file"])]
         url: Option<String>,
         /// upstream: the upstream's id or name.
@@ -139,8 +168,11 @@ pub enum BackendCommand {
     /// Remove the backend's definition in an environment; with --confirm, unpublishes the APIs
     /// that use it there.
     UnsetEnv {
+        /// The backend service (id or name).
         backend: String,
+        /// The environment, e.g. RELEASE.
         environment: String,
+        /// Unpublish the APIs that use the definition there (refused without it).
         #[arg(long)]
         confirm: bool,
     },
@@ -170,6 +202,7 @@ pub async fn backend(ctx: &Ctx, command: BackendCommand) -> anyhow::Result<()> {
                 ("NAME", "/name"),
                 ("TYPE", "/type"),
                 ("DESCRIPTION", "/description"),
+                ("CREATED", "/created_at"),
             ],
         ),
         BackendCommand::Get { backend } => {
@@ -208,7 +241,7 @@ pub async fn backend(ctx: &Ctx, command: BackendCommand) -> anyhow::Result<()> {
                 (None, None, Some(status), None) => {
                     json!({"type": "mock", "status": status, "body": mock_body, "headers": Value::Object(pairs(&mock_headers, "header")?)})
                 }
-                (None, None, None, Some(path)) => read_document(&path)?,
+                (None, None, None, Some(path)) => read_spec::<BackendDefinition>(&path)?,
                 _ => bail!("give exactly one of --url, --upstream, --mock-status or -f"),
             };
             let path = format!(

@@ -6,6 +6,7 @@ mod admin;
 mod apps;
 mod backends;
 mod cli;
+mod cli_usability;
 mod connections;
 mod debug;
 mod deployments;

@@ -11,7 +11,7 @@ use pylon_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{ApiError, ApiRef, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiRef, ApiResult, ErrorBody, NextStep};
 use crate::extract::{JsonBody, QueryArgs};
 use crate::{AppState, new_id, now_ms};
 
@@ -198,16 +198,18 @@ pub(crate) async fn delete_definition(
         .collect();
     if !affected.is_empty() && !args.confirm {
         let names: Vec<&str> = affected.iter().map(|a| a.name.as_str()).collect();
+        let request = "?confirm=true".to_string();
         return Err(ApiError::ConfirmationRequired {
             message: format!(
-                "deleting the {} definition of backend service `{}` unpublishes {} API(s) there: {}; repeat with ?confirm=true",
+                "deleting the {} definition of backend service `{}` unpublishes {} API(s) there: {}; repeat with {request}",
                 env.name,
                 backend.spec.name,
                 affected.len(),
                 names.join(", ")
             ),
             apis: affected,
-        });
+        }
+        .with_next_step(NextStep::Confirm { request }));
     }
     let ids: Vec<String> = affected.iter().map(|a| a.id.clone()).collect();
     s.store
@@ -219,7 +221,7 @@ pub(crate) async fn delete_definition(
     }))
 }
 
-fn kind_name(spec: &BackendSpec) -> String {
+pub(crate) fn kind_name(spec: &BackendSpec) -> String {
     serde_json::to_value(spec.kind)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

@@ -4,13 +4,17 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
-use pylon_model::{Api, BackendTarget, Deployment, PublishRequest, Snapshot};
+use pylon_model::template::StageTemplate;
+use pylon_model::{
+    Api, BackendDefinition, BackendTarget, Deployment, PublishRequest, Snapshot, ValidationError,
+};
 use pylon_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::apis::load_api;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::backends::kind_name;
+use crate::error::{ApiError, ApiResult, ErrorBody, NextStep};
 use crate::extract::{JsonBody, QueryArgs};
 use crate::{AppState, new_id, now_ms};
 
@@ -37,10 +41,17 @@ pub(crate) struct HistoryArgs {
 }
 
 /// A deployment of `api` must reach a backend in `environment`: a referenced backend service
-/// needs a definition there.
+/// needs a definition there, and the definition (inline or referenced) must be one the gateway
+/// can call, stage variables substituted. Checked again here, not only when written, so that a
+/// draft or definition stored before a rule existed is refused now rather than failing per call.
 async fn check_backend_defined(s: &AppState, api: &Api, environment: &str) -> ApiResult<()> {
-    let BackendTarget::BackendId(id) = &api.spec.backend.service else {
-        return Ok(());
+    let id = match &api.spec.backend.service {
+        BackendTarget::Inline(definition) => {
+            let field = "backend.service.inline";
+            definition.validate(field)?;
+            return check_rendered_url(s, api, environment, definition, field).await;
+        }
+        BackendTarget::BackendId(id) => id,
     };
     let backend = match s.store.get_backend(id).await {
         Ok(b) => b,
@@ -52,15 +63,88 @@ async fn check_backend_defined(s: &AppState, api: &Api, environment: &str) -> Ap
         }
         Err(e) => return Err(e.into()),
     };
-    match s.store.get_backend_definition(id, environment).await {
-        Ok(_) => Ok(()),
-        Err(StoreError::NotFound { .. }) => Err(ApiError::Conflict(format!(
-            "backend service `{}` ({id}) has no definition in environment {environment}; \
-             define it with PUT /v1/backends/{id}/environments/{environment} first",
-            backend.spec.name
-        ))),
+    let request = format!("PUT /v1/backends/{id}/environments/{environment}");
+    let next = NextStep::DefineBackend {
+        request: request.clone(),
+        backend_id: id.clone(),
+        backend_name: backend.spec.name.clone(),
+        backend_type: kind_name(&backend.spec),
+        environment: environment.to_string(),
+    };
+    let record = match s.store.get_backend_definition(id, environment).await {
+        Ok(record) => record,
+        Err(StoreError::NotFound { .. }) => {
+            return Err(ApiError::Conflict(format!(
+                "backend service `{}` ({id}) has no definition in environment {environment}; \
+                 define it with {request} first",
+                backend.spec.name
+            ))
+            .with_next_step(next));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let field = "url";
+    let checked = match record.definition.validate("definition") {
+        Ok(()) => check_rendered_url(s, api, environment, &record.definition, field).await,
         Err(e) => Err(e.into()),
+    };
+    checked.map_err(|e| {
+        let problem = match e {
+            ApiError::Validation(v) => v.message,
+            other => return other,
+        };
+        // The publish body names no backend field; the API's reference to the service is what
+        // cannot be served.
+        ApiError::invalid(
+            "backend.service",
+            format!(
+                "backend service `{}` ({id}) in environment {environment}: {problem}; \
+                 redefine it with {request} first",
+                backend.spec.name
+            ),
+        )
+        .with_next_step(next)
+    })
+}
+
+/// An http definition whose URL holds stage variables is checked again with the group's values
+/// in `environment`, when they are all set (a missing one is reported by the gateway, which
+/// serves the API once it is set).
+async fn check_rendered_url(
+    s: &AppState,
+    api: &Api,
+    environment: &str,
+    definition: &BackendDefinition,
+    field: &str,
+) -> ApiResult<()> {
+    let BackendDefinition::Http { url } = definition else {
+        return Ok(());
+    };
+    let template = StageTemplate::parse(url, field)?;
+    if template.is_literal() {
+        return Ok(());
     }
+    let vars = s
+        .store
+        .get_stage_variables(&api.group_id, environment)
+        .await?;
+    let Ok(rendered) = template.render(&vars.variables) else {
+        return Ok(());
+    };
+    BackendDefinition::Http {
+        url: rendered.clone(),
+    }
+    .validate(field)
+    .map_err(|e| {
+        ValidationError::new(
+            e.field,
+            format!(
+                "`{url}` is `{rendered}` with the stage variables of {environment}: {}",
+                e.message
+            ),
+        )
+        .into()
+    })
 }
 
 /// Compiles what would be live if `api` were what `environment` serves, so a conflicting route
@@ -189,4 +273,20 @@ pub(crate) async fn list(
     Ok(Json(
         s.store.list_deployments(&api.id, env.as_deref()).await?,
     ))
+}
+
+#[utoipa::path(get, path = "/v1/groups/{group_id}/deployments", tag = "deployments",
+    params(("group_id" = String, Path)),
+    responses((status = 200, body = Vec<Deployment>,
+            description = "what the group serves: the active version of each API in each \
+                           environment, by API creation then environment"),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn list_active_in_group(
+    State(s): State<AppState>,
+    Path(group_id): Path<String>,
+) -> ApiResult<Json<Vec<Deployment>>> {
+    s.store.get_group(&group_id).await?;
+    let mut active = s.store.active_deployments().await?;
+    active.retain(|d| d.group_id == group_id);
+    Ok(Json(active))
 }

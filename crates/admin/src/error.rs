@@ -28,6 +28,36 @@ pub struct ErrorBody {
     /// The APIs an operation would affect (`ConfirmationRequired` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apis: Option<Vec<ApiRef>>,
+    /// The call that fixes the problem, when there is one, for clients to name in their own
+    /// terms (the CLI shows its command instead of `request`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_step: Option<NextStep>,
+}
+
+/// What to do next about a refusal. `request` is the REST call exactly as `message` writes it,
+/// so a client can replace that text with its own way of making the call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum NextStep {
+    /// Define (or redefine) a backend service in an environment.
+    DefineBackend {
+        request: String,
+        backend_id: String,
+        backend_name: String,
+        /// `http`, `upstream` or `mock`.
+        backend_type: String,
+        environment: String,
+    },
+    /// Repeat the same call, confirmed.
+    Confirm { request: String },
+}
+
+impl NextStep {
+    pub fn request(&self) -> &str {
+        match self {
+            Self::DefineBackend { request, .. } | Self::Confirm { request } => request,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +86,12 @@ pub enum ApiError {
     /// A store failure; the detail goes to the log, not to the caller.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Any of the above, with the call that fixes it.
+    #[error("{error}")]
+    WithNextStep {
+        error: Box<ApiError>,
+        next: Box<NextStep>,
+    },
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -100,6 +136,7 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) | Self::ConfirmationRequired { .. } => StatusCode::CONFLICT,
             Self::Apply(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::WithNextStep { error, .. } => error.status(),
         }
     }
 
@@ -115,6 +152,7 @@ impl ApiError {
             Self::ConfirmationRequired { .. } => "ConfirmationRequired",
             Self::Apply(_) => "ApplyFailed",
             Self::Internal(_) => "InternalError",
+            Self::WithNextStep { error, .. } => error.code(),
         }
     }
 
@@ -123,7 +161,25 @@ impl ApiError {
         ApiError::Validation(ValidationError::new(field, message))
     }
 
+    /// This error, with the call that fixes it. The message must spell `next.request`.
+    pub fn with_next_step(self, next: NextStep) -> Self {
+        debug_assert!(
+            self.to_string().contains(next.request()),
+            "the message names the request"
+        );
+        ApiError::WithNextStep {
+            error: Box::new(self),
+            next: Box::new(next),
+        }
+    }
+
     pub fn body(&self) -> ErrorBody {
+        if let Self::WithNextStep { error, next } = self {
+            return ErrorBody {
+                next_step: Some(next.as_ref().clone()),
+                ..error.body()
+            };
+        }
         let (message, field, apis) = match self {
             Self::Validation(v) => (v.message.clone(), Some(v.field.clone()), None),
             Self::ConfirmationRequired { message, apis } => {
@@ -138,19 +194,24 @@ impl ApiError {
             message,
             field,
             apis,
+            next_step: None,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        match &self {
+        let inner = match &self {
+            Self::WithNextStep { error, .. } => error.as_ref(),
+            other => other,
+        };
+        match inner {
             Self::Internal(detail) => tracing::error!(error = %detail, "admin request failed"),
             Self::Apply(detail) => tracing::error!(error = %detail, "gateway refused a change"),
             _ => {}
         }
         let mut response = (self.status(), Json(self.body())).into_response();
-        if matches!(self, Self::Unauthorized) {
+        if matches!(inner, Self::Unauthorized) {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -170,6 +231,21 @@ mod tests {
         let body = e.body();
         assert_eq!(body.code, "ValidationFailed");
         assert_eq!(body.field.as_deref(), Some("request.path"));
+    }
+
+    #[test]
+    fn next_steps_keep_the_error_and_name_the_request() {
+        let e = ApiError::Conflict("x; repeat with ?confirm=true".into()).with_next_step(
+            NextStep::Confirm {
+                request: "?confirm=true".into(),
+            },
+        );
+        assert_eq!(e.status(), StatusCode::CONFLICT);
+        let body = serde_json::to_value(e.body()).unwrap();
+        assert_eq!(body["code"], "Conflict");
+        assert_eq!(body["message"], "x; repeat with ?confirm=true");
+        assert_eq!(body["next_step"]["action"], "confirm");
+        assert_eq!(body["next_step"]["request"], "?confirm=true");
     }
 
     #[test]

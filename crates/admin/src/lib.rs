@@ -25,7 +25,7 @@ use axum::middleware;
 use pylon_model::Snapshot;
 use pylon_store::Store;
 
-pub use error::{ApiError, ApiRef, ErrorBody};
+pub use error::{ApiError, ApiRef, ErrorBody, NextStep};
 pub use openapi::openapi;
 
 use crate::error::ApiResult;

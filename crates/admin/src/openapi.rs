@@ -35,6 +35,7 @@ pub(crate) const PATH: &str = "/v1/openapi.json";
         backends::delete_definition,
         apis::list, apis::create, apis::get, apis::update, apis::delete,
         deployments::publish, deployments::unpublish, deployments::rollback, deployments::list,
+        deployments::list_active_in_group,
         apps::list, apps::create, apps::get, apps::delete,
         apps::list_keys, apps::add_key, apps::get_secret, apps::delete_key,
         apps::list_codes, apps::add_code, apps::delete_code,

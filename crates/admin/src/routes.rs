@@ -134,6 +134,10 @@ pub(crate) fn table() -> RouteTable {
             "/v1/groups/{group_id}/apis/{api_id}/deployments",
             deployments::list,
         )
+        .get(
+            "/v1/groups/{group_id}/deployments",
+            deployments::list_active_in_group,
+        )
         .get("/v1/apps", apps::list)
         .post("/v1/apps", apps::create)
         .get("/v1/apps/{app}", apps::get)

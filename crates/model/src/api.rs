@@ -213,12 +213,39 @@ fn default_protocols() -> Vec<Protocol> {
 
 /// A backend service by reference, or a definition written into the API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case", try_from = "BackendTargetFields")]
 pub enum BackendTarget {
     /// `{"backend_id": "..."}`: the backend service's definition for the environment served.
     BackendId(String),
     /// `{"inline": {"type": "http", ...}}`.
     Inline(BackendDefinition),
+}
+
+/// How a [`BackendTarget`] is read: a map with one of two keys, the same JSON as the enum
+/// writes. Read as a struct rather than as an externally tagged enum because YAML readers
+/// (yaml_serde) take enum variants only as `!tags`, and the CLI checks API files as YAML.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackendTargetFields {
+    #[serde(default)]
+    backend_id: Option<String>,
+    #[serde(default)]
+    inline: Option<BackendDefinition>,
+}
+
+impl TryFrom<BackendTargetFields> for BackendTarget {
+    type Error = &'static str;
+
+    fn try_from(fields: BackendTargetFields) -> Result<Self, Self::Error> {
+        match (fields.backend_id, fields.inline) {
+            (Some(id), None) => Ok(Self::BackendId(id)),
+            (None, Some(definition)) => Ok(Self::Inline(definition)),
+            _ => Err(
+                "give exactly one of `backend_id` (a backend service) or `inline` \
+                 (a definition written here)",
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -300,7 +327,7 @@ impl ApiSpec {
             "request.protocols",
             "at least one protocol is required",
         )?;
-        let pattern = PathPattern::parse(&self.request.path)?;
+        let pattern = PathPattern::parse_definition(&self.request.path)?;
         let path_params = pattern.param_names();
 
         let mut seen = std::collections::HashSet::new();
@@ -438,6 +465,30 @@ mod tests {
         s.validate().unwrap();
         assert_eq!(s.backend.timeout_ms, DEFAULT_TIMEOUT_MS);
         assert_eq!(s.request.mode, RequestMode::PassThrough);
+    }
+
+    #[test]
+    fn backend_targets_read_the_same_from_json_and_yaml() {
+        let json: BackendTarget = serde_json::from_str(r#"{"backend_id":"b1"}"#).unwrap();
+        assert_eq!(json, BackendTarget::BackendId("b1".into()));
+        assert_eq!(
+            serde_json::to_string(&json).unwrap(),
+            r#"{"backend_id":"b1"}"#
+        );
+        let yaml: BackendTarget =
+            yaml_serde::from_str("inline:\n  type: http\n  url: http://10.0.0.1\n").unwrap();
+        assert_eq!(
+            yaml,
+            BackendTarget::Inline(BackendDefinition::Http {
+                url: "http://10.0.0.1".into()
+            })
+        );
+        assert!(serde_json::from_str::<BackendTarget>("{}").is_err());
+        assert!(
+            serde_json::from_str::<BackendTarget>(r#"{"backend_id":"b","inline":{"type":"mock"}}"#)
+                .is_err()
+        );
+        assert!(serde_json::from_str::<BackendTarget>(r#"{"backend":"b"}"#).is_err());
     }
 
     #[test]

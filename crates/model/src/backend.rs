@@ -46,7 +46,8 @@ pub struct Backend {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum BackendDefinition {
-    /// A base URL, `http://host:port/base`; may hold `${stageVariables.x}`.
+    /// A base URL, `http://host:port/base`; may hold `${stageVariables.x}`. `https://` is
+    /// refused until the gateway's backend client speaks TLS.
     Http { url: String },
     /// An upstream by id or name (may be `${stageVariables.x}`), reached over plain HTTP,
     /// with an optional base path prefixed to every backend path.
@@ -65,6 +66,10 @@ pub enum BackendDefinition {
         body: String,
     },
 }
+
+/// Why an `https://` backend URL is refused, in the words every entry point uses.
+pub const HTTPS_NOT_SUPPORTED: &str = "HTTPS backends are not supported yet: the gateway \
+    calls backends over plain HTTP; use an http:// URL (or an upstream reached over HTTP)";
 
 fn default_mock_status() -> u16 {
     200
@@ -86,11 +91,10 @@ impl BackendDefinition {
                 let f = format!("{field}.url");
                 StageTemplate::parse(url, &f)?;
                 let lower = url.to_ascii_lowercase();
-                check(
-                    lower.starts_with("http://") || lower.starts_with("https://"),
-                    &f,
-                    "must start with http:// or https://",
-                )?;
+                // Refused here rather than failing every call later: the gateway's backend
+                // client speaks plain HTTP only.
+                check(!lower.starts_with("https://"), &f, HTTPS_NOT_SUPPORTED)?;
+                check(lower.starts_with("http://"), &f, "must start with http://")?;
                 let host = url
                     .split_once("://")
                     .map(|(_, r)| r.split(['/', '?']).next().unwrap_or(""))
@@ -196,5 +200,23 @@ mod tests {
             .validate("d")
             .is_err()
         );
+    }
+
+    #[test]
+    fn https_urls_are_refused_until_supported() {
+        for url in [
+            "https://api.example.com",
+            "HTTPS://x/y",
+            "https://${stageVariables.h}",
+        ] {
+            let e = BackendDefinition::Http { url: url.into() }
+                .validate("definition")
+                .unwrap_err();
+            assert_eq!(e.field, "definition.url");
+            assert!(
+                e.message.contains("HTTPS backends are not supported yet"),
+                "{e}"
+            );
+        }
     }
 }

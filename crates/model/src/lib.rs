@@ -26,7 +26,9 @@ pub use app::{
 pub use auth::{
     AppCodeMode, AuthConfig, AuthType, ClaimHeader, CorsConfig, JwtAlgorithm, JwtConfig, JwtKey,
 };
-pub use backend::{Backend, BackendDefinition, BackendEnvironment, BackendKind, BackendSpec};
+pub use backend::{
+    Backend, BackendDefinition, BackendEnvironment, BackendKind, BackendSpec, HTTPS_NOT_SUPPORTED,
+};
 pub use deployment::{Deployment, PublishRequest};
 pub use environment::{
     BUILTIN_ENVIRONMENTS, Environment, EnvironmentSpec, StageVariables, normalize_environment,

@@ -17,8 +17,60 @@ pub enum PathPattern {
     Regex(String),
 }
 
+/// Other routers' parameter and wildcard spellings (`/users/:id`, `/files/*`) would be taken
+/// as literal text and never match what their author meant, so they are refused with the
+/// Pylon spelling instead. A colon inside a segment (`/v1/things:batchGet`) stays literal.
+fn check_foreign_spellings(raw: &str, segments: &[&str]) -> Result<(), ValidationError> {
+    const F: &str = "request.path";
+    for (i, seg) in segments.iter().enumerate() {
+        if let Some(name) = seg.strip_prefix(':') {
+            let name = if name.is_empty() { "name" } else { name };
+            let mut fixed: Vec<String> = segments.iter().map(|s| s.to_string()).collect();
+            fixed[i] = format!("{{{name}}}");
+            return Err(ValidationError::new(
+                F,
+                format!(
+                    "`{seg}` would be a literal segment: Pylon writes path parameters in braces, \
+                     e.g. `/{}`",
+                    fixed.join("/")
+                ),
+            ));
+        }
+        if seg.contains('*') {
+            let before = segments[..i].join("/");
+            let prefix = if before.is_empty() {
+                "/".to_string()
+            } else {
+                format!("/{before}/")
+            };
+            return Err(ValidationError::new(
+                F,
+                format!(
+                    "`*` is not a wildcard in `{raw}`: to match everything under {prefix}, \
+                     write `{prefix}{{proxy+}}` (the rest becomes parameter `proxy`) or \
+                     `^~{prefix}` (prefix match)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl PathPattern {
+    /// Parses a path being defined now: [`PathPattern::parse`], and refuses spellings that
+    /// parse but cannot mean what their author wanted (other routers' `:id` and `*`, a parameter
+    /// named twice).
+    pub fn parse_definition(raw: &str) -> Result<Self, ValidationError> {
+        Self::parse_with(raw, true)
+    }
+
+    /// Parses a path as the router reads it. Looser than [`PathPattern::parse_definition`] so
+    /// that what was published before a rule existed keeps being served.
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        Self::parse_with(raw, false)
+    }
+
+    fn parse_with(raw: &str, definition: bool) -> Result<Self, ValidationError> {
         const F: &str = "request.path";
         if let Some(re) = raw.strip_prefix('~') {
             let compiled = regex::Regex::new(re)
@@ -46,7 +98,11 @@ impl PathPattern {
             "must be printable ASCII without spaces, `?` or `#`",
         )?;
         let segments: Vec<&str> = path[1..].split('/').collect();
+        if definition {
+            check_foreign_spellings(raw, &segments)?;
+        }
         let mut has_params = false;
+        let mut names = std::collections::HashSet::new();
         for (i, seg) in segments.iter().enumerate() {
             if !(seg.contains('{') || seg.contains('}')) {
                 continue;
@@ -75,6 +131,12 @@ impl PathPattern {
                 !greedy || i + 1 == segments.len(),
                 F,
                 format!("`{seg}`: a greedy parameter must be the last segment"),
+            )?;
+            // Both values would land in one parameter map; the second would silently win.
+            check(
+                names.insert(name) || !definition,
+                F,
+                format!("parameter `{{{name}}}` appears twice; give each one its own name"),
             )?;
         }
         if has_params {
@@ -149,6 +211,51 @@ mod tests {
         );
         assert!(PathPattern::parse("=/u/{id}").is_err());
         assert!(PathPattern::parse("~(").is_err());
+    }
+
+    #[test]
+    fn other_routers_spellings_are_refused_with_the_pylon_one() {
+        let e = PathPattern::parse_definition("/users/:id").unwrap_err();
+        assert_eq!(e.field, "request.path");
+        assert!(e.message.contains("`/users/{id}`"), "{}", e.message);
+        let e = PathPattern::parse_definition("/users/:id/orders/:oid").unwrap_err();
+        assert!(
+            e.message.contains("`/users/{id}/orders/:oid`"),
+            "{}",
+            e.message
+        );
+        let e = PathPattern::parse_definition("/files/*").unwrap_err();
+        assert!(e.message.contains("`/files/{proxy+}`"), "{}", e.message);
+        assert!(e.message.contains("`^~/files/`"), "{}", e.message);
+        let e = PathPattern::parse_definition("^~/files/*").unwrap_err();
+        assert!(e.message.contains("`/files/{proxy+}`"), "{}", e.message);
+        let e = PathPattern::parse_definition("/*").unwrap_err();
+        assert!(e.message.contains("`/{proxy+}`"), "{}", e.message);
+        assert!(PathPattern::parse_definition("/a/b*c").is_err());
+        // A colon inside a segment is ordinary text (Google-style custom methods).
+        assert_eq!(
+            PathPattern::parse_definition("/v1/things:batchGet").unwrap(),
+            PathPattern::Plain("/v1/things:batchGet".into())
+        );
+        // Regular expressions have their own syntax.
+        assert!(PathPattern::parse("~^/files/.*$").is_ok());
+    }
+
+    #[test]
+    fn published_paths_stay_readable() {
+        assert_eq!(
+            PathPattern::parse("/users/:id").unwrap(),
+            PathPattern::Plain("/users/:id".into())
+        );
+        assert!(PathPattern::parse("/a/{id}/{id}").is_ok());
+    }
+
+    #[test]
+    fn parameter_names_are_unique() {
+        let e = PathPattern::parse_definition("/a/{id}/{id}").unwrap_err();
+        assert!(e.message.contains("`{id}` appears twice"), "{}", e.message);
+        assert!(PathPattern::parse_definition("/a/{id}/b/{id+}").is_err());
+        assert!(PathPattern::parse_definition("/a/{id}/{id2}").is_ok());
     }
 
     #[test]

@@ -8,4 +8,5 @@ mod authorizations;
 mod backends;
 mod groups;
 mod publish;
+mod refusals;
 mod resources;

@@ -215,3 +215,49 @@ async fn republishing_the_same_api_is_no_conflict_with_itself() {
     assert_eq!(h.publish(&g, &a, "RELEASE").await.0, StatusCode::CREATED);
     assert_eq!(h.publish(&g, &a, "RELEASE").await.0, StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn a_group_lists_what_it_serves_where() {
+    let h = Harness::new().await;
+    let g = h.group("g").await;
+    let other = h.group("other").await;
+    let b = h.mock_backend("b", &["RELEASE", "TEST"]).await;
+    let a = h.api(&g, "a", "/a", &b).await;
+    let draft = h.api(&g, "draft", "/draft", &b).await;
+    let elsewhere = h.api(&other, "x", "/x", &b).await;
+    for env in ["RELEASE", "RELEASE", "TEST"] {
+        assert_eq!(h.publish(&g, &a, env).await.0, StatusCode::CREATED);
+    }
+    assert_eq!(
+        h.publish(&other, &elsewhere, "TEST").await.0,
+        StatusCode::CREATED
+    );
+
+    let (status, served) = h
+        .call("GET", &format!("/v1/groups/{g}/deployments"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{served}");
+    let rows: Vec<(String, String, u64)> = served
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["api_id"].as_str().unwrap().to_string(),
+                d["environment"].as_str().unwrap().to_string(),
+                d["version"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![(a.clone(), "RELEASE".into(), 2), (a, "TEST".into(), 1)]
+    );
+    assert!(!rows_mention(&served, &draft));
+    let (status, _) = h.call("GET", "/v1/groups/nope/deployments", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+fn rows_mention(list: &serde_json::Value, id: &str) -> bool {
+    list.to_string().contains(id)
+}
