@@ -236,4 +236,6 @@ fn has_encoded_slash(raw: &[u8]) -> bool {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
