@@ -215,6 +215,8 @@ impl Router {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod testutil;
