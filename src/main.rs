@@ -101,6 +101,22 @@ mod tests {
     }
 
     #[test]
+    fn every_command_is_described() {
+        fn walk(command: &clap::Command, path: &str, out: &mut Vec<String>) {
+            for sub in command.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    out.push(path.clone());
+                }
+                walk(sub, &path, out);
+            }
+        }
+        let mut undescribed = Vec::new();
+        walk(&Args::command(), "pylon", &mut undescribed);
+        assert!(undescribed.is_empty(), "{undescribed:#?}");
+    }
+
+    #[test]
     fn serve_lists_no_client_flags() {
         let command = Args::command();
         let serve = command.find_subcommand("serve").expect("a serve command");

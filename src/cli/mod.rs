@@ -18,7 +18,7 @@ pub use client::AdminClient;
 use output::Format;
 
 /// Where the admin API is and how to authenticate; every admin subcommand takes these.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug)]
 #[command(next_help_heading = "Connection and output")]
 pub struct Connection {
     /// Admin API base URL.
@@ -110,6 +110,7 @@ pub struct Ctx {
 
 impl Ctx {
     fn new(connection: Connection) -> anyhow::Result<Self> {
+        // An exported but empty PYLON_ADMIN_TOKEN counts as unset, as it does for the server.
         let token = match connection.admin_token.filter(|t| !t.is_empty()) {
             Some(t) => t,
             None => token_from_data_dir(&connection.data_dir)?,
