@@ -360,3 +360,41 @@ async fn sighup_rereads_the_config_file_and_never_kills_the_server() {
     let (status, _) = pylon.admin(Method::GET, "/v1/groups", None).await;
     assert_eq!(status, 200, "alive after a broken config");
 }
+
+#[tokio::test]
+async fn conflicting_body_framing_cannot_smuggle_a_request_to_the_backend() {
+    let pylon = Pylon::start().await;
+    let backend = Backend::start("b").await;
+    let host = published(&pylon, http_api("up", "ANY", "/up", &backend.url(), "/in")).await;
+    // Content-Length says 4, chunked framing says 5 bytes then a second request.
+    let request = format!(
+        "POST /up HTTP/1.1\r\nHost: {host}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n\
+         5\r\nhello\r\n0\r\n\r\nGET /up/smuggled HTTP/1.1\r\nHost: {host}\r\n\r\n"
+    );
+    let mut stream = TcpStream::connect(pylon.gateway).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let reply = read_one(&mut stream).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let echo: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(echo["body"], "hello", "the chunked framing wins: {echo}");
+    assert!(
+        echo["headers"]
+            .get("content-length")
+            .is_none_or(|v| v == "5"),
+        "{echo}"
+    );
+    assert_eq!(reply.header("connection"), "close");
+    assert!(closed_within(&mut stream, Duration::from_secs(2)).await);
+
+    // Framing the gateway cannot trust is refused, with the gateway's headers.
+    for bad in [
+        "Transfer-Encoding: identity\r\n",
+        "Content-Length: 5\r\nContent-Length: 6\r\n",
+        "Content-Length: -1\r\n",
+    ] {
+        let request = format!("POST /up HTTP/1.1\r\nHost: {host}\r\n{bad}\r\nhello");
+        raw_request(pylon.gateway, request.as_bytes())
+            .await
+            .assert_error(400, "Malformed Request");
+    }
+}
