@@ -398,3 +398,27 @@ async fn conflicting_body_framing_cannot_smuggle_a_request_to_the_backend() {
             .assert_error(400, "Malformed Request");
     }
 }
+
+#[tokio::test]
+async fn client_values_cannot_forge_fields_of_the_access_log() {
+    let pylon = Pylon::start_with(&[], true).await;
+    let forged = r#"evil" status=200 api="admin"#;
+    let request = format!("GET /x HTTP/1.1\r\nHost: {forged}\r\nConnection: close\r\n\r\n");
+    raw_request(pylon.gateway, request.as_bytes())
+        .await
+        .assert_error(400, "Invalid Domain");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = pylon.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("no group serves host"))
+        .unwrap_or_else(|| panic!("no access line: {log}"));
+    assert!(
+        line.contains(r#"evil\" status=200 api=\"admin"#),
+        "quoted and escaped: {line}"
+    );
+    assert!(
+        line.ends_with(r#"error="no group serves host `evil\" status=200 api=\"admin`""#),
+        "the forged text stays inside one quoted field: {line}"
+    );
+}

@@ -5,6 +5,8 @@ use http::StatusCode;
 use crate::context::RequestContext;
 use crate::error::GatewayError;
 
+/// Values a client controls (the path, the Host in an error) are recorded as strings, which the
+/// log writes quoted and escaped: no request can forge a field or a line of the log.
 pub(crate) fn log(ctx: &RequestContext<'_>, status: StatusCode, error: Option<&GatewayError>) {
     let duration_us = ctx.start.elapsed().as_micros() as u64;
     let router = &ctx.compiled.router;
@@ -25,12 +27,12 @@ pub(crate) fn log(ctx: &RequestContext<'_>, status: StatusCode, error: Option<&G
         // client is not shown.
         Some(e) if status >= 500 => tracing::warn!(
             target: "pylon::access",
-            request_id, group, env, api, method, path, status, duration_us, error = %e,
+            request_id, group, env, api, method, path, status, duration_us, error = e.to_string(),
             "request failed"
         ),
         Some(e) => tracing::info!(
             target: "pylon::access",
-            request_id, group, env, api, method, path, status, duration_us, error = %e,
+            request_id, group, env, api, method, path, status, duration_us, error = e.to_string(),
             "request rejected"
         ),
         None => tracing::info!(

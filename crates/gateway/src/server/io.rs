@@ -88,7 +88,7 @@ fn replacement_for(buf: &[u8], peer: SocketAddr) -> Option<Vec<u8>> {
     let id = RequestId::generate();
     tracing::info!(
         target: "pylon::access",
-        request_id = id.as_str(), %peer, status, error = %error,
+        request_id = id.as_str(), %peer, status, error = error.to_string(),
         "request rejected"
     );
     Some(to_wire(error::render(&error, &id)))

@@ -263,7 +263,7 @@ async fn refuse(mut stream: TcpStream, peer: SocketAddr, _open: OpenGuard) {
     let error = GatewayError::ServiceUnavailable("connection limit reached".into());
     tracing::warn!(
         target: "pylon::access",
-        request_id = id.as_str(), %peer, status = 503u16, error = %error,
+        request_id = id.as_str(), %peer, status = 503u16, error = error.to_string(),
         "connection refused"
     );
     let bytes = io::to_wire(error::render(&error, &id));
