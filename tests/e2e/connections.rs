@@ -260,13 +260,7 @@ async fn shutdown_answers_requests_sent_on_open_connections() {
         assert_eq!(reply.status, 200);
         conns.push(s);
     }
-    let pid = pylon.pid().to_string();
-    let sent = tokio::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(sent.success());
+    pylon.signal("TERM").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     for s in &mut conns {
         s.write_all(request.as_bytes()).await.unwrap();
@@ -332,13 +326,7 @@ async fn sighup_rereads_the_config_file_and_never_kills_the_server() {
     let config_arg = config.to_str().unwrap().to_string();
     let pylon = Pylon::start_with(&["--config", &config_arg], true).await;
     let hup = || async {
-        let pid = pylon.pid().to_string();
-        let ok = tokio::process::Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .await
-            .unwrap();
-        assert!(ok.success());
+        pylon.signal("HUP").await;
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
     // A silent connection outlives a few seconds under the 30 s timeout...

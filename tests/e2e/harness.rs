@@ -172,16 +172,24 @@ impl Pylon {
         self.stdout.lock().unwrap().clone()
     }
 
-    /// Stops with SIGTERM (graceful) and waits for the exit status.
-    pub async fn stop(&mut self) -> std::process::ExitStatus {
-        let mut child = self.child.take().expect("running");
-        let pid = child.id().unwrap().to_string();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid])
+    /// Sends a signal (`TERM`, `HUP`) without waiting for its effect.
+    pub async fn signal(&self, name: &str) {
+        assert!(self.try_signal(name).await, "kill -{name}");
+    }
+
+    async fn try_signal(&self, name: &str) -> bool {
+        let pid = self.pid().to_string();
+        Command::new("kill")
+            .args([format!("-{name}"), pid])
             .status()
             .await
-            .unwrap();
-        assert!(sent.success());
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Stops with SIGTERM (graceful; it may already be stopping) and waits for the exit status.
+    pub async fn stop(&mut self) -> std::process::ExitStatus {
+        self.try_signal("TERM").await;
+        let mut child = self.child.take().expect("running");
         tokio::time::timeout(Duration::from_secs(40), child.wait())
             .await
             .expect("exits after SIGTERM")
