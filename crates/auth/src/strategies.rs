@@ -96,6 +96,22 @@ pub fn random_case(name: &str, bits: u64) -> String {
         .collect()
 }
 
+/// Visible ASCII: what a tamper may put in a header value or path.
+pub const VISIBLE: &[u8] = b"!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~";
+/// Base64 digits and padding.
+pub const BASE64_DIGITS: &[u8] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+
+/// A member of `alphabet` other than `original`, picked by `pick`. Picking this way rather
+/// than discarding the cases that drew the same byte keeps long runs from hitting proptest's
+/// limit on discarded cases.
+pub fn other_than(original: u8, alphabet: &[u8], pick: usize) -> u8 {
+    match alphabet.iter().position(|&b| b == original) {
+        Some(i) => alphabet[(i + 1 + pick % (alphabet.len() - 1)) % alphabet.len()],
+        None => alphabet[pick % alphabet.len()],
+    }
+}
+
 /// `s` with the byte at `at` (a position chosen modulo the length, moved to the nearest
 /// ASCII alphanumeric byte) replaced by another alphanumeric byte; `None` when `s` has none.
 /// Alphanumerics never start or end a `%` escape's meaning, a separator or a `+`, so the

@@ -12,7 +12,8 @@ use proptest::test_runner::Config;
 
 use super::*;
 use crate::strategies::{
-    ascii_value, config, header_map, header_value, messy, random_case, tamper_alnum,
+    BASE64_DIGITS, VISIBLE, ascii_value, config, header_map, header_value, messy, other_than,
+    random_case, tamper_alnum,
 };
 
 const NOW: i64 = 1_700_000_000_000;
@@ -76,7 +77,7 @@ fn encode_pairs(pairs: &[(String, String)], style: u8) -> String {
             e = e.replace("%20", "+");
         }
         if style & 2 == 2 {
-            e = e.to_lowercase_hex();
+            e = lowercase_hex(&e);
         }
         e
     };
@@ -90,23 +91,17 @@ fn encode_pairs(pairs: &[(String, String)], style: u8) -> String {
         .join("&")
 }
 
-trait LowerHex {
-    fn to_lowercase_hex(&self) -> String;
-}
-
-impl LowerHex for String {
-    /// Lower-cases the hex digits of every `%XX` (and nothing else).
-    fn to_lowercase_hex(&self) -> String {
-        let mut out = String::with_capacity(self.len());
-        let mut chars = self.chars();
-        while let Some(c) = chars.next() {
-            out.push(c);
-            if c == '%' {
-                out.extend(chars.by_ref().take(2).map(|d| d.to_ascii_lowercase()));
-            }
+/// Lower-cases the hex digits of every `%XX` (and nothing else).
+fn lowercase_hex(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '%' {
+            out.extend(chars.by_ref().take(2).map(|d| d.to_ascii_lowercase()));
         }
-        out
     }
+    out
 }
 
 /// Decoded parameters: keys non-empty, any text, repeats possible.
@@ -213,7 +208,9 @@ fn server_accepts(r: &Request, h: &HeaderMap, secret: &str) -> bool {
 /// five fixed lines, the listed headers (minus the six excluded names, trimmed, sorted by
 /// name as sent, each once, absent ones empty), the path, and the parameters (form before
 /// query so the form wins, first value of a repeated key, keys sorted, bare key when the
-/// value is empty).
+/// value is empty). Keys sort by code point, as the Python demo sorts them; the Node SDK and
+/// the Java demo sort UTF-16 units, which differs only between a key character in
+/// U+E000..=U+FFFF and one past U+FFFF at the same place.
 fn spec_string_to_sign(
     method: &Method,
     path: &str,
@@ -330,18 +327,17 @@ proptest! {
     /// ... and no other secret makes it verify.
     #[test]
     fn another_secret_does_not_verify(r in request(), other in any::<String>()) {
-        prop_assume!(other != r.secret);
+        let other = if other == r.secret { format!("{other}.") } else { other };
         prop_assert!(!server_accepts(&r, &r.signed(), &other));
     }
 
     /// Any byte of the path changed after signing: refused.
     #[test]
-    fn tampered_path_is_refused(r in request(), at in any::<usize>(), with in 0x21u8..0x7f) {
+    fn tampered_path_is_refused(r in request(), at in any::<usize>(), pick in any::<usize>()) {
         let h = r.signed();
         let mut path = r.path.clone().into_bytes();
         let i = at % path.len();
-        prop_assume!(path[i] != with);
-        path[i] = with;
+        path[i] = other_than(path[i], VISIBLE, pick);
         let tampered = Request { path: String::from_utf8(path).unwrap(), ..r.clone() };
         prop_assert!(!server_accepts(&tampered, &h, &r.secret));
     }
@@ -388,25 +384,29 @@ proptest! {
         r in request(),
         value in "[!-~][ -~]{0,30}",
         at in any::<usize>(),
-        with in 0x21u8..0x7f,
+        pick in any::<usize>(),
     ) {
         let mut r = r;
         r.headers.insert("x-ca-custom", HeaderValue::from_str(&value).unwrap());
         let mut h = r.signed();
         let mut bytes = value.into_bytes();
         let i = at % bytes.len();
-        prop_assume!(bytes[i] != with);
-        bytes[i] = with;
+        bytes[i] = other_than(bytes[i], VISIBLE, pick);
         h.insert("x-ca-custom", HeaderValue::from_bytes(&bytes).unwrap());
         prop_assert!(!server_accepts(&r, &h, &r.secret));
     }
 
     /// Any byte of a non-form body changed: refused (through `Content-MD5`).
     #[test]
-    fn tampered_body_is_refused(r in request(), at in any::<usize>(), flip in 1u8..=255) {
+    fn tampered_body_is_refused(
+        r in request(),
+        body in prop::collection::vec(any::<u8>(), 1..64),
+        at in any::<usize>(),
+        flip in 1u8..=255,
+    ) {
         let mut r = r;
         r.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        prop_assume!(!r.body.is_empty());
+        r.body = body;
         let h = r.signed();
         let i = at % r.body.len();
         r.body[i] ^= flip;
@@ -416,12 +416,11 @@ proptest! {
     /// Any character of the signature changed: refused (including the padding bits of its
     /// last Base64 digit, which a lax decoder would ignore).
     #[test]
-    fn tampered_signature_is_refused(r in request(), at in any::<usize>(), with in prop::sample::select(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=".to_vec())) {
+    fn tampered_signature_is_refused(r in request(), at in any::<usize>(), pick in any::<usize>()) {
         let mut h = r.signed();
         let mut sig = h[X_CA_SIGNATURE].as_bytes().to_vec();
         let i = at % sig.len();
-        prop_assume!(sig[i] != with);
-        sig[i] = with;
+        sig[i] = other_than(sig[i], BASE64_DIGITS, pick);
         h.insert(X_CA_SIGNATURE, HeaderValue::from_bytes(&sig).unwrap());
         prop_assert!(!server_accepts(&r, &h, &r.secret));
     }
@@ -540,8 +539,10 @@ proptest! {
 }
 
 proptest! {
-    // Each case is thousands of pairs: a sixteenth of the cases keeps the suite fast in debug.
-    #![proptest_config(Config { cases: config().cases.div_ceil(16), ..config() })]
+    // A case costs some 30 ms in release (thousands of names, each looked up among 200
+    // headers): a sixty-fourth of the cases keeps CI and the long run short, and the point
+    // here is size, not variety.
+    #![proptest_config(Config { cases: config().cases.div_ceil(64), ..config() })]
 
     /// A huge request (thousands of headers listed, thousands of parameters) is handled, not
     /// a panic or a blow-up.

@@ -174,10 +174,7 @@ proptest! {
         path_params in prop::collection::vec((prop::sample::select(vec!["a", "b", "id"]), messy()), 0..3),
         form in prop::option::of(messy()),
     ) {
-        let parts = request(&query, &headers);
-        // Rejected cases are counted: a strategy that made bad requests would fail loudly.
-        prop_assume!(parts.is_some());
-        let parts = parts.unwrap();
+        let parts = request(&query, &headers).expect("QUERY_RAW escapes what a target cannot hold");
         let path_params: Vec<(&str, &str)> = path_params.iter().map(|(n, v)| (*n, v.as_str())).collect();
         match collect(&params, &parts, &path_params, form.as_deref()) {
             Ok(values) => {
