@@ -282,6 +282,17 @@ async fn unknown_keys_missing_signatures_and_no_credentials_are_told_apart() {
     let answer = call.send(&gw, call.headers(), Vec::new()).await;
     assert_gateway_error(&answer, 400, "Invalid AppKey");
     assert_eq!(answer.header("x-ca-error-code"), "A400MK");
+    // A signed-header list no request could need is refused before any lookup.
+    let (headers, body) = call.signed(KEY, SECRET, |h, _| {
+        let list: Vec<String> = (0..101).map(|i| format!("x-h{i}")).collect();
+        h.insert(
+            "x-ca-signature-headers",
+            http::HeaderValue::from_str(&list.join(",")).unwrap(),
+        );
+    });
+    let answer = call.send(&gw, headers, body).await;
+    assert_gateway_error(&answer, 400, "Invalid Signature Headers");
+    assert_eq!(answer.header("x-ca-error-code"), "A400SH");
 }
 
 #[tokio::test]

@@ -79,7 +79,14 @@ pub enum AlibabaError {
     InvalidTimestamp,
     #[error("Timestamp Expired")]
     TimestampExpired,
+    /// `X-Ca-Signature-Headers` lists more than [`MAX_SIGNED_HEADERS`] names.
+    #[error("Invalid Signature Headers")]
+    TooManySignedHeaders,
 }
+
+/// The most names `X-Ca-Signature-Headers` may list. A request carries at most 100 headers;
+/// a longer list only makes the string to sign cost more (each name is looked up).
+pub const MAX_SIGNED_HEADERS: usize = 100;
 
 /// What the client sent, borrowed from the request headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,14 +174,18 @@ pub fn credentials(headers: &HeaderMap) -> Result<Option<Credentials<'_>>, Aliba
         Some(Ok(n)) if !n.is_empty() => Some(n),
         _ => None,
     };
-    let signed_headers = match text(found.list) {
+    let signed_headers: Vec<&str> = match text(found.list) {
         Some(Ok(list)) => list
             .split(',')
             .map(str::trim)
             .filter(|n| !n.is_empty())
+            .take(MAX_SIGNED_HEADERS + 1)
             .collect(),
         _ => Vec::new(),
     };
+    if signed_headers.len() > MAX_SIGNED_HEADERS {
+        return Err(AlibabaError::TooManySignedHeaders);
+    }
     Ok(Some(Credentials {
         key,
         signature,

@@ -343,6 +343,24 @@ fn lowercase_method_is_signed_upper() {
 #[test]
 fn credentials_errors() {
     assert_eq!(credentials(&HeaderMap::new()), Ok(None));
+    let at_most: Vec<String> = (0..MAX_SIGNED_HEADERS).map(|i| format!("x-{i}")).collect();
+    let listed = at_most.join(",");
+    let h = headers(&[
+        ("X-Ca-Key", KEY),
+        ("X-Ca-Signature", "s"),
+        ("X-Ca-Signature-Headers", listed.as_str()),
+    ]);
+    assert_eq!(
+        credentials(&h).unwrap().unwrap().signed_headers.len(),
+        MAX_SIGNED_HEADERS
+    );
+    let listed = format!("{listed},one-more");
+    let h = headers(&[
+        ("X-Ca-Key", KEY),
+        ("X-Ca-Signature", "s"),
+        ("X-Ca-Signature-Headers", listed.as_str()),
+    ]);
+    assert_eq!(credentials(&h), Err(AlibabaError::TooManySignedHeaders));
     let h = headers(&[("X-Ca-Signature", "abc")]);
     assert_eq!(credentials(&h), Err(AlibabaError::MissingKey));
     let h = headers(&[("X-Ca-Key", KEY)]);

@@ -14,6 +14,11 @@ pub(crate) enum AuthError {
     EmptySignature,
     #[error("unsupported X-Ca-Signature-Method")]
     InvalidSignatureMethod,
+    #[error(
+        "X-Ca-Signature-Headers lists more than {} names",
+        pylon_auth::alibaba::MAX_SIGNED_HEADERS
+    )]
+    TooManySignedHeaders,
     /// Holds the server's string to sign, which the client is shown.
     #[error("signature does not match")]
     InvalidSignature(String),
@@ -67,6 +72,7 @@ impl AuthError {
             Self::InvalidAppKey => "A400IK",
             Self::EmptySignature => "A404ES",
             Self::InvalidSignatureMethod => "A400SM",
+            Self::TooManySignedHeaders => "A400SH",
             Self::InvalidSignature(_) => "A400IS",
             Self::InvalidTimestamp => "A400IT",
             Self::TimestampExpired => "A400TE",
@@ -99,6 +105,7 @@ impl AuthError {
             Self::MissingAppKey | Self::InvalidAppKey => "Invalid AppKey".into(),
             Self::EmptySignature => "Empty Signature".into(),
             Self::InvalidSignatureMethod => "Invalid Signature Method".into(),
+            Self::TooManySignedHeaders => "Invalid Signature Headers".into(),
             Self::InvalidSignature(sts) => pylon_auth::alibaba::invalid_signature_message(sts),
             Self::InvalidTimestamp => "Invalid Timestamp".into(),
             Self::TimestampExpired => "Timestamp Expired".into(),
@@ -126,6 +133,7 @@ impl From<pylon_auth::alibaba::AlibabaError> for AuthError {
             E::InvalidSignatureMethod => Self::InvalidSignatureMethod,
             E::InvalidTimestamp => Self::InvalidTimestamp,
             E::TimestampExpired => Self::TimestampExpired,
+            E::TooManySignedHeaders => Self::TooManySignedHeaders,
         }
     }
 }
