@@ -17,7 +17,14 @@ fn config() -> Config {
     }
 }
 
-fn router() -> (Router, pylon_model::Snapshot) {
+/// Built once: the property is about lookups, and a build compiles a regular expression.
+fn router() -> &'static (Router, pylon_model::Snapshot) {
+    static ROUTER: std::sync::OnceLock<(Router, pylon_model::Snapshot)> =
+        std::sync::OnceLock::new();
+    ROUTER.get_or_init(build)
+}
+
+fn build() -> (Router, pylon_model::Snapshot) {
     let s = release(&[
         (Method::Get, "=/exact"),
         (Method::Get, "^~/static"),
