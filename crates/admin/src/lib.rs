@@ -12,6 +12,7 @@ mod domains;
 mod environments;
 mod error;
 mod extract;
+mod follow;
 mod groups;
 mod openapi;
 mod routes;
@@ -39,8 +40,8 @@ pub struct AdminConfig {
     pub base_domain: String,
 }
 
-/// Called after every committed change with the freshly loaded snapshot; the binary wires it to
-/// `Gateway::apply`.
+/// Called with the freshly loaded snapshot when what the gateway serves has changed (once for a
+/// burst of changes); the binary wires it to `Gateway::apply`.
 pub type OnChange = Arc<dyn Fn(&Snapshot) -> Result<(), String> + Send + Sync>;
 
 /// Shared by every handler.
@@ -48,17 +49,17 @@ pub type OnChange = Arc<dyn Fn(&Snapshot) -> Result<(), String> + Send + Sync>;
 pub(crate) struct AppState {
     pub(crate) store: Store,
     pub(crate) config: Arc<AdminConfig>,
-    on_change: OnChange,
+    /// What the change feed's follower has handed to the gateway.
+    applied: tokio::sync::watch::Receiver<follow::Applied>,
     /// The data plane, for online debugging (`POST /v1/debug`).
     pub(crate) gateway: Option<Arc<pylon_gateway::Gateway>>,
 }
 
 impl AppState {
-    /// Hands the committed state to the gateway, so a change is served as soon as the admin call
-    /// that made it returns.
+    /// Waits until the gateway serves what this call committed (the follower in `follow`
+    /// hands it over), so a change is served as soon as the admin call that made it returns.
     pub(crate) async fn changed(&self) -> ApiResult<()> {
-        let snapshot = self.store.load_snapshot().await?;
-        (self.on_change)(&snapshot).map_err(ApiError::Apply)
+        follow::served(&self.store, &self.applied).await
     }
 }
 
@@ -84,9 +85,9 @@ fn build(
     gateway: Option<Arc<pylon_gateway::Gateway>>,
 ) -> axum::Router {
     let state = AppState {
+        applied: follow::spawn(store.clone(), on_change),
         store,
         config: Arc::new(config),
-        on_change,
         gateway,
     };
     let protected = routes::table()

@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::Store;
+use crate::Touch;
 use crate::apis::{backend_id, get_by_id as get_api, open_api, seal_api};
 use crate::codec::{decode, encode, env_key, on_unique};
 use crate::error::{Result, StoreError, not_found};
@@ -89,23 +90,25 @@ impl Store {
             })
         })?;
         set_active(&mut tx, &api.id, &key, &deployment.id).await?;
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         deployment.active = true;
         Ok(deployment)
     }
 
     /// Stops serving the API in the environment; `NotFound` if it is not published there.
     pub async fn unpublish(&self, api_id: &str, environment: &str) -> Result<()> {
+        let mut tx = self.write_tx().await?;
         let key = env_key(environment);
         let removed = sqlx::query("DELETE FROM published WHERE api_id = $1 AND environment = $2")
             .bind(api_id)
             .bind(&key)
-            .execute(&mut *self.conn().await?)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
         if removed == 0 {
             return Err(not_found("published API", format!("{api_id} in {key}")));
         }
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 
@@ -130,7 +133,7 @@ impl Store {
         let mut deployment: Deployment = decode(&row)?;
         open_api(&self.sealer, &mut deployment.api)?;
         set_active(&mut tx, api_id, &key, &deployment.id).await?;
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         deployment.active = true;
         Ok(deployment)
     }

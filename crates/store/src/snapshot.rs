@@ -2,14 +2,23 @@
 
 use pylon_model::Snapshot;
 
-use crate::Store;
 use crate::error::Result;
+use crate::{Revision, Store};
 use crate::{apps, authorizations, backends, deployments, environments, groups, upstreams};
 
 impl Store {
     /// Everything the data plane needs, read in one transaction so it is one consistent state.
     pub async fn load_snapshot(&self) -> Result<Snapshot> {
+        Ok(self.load_snapshot_at().await?.1)
+    }
+
+    /// The snapshot and the revision it is the state of, read in one transaction.
+    pub async fn load_snapshot_at(&self) -> Result<(Revision, Snapshot)> {
         let mut tx = self.read_tx().await?;
+        let row = sqlx::query("SELECT value, served FROM revisions WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+        let revision = crate::revision_of(&row)?;
         let snapshot = Snapshot {
             groups: groups::list_groups(&mut tx).await?,
             environments: environments::list_environments(&mut tx).await?,
@@ -22,7 +31,7 @@ impl Store {
             authorizations: authorizations::list_all(&mut tx).await?,
         };
         tx.commit().await?;
-        Ok(snapshot)
+        Ok((revision, snapshot))
     }
 }
 
