@@ -42,11 +42,22 @@ pub(crate) fn spawn(store: Store, on_change: OnChange) -> watch::Receiver<Applie
             if target <= applied.borrow().served {
                 continue;
             }
+            let started = std::time::Instant::now();
             let next = match store.load_snapshot_at().await {
-                Ok((revision, snapshot)) => Applied {
-                    served: revision.served,
-                    failure: on_change(&snapshot).err(),
-                },
+                Ok((revision, snapshot)) => {
+                    let loaded = started.elapsed();
+                    let failure = on_change(&snapshot).err();
+                    tracing::debug!(
+                        revision = revision.served,
+                        load_ms = loaded.as_secs_f64() * 1e3,
+                        apply_ms = (started.elapsed() - loaded).as_secs_f64() * 1e3,
+                        "change feed: snapshot handed over"
+                    );
+                    Applied {
+                        served: revision.served,
+                        failure,
+                    }
+                }
                 Err(e) => Applied {
                     served: target,
                     failure: Some(format!("cannot load the published state: {e}")),
