@@ -63,6 +63,8 @@ pub struct Store {
     sealer: std::sync::Arc<Sealer>,
     /// The change feed: the revision, sent after each commit.
     feed: std::sync::Arc<watch::Sender<Revision>>,
+    /// Published deployments already decoded (they never change once written).
+    decoded: std::sync::Arc<deployments::Decoded>,
 }
 
 impl Store {
@@ -93,6 +95,7 @@ impl Store {
             },
             sealer: std::sync::Arc::new(Sealer::new(&key)),
             feed: std::sync::Arc::new(watch::Sender::new(Revision::default())),
+            decoded: std::sync::Arc::default(),
         };
         schema::migrate(&store).await?;
         let now = store.read_revision().await?;
