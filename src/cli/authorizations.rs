@@ -4,6 +4,8 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use http::Method;
 use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use super::groups::group_id;
 use super::{Ctx, output, resolve, seg};
@@ -121,7 +123,7 @@ pub async fn authorization(ctx: &Ctx, command: AuthorizationCommand) -> anyhow::
     let c = &ctx.client;
     match command {
         AuthorizationCommand::Grant(a) => {
-            let now = now_ms();
+            let now = pylon_auth::now_ms();
             let expires_at = match (&a.expires_at, &a.expires_in) {
                 (Some(at), _) => Some(parse_expiry(at)?),
                 (None, Some(d)) => Some(now.saturating_add(parse_duration_ms(d)?)),
@@ -177,13 +179,6 @@ async fn show(ctx: &Ctx, list: Value) -> anyhow::Result<()> {
     output::list(ctx.format, &list, AUTHORIZATION_COLUMNS)
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 /// Epoch milliseconds (all digits) or an RFC 3339 timestamp.
 fn parse_expiry(text: &str) -> anyhow::Result<i64> {
     let text = text.trim();
@@ -199,84 +194,19 @@ fn parse_expiry(text: &str) -> anyhow::Result<i64> {
     })
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` to epoch milliseconds.
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` to epoch milliseconds; a fraction finer than a
+/// millisecond is dropped (rounding down, also before 1970).
 fn parse_rfc3339(text: &str) -> anyhow::Result<i64> {
-    let b = text.as_bytes();
-    let num = |range: std::ops::Range<usize>| -> anyhow::Result<i64> {
-        let part = text.get(range).context("too short")?;
-        if !part.bytes().all(|c| c.is_ascii_digit()) {
-            bail!("`{part}` is not a number");
-        }
-        Ok(part.parse()?)
-    };
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        bail!("not an RFC 3339 timestamp");
-    }
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
-        bail!("date or time out of range");
-    }
-    if second > 60 {
-        bail!("seconds out of range");
-    }
-    let mut rest = &text[19..];
-    let mut millis = 0;
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            bail!("empty fraction of a second");
-        }
-        let first3: String = fraction[..digits]
-            .chars()
-            .chain("000".chars())
-            .take(3)
-            .collect();
-        millis = first3.parse::<i64>()?;
-        rest = &fraction[digits..];
-    }
-    let offset_min = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let ob = rest.as_bytes();
-            if ob.len() != 6 || !matches!(ob[0], b'+' | b'-') || ob[3] != b':' {
-                bail!("bad UTC offset `{rest}`");
-            }
-            let h: i64 = rest[1..3].parse()?;
-            let m: i64 = rest[4..6].parse()?;
-            let sign = if ob[0] == b'-' { -1 } else { 1 };
-            sign * (h * 60 + m)
-        }
-    };
-    let days = days_from_civil(year, month, day);
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_min * 60;
-    Ok(seconds * 1000 + millis)
+    let nanos = OffsetDateTime::parse(text, &Rfc3339)?.unix_timestamp_nanos();
+    Ok(i64::try_from(nanos.div_euclid(1_000_000))?)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
+/// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds); out of range, the
+/// number itself.
 fn format_rfc3339(ms: i64) -> String {
-    let t = output::civil(ms);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year, t.month, t.day, t.hour, t.minute, t.second
-    )
+    output::utc(ms.div_euclid(1000) * 1000)
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| ms.to_string())
 }
 
 /// `90s`, `30m`, `12h`, `7d`, `500ms` or sums like `1h30m`, in milliseconds.
@@ -335,6 +265,35 @@ mod tests {
         assert!(parse_rfc3339("2030-01-01").is_err());
         assert!(parse_rfc3339("2030-01-01T00:00:00").is_err());
         assert_eq!(parse_expiry("1896093296789").unwrap(), 1_896_093_296_789);
+    }
+
+    #[test]
+    fn rfc3339_edge_cases() {
+        // Lowercase `t` and `z`, or a space between date and time, as before.
+        assert_eq!(
+            parse_rfc3339("2030-01-31t12:34:56.789z").unwrap(),
+            1_896_093_296_789
+        );
+        assert_eq!(
+            parse_rfc3339("2030-01-31 12:34:56Z").unwrap(),
+            1_896_093_296_000
+        );
+        // Finer than a millisecond rounds down, before 1970 too.
+        assert_eq!(
+            parse_rfc3339("2030-01-31T12:34:56.7899Z").unwrap(),
+            1_896_093_296_789
+        );
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59.9995Z").unwrap(), -1);
+        // Days and offsets that do not exist are refused.
+        assert!(parse_rfc3339("2030-02-30T00:00:00Z").is_err());
+        assert!(parse_rfc3339("2030-01-31T00:00:00+24:00").is_err());
+        assert!(parse_expiry("soon").is_err());
+    }
+
+    #[test]
+    fn times_out_of_range_show_as_numbers() {
+        assert_eq!(format_rfc3339(i64::MAX), i64::MAX.to_string());
+        assert_eq!(output::date(i64::MIN), i64::MIN.to_string());
     }
 
     #[test]
