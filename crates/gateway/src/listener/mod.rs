@@ -33,8 +33,8 @@ use tokio::sync::{oneshot, watch};
 
 use crate::Gateway;
 use crate::backend::http as backend_http;
-use crate::context::RequestId;
 use crate::error::{self, GatewayError};
+use crate::request::id::RequestId;
 use conn::{ConnState, OpenCount, OpenGuard, Registry, TrackedBody};
 
 /// How long in-flight requests may take to finish after shutdown fires.
