@@ -177,3 +177,18 @@ impl Gateway {
         }
     }
 }
+
+impl listener::Service for Gateway {
+    fn limits(&self) -> Arc<Limits> {
+        Gateway::limits(self)
+    }
+
+    fn handle(
+        &self,
+        client: &HttpClient,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> impl Future<Output = Response<GatewayBody>> + Send {
+        Gateway::handle(self, client, request, peer)
+    }
+}
