@@ -8,9 +8,10 @@ One node per module file; a module written inline (`mod tests { ... }`) belongs 
 An edge A -> B means A names B in a path: `use crate::b::X`, `use super::X`, `self::b::f()`,
 `crate::b::f()` in an expression, or a bare `b::f()` where `b` is a child module A declares or a
 name A imported. A parent declaring its children (`mod b;`) is not an edge: declaring is
-ownership, not a dependency. A name reached through a re-export (`pub use b::X` in the parent)
-is an edge to where it is defined (`b`), because that is the code depended on. Naming the crate
-root (`use crate::Gateway`) is an edge to `lib.rs`.
+ownership, not a dependency. Nor is a re-export (`pub use b::X;`, any `pub(...)`) by itself: it
+passes the name through, and whoever names `X` through A gets an edge to where it is defined
+(`b`), the code depended on; only if A's own code also uses `X` is there an edge A -> b. Naming
+the crate root (`use crate::Gateway`) is an edge to `lib.rs`.
 
 Each group of modules that reach each other is printed with one shortest loop through it and
 the lines that close it; the exit status is 1 if there is any, unless every file of the group
@@ -231,6 +232,7 @@ def resolve(abs_segs, modules, seen=None):
 
 
 USE_RE = re.compile(r"\buse\s+([^;]+);")
+PUB_BEFORE_RE = re.compile(r"\bpub\s*(\([^)]*\))?\s*$")
 PATH_RE = re.compile(r"(?<![A-Za-z0-9_:])(" + IDENT + r"(?:\s*::\s*" + IDENT + r")+)")
 
 
@@ -242,14 +244,15 @@ def build_graph(modules):
         entries = []
         for m in USE_RE.finditer(mod.text):
             line = mod.text.count("\n", 0, m.start()) + 1
+            public = bool(PUB_BEFORE_RE.search(mod.text[max(0, m.start() - 40) : m.start()]))
             for segs in expand_use_tree(m.group(1)):
-                entries.append((segs, depths[m.start()], line, m.span()))
+                entries.append((segs, depths[m.start()], line, m.span(), public))
         uses[mod.path] = entries
     # A file's top-level imports name things for its paths and its children's `super::X`;
     # two passes settle chains such as `use a::b; use b::c;`.
     for _ in range(2):
         for mod in modules.values():
-            for segs, depth, _line, _span in uses[mod.path]:
+            for segs, depth, _line, _span, _public in uses[mod.path]:
                 if depth == 0 and segs and segs[-1] not in ("super", "crate", "self"):
                     abs_segs = absolute(segs, mod, 0)
                     if abs_segs is not None:
@@ -265,10 +268,16 @@ def build_graph(modules):
             graph[mod.path][target].append(line)
 
     for mod in modules.values():
-        spans = []
-        for segs, depth, line, span in uses[mod.path]:
+        spans = [span for _segs, _depth, _line, span, _public in uses[mod.path]]
+        outside = "".join(
+            mod.text[a:b] for a, b in zip([0] + [e for _, e in spans], [s for s, _ in spans] + [None])
+        )
+        outside = re.sub(r"\bmod\s+" + IDENT + r"\s*;", "", outside)
+        for segs, depth, line, _span, public in uses[mod.path]:
+            # A re-export is an edge only if this module's own code uses the name too.
+            if public and segs and not re.search(r"\b" + re.escape(segs[-1]) + r"\b", outside):
+                continue
             add(mod, absolute(segs, mod, depth), line)
-            spans.append(span)
         depths = inline_depths(mod.text)
         for m in PATH_RE.finditer(mod.text):
             if any(a <= m.start() < b for a, b in spans):

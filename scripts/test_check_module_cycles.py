@@ -118,6 +118,18 @@ class CheckerTest(unittest.TestCase):
         self.assertIn("src/request.rs:5 -> src/pipeline/forward.rs", report)
         self.assertIn("src/pipeline/forward.rs:2,3 -> src/request.rs", report)
 
+    def test_reexport_alone_is_not_an_edge(self):
+        files = {
+            "src/lib.rs": "mod sign;\npub use sign::sign;\npub const KEY: &str = \"k\";\n",
+            "src/sign.rs": "use crate::KEY;\npub fn sign() -> &'static str { KEY }\n",
+        }
+        failing, _ = self.check(files)
+        self.assertEqual(failing, [])
+        # The root's own code calling what it re-exports does depend on it.
+        files["src/lib.rs"] += "pub fn twice() { sign(); sign(); }\n"
+        failing, _ = self.check(files)
+        self.assertIn("src/lib.rs:2 -> src/sign.rs", "\n".join(failing))
+
     def test_command_exit_status(self):
         for files, status in ((LAYERED, 0), (CYCLE, 1)):
             with tempfile.TemporaryDirectory() as root:
