@@ -4,7 +4,9 @@
 Usage: python3 scripts/check-module-cycles.py [SRC_DIR ...]
 With no arguments it checks the repository's root `src/` and every `crates/*/src`.
 
-One node per module file; a module written inline (`mod tests { ... }`) belongs to its file.
+One node per module file; a module written inline (`mod imp { ... }`) belongs to its file,
+except an inline `#[cfg(test)] mod tests { ... }`: test code is a module nothing imports, so
+it cannot close a loop, and its imports (fixtures that use the module under test) are left out.
 An edge A -> B means A names B in a path: `use crate::b::X`, `use super::X`, `self::b::f()`,
 `crate::b::f()` in an expression, or a bare `b::f()` where `b` is a child module A declares or a
 name A imported. A parent declaring its children (`mod b;`) is not an edge: declaring is
@@ -161,27 +163,35 @@ def load_crate(root_file):
     return modules
 
 
+TEST_ATTR_RE = re.compile(r"#\[cfg\(test\)\]\s*$")
+
+
 def inline_depths(text):
-    """For each offset, how many inline `mod x { ... }` blocks enclose it."""
+    """For each offset, how many inline `mod x { ... }` blocks enclose it; -1 inside an inline
+    `#[cfg(test)]` module."""
     depths = [0] * (len(text) + 1)
-    opened = []  # brace depths at which inline modules opened
+    opened = []  # (brace depth at which an inline module opened, whether it is test code)
+
+    def level():
+        return -1 if any(test for _, test in opened) else len(opened)
+
     brace, pos = 0, 0
     for m in re.finditer(r"\bmod\s+" + IDENT + r"\s*\{|[{}]", text):
-        inside = len(opened)
-        depths[pos : m.start()] = [inside] * (m.start() - pos)
+        depths[pos : m.start()] = [level()] * (m.start() - pos)
         tok = m.group(0)
         if tok == "{":
             brace += 1
         elif tok == "}":
-            if opened and opened[-1] == brace:
+            if opened and opened[-1][0] == brace:
                 opened.pop()
             brace -= 1
         else:
             brace += 1
-            opened.append(brace)
-        depths[m.start() : m.end()] = [len(opened)] * (m.end() - m.start())
+            test = bool(TEST_ATTR_RE.search(text[max(0, m.start() - 60) : m.start()]))
+            opened.append((brace, test))
+        depths[m.start() : m.end()] = [level()] * (m.end() - m.start())
         pos = m.end()
-    depths[pos:] = [len(opened)] * (len(depths) - pos)
+    depths[pos:] = [level()] * (len(depths) - pos)
     return depths
 
 
@@ -260,8 +270,8 @@ def build_graph(modules):
 
     graph = defaultdict(lambda: defaultdict(list))
 
-    def add(mod, abs_segs, line):
-        if abs_segs is None:
+    def add(mod, abs_segs, line, depth):
+        if abs_segs is None or depth < 0:
             return
         target = resolve(abs_segs, modules)
         if target is not None and target != mod.path:
@@ -277,14 +287,15 @@ def build_graph(modules):
             # A re-export is an edge only if this module's own code uses the name too.
             if public and segs and not re.search(r"\b" + re.escape(segs[-1]) + r"\b", outside):
                 continue
-            add(mod, absolute(segs, mod, depth), line)
+            add(mod, absolute(segs, mod, depth), line, depth)
         depths = inline_depths(mod.text)
         for m in PATH_RE.finditer(mod.text):
             if any(a <= m.start() < b for a, b in spans):
                 continue
             segs = [s.strip() for s in m.group(1).split("::")]
             line = mod.text.count("\n", 0, m.start()) + 1
-            add(mod, absolute(segs, mod, depths[m.start()]), line)
+            depth = depths[m.start()]
+            add(mod, absolute(segs, mod, depth), line, depth)
     return graph
 
 

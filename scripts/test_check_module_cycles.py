@@ -130,6 +130,25 @@ class CheckerTest(unittest.TestCase):
         failing, _ = self.check(files)
         self.assertIn("src/lib.rs:2 -> src/sign.rs", "\n".join(failing))
 
+    def test_inline_test_module_does_not_close_a_loop(self):
+        files = {
+            "src/lib.rs": """
+                mod fixtures;
+                pub struct Store;
+                #[cfg(test)]
+                mod tests {
+                    use crate::fixtures::store;
+                }
+            """,
+            "src/fixtures.rs": "use crate::Store;\npub fn store() -> Store { Store }\n",
+        }
+        failing, _ = self.check(files)
+        self.assertEqual(failing, [])
+        # The same import outside the test module is a loop.
+        files["src/lib.rs"] += "fn f() { crate::fixtures::store(); }\n"
+        failing, _ = self.check(files)
+        self.assertIn("cycle among 2 modules", "\n".join(failing))
+
     def test_command_exit_status(self):
         for files, status in ((LAYERED, 0), (CYCLE, 1)):
             with tempfile.TemporaryDirectory() as root:

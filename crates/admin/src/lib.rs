@@ -16,51 +16,20 @@ mod groups;
 mod openapi;
 mod routes;
 mod stage_variables;
+mod state;
 mod upstreams;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::middleware;
-use pylon_model::Snapshot;
 use pylon_store::Store;
 
 pub use error::{ApiError, ApiRef, ErrorBody, NextStep};
 pub use openapi::openapi;
+pub use state::{AdminConfig, OnChange};
 
-use crate::error::ApiResult;
-
-/// How the admin API is set up.
-#[derive(Debug, Clone)]
-pub struct AdminConfig {
-    /// The bearer token every call except `GET /v1/openapi.json` must present.
-    pub token: String,
-    /// Groups are also served on `<group-id>.<base_domain>`.
-    pub base_domain: String,
-}
-
-/// Called after every committed change with the freshly loaded snapshot; the binary wires it to
-/// `Gateway::apply`.
-pub type OnChange = Arc<dyn Fn(&Snapshot) -> Result<(), String> + Send + Sync>;
-
-/// Shared by every handler.
-#[derive(Clone)]
-pub(crate) struct AppState {
-    pub(crate) store: Store,
-    pub(crate) config: Arc<AdminConfig>,
-    on_change: OnChange,
-    /// The data plane, for online debugging (`POST /v1/debug`).
-    pub(crate) gateway: Option<Arc<pylon_gateway::Gateway>>,
-}
-
-impl AppState {
-    /// Hands the committed state to the gateway, so a change is served as soon as the admin call
-    /// that made it returns.
-    pub(crate) async fn changed(&self) -> ApiResult<()> {
-        let snapshot = self.store.load_snapshot().await?;
-        (self.on_change)(&snapshot).map_err(ApiError::Apply)
-    }
-}
+// Every handler takes these from the crate root; they live in `state`, below the handlers.
+pub(crate) use state::{AppState, new_id, now_ms};
 
 /// The admin API, routes under `/v1`. Every route but `GET /v1/openapi.json` requires the token.
 pub fn router(store: Store, config: AdminConfig, on_change: OnChange) -> axum::Router {
@@ -83,12 +52,7 @@ fn build(
     on_change: OnChange,
     gateway: Option<Arc<pylon_gateway::Gateway>>,
 ) -> axum::Router {
-    let state = AppState {
-        store,
-        config: Arc::new(config),
-        on_change,
-        gateway,
-    };
+    let state = AppState::new(store, config, on_change, gateway);
     let protected = routes::table()
         .into_router()
         .route_layer(middleware::from_fn_with_state(
@@ -100,19 +64,4 @@ fn build(
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)
-}
-
-/// A fresh resource id: 16 lowercase hex characters, usable as a DNS label.
-pub(crate) fn new_id() -> String {
-    let mut id = uuid::Uuid::new_v4().simple().to_string();
-    id.truncate(16);
-    id
-}
-
-/// Now, in unix milliseconds.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
