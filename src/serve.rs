@@ -18,6 +18,9 @@ use crate::config::{self, ServeArgs, Settings};
 use crate::lock;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // Before anything is printed: a signal sent as soon as a script sees the addresses must
+    // find its handler, not the default action, which ends the process.
+    let signals = Signals::register();
     let open_files = raise_open_file_limit();
     let settings = args.resolve(open_files)?;
     let log = Log::init(settings.log.as_deref());
@@ -103,14 +106,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .await
     });
 
+    let Signals { terminate, hangup } = signals;
     tokio::spawn(reload_on_hangup(
+        hangup,
         args,
         settings,
         open_files,
         log,
         Arc::clone(&gateway),
     ));
-    shutdown_signal().await;
+    shutdown_signal(terminate).await;
     tracing::info!("shutting down: draining in-flight requests");
     let _ = stop_tx.send(true);
     let (gateway_result, admin_result) = tokio::join!(gateway_task, admin_task);
@@ -124,21 +129,49 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// The signals `serve` handles, registered at start.
+struct Signals {
+    terminate: Option<Signal>,
+    hangup: Option<Signal>,
+}
+
+#[cfg(unix)]
+type Signal = tokio::signal::unix::Signal;
+#[cfg(not(unix))]
+type Signal = ();
+
+impl Signals {
+    fn register() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Signals {
+                terminate: signal(SignalKind::terminate()).ok(),
+                hangup: signal(SignalKind::hangup()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Signals {
+            terminate: None,
+            hangup: None,
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal(terminate: Option<Signal>) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let terminate = async move {
+        #[cfg(unix)]
+        if let Some(mut s) = terminate {
+            s.recv().await;
+            return;
         }
+        let _ = terminate;
+        std::future::pending::<()>().await
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
@@ -193,6 +226,7 @@ impl Log {
 /// SIGHUP: re-reads the config file, applies the limits and the log filter, and says what
 /// needs a restart. A file that does not parse changes nothing.
 async fn reload_on_hangup(
+    hangup: Option<Signal>,
     args: ServeArgs,
     mut current: Settings,
     open_files: u64,
@@ -201,8 +235,7 @@ async fn reload_on_hangup(
 ) {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        let Some(mut hangups) = hangup else {
             tracing::warn!("cannot listen for SIGHUP; the config file is read at start only");
             return;
         };
@@ -241,7 +274,7 @@ async fn reload_on_hangup(
     }
     #[cfg(not(unix))]
     {
-        let _ = (args, current, open_files, log, gateway);
+        let _ = (hangup, args, current, open_files, log, gateway);
     }
 }
 

@@ -12,6 +12,7 @@ mod domains;
 mod environments;
 mod error;
 mod extract;
+mod follow;
 mod groups;
 mod openapi;
 mod routes;
@@ -25,8 +26,9 @@ use axum::middleware;
 use pylon_store::Store;
 
 pub use error::{ApiError, ApiRef, ErrorBody, NextStep};
+pub use follow::OnChange;
 pub use openapi::openapi;
-pub use state::{AdminConfig, OnChange};
+pub use state::AdminConfig;
 
 // Every handler takes these from the crate root; they live in `state`, below the handlers.
 pub(crate) use state::{AppState, new_id, now_ms};

@@ -1,14 +1,14 @@
-//! What every handler shares: the admin's configuration, the store, the hook that hands a
-//! committed change to the gateway, and fresh ids and timestamps. Below the handlers and the
-//! router that wires them, so neither imports the other back.
+//! What every handler shares: the admin's configuration, the store, the follower's report of
+//! what the gateway serves, and fresh ids and timestamps. Below the handlers and the router
+//! that wires them, so neither imports the other back.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pylon_model::Snapshot;
 use pylon_store::Store;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
+use crate::follow::{self, OnChange};
 
 /// How the admin API is set up.
 #[derive(Debug, Clone)]
@@ -19,21 +19,19 @@ pub struct AdminConfig {
     pub base_domain: String,
 }
 
-/// Called after every committed change with the freshly loaded snapshot; the binary wires it to
-/// `Gateway::apply`.
-pub type OnChange = Arc<dyn Fn(&Snapshot) -> Result<(), String> + Send + Sync>;
-
 /// Shared by every handler.
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) store: Store,
     pub(crate) config: Arc<AdminConfig>,
-    on_change: OnChange,
+    /// What the change feed's follower has handed to the gateway.
+    applied: tokio::sync::watch::Receiver<follow::Applied>,
     /// The data plane, for online debugging (`POST /v1/debug`).
     pub(crate) gateway: Option<Arc<pylon_gateway::Gateway>>,
 }
 
 impl AppState {
+    /// Starts the change feed's follower for this admin API.
     pub(crate) fn new(
         store: Store,
         config: AdminConfig,
@@ -41,18 +39,17 @@ impl AppState {
         gateway: Option<Arc<pylon_gateway::Gateway>>,
     ) -> Self {
         AppState {
+            applied: follow::spawn(store.clone(), on_change),
             store,
             config: Arc::new(config),
-            on_change,
             gateway,
         }
     }
 
-    /// Hands the committed state to the gateway, so a change is served as soon as the admin call
-    /// that made it returns.
+    /// Waits until the gateway serves what this call committed (the follower in `follow`
+    /// hands it over), so a change is served as soon as the admin call that made it returns.
     pub(crate) async fn changed(&self) -> ApiResult<()> {
-        let snapshot = self.store.load_snapshot().await?;
-        (self.on_change)(&snapshot).map_err(ApiError::Apply)
+        follow::served(&self.store, &self.applied).await
     }
 }
 

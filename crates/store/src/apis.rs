@@ -4,6 +4,7 @@ use pylon_model::{Api, BackendTarget};
 use sqlx::{AnyConnection, Row};
 
 use crate::Store;
+use crate::Touch;
 use crate::codec::{decode, encode, on_unique};
 use crate::error::{Result, StoreError, not_found};
 use crate::groups::exists;
@@ -33,14 +34,14 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|e| on_unique(e, || name_taken(&group, &a.spec.name)))?;
-        tx.commit().await?;
+        self.commit(tx, Touch::Draft).await?;
         Ok(())
     }
 
     /// Replaces the draft; deployments keep the definition they were published with.
     pub async fn update_api(&self, a: &Api) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        get_by_id(&mut tx, &a.id).await?;
+        let before = get_by_id(&mut tx, &a.id).await?;
         let group = group_name(&mut tx, &a.group_id).await?;
         check_name_free(&mut tx, a, &group).await?;
         sqlx::query(
@@ -62,7 +63,13 @@ impl Store {
             .bind(&a.id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        // Only grants moving with the API to another group change what the gateway holds.
+        let touch = if before.group_id == a.group_id {
+            Touch::Draft
+        } else {
+            Touch::Served
+        };
+        self.commit(tx, touch).await?;
         Ok(())
     }
 
@@ -120,7 +127,8 @@ impl Store {
         ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
-        tx.commit().await?;
+        // Its grants leave the published state with it.
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 }

@@ -8,6 +8,7 @@ use pylon_model::{App, AppCode, AppCredentials, AppKey};
 use sqlx::{AnyConnection, Row};
 
 use crate::Store;
+use crate::Touch;
 use crate::codec::{decode, decode_all, encode, on_unique};
 use crate::error::{Result, StoreError, not_found};
 use crate::groups::exists;
@@ -46,7 +47,7 @@ impl Store {
             ..first_key.clone()
         };
         insert_key(&mut tx, &self.sealer, &key).await?;
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 
@@ -80,7 +81,7 @@ impl Store {
         ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 
@@ -89,7 +90,7 @@ impl Store {
         let mut tx = self.write_tx().await?;
         check_app(&mut tx, &key.app_id).await?;
         insert_key(&mut tx, &self.sealer, key).await?;
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 
@@ -136,14 +137,16 @@ impl Store {
     }
 
     pub async fn delete_app_key(&self, app_id: &str, app_key: &str) -> Result<()> {
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query("DELETE FROM app_keys WHERE app_id = $1 AND app_key = $2")
             .bind(app_id)
             .bind(app_key)
-            .execute(&mut *self.conn().await?)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(not_found("AppKey", app_key));
         }
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 
@@ -175,7 +178,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|e| on_unique(e, taken))?;
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 
@@ -196,14 +199,16 @@ impl Store {
     }
 
     pub async fn delete_app_code(&self, app_id: &str, code: &str) -> Result<()> {
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query("DELETE FROM app_codes WHERE app_id = $1 AND lookup = $2")
             .bind(app_id)
             .bind(self.sealer.lookup(code))
-            .execute(&mut *self.conn().await?)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(not_found("AppCode", code));
         }
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 }

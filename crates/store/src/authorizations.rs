@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::Store;
+use crate::Touch;
 use crate::apps::check_app;
 use crate::codec::{decode, encode, env_key, on_unique};
 use crate::error::{Result, StoreError, not_found};
@@ -103,7 +104,7 @@ impl Store {
                 })?;
             }
         }
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         Ok((stored, existing.is_none()))
     }
 
@@ -151,13 +152,15 @@ impl Store {
     }
 
     pub async fn delete_authorization(&self, id: &str) -> Result<()> {
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query("DELETE FROM authorizations WHERE id = $1")
             .bind(id)
-            .execute(&mut *self.conn().await?)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(not_found("authorization", id));
         }
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 }

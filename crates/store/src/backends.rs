@@ -4,6 +4,7 @@ use pylon_model::{Backend, BackendDefinition, BackendEnvironment};
 use sqlx::{AnyConnection, Row};
 
 use crate::Store;
+use crate::Touch;
 use crate::codec::{decode, decode_all, encode, env_key, on_unique};
 use crate::error::{Result, StoreError, not_found};
 use crate::groups::exists;
@@ -26,7 +27,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| on_unique(e, || name_taken(&b.spec.name)))?;
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 
@@ -43,7 +44,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| on_unique(e, || name_taken(&b.spec.name)))?;
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 
@@ -109,7 +110,7 @@ impl Store {
         ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 
@@ -147,7 +148,7 @@ impl Store {
         .bind(encode(&record)?)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 
@@ -217,7 +218,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 }

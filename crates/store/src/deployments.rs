@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::Store;
+use crate::Touch;
 use crate::apis::{backend_id, get_by_id as get_api, open_api, seal_api};
 use crate::codec::{decode, encode, env_key, on_unique};
 use crate::error::{Result, StoreError, not_found};
@@ -89,23 +90,25 @@ impl Store {
             })
         })?;
         set_active(&mut tx, &api.id, &key, &deployment.id).await?;
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         deployment.active = true;
         Ok(deployment)
     }
 
     /// Stops serving the API in the environment; `NotFound` if it is not published there.
     pub async fn unpublish(&self, api_id: &str, environment: &str) -> Result<()> {
+        let mut tx = self.write_tx().await?;
         let key = env_key(environment);
         let removed = sqlx::query("DELETE FROM published WHERE api_id = $1 AND environment = $2")
             .bind(api_id)
             .bind(&key)
-            .execute(&mut *self.conn().await?)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
         if removed == 0 {
             return Err(not_found("published API", format!("{api_id} in {key}")));
         }
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 
@@ -130,7 +133,7 @@ impl Store {
         let mut deployment: Deployment = decode(&row)?;
         open_api(&self.sealer, &mut deployment.api)?;
         set_active(&mut tx, api_id, &key, &deployment.id).await?;
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         deployment.active = true;
         Ok(deployment)
     }
@@ -175,24 +178,77 @@ impl Store {
 
     /// The active deployment of each (API, environment), by API creation then environment order.
     pub async fn active_deployments(&self) -> Result<Vec<Deployment>> {
-        active_deployments(&mut *self.conn().await?, &self.sealer).await
+        active_deployments(&mut *self.conn().await?, &self.sealer, &self.decoded).await
     }
 }
+
+/// Deployments already read and decoded, by id. A deployment never changes once written, so
+/// a snapshot reload reads only the ids of what is published and decodes only new ones: at
+/// thousands of APIs, decoding every deployment was most of a reload.
+#[derive(Default)]
+pub(crate) struct Decoded {
+    by_id: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Deployment>>>,
+}
+
+/// Bodies fetched per query, under SQLite's and PostgreSQL's placeholder limits.
+const FETCH_CHUNK: usize = 500;
 
 pub(crate) async fn active_deployments(
     conn: &mut AnyConnection,
     sealer: &Sealer,
+    decoded: &Decoded,
 ) -> Result<Vec<Deployment>> {
-    let rows = sqlx::query(
-        "SELECT d.body, p.deployment_id AS serving FROM published p
-         JOIN deployments d ON d.id = p.deployment_id
+    let ids: Vec<String> = sqlx::query(
+        "SELECT p.deployment_id AS id FROM published p
          JOIN apis a ON a.id = p.api_id
          JOIN environments e ON e.name = p.environment
          ORDER BY a.created_at, a.id, e.seq",
     )
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(|row| with_active(sealer, row)).collect()
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|row| row.try_get::<String, _>("id"))
+    .collect::<std::result::Result<_, _>>()?;
+    let missing: Vec<&String> = {
+        let cache = decoded.by_id.lock().unwrap_or_else(|p| p.into_inner());
+        ids.iter().filter(|id| !cache.contains_key(*id)).collect()
+    };
+    let mut fresh = Vec::with_capacity(missing.len());
+    for chunk in missing.chunks(FETCH_CHUNK) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT body FROM deployments WHERE id IN ({})",
+            placeholders.join(", ")
+        );
+        // Safe: the text is placeholders only; the ids are bound.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            query = query.bind(id.as_str());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let mut deployment: Deployment = decode(&row)?;
+            open_api(sealer, &mut deployment.api)?;
+            deployment.active = true;
+            fresh.push(deployment);
+        }
+    }
+    let mut cache = decoded.by_id.lock().unwrap_or_else(|p| p.into_inner());
+    for deployment in fresh {
+        cache.insert(deployment.id.clone(), std::sync::Arc::new(deployment));
+    }
+    let out = ids
+        .iter()
+        .map(|id| {
+            cache
+                .get(id)
+                .map(|d| Deployment::clone(d))
+                .ok_or_else(|| not_found("deployment", id))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // Only what is published stays: unpublished and replaced versions leave the cache.
+    let live: std::collections::HashSet<&String> = ids.iter().collect();
+    cache.retain(|id, _| live.contains(id));
+    Ok(out)
 }
 
 /// Decodes a deployment row that carries `serving` (the published deployment id, or NULL).

@@ -4,6 +4,7 @@ use pylon_model::{Environment, StageVariables};
 use sqlx::{AnyConnection, Row};
 
 use crate::Store;
+use crate::Touch;
 use crate::codec::{decode, decode_all, encode, env_key, on_unique};
 use crate::error::{Result, StoreError, not_found};
 use crate::groups::exists;
@@ -53,7 +54,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|err| on_unique(err, taken))?;
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 
@@ -99,7 +100,7 @@ impl Store {
         ] {
             sqlx::query(sql).bind(&key).execute(&mut *tx).await?;
         }
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 
@@ -156,7 +157,7 @@ impl Store {
         .bind(encode(&record)?)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 }

@@ -4,6 +4,7 @@ use pylon_model::Group;
 use sqlx::{AnyConnection, Row};
 
 use crate::Store;
+use crate::Touch;
 use crate::codec::{decode, decode_all, encode, on_unique};
 use crate::error::{Result, StoreError, not_found};
 
@@ -27,7 +28,7 @@ impl Store {
             .await
             .map_err(|e| on_unique(e, || name_taken(&g.name)))?;
         insert_domains(&mut tx, g).await?;
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 
@@ -52,7 +53,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         insert_domains(&mut tx, g).await?;
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 
@@ -96,7 +97,7 @@ impl Store {
         ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 

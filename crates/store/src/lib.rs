@@ -26,11 +26,28 @@ use std::path::Path;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Transaction};
+use tokio::sync::watch;
 
 pub use error::{Result, StoreError};
 pub use secrets::{SECRET_KEY_FILE, SecretKey};
 
 use crate::secrets::Sealer;
+
+/// Where the store stands: a revision number that moves with every committed write, and the
+/// revision of the last write that changed what the gateway serves (publishing, backends,
+/// upstreams, domains, apps...; not API drafts). Both only grow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Revision {
+    pub value: u64,
+    pub served: u64,
+}
+
+/// What a write changed: only drafts, or something the gateway serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Touch {
+    Draft,
+    Served,
+}
 
 /// The handle to the database; cheap to clone (it shares one pool).
 #[derive(Clone)]
@@ -44,6 +61,10 @@ pub struct Store {
     begin_read: &'static str,
     /// Encrypts and decrypts AppSecrets and AppCodes.
     sealer: std::sync::Arc<Sealer>,
+    /// The change feed: the revision, sent after each commit.
+    feed: std::sync::Arc<watch::Sender<Revision>>,
+    /// Published deployments already decoded (they never change once written).
+    decoded: std::sync::Arc<deployments::Decoded>,
 }
 
 impl Store {
@@ -73,9 +94,62 @@ impl Store {
                 "BEGIN ISOLATION LEVEL REPEATABLE READ"
             },
             sealer: std::sync::Arc::new(Sealer::new(&key)),
+            feed: std::sync::Arc::new(watch::Sender::new(Revision::default())),
+            decoded: std::sync::Arc::default(),
         };
         schema::migrate(&store).await?;
+        let now = store.read_revision().await?;
+        store.feed.send_replace(now);
         Ok(store)
+    }
+
+    /// The revision of the last write this process committed (or found on open).
+    pub fn revision(&self) -> Revision {
+        *self.feed.borrow()
+    }
+
+    /// The change feed: the receiver sees the revision move after each commit. A follower
+    /// that reloads when `served` moves never misses a change that matters to the gateway;
+    /// bursts of writes coalesce into one wake-up. (Writes from another process, in a
+    /// cluster, will reach it through PostgreSQL's LISTEN/NOTIFY: docs/dev/change-feed.md.)
+    pub fn subscribe(&self) -> watch::Receiver<Revision> {
+        self.feed.subscribe()
+    }
+
+    async fn read_revision(&self) -> Result<Revision> {
+        let row = sqlx::query("SELECT value, served FROM revisions WHERE id = 1")
+            .fetch_one(&mut *self.conn().await?)
+            .await?;
+        revision_of(&row)
+    }
+
+    /// Commits a write transaction, bumping the revision inside it, then announces it.
+    pub(crate) async fn commit(
+        &self,
+        mut tx: Transaction<'static, Any>,
+        touch: Touch,
+    ) -> Result<()> {
+        let sql = match touch {
+            Touch::Draft => {
+                "UPDATE revisions SET value = value + 1 WHERE id = 1 RETURNING value, served"
+            }
+            Touch::Served => {
+                "UPDATE revisions SET value = value + 1, served = value + 1 WHERE id = 1
+                 RETURNING value, served"
+            }
+        };
+        let row = sqlx::query(sql).fetch_one(&mut *tx).await?;
+        let revision = revision_of(&row)?;
+        tx.commit().await?;
+        // Concurrent commits may announce out of order; the feed only moves forward.
+        self.feed.send_if_modified(|current| {
+            let newer = revision > *current;
+            if newer {
+                *current = revision;
+            }
+            newer
+        });
+        Ok(())
     }
 
     /// Opens (creating it and its directory if missing) the SQLite database at `path`.
@@ -112,6 +186,16 @@ impl Store {
     pub(crate) async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Any>> {
         Ok(self.pool.acquire().await?)
     }
+}
+
+fn revision_of(row: &sqlx::any::AnyRow) -> Result<Revision> {
+    use sqlx::Row;
+    let value: i64 = row.try_get("value")?;
+    let served: i64 = row.try_get("served")?;
+    Ok(Revision {
+        value: u64::try_from(value).unwrap_or(0),
+        served: u64::try_from(served).unwrap_or(0),
+    })
 }
 
 /// Escapes the characters a URL would otherwise read as delimiters.
@@ -185,6 +269,51 @@ mod tests {
             .try_get(0)
             .unwrap();
         assert_eq!(fk, 1);
+    }
+
+    #[tokio::test]
+    async fn every_write_moves_the_revision_and_served_writes_move_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        let key = SecretKey::generate();
+        let store = Store::open_sqlite(&path, key.clone()).await.unwrap();
+        let mut feed = store.subscribe();
+        let start = store.revision();
+        store.create_group(&group("g", "shop", 1)).await.unwrap();
+        let after_group = store.revision();
+        assert!(after_group.value > start.value);
+        assert_eq!(
+            after_group.served, after_group.value,
+            "a group is served state"
+        );
+        assert!(feed.has_changed().unwrap());
+        assert_eq!(*feed.borrow_and_update(), after_group);
+
+        // A draft moves the revision, not `served`: the gateway has nothing to reload.
+        let a = api("a", "g", "orders", None, 1);
+        store.create_api(&a).await.unwrap();
+        let after_draft = store.revision();
+        assert_eq!(after_draft.value, after_group.value + 1);
+        assert_eq!(after_draft.served, after_group.served);
+
+        store.publish(&a, "TEST", "", "d1", 2).await.unwrap();
+        let published = store.revision();
+        assert_eq!(published.served, published.value);
+        let (at, snapshot) = store.load_snapshot_at().await.unwrap();
+        assert_eq!(at, published);
+        assert_eq!(snapshot.deployments.len(), 1);
+
+        // A refused write leaves the revision alone.
+        assert!(store.create_group(&group("g", "shop", 1)).await.is_err());
+        assert_eq!(store.revision(), published);
+        store.unpublish("a", "TEST").await.unwrap();
+        assert!(store.revision().served > published.served);
+
+        // The revision survives a restart.
+        let before = store.revision();
+        store.close().await;
+        let store = Store::open_sqlite(&path, key).await.unwrap();
+        assert_eq!(store.revision(), before);
     }
 
     #[tokio::test]

@@ -129,6 +129,18 @@ const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX authorizations_environment ON authorizations (environment)",
         ],
     },
+    // 3: the change feed's revision: `value` moves with every write, `served` with every
+    // write that changes what the gateway serves (see `Store::subscribe`).
+    Migration {
+        version: 3,
+        statements: &[
+            "CREATE TABLE revisions (
+                id INTEGER PRIMARY KEY,
+                value BIGINT NOT NULL,
+                served BIGINT NOT NULL)",
+            "INSERT INTO revisions (id, value, served) VALUES (1, 0, 0)",
+        ],
+    },
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction.

@@ -2,14 +2,23 @@
 
 use pylon_model::Snapshot;
 
-use crate::Store;
 use crate::error::Result;
+use crate::{Revision, Store};
 use crate::{apps, authorizations, backends, deployments, environments, groups, upstreams};
 
 impl Store {
     /// Everything the data plane needs, read in one transaction so it is one consistent state.
     pub async fn load_snapshot(&self) -> Result<Snapshot> {
+        Ok(self.load_snapshot_at().await?.1)
+    }
+
+    /// The snapshot and the revision it is the state of, read in one transaction.
+    pub async fn load_snapshot_at(&self) -> Result<(Revision, Snapshot)> {
         let mut tx = self.read_tx().await?;
+        let row = sqlx::query("SELECT value, served FROM revisions WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+        let revision = crate::revision_of(&row)?;
         let snapshot = Snapshot {
             groups: groups::list_groups(&mut tx).await?,
             environments: environments::list_environments(&mut tx).await?,
@@ -17,12 +26,13 @@ impl Store {
             upstreams: upstreams::list_upstreams(&mut tx).await?,
             backends: backends::list_backends(&mut tx).await?,
             backend_definitions: backends::list_all_definitions(&mut tx).await?,
-            deployments: deployments::active_deployments(&mut tx, &self.sealer).await?,
+            deployments: deployments::active_deployments(&mut tx, &self.sealer, &self.decoded)
+                .await?,
             apps: apps::list_credentials(&mut tx, &self.sealer).await?,
             authorizations: authorizations::list_all(&mut tx).await?,
         };
         tx.commit().await?;
-        Ok(snapshot)
+        Ok((revision, snapshot))
     }
 }
 
@@ -31,6 +41,31 @@ mod tests {
     use pylon_model::{BackendKind, Environment};
 
     use crate::fixtures::{api, backend, group, http_definition, temp_store, upstream};
+
+    #[tokio::test]
+    async fn reloads_follow_publishes_and_rollbacks_through_the_decoded_cache() {
+        let (_dir, store) = temp_store().await;
+        store.create_group(&group("g", "shop", 1)).await.unwrap();
+        let mut a = api("a", "g", "orders", None, 1);
+        store.create_api(&a).await.unwrap();
+        store.publish(&a, "RELEASE", "", "d1", 2).await.unwrap();
+        let first = store.load_snapshot().await.unwrap();
+        assert_eq!(first.deployments[0].id, "d1");
+        a.spec.description = "second".into();
+        store.update_api(&a).await.unwrap();
+        store.publish(&a, "RELEASE", "", "d2", 3).await.unwrap();
+        let second = store.load_snapshot().await.unwrap();
+        assert_eq!(second.deployments.len(), 1);
+        assert_eq!(second.deployments[0].id, "d2");
+        assert_eq!(second.deployments[0].api.spec.description, "second");
+        store.activate("a", "RELEASE", 1).await.unwrap();
+        let rolled_back = store.load_snapshot().await.unwrap();
+        assert_eq!(rolled_back.deployments[0].id, "d1");
+        assert_eq!(rolled_back.deployments[0].api.spec.description, "");
+        assert!(rolled_back.deployments[0].active);
+        store.unpublish("a", "RELEASE").await.unwrap();
+        assert!(store.load_snapshot().await.unwrap().deployments.is_empty());
+    }
 
     #[tokio::test]
     async fn snapshot_holds_only_active_deployments_in_api_order() {

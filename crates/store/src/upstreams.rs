@@ -4,6 +4,7 @@ use pylon_model::Upstream;
 use sqlx::{AnyConnection, Row};
 
 use crate::Store;
+use crate::Touch;
 use crate::codec::{decode, decode_all, encode, on_unique};
 use crate::error::{Result, StoreError, not_found};
 use crate::groups::exists;
@@ -26,7 +27,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| on_unique(e, || name_taken(&u.spec.name)))?;
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 
@@ -54,7 +55,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| on_unique(e, || name_taken(&u.spec.name)))?;
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 
@@ -92,7 +93,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx, Touch::Served).await?;
         Ok(())
     }
 }

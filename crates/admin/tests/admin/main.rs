@@ -6,6 +6,7 @@ mod apps;
 mod auth;
 mod authorizations;
 mod backends;
+mod change_feed;
 mod groups;
 mod publish;
 mod refusals;
