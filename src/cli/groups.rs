@@ -1,10 +1,10 @@
-//! `pylon group`, `pylon env` and `pylon stage-vars`.
+//! `pylon group`: groups, which own APIs and domains.
 
 use clap::Subcommand;
 use http::Method;
 use serde_json::{Value, json};
 
-use super::{Ctx, output, pairs, resolve, seg};
+use super::{Ctx, output, resolve, seg};
 
 const GROUP_COLUMNS: &[output::Column] = &[
     ("ID", "/id"),
@@ -162,108 +162,6 @@ pub async fn group(ctx: &Ctx, command: GroupCommand) -> anyhow::Result<()> {
                 .await?;
             println!("removed domain {domain} from group {id}");
             Ok(())
-        }
-    }
-}
-
-#[derive(Subcommand, Debug)]
-pub enum EnvironmentCommand {
-    /// List environments.
-    List,
-    /// Add a custom environment.
-    Create {
-        /// Letters, digits and `_`; stored uppercase.
-        name: String,
-        /// Free text.
-        #[arg(long, default_value = "")]
-        description: String,
-    },
-    /// Remove a custom environment; refused while APIs are published there.
-    Delete {
-        /// The environment's name.
-        name: String,
-    },
-}
-
-pub async fn environment(ctx: &Ctx, command: EnvironmentCommand) -> anyhow::Result<()> {
-    let c = &ctx.client;
-    match command {
-        EnvironmentCommand::List => output::list(
-            ctx.format,
-            &c.get("/v1/environments").await?,
-            &[
-                ("NAME", "/name"),
-                ("BUILTIN", "/builtin"),
-                ("DESCRIPTION", "/description"),
-            ],
-        ),
-        EnvironmentCommand::Create { name, description } => {
-            let v = c
-                .send(
-                    Method::POST,
-                    "/v1/environments",
-                    &json!({"name": name, "description": description}),
-                )
-                .await?;
-            output::object(ctx.format, &v)
-        }
-        EnvironmentCommand::Delete { name } => {
-            c.delete(&format!("/v1/environments/{}", seg(&name)))
-                .await?;
-            println!("deleted environment {name}");
-            Ok(())
-        }
-    }
-}
-
-#[derive(Subcommand, Debug)]
-pub enum StageVariablesCommand {
-    /// Show the stage variables of a group in an environment.
-    Get {
-        /// The group (id or name).
-        group: String,
-        /// The environment, e.g. RELEASE.
-        environment: String,
-    },
-    /// Replace the stage variables of a group in an environment with `name=value` pairs.
-    Set {
-        /// The group (id or name).
-        group: String,
-        /// The environment, e.g. RELEASE.
-        environment: String,
-        /// The whole new set (none: remove them all); used as `${stageVariables.NAME}`.
-        #[arg(value_name = "NAME=VALUE")]
-        variables: Vec<String>,
-    },
-}
-
-pub async fn stage_variables(ctx: &Ctx, command: StageVariablesCommand) -> anyhow::Result<()> {
-    let c = &ctx.client;
-    match command {
-        StageVariablesCommand::Get { group, environment } => {
-            let id = group_id(ctx, &group).await?;
-            let v = c
-                .get(&format!(
-                    "/v1/groups/{}/stage-variables/{}",
-                    seg(&id),
-                    seg(&environment)
-                ))
-                .await?;
-            output::object(ctx.format, &v)
-        }
-        StageVariablesCommand::Set {
-            group,
-            environment,
-            variables,
-        } => {
-            let id = group_id(ctx, &group).await?;
-            let body = json!({"variables": pairs(&variables, "stage variable")?});
-            let path = format!(
-                "/v1/groups/{}/stage-variables/{}",
-                seg(&id),
-                seg(&environment)
-            );
-            output::object(ctx.format, &c.send(Method::PUT, &path, &body).await?)
         }
     }
 }

@@ -2,11 +2,15 @@
 
 mod apis;
 mod apps;
+mod authorizations;
+mod backends;
 mod client;
 mod debug;
+mod environments;
 mod groups;
 mod output;
-mod services;
+mod stage_variables;
+mod upstreams;
 
 use std::path::{Path, PathBuf};
 
@@ -76,14 +80,14 @@ pub enum AdminCommand {
     Group(Nested<groups::GroupCommand>),
     /// Environments (RELEASE, PRE, TEST and custom ones).
     #[command(name = "env")]
-    Environment(Nested<groups::EnvironmentCommand>),
+    Environment(Nested<environments::EnvironmentCommand>),
     /// Stage variables of a group in an environment.
     #[command(name = "stage-vars")]
-    StageVariables(Nested<groups::StageVariablesCommand>),
+    StageVariables(Nested<stage_variables::StageVariablesCommand>),
     /// Upstreams: named private targets (VPC access authorizations / VPC links).
-    Upstream(Nested<services::UpstreamCommand>),
+    Upstream(Nested<upstreams::UpstreamCommand>),
     /// Backend services, with one definition per environment.
-    Backend(Nested<services::BackendCommand>),
+    Backend(Nested<backends::BackendCommand>),
     /// APIs of a group, defined from YAML or JSON files.
     Api(Nested<apis::ApiCommand>),
     /// Publish an API's current definition to an environment as a new version.
@@ -97,7 +101,7 @@ pub enum AdminCommand {
     /// Apps: callers with AppKey/AppSecret pairs and AppCodes.
     App(Nested<apps::AppCommand>),
     /// Authorizations: which app may call which API in which environment.
-    Authorization(Nested<apps::AuthorizationCommand>),
+    Authorization(Nested<authorizations::AuthorizationCommand>),
     /// Online debugging: run one request through the gateway and show each phase.
     Debug(Leaf<debug::DebugArgs>),
 }
@@ -126,17 +130,21 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
     use AdminCommand as A;
     match command {
         A::Group(c) => groups::group(&Ctx::new(c.connection)?, c.command).await,
-        A::Environment(c) => groups::environment(&Ctx::new(c.connection)?, c.command).await,
-        A::StageVariables(c) => groups::stage_variables(&Ctx::new(c.connection)?, c.command).await,
-        A::Upstream(c) => services::upstream(&Ctx::new(c.connection)?, c.command).await,
-        A::Backend(c) => services::backend(&Ctx::new(c.connection)?, c.command).await,
+        A::Environment(c) => environments::environment(&Ctx::new(c.connection)?, c.command).await,
+        A::StageVariables(c) => {
+            stage_variables::stage_variables(&Ctx::new(c.connection)?, c.command).await
+        }
+        A::Upstream(c) => upstreams::upstream(&Ctx::new(c.connection)?, c.command).await,
+        A::Backend(c) => backends::backend(&Ctx::new(c.connection)?, c.command).await,
         A::Api(c) => apis::api(&Ctx::new(c.connection)?, c.command).await,
         A::Publish(a) => apis::publish(&Ctx::new(a.connection)?, a.args).await,
         A::Unpublish(a) => apis::unpublish(&Ctx::new(a.connection)?, a.args).await,
         A::Deployments(a) => apis::deployments(&Ctx::new(a.connection)?, a.args).await,
         A::Rollback(a) => apis::rollback(&Ctx::new(a.connection)?, a.args).await,
         A::App(c) => apps::app(&Ctx::new(c.connection)?, c.command).await,
-        A::Authorization(c) => apps::authorization(&Ctx::new(c.connection)?, c.command).await,
+        A::Authorization(c) => {
+            authorizations::authorization(&Ctx::new(c.connection)?, c.command).await
+        }
         A::Debug(a) => debug::debug(&Ctx::new(a.connection)?, a.args).await,
     }
 }

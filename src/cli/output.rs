@@ -1,6 +1,9 @@
 //! How results are shown: aligned tables for lists, YAML for one object, or raw JSON (`-o json`).
 
 use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -54,45 +57,19 @@ fn json(value: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Epoch milliseconds as the date and time in UTC, to the minute: `2026-12-01 03:27`.
+/// Epoch milliseconds as a UTC date and time; `None` outside the years -9999 to 9999.
+pub fn utc(ms: i64) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+}
+
+/// Epoch milliseconds as the date and time in UTC, to the minute: `2026-12-01 03:27`; out of
+/// range, the number itself, like any other number.
 pub fn date(ms: i64) -> String {
-    let t = civil(ms);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}",
-        t.year, t.month, t.day, t.hour, t.minute
-    )
-}
-
-/// A UTC calendar date and time.
-pub struct Civil {
-    pub year: i64,
-    pub month: i64,
-    pub day: i64,
-    pub hour: i64,
-    pub minute: i64,
-    pub second: i64,
-}
-
-/// Epoch milliseconds to the proleptic Gregorian calendar in UTC (Howard Hinnant's algorithm).
-pub fn civil(ms: i64) -> Civil {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    Civil {
-        year: yoe + era * 400 + i64::from(month <= 2),
-        month,
-        day,
-        hour: rem / 3600,
-        minute: rem % 3600 / 60,
-        second: rem % 60,
-    }
+    const TO_THE_MINUTE: &[BorrowedFormatItem<'_>] =
+        format_description!("[year]-[month]-[day] [hour]:[minute]");
+    utc(ms)
+        .and_then(|t| t.format(TO_THE_MINUTE).ok())
+        .unwrap_or_else(|| ms.to_string())
 }
 
 fn cell(value: Option<&Value>) -> String {

@@ -3,7 +3,6 @@
 //! that wires them, so neither imports the other back.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use pylon_store::Store;
 
@@ -60,10 +59,6 @@ pub(crate) fn new_id() -> String {
     id
 }
 
-/// Now, in unix milliseconds.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+/// Now, in unix milliseconds: the same clock as the gateway's, which compares grant expiries
+/// stored here against it.
+pub(crate) use pylon_auth::now_ms;

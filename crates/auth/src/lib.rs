@@ -13,3 +13,13 @@ pub mod tencent;
 
 /// How far a client's clock may be from the gateway's, both ways (Alibaba and Tencent).
 pub const CLOCK_WINDOW_MS: i64 = 15 * 60 * 1000;
+
+/// Now, in epoch milliseconds by the system clock. The one clock of the gateway, the admin API
+/// and the CLI: timestamps from clients, grant expiries and stored times are all compared in
+/// these units, so they must all come from the same clock.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -14,12 +14,7 @@ use crate::request::id::RequestId;
 use crate::trace::Trace;
 
 /// Wall-clock epoch milliseconds: timestamps, nonces and grant expiry are all in these units.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+pub(crate) use pylon_auth::now_ms;
 
 /// What the route phase found.
 pub(crate) struct Route<'a> {

@@ -23,11 +23,21 @@ const NOT_IN_HEADERS_BLOCK: [&str; 6] = [
     "date",
 ];
 
-/// Whether the request's `Content-Type` makes its body count as parameters.
+/// Whether the request's `Content-Type` makes its body count as parameters. The one rule for
+/// both sides, so that the gateway and a client signing with [`super::sign_request`] never
+/// disagree on what was signed: the media type in any letter case (RFC 9110 makes it
+/// case-insensitive), with or without parameters such as `; charset=UTF-8`.
 pub fn is_form(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(FORM.as_bytes()))
+    headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+        let media_type = v
+            .as_bytes()
+            .split(|&b| b == b';')
+            .next()
+            .unwrap_or_default();
+        media_type
+            .trim_ascii()
+            .eq_ignore_ascii_case(FORM.as_bytes())
+    })
 }
 
 /// A header's value as the client sent it, "" when absent. Bytes that are not UTF-8 (never sent

@@ -497,4 +497,28 @@ fn listed_name_that_is_no_header_name_signs_empty() {
     assert!(sts.ends_with("\nX Bad:Name:\né:\n/"), "{sts}");
 }
 
+#[test]
+fn form_content_type_ignores_case_and_parameters() {
+    let form = |ct: &str| is_form(&headers(&[("content-type", ct)]));
+    for yes in [
+        "application/x-www-form-urlencoded",
+        "Application/X-WWW-Form-Urlencoded",
+        "APPLICATION/X-WWW-FORM-URLENCODED; charset=UTF-8",
+        "application/x-www-form-urlencoded;charset=utf-8",
+        "application/x-www-form-urlencoded ; charset=UTF-8",
+    ] {
+        assert!(form(yes), "{yes}");
+    }
+    for no in [
+        "application/x-www-form-urlencodedx",
+        "application/json",
+        "multipart/form-data; boundary=x",
+        "x-www-form-urlencoded",
+        "",
+    ] {
+        assert!(!form(no), "{no}");
+    }
+    assert!(!is_form(&HeaderMap::new()));
+}
+
 mod client;

@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 use tokio::time::Instant;
 
 use self::http::HttpClient;
+use crate::compiled::jwt::error_chain;
 use crate::compiled::plan::BackendPlan;
 use crate::compiled::target::TargetPlan;
 use crate::error::GatewayError;
@@ -94,19 +95,8 @@ fn failed(
 ) -> GatewayError {
     client_body_error(error).unwrap_or_else(|| GatewayError::BackendFailed {
         target: target(),
-        reason: describe(error),
+        reason: error_chain(error),
     })
-}
-
-fn describe(error: &hyper_util::client::legacy::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// Where a backend request went: the address called and the Host header the gateway set
@@ -183,7 +173,7 @@ pub(crate) async fn call<'p>(
                     }
                     Ok(Err(e)) if e.is_connect() => {
                         target.health.mark_down();
-                        failures.push(format!("{}: {}", target.address, describe(&e)));
+                        failures.push(format!("{}: {}", target.address, error_chain(&e)));
                     }
                     Ok(Err(e)) => {
                         return Err(failed(

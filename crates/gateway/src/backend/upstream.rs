@@ -3,38 +3,36 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use http::HeaderValue;
 use http::uri::Authority;
+use pylon_auth::now_ms;
 use pylon_model::Upstream;
 
 /// How long a target that failed to connect is skipped.
 pub(crate) const DOWN_FOR: Duration = Duration::from_secs(5);
-
-fn now_ms() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
-}
 
 /// Passive health of one `host:port`, shared by every snapshot that uses it so a publish does
 /// not forget that a target is down.
 #[derive(Debug, Default)]
 pub(crate) struct TargetHealth {
     /// `now_ms()` until which the target is considered down; 0 when up.
-    down_until: AtomicU64,
+    down_until: AtomicI64,
 }
 
 impl TargetHealth {
-    fn is_down(&self, now: u64) -> bool {
+    fn is_down(&self, now: i64) -> bool {
         self.down_until.load(Ordering::Relaxed) > now
     }
 
     pub(crate) fn mark_down(&self) {
-        self.down_until
-            .store(now_ms() + DOWN_FOR.as_millis() as u64, Ordering::Relaxed);
+        self.down_until.store(
+            now_ms().saturating_add(DOWN_FOR.as_millis() as i64),
+            Ordering::Relaxed,
+        );
     }
 
     pub(crate) fn mark_up(&self) {

@@ -158,8 +158,9 @@ where
 }
 
 /// An error and its sources, so a TLS failure says why ("invalid peer certificate: ...") and
-/// not only "client error (Connect)".
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// not only "client error (Connect)". Backend calls describe their failures with it too; it
+/// lives here, in a module that imports nothing of the crate, so that using it adds no cycle.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -217,4 +218,21 @@ fn build_tls_client_config() -> Result<Arc<rustls::ClientConfig>, String> {
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_chain_names_every_cause() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("client error (Connect)")]
+        struct Outer(#[source] std::io::Error);
+        let e = Outer(std::io::Error::other("invalid peer certificate"));
+        assert_eq!(
+            error_chain(&e),
+            "client error (Connect): invalid peer certificate"
+        );
+    }
 }

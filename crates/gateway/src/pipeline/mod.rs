@@ -17,7 +17,6 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use bytes::BytesMut;
-use http::header::CONTENT_TYPE;
 use http::{Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -30,7 +29,7 @@ use crate::context::RequestContext;
 use crate::error::{self, GatewayError};
 use crate::request::body::GatewayBody;
 use crate::request::outgoing::RequestBody;
-use pylon_auth::alibaba::CONTENT_MD5;
+use pylon_auth::alibaba::{self, CONTENT_MD5};
 
 /// Bodies read into memory (forms, signed bodies) are refused (413) past this size.
 pub(crate) const MAX_BUFFERED_BODY: usize = 8 * 1024 * 1024;
@@ -174,17 +173,6 @@ pub(crate) async fn run(
     Ok(respond::respond(ctx, response))
 }
 
-fn is_form(ctx: &RequestContext<'_>) -> bool {
-    ctx.parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.get(..33)
-                .is_some_and(|p| p.eq_ignore_ascii_case("application/x-www-form-urlencoded"))
-        })
-}
-
 /// Reads the body into memory when a phase needs it whole: a form whose parameters are read,
 /// written or signed, or a signed body whose Content-MD5 is checked. Any other body streams.
 async fn read_body(
@@ -192,7 +180,7 @@ async fn read_body(
     plan: &ApiPlan,
     inbound: Inbound,
 ) -> Result<RequestBody, GatewayError> {
-    let is_form = is_form(ctx);
+    let is_form = alibaba::is_form(&ctx.parts.headers);
     let body = match inbound {
         Inbound::Bytes(bytes) => return Ok(RequestBody::Buffered { bytes, is_form }),
         Inbound::Incoming(body) => body,

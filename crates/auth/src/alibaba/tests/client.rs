@@ -102,3 +102,34 @@ fn client_sign_request_refuses_a_key_that_is_no_header_value() {
     );
     assert!(r.is_err());
 }
+
+#[test]
+fn client_signs_a_mixed_case_form_as_the_server_reads_it() {
+    let body = "b=2&a=1";
+    let mut h = headers(&[(
+        "content-type",
+        "Application/X-WWW-Form-Urlencoded; Charset=UTF-8",
+    )]);
+    sign_request(
+        &Method::POST,
+        "/demo/form",
+        None,
+        &mut h,
+        body.as_bytes(),
+        KEY,
+        SECRET,
+        TS,
+        NODE_NONCE,
+    )
+    .unwrap();
+    // Its parameters are signed, so no Content-MD5: the signer took it for a form.
+    assert!(!h.contains_key("content-md5"));
+    let signature = h["x-ca-signature"].to_str().unwrap().to_string();
+    assert!(server_accepts(
+        Method::POST,
+        "/demo/form",
+        &h,
+        body,
+        &signature
+    ));
+}
