@@ -4,13 +4,18 @@
 //! compile, not one per write. A handler that changed served state waits until the follower has
 //! applied its revision: when the admin call returns, traffic has changed.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use pylon_model::Snapshot;
 use pylon_store::Store;
 use tokio::sync::watch;
 
-use crate::OnChange;
 use crate::error::{ApiError, ApiResult};
+
+/// Called with the freshly loaded snapshot when what the gateway serves has changed (once for a
+/// burst of changes); the binary wires it to `Gateway::apply`.
+pub type OnChange = Arc<dyn Fn(&Snapshot) -> Result<(), String> + Send + Sync>;
 
 /// How long a handler waits for the gateway to serve its change before saying so.
 const APPLY_TIMEOUT: Duration = Duration::from_secs(30);

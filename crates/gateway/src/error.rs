@@ -3,18 +3,15 @@
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use http::{HeaderName, HeaderValue, Response, StatusCode};
+use http::{HeaderValue, Response, StatusCode};
 
 mod auth;
 
 pub(crate) use auth::AuthError;
 
-use crate::body::GatewayBody;
-use crate::context::RequestId;
-
-pub(crate) const X_CA_REQUEST_ID: HeaderName = HeaderName::from_static("x-ca-request-id");
-pub(crate) const X_CA_ERROR_MESSAGE: HeaderName = HeaderName::from_static("x-ca-error-message");
-pub(crate) const X_CA_ERROR_CODE: HeaderName = HeaderName::from_static("x-ca-error-code");
+use crate::request::body::GatewayBody;
+use crate::request::headers::{X_CA_ERROR_CODE, X_CA_ERROR_MESSAGE, X_CA_REQUEST_ID};
+use crate::request::id::RequestId;
 
 /// An answer the gateway gives instead of the backend's. The `Display` text is for the log and
 /// may hold details (which stage variable, which target); the wire only sees [`Self::message`].

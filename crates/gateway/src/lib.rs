@@ -4,14 +4,14 @@
 //! and h2c connections and runs each request through the phases in `pipeline`.
 
 mod backend;
-mod body;
 mod compiled;
 mod context;
 mod error;
 mod hop;
 mod limits;
+mod listener;
 mod pipeline;
-mod server;
+mod request;
 mod trace;
 mod urlencoded;
 
@@ -26,9 +26,9 @@ use pylon_model::Snapshot;
 use pylon_router::RouteError;
 
 use backend::http::HttpClient;
-pub use body::GatewayBody;
 use compiled::{Carried, Compiled};
 pub use limits::{Limits, MIN_HEADER_SIZE};
+pub use request::body::GatewayBody;
 pub use trace::{
     CallerTrace, DebugTrace, ErrorTrace, HttpMessage, ParameterTrace, PhaseTrace, RouteTrace,
 };
@@ -103,7 +103,7 @@ impl Gateway {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        server::serve(self, listener, shutdown).await
+        listener::serve(self, listener, shutdown).await
     }
 
     /// Online debugging: runs `request` through the real pipeline on the current snapshot,
@@ -137,7 +137,7 @@ impl Gateway {
         let (response, failure) = pipeline::finish(&mut ctx, result);
         pipeline::log::log(&ctx, response.status(), failure.as_ref());
         let mut recorder = ctx.trace.take().map(|b| *b).unwrap_or_default();
-        recorder.finish(&ctx, failure.as_ref());
+        pipeline::log::finish_trace(&mut recorder, &ctx, failure.as_ref());
         let (head, body) = response.into_parts();
         let bytes = trace::collect(body).await;
         if let Some(backend) = recorder.out.backend_response.as_mut()
@@ -168,12 +168,27 @@ impl Gateway {
         match self.compiled.load_full() {
             Some(compiled) => pipeline::handle(&compiled, client, request, peer).await,
             None => {
-                let id = context::RequestId::generate();
+                let id = request::id::RequestId::generate();
                 error::render(
                     &error::GatewayError::Internal("no compiled snapshot".into()),
                     &id,
                 )
             }
         }
+    }
+}
+
+impl listener::Service for Gateway {
+    fn limits(&self) -> Arc<Limits> {
+        Gateway::limits(self)
+    }
+
+    fn handle(
+        &self,
+        client: &HttpClient,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> impl Future<Output = Response<GatewayBody>> + Send {
+        Gateway::handle(self, client, request, peer)
     }
 }

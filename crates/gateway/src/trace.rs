@@ -9,10 +9,9 @@ use serde::Serialize;
 
 use crate::compiled::ApiPlan;
 use crate::compiled::target::TargetPlan;
-use crate::context::RequestContext;
 use crate::error::GatewayError;
-use crate::pipeline::forward::{OutBody, Outgoing};
-use crate::pipeline::validate::Values;
+use crate::request::outgoing::{OutBody, Outgoing};
+use crate::request::values::Values;
 
 /// Bodies are shown up to this many bytes.
 const MAX_SHOWN_BODY: usize = 64 * 1024;
@@ -190,45 +189,6 @@ impl Trace {
     pub(crate) fn backend_response(&mut self, status: u16, headers: &HeaderMap) {
         self.out.backend_response = Some(message(None, None, Some(status), headers, &[]));
     }
-
-    /// Fills what only the finished context knows.
-    pub(crate) fn finish(&mut self, ctx: &RequestContext<'_>, error: Option<&GatewayError>) {
-        let router = &ctx.compiled.router;
-        if let Some(r) = &ctx.route {
-            self.out.route = Some(RouteTrace {
-                host: ctx.host.to_string(),
-                group_id: router.group_id(r.group).to_string(),
-                environment: router.environment_name(r.env).to_string(),
-                environment_from: r.env_from.as_str().into(),
-                api_id: r.plan.api_id.clone(),
-                api_name: r.plan.api_name.clone(),
-                api_method: r.plan.request_method.clone(),
-                api_path: r.plan.request_path.clone(),
-                path_parameters: r
-                    .params
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                preflight: ctx.preflight,
-            });
-            self.out.caller = Some(CallerTrace {
-                scheme: format!("{:?}", r.plan.auth.kind).to_ascii_lowercase(),
-                app_id: ctx.caller.map(|c| ctx.compiled.apps.id(c.app).to_string()),
-                identity_headers: ctx
-                    .identity_headers
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
-                    .collect(),
-            });
-        }
-        self.out.error = error.map(|e| ErrorTrace {
-            status: e.status().as_u16(),
-            code: e.code().to_string(),
-            message: e.message(),
-            detail: e.to_string(),
-        });
-        self.out.total_us = u64::try_from(ctx.start.elapsed().as_micros()).unwrap_or(u64::MAX);
-    }
 }
 
 pub(crate) fn message(
@@ -252,7 +212,7 @@ pub(crate) fn message(
 }
 
 /// Reads a response body for the trace, up to a limit (the rest is not shown anyway).
-pub(crate) async fn collect(body: crate::body::GatewayBody) -> Bytes {
+pub(crate) async fn collect(body: crate::request::body::GatewayBody) -> Bytes {
     use http_body_util::BodyExt;
     let read = http_body_util::Limited::new(body, 16 * MAX_SHOWN_BODY).collect();
     match tokio::time::timeout(Duration::from_secs(60), read).await {

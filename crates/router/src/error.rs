@@ -1,5 +1,7 @@
 //! Why a snapshot cannot be compiled into a router: each error names the APIs, group and
 //! environment involved, so the admin can refuse a publish with a message a user can act on.
+//! [`AddError`], a tier's refusal of one route, sits here too, below the tiers that raise it and
+//! the table that turns it into a [`RouteError`].
 
 /// A snapshot that cannot be served as it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,4 +46,13 @@ pub enum RouteError {
         environment: String,
         message: String,
     },
+}
+
+/// Why a route could not be added to a tier.
+#[derive(Debug)]
+pub(crate) enum AddError {
+    /// It would answer the same requests as the deployment `existing`.
+    Clash { existing: usize, reason: String },
+    /// The pattern itself is unusable.
+    Invalid(String),
 }

@@ -6,7 +6,8 @@ use std::collections::hash_map::Entry;
 
 use pylon_model::Group;
 
-use crate::{EnvId, GroupId, HostMatch, RouteError};
+use crate::RouteError;
+use crate::lookup::{EnvId, GroupId, HostMatch};
 
 /// Longest host name DNS allows, plus room for a trailing dot.
 const MAX_HOST_LEN: usize = 255;

@@ -4,6 +4,7 @@
 
 mod error;
 mod host;
+mod lookup;
 mod params;
 mod prefix;
 mod regexes;
@@ -14,37 +15,11 @@ use foldhash::HashMap;
 use pylon_model::{Method, PathPattern, Snapshot};
 
 pub use error::RouteError;
+pub use lookup::{EnvId, GroupId, HostMatch, RouteMatch};
 
+use error::AddError;
 use host::HostTable;
-use table::{AddError, Table, TableBuilder};
-
-/// A group of the snapshot the router was built from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct GroupId(u32);
-
-/// An environment of the snapshot the router was built from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct EnvId(u32);
-
-/// What a Host header selects: the group, and the environment when the domain is bound to one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HostMatch {
-    pub group: GroupId,
-    /// `Some` for a domain bound to one environment, which then wins over `X-Ca-Stage`.
-    pub environment: Option<EnvId>,
-}
-
-/// The deployment that serves a request, and what its path pattern captured.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteMatch<'r, 'p> {
-    /// Index into `snapshot.deployments`.
-    pub deployment: usize,
-    /// Path parameters (name, raw value); `{proxy+}` gives the rest of the path without its
-    /// leading `/`; regular expressions give their named groups.
-    pub params: Vec<(&'r str, &'p str)>,
-    /// For prefix matches (`^~/a`, plain `/a`): the unmatched suffix of the path; "" otherwise.
-    pub rest: &'p str,
-}
+use table::{Table, TableBuilder};
 
 /// Environment names longer than this cannot exist (the model allows 32).
 const MAX_ENV_LEN: usize = 64;

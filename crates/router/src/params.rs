@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use crate::table::AddError;
+use crate::error::AddError;
 
 /// Per-segment rank: lower is more specific.
 const STATIC: u8 = 0;

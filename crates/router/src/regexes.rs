@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use regex::{Regex, RegexSet};
 
-use crate::table::AddError;
+use crate::error::AddError;
 
 /// What orders regular-expression APIs: priority, then API creation, then snapshot order.
 #[derive(Debug)]

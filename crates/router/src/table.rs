@@ -14,19 +14,11 @@ use std::collections::hash_map::Entry;
 
 use pylon_model::{Method, PathPattern};
 
-use crate::RouteMatch;
+use crate::error::AddError;
+use crate::lookup::RouteMatch;
 use crate::params::ParamsTier;
 use crate::prefix::PrefixTier;
 use crate::regexes::{RegexBuilder, RegexRoute, RegexTier};
-
-/// Why a route could not be added to a tier.
-#[derive(Debug)]
-pub(crate) enum AddError {
-    /// It would answer the same requests as the deployment `existing`.
-    Clash { existing: usize, reason: String },
-    /// The pattern itself is unusable.
-    Invalid(String),
-}
 
 const SLOTS: usize = 8;
 const ANY: usize = 7;

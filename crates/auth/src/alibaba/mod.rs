@@ -6,6 +6,7 @@
 //! [`invalid_signature_message`] so the client can compare its own string to sign.
 
 mod client;
+mod headers;
 #[cfg(test)]
 mod proptests;
 mod string_to_sign;
@@ -15,24 +16,18 @@ mod tests;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, KeyInit, Mac};
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderValue};
 use md5::{Digest, Md5};
 use thiserror::Error;
 
 pub use client::sign_request;
+pub use headers::{
+    CONTENT_MD5, X_CA_KEY, X_CA_NONCE, X_CA_SIGNATURE, X_CA_SIGNATURE_HEADERS,
+    X_CA_SIGNATURE_METHOD, X_CA_STAGE, X_CA_TIMESTAMP,
+};
 pub use string_to_sign::{is_form, string_to_sign};
 
 use crate::CLOCK_WINDOW_MS;
-
-// Prebuilt names: a lookup by `&str` would parse the name again on every request.
-pub const X_CA_KEY: HeaderName = HeaderName::from_static("x-ca-key");
-pub const X_CA_SIGNATURE: HeaderName = HeaderName::from_static("x-ca-signature");
-pub const X_CA_SIGNATURE_METHOD: HeaderName = HeaderName::from_static("x-ca-signature-method");
-pub const X_CA_SIGNATURE_HEADERS: HeaderName = HeaderName::from_static("x-ca-signature-headers");
-pub const X_CA_TIMESTAMP: HeaderName = HeaderName::from_static("x-ca-timestamp");
-pub const X_CA_NONCE: HeaderName = HeaderName::from_static("x-ca-nonce");
-pub const X_CA_STAGE: HeaderName = HeaderName::from_static("x-ca-stage");
-pub const CONTENT_MD5: HeaderName = HeaderName::from_static("content-md5");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SignatureMethod {

@@ -8,7 +8,7 @@ use http::header::{ACCEPT, CONTENT_TYPE, DATE};
 use http::{HeaderMap, HeaderValue, Method, header};
 use percent_encoding::percent_decode_str;
 
-use super::CONTENT_MD5;
+use super::headers::CONTENT_MD5;
 
 const FORM: &str = "application/x-www-form-urlencoded";
 

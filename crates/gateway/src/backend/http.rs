@@ -7,7 +7,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use crate::body::ForwardBody;
+use crate::request::body::ForwardBody;
 
 pub(crate) type HttpClient = Client<HttpConnector, ForwardBody>;
 

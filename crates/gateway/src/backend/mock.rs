@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 
-use crate::body::GatewayBody;
-use crate::error::X_CA_REQUEST_ID;
+use crate::request::body::GatewayBody;
+use crate::request::headers::X_CA_REQUEST_ID;
 
 #[derive(Debug)]
 pub(crate) struct MockPlan {

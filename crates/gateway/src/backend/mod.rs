@@ -12,12 +12,12 @@ use hyper::body::Incoming;
 use tokio::time::Instant;
 
 use self::http::HttpClient;
-use crate::body::{ForwardBody, ReclaimableBody};
 use crate::compiled::jwt::error_chain;
 use crate::compiled::plan::BackendPlan;
 use crate::compiled::target::TargetPlan;
 use crate::error::GatewayError;
-use crate::pipeline::forward::{OutBody, Outgoing};
+use crate::request::body::{ForwardBody, ReclaimableBody};
+use crate::request::outgoing::{OutBody, Outgoing};
 
 /// The body for one attempt, and whether it can be handed to another.
 enum Attempts {

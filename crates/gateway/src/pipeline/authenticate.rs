@@ -3,7 +3,6 @@
 //! are pure functions in `pylon-auth`; this phase feeds them the request and the compiled
 //! credentials, and turns their verdicts into wire errors.
 
-use http::HeaderName;
 use pylon_auth::nonce::NonceCheck;
 use pylon_auth::{alibaba, appcode, tencent};
 use pylon_model::{AppCodeMode, AuthType};
@@ -119,15 +118,3 @@ fn key_pair(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
     ctx.caller = Some(Caller { app: key.app });
     Ok(())
 }
-
-/// Headers that carry a client's credentials; not forwarded unless the API says so.
-pub(crate) const CREDENTIAL_HEADERS: [HeaderName; 8] = [
-    http::header::AUTHORIZATION,
-    alibaba::X_CA_KEY,
-    alibaba::X_CA_SIGNATURE,
-    alibaba::X_CA_SIGNATURE_HEADERS,
-    alibaba::X_CA_SIGNATURE_METHOD,
-    alibaba::X_CA_TIMESTAMP,
-    alibaba::X_CA_NONCE,
-    HeaderName::from_static("x-date"),
-];

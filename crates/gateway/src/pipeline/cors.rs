@@ -11,10 +11,11 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use pylon_model::Method;
 
-use crate::body::GatewayBody;
 use crate::compiled::access::CorsPlan;
 use crate::context::RequestContext;
-use crate::error::{GatewayError, X_CA_REQUEST_ID};
+use crate::error::GatewayError;
+use crate::request::body::GatewayBody;
+use crate::request::headers::X_CA_REQUEST_ID;
 
 /// The method a preflight announces, if `parts` is one.
 pub(crate) fn preflight_method(parts: &Parts) -> Option<Method> {

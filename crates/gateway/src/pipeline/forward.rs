@@ -11,7 +11,6 @@ use http::header::{
 };
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue};
-use hyper::body::Incoming;
 use percent_encoding::utf8_percent_encode;
 use pylon_model::{AuthType, Location, RequestMode, SystemParameterKind};
 
@@ -21,9 +20,10 @@ use crate::compiled::plan::{BackendPlan, SystemTarget};
 use crate::context::RequestContext;
 use crate::error::GatewayError;
 use crate::hop;
-use crate::pipeline::authenticate::CREDENTIAL_HEADERS;
 use crate::pipeline::normalize;
-use crate::pipeline::validate::Values;
+use crate::request::headers::CREDENTIAL_HEADERS;
+use crate::request::outgoing::{OutBody, Outgoing, RequestBody};
+use crate::request::values::Values;
 use crate::urlencoded::{self, SEGMENT, SEGMENTS};
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -41,31 +41,6 @@ const MAPPING_KEPT_HEADERS: [HeaderName; 6] = [
     ACCEPT_ENCODING,
     ACCEPT_LANGUAGE,
 ];
-
-/// The client's body as the earlier phases left it.
-pub(crate) enum RequestBody {
-    Stream(Incoming),
-    /// A body read into memory: a form whose parameters are read or signed, a body whose
-    /// Content-MD5 is checked, or a body given whole (online debugging).
-    Buffered {
-        bytes: Bytes,
-        is_form: bool,
-    },
-}
-
-pub(crate) enum OutBody {
-    Empty,
-    Bytes(Bytes),
-    Stream(Incoming),
-}
-
-/// The backend request, minus the backend's address and Host.
-pub(crate) struct Outgoing {
-    pub(crate) method: http::Method,
-    pub(crate) path_and_query: String,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: OutBody,
-}
 
 pub(crate) fn build(
     ctx: &RequestContext<'_>,

@@ -23,12 +23,12 @@ use hyper::body::Incoming;
 use pylon_model::AuthType;
 
 use crate::backend::{self, http::HttpClient};
-use crate::body::GatewayBody;
 use crate::compiled::target::{TargetPlan, Unservable};
 use crate::compiled::{ApiPlan, Compiled};
 use crate::context::RequestContext;
 use crate::error::{self, GatewayError};
-use forward::RequestBody;
+use crate::request::body::GatewayBody;
+use crate::request::outgoing::RequestBody;
 use pylon_auth::alibaba::{self, CONTENT_MD5};
 
 /// Bodies read into memory (forms, signed bodies) are refused (413) past this size.

@@ -4,10 +4,10 @@
 use http::{Response, Version};
 use hyper::body::Incoming;
 
-use crate::body::GatewayBody;
 use crate::context::RequestContext;
-use crate::error::X_CA_REQUEST_ID;
 use crate::hop;
+use crate::request::body::GatewayBody;
+use crate::request::headers::X_CA_REQUEST_ID;
 
 pub(crate) fn respond(
     ctx: &mut RequestContext<'_>,

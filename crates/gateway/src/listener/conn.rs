@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::sync::Notify;
 
-use crate::body::GatewayBody;
+use crate::request::body::GatewayBody;
 
 /// One client connection, shared by its task, its service and the accept loop.
 #[derive(Debug)]

@@ -31,10 +31,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 
-use crate::Gateway;
 use crate::backend::http as backend_http;
-use crate::context::RequestId;
 use crate::error::{self, GatewayError};
+use crate::limits::{Limits, MIN_HEADER_SIZE};
+use crate::request::body::GatewayBody;
+use crate::request::id::RequestId;
 use conn::{ConnState, OpenCount, OpenGuard, Registry, TrackedBody};
 
 /// How long in-flight requests may take to finish after shutdown fires.
@@ -46,9 +47,25 @@ const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// An idle connection asked to close that has not within this time is dropped.
 const CLOSE_IDLE_WITHIN: Duration = Duration::from_secs(1);
 
+/// What the listener answers each request with: the gateway, which implements it in `lib.rs`.
+/// The listener names this trait, not `Gateway`, so that it sits below the facade that starts
+/// it instead of importing it back.
+pub(crate) trait Service: Send + Sync + 'static {
+    /// The limits now in force; read per connection, so a change reaches new connections.
+    fn limits(&self) -> Arc<Limits>;
+
+    /// One request. `client` is the calling worker's own backend pool.
+    fn handle(
+        &self,
+        client: &backend_http::HttpClient,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> impl Future<Output = http::Response<GatewayBody>> + Send;
+}
+
 /// What every worker shares.
-struct Shared {
-    gateway: Arc<Gateway>,
+struct Shared<S> {
+    gateway: Arc<S>,
     open: Arc<OpenCount>,
     /// Each worker's connections, by worker index; the others' are read only to find the
     /// connection idle the longest when the cap is reached.
@@ -57,8 +74,8 @@ struct Shared {
     draining: AtomicBool,
 }
 
-pub(crate) async fn serve(
-    gateway: Arc<Gateway>,
+pub(crate) async fn serve<S: Service>(
+    gateway: Arc<S>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -139,8 +156,8 @@ impl AcceptBackoff {
 }
 
 /// One event loop: accepts, serves, reaps, and on `stop` drains.
-async fn worker(
-    shared: Arc<Shared>,
+async fn worker<S: Service>(
+    shared: Arc<Shared<S>>,
     index: usize,
     listener: TcpListener,
     mut stop: watch::Receiver<bool>,
@@ -211,7 +228,7 @@ async fn worker(
 }
 
 /// Asks the connection idle the longest, on any worker, to close; false when none is idle.
-fn shed_oldest_idle(shared: &Shared) -> bool {
+fn shed_oldest_idle<S>(shared: &Shared<S>) -> bool {
     let now = Instant::now();
     let mut oldest: Option<(Duration, Arc<ConnState>)> = None;
     for registry in &shared.registries {
@@ -232,7 +249,7 @@ fn shed_oldest_idle(shared: &Shared) -> bool {
 }
 
 /// The shutdown sequence for one loop's connections (the module doc).
-async fn drain(shared: &Shared, mut registry: Registry) {
+async fn drain<S: Service>(shared: &Shared<S>, mut registry: Registry) {
     registry.close_all(true);
     let grace = shared.gateway.limits().shutdown_grace;
     let grace_ends = tokio::time::Instant::now() + grace;
@@ -274,13 +291,13 @@ async fn refuse(mut stream: TcpStream, peer: SocketAddr, _open: OpenGuard) {
     .await;
 }
 
-fn builder(limits: &crate::Limits) -> auto::Builder<TokioExecutor> {
+fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
-        .max_buf_size(limits.max_header_size.max(crate::limits::MIN_HEADER_SIZE));
+        .max_buf_size(limits.max_header_size.max(MIN_HEADER_SIZE));
     builder
         .http2()
         .timer(TokioTimer::new())
@@ -288,8 +305,8 @@ fn builder(limits: &crate::Limits) -> auto::Builder<TokioExecutor> {
     builder
 }
 
-async fn connection(
-    shared: Arc<Shared>,
+async fn connection<S: Service>(
+    shared: Arc<Shared<S>>,
     client: backend_http::HttpClient,
     stream: TcpStream,
     peer: SocketAddr,

@@ -16,9 +16,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::conn::ConnState;
-use crate::body::GatewayBody;
-use crate::context::RequestId;
 use crate::error::{self, GatewayError};
+use crate::request::body::GatewayBody;
+use crate::request::id::RequestId;
 
 pub(crate) struct ConnIo {
     inner: TcpStream,

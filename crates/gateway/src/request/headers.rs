@@ -1,0 +1,21 @@
+//! The header names the gateway itself reads or writes on every kind of request, shared by the
+//! phases, the error responses and the mock backend.
+
+use http::HeaderName;
+use pylon_auth::alibaba;
+
+pub(crate) const X_CA_REQUEST_ID: HeaderName = HeaderName::from_static("x-ca-request-id");
+pub(crate) const X_CA_ERROR_MESSAGE: HeaderName = HeaderName::from_static("x-ca-error-message");
+pub(crate) const X_CA_ERROR_CODE: HeaderName = HeaderName::from_static("x-ca-error-code");
+
+/// Headers that carry a client's credentials; not forwarded unless the API says so.
+pub(crate) const CREDENTIAL_HEADERS: [HeaderName; 8] = [
+    http::header::AUTHORIZATION,
+    alibaba::X_CA_KEY,
+    alibaba::X_CA_SIGNATURE,
+    alibaba::X_CA_SIGNATURE_HEADERS,
+    alibaba::X_CA_SIGNATURE_METHOD,
+    alibaba::X_CA_TIMESTAMP,
+    alibaba::X_CA_NONCE,
+    HeaderName::from_static("x-date"),
+];
