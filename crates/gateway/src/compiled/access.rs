@@ -77,7 +77,7 @@ pub(crate) struct Grants {
 impl Grants {
     pub(crate) fn build(
         apps: &Apps,
-        authorizations: &[Authorization],
+        authorizations: &[&Authorization],
         api_id: &str,
         environment: &str,
     ) -> Self {
@@ -209,6 +209,7 @@ mod tests {
             grant("a1", "RELEASE", None),
             grant("a2", "TEST", Some(1000)),
         ];
+        let all: Vec<&Authorization> = all.iter().collect();
         let release = Grants::build(&apps, &all, "api1", "RELEASE");
         let test = Grants::build(&apps, &all, "api1", "test");
         let other = Grants::build(&apps, &all, "api2", "RELEASE");

@@ -103,8 +103,18 @@ impl Compiled {
             );
         }
 
+        // Grants by (API, environment), indexed once: filtering every authorization for each
+        // deployment cost deployments x authorizations per publish.
+        let mut grants: HashMap<(&str, String), Vec<&pylon_model::Authorization>> = HashMap::new();
+        for a in &snapshot.authorizations {
+            grants
+                .entry((a.spec.api_id.as_str(), upper(&a.spec.environment)))
+                .or_default()
+                .push(a);
+        }
         let apps = Apps::build(&snapshot.apps);
         let empty = BTreeMap::new();
+        let no_grants = Vec::new();
         let plans = snapshot
             .deployments
             .iter()
@@ -124,7 +134,9 @@ impl Compiled {
                     vars,
                     &resolver,
                     &apps,
-                    &snapshot.authorizations,
+                    grants
+                        .get(&(d.api_id.as_str(), upper(&d.environment)))
+                        .unwrap_or(&no_grants),
                     &carried.jwks,
                 )
             })

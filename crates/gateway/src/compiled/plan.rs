@@ -128,7 +128,7 @@ impl ApiPlan {
         vars: &BTreeMap<String, String>,
         resolver: &Resolver<'_>,
         apps: &Apps,
-        authorizations: &[Authorization],
+        authorizations: &[&Authorization],
         jwks: &super::jwt::JwksRegistry,
     ) -> Self {
         let spec = &deployment.api.spec;
