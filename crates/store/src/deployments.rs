@@ -9,6 +9,7 @@ use crate::Store;
 use crate::Touch;
 use crate::apis::{backend_id, get_by_id as get_api, open_api, seal_api};
 use crate::codec::{decode, encode, env_key, on_unique};
+use crate::decoded::Decoded;
 use crate::error::{Result, StoreError, not_found};
 use crate::groups::exists;
 use crate::secrets::Sealer;
@@ -180,14 +181,6 @@ impl Store {
     pub async fn active_deployments(&self) -> Result<Vec<Deployment>> {
         active_deployments(&mut *self.conn().await?, &self.sealer, &self.decoded).await
     }
-}
-
-/// Deployments already read and decoded, by id. A deployment never changes once written, so
-/// a snapshot reload reads only the ids of what is published and decodes only new ones: at
-/// thousands of APIs, decoding every deployment was most of a reload.
-#[derive(Default)]
-pub(crate) struct Decoded {
-    by_id: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Deployment>>>,
 }
 
 /// Bodies fetched per query, under SQLite's and PostgreSQL's placeholder limits.

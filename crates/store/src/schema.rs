@@ -3,9 +3,8 @@
 //! Kept to portable SQL (TEXT/BIGINT/INTEGER, `REFERENCES`, `ON DELETE CASCADE`) so the same
 //! statements run on SQLite and PostgreSQL. The applied versions live in `pylon_migrations`.
 
-use sqlx::Row;
+use sqlx::{AnyPool, Row};
 
-use crate::Store;
 use crate::error::Result;
 
 struct Migration {
@@ -144,16 +143,16 @@ const MIGRATIONS: &[Migration] = &[
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction.
-pub(crate) async fn migrate(store: &Store) -> Result<()> {
+pub(crate) async fn migrate(pool: &AnyPool, begin_write: &'static str) -> Result<()> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS pylon_migrations (
             version BIGINT PRIMARY KEY,
             applied_at BIGINT NOT NULL)",
     )
-    .execute(&store.pool)
+    .execute(pool)
     .await?;
     for migration in MIGRATIONS {
-        let mut tx = store.write_tx().await?;
+        let mut tx = pool.begin_with(begin_write).await?;
         // Checked inside the write transaction so two processes opening the same fresh
         // database do not both apply it.
         let applied = sqlx::query("SELECT version FROM pylon_migrations WHERE version = $1")

@@ -18,7 +18,7 @@ impl Store {
         let row = sqlx::query("SELECT value, served FROM revisions WHERE id = 1")
             .fetch_one(&mut *tx)
             .await?;
-        let revision = crate::revision_of(&row)?;
+        let revision = crate::handle::revision_of(&row)?;
         let snapshot = Snapshot {
             groups: groups::list_groups(&mut tx).await?,
             environments: environments::list_environments(&mut tx).await?,
