@@ -163,34 +163,29 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
 
 /// YAML accepts a duration as a string (`30s`) or a number of seconds.
 fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    let value: Option<yaml_serde::Value> = Option::deserialize(d)?;
-    let text = match value {
-        None => return Ok(None),
-        Some(yaml_serde::Value::String(s)) => s,
-        Some(yaml_serde::Value::Number(n)) => n.to_string(),
-        Some(_) => {
-            return Err(serde::de::Error::custom(
-                "expected a duration such as `30s`",
-            ));
-        }
-    };
-    parse_duration(&text)
-        .map(Some)
-        .map_err(serde::de::Error::custom)
+    de_parsed(d, "a duration such as `30s`", parse_duration)
 }
 
 /// YAML accepts a size as a string (`64KiB`) or a number of bytes.
 fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
-    let value: Option<yaml_serde::Value> = Option::deserialize(d)?;
-    let text = match value {
+    de_parsed(d, "a size such as `64KiB`", parse_size)
+}
+
+/// A string or a number, read with the same parser as the flag.
+fn de_parsed<'de, D: serde::Deserializer<'de>, T>(
+    d: D,
+    expected: &str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, D::Error> {
+    let text = match Option::<yaml_serde::Value>::deserialize(d)? {
         None => return Ok(None),
         Some(yaml_serde::Value::String(s)) => s,
         Some(yaml_serde::Value::Number(n)) => n.to_string(),
-        Some(_) => return Err(serde::de::Error::custom("expected a size such as `64KiB`")),
+        Some(_) => {
+            return Err(serde::de::Error::custom(format!("expected {expected}")));
+        }
     };
-    parse_size(&text)
-        .map(Some)
-        .map_err(serde::de::Error::custom)
+    parse(&text).map(Some).map_err(serde::de::Error::custom)
 }
 
 impl ServeArgs {

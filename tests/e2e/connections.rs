@@ -9,7 +9,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::harness::{Backend, JsonServer, Pylon, http_api, parse_raw, raw_request};
+use crate::harness::{Backend, JsonServer, Pylon, http_api, parse_raw, raw_request, read_reply};
 
 async fn published(pylon: &Pylon, spec: serde_json::Value) -> String {
     let g = pylon.create_group("conn").await;
@@ -256,7 +256,7 @@ async fn shutdown_answers_requests_sent_on_open_connections() {
     for _ in 0..4 {
         let mut s = TcpStream::connect(pylon.gateway).await.unwrap();
         s.write_all(request.as_bytes()).await.unwrap();
-        let reply = read_one(&mut s).await;
+        let reply = read_reply(&mut s).await;
         assert_eq!(reply.status, 200);
         conns.push(s);
     }
@@ -264,7 +264,7 @@ async fn shutdown_answers_requests_sent_on_open_connections() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     for s in &mut conns {
         s.write_all(request.as_bytes()).await.unwrap();
-        let reply = read_one(s).await;
+        let reply = read_reply(s).await;
         assert_eq!(reply.status, 200, "answered after SIGTERM");
         assert_eq!(reply.header("connection"), "close");
         assert!(closed_within(s, Duration::from_secs(2)).await);
@@ -272,39 +272,10 @@ async fn shutdown_answers_requests_sent_on_open_connections() {
     assert!(pylon.stop().await.success());
 }
 
-async fn read_one(stream: &mut TcpStream) -> crate::harness::RawReply {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        if let Some(reply) = parse_raw(&buf) {
-            return reply;
-        }
-        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk))
-            .await
-            .expect("an answer")
-            .expect("readable");
-        assert!(
-            n > 0,
-            "closed without an answer: {:?}",
-            String::from_utf8_lossy(&buf)
-        );
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
 #[tokio::test]
 async fn a_second_server_on_the_same_data_directory_refuses_to_start() {
     let pylon = Pylon::start().await;
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_pylon"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(&pylon.data_dir)
+    let output = crate::harness::serve_command(&pylon.data_dir)
         .env("PYLON_ADMIN_TOKEN", crate::harness::TOKEN)
         .output()
         .await
@@ -361,7 +332,7 @@ async fn conflicting_body_framing_cannot_smuggle_a_request_to_the_backend() {
     );
     let mut stream = TcpStream::connect(pylon.gateway).await.unwrap();
     stream.write_all(request.as_bytes()).await.unwrap();
-    let reply = read_one(&mut stream).await;
+    let reply = read_reply(&mut stream).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let echo: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
     assert_eq!(echo["body"], "hello", "the chunked framing wins: {echo}");

@@ -86,17 +86,8 @@ impl Pylon {
         extra: &[&str],
         open_files: Option<(u64, u64)>,
     ) -> Pylon {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pylon"));
+        let mut command = serve_command(data_dir);
         command
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-            ])
-            .arg("--data-dir")
-            .arg(data_dir)
             .args(extra)
             .env("PYLON_ADMIN_TOKEN", TOKEN)
             .env("PYLON_BASE_DOMAIN", "pylon.test")
@@ -541,6 +532,22 @@ pub async fn cli_json(pylon: &Pylon, args: &[&str]) -> Value {
     serde_json::from_str(&cli_ok(pylon, &all).await).unwrap()
 }
 
+/// `pylon serve` on `data_dir`, both listeners on free loopback ports.
+pub fn serve_command(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pylon"));
+    command
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
+        .arg(data_dir);
+    command
+}
+
 /// A response read off a raw socket.
 #[derive(Debug)]
 pub struct RawReply {
@@ -582,23 +589,29 @@ impl RawReply {
 /// Writes `request` as it is (curl and hyper would clean it up first) and reads one response
 /// (to its Content-Length, or to the end of the connection).
 pub async fn raw_request(addr: SocketAddr, request: &[u8]) -> RawReply {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     // A server may answer and close before reading everything: that is what is under test.
     let _ = stream.write_all(request).await;
+    read_reply(&mut stream).await
+}
+
+/// Reads one response off `stream` (which may stay open for the next). A reset after the
+/// response is complete is no failure: a server refusing a body may close that way.
+pub async fn read_reply(stream: &mut tokio::net::TcpStream) -> RawReply {
+    use tokio::io::AsyncReadExt;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16384];
     let read = async {
         loop {
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
             if let Some(reply) = parse_raw(&buf) {
                 return Some(reply);
             }
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return parse_raw(&buf),
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
         }
-        parse_raw(&buf)
     };
     tokio::time::timeout(Duration::from_secs(20), read)
         .await

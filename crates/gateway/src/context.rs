@@ -78,7 +78,13 @@ pub(crate) struct RequestContext<'a> {
 }
 
 impl<'a> RequestContext<'a> {
-    pub(crate) fn new(compiled: &'a Compiled, parts: &'a Parts, peer: SocketAddr) -> Self {
+    /// `client_path`: the path as the client sent it, when normalising changed it.
+    pub(crate) fn new(
+        compiled: &'a Compiled,
+        parts: &'a Parts,
+        peer: SocketAddr,
+        client_path: Option<&'a str>,
+    ) -> Self {
         let host = parts
             .headers
             .get(http::header::HOST)
@@ -88,7 +94,7 @@ impl<'a> RequestContext<'a> {
         Self {
             compiled,
             parts,
-            client_path: parts.uri.path(),
+            client_path: client_path.unwrap_or(parts.uri.path()),
             peer,
             request_id: RequestId::generate(),
             start: Instant::now(),

@@ -117,10 +117,7 @@ impl Gateway {
         let (mut parts, body) = request.into_parts();
         let peer = SocketAddr::from(([127, 0, 0, 1], 0));
         let (client_path, normalized) = pipeline::normalize_request(&mut parts);
-        let mut ctx = context::RequestContext::new(&compiled, &parts, peer);
-        if let Some(path) = &client_path {
-            ctx.client_path = path;
-        }
+        let mut ctx = context::RequestContext::new(&compiled, &parts, peer, client_path.as_deref());
         let mut recorder = trace::Trace::default();
         recorder.out.request = trace::message(
             Some(parts.method.as_str()),

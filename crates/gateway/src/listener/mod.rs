@@ -210,6 +210,7 @@ async fn worker<S: Service>(
         registry(&mut |r| r.add(state.clone()));
         tokio::spawn(connection(
             shared.clone(),
+            builder(&limits),
             client.clone(),
             stream,
             peer,
@@ -307,13 +308,13 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
 
 async fn connection<S: Service>(
     shared: Arc<Shared<S>>,
+    builder: auto::Builder<TokioExecutor>,
     client: backend_http::HttpClient,
     stream: TcpStream,
     peer: SocketAddr,
     state: Arc<ConnState>,
     _open: OpenGuard,
 ) {
-    let builder = builder(&shared.gateway.limits());
     let service = {
         let state = state.clone();
         let shared = shared.clone();

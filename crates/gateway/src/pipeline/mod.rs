@@ -44,10 +44,7 @@ pub(crate) async fn handle(
 ) -> Response<GatewayBody> {
     let (mut parts, body) = request.into_parts();
     let (client_path, normalized) = normalize_request(&mut parts);
-    let mut ctx = RequestContext::new(compiled, &parts, peer);
-    if let Some(path) = &client_path {
-        ctx.client_path = path;
-    }
+    let mut ctx = RequestContext::new(compiled, &parts, peer, client_path.as_deref());
     let result = match normalized {
         Ok(()) => run(&mut ctx, client, Inbound::Incoming(body)).await,
         Err(e) => Err(e),

@@ -58,7 +58,7 @@ fn forward(api: serde_json::Value, request: Parts) -> Outgoing {
     .unwrap();
     let compiled = Compiled::build(&snapshot, "gw.test", &Carried::default()).unwrap();
     let peer = "192.0.2.1:5000".parse().unwrap();
-    let mut ctx = RequestContext::new(&compiled, &request, peer);
+    let mut ctx = RequestContext::new(&compiled, &request, peer, None);
     route::route(&mut ctx).unwrap();
     let plan = ctx.route.as_ref().unwrap().plan;
     let backend = plan.backend.as_ref().unwrap();
