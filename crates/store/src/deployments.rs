@@ -1,6 +1,9 @@
 //! Deployments: numbered, immutable copies of an API published to an environment, and which
 //! one each (API, environment) serves.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use pylon_model::{Api, Deployment};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -202,10 +205,21 @@ pub(crate) async fn active_deployments(
     .iter()
     .map(|row| row.try_get::<String, _>("id"))
     .collect::<std::result::Result<_, _>>()?;
-    let missing: Vec<&String> = {
+    // Hold on to what the cache has now: a concurrent reload of a newer state may evict an
+    // entry this (older) one still needs between here and the end.
+    let mut found: HashMap<&str, Arc<Deployment>> = HashMap::with_capacity(ids.len());
+    let mut missing: Vec<&String> = Vec::new();
+    {
         let cache = decoded.by_id.lock().unwrap_or_else(|p| p.into_inner());
-        ids.iter().filter(|id| !cache.contains_key(*id)).collect()
-    };
+        for id in &ids {
+            match cache.get(id) {
+                Some(d) => {
+                    found.insert(id.as_str(), d.clone());
+                }
+                None => missing.push(id),
+            }
+        }
+    }
     let mut fresh = Vec::with_capacity(missing.len());
     for chunk in missing.chunks(FETCH_CHUNK) {
         let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
@@ -222,25 +236,30 @@ pub(crate) async fn active_deployments(
             let mut deployment: Deployment = decode(&row)?;
             open_api(sealer, &mut deployment.api)?;
             deployment.active = true;
-            fresh.push(deployment);
+            fresh.push(Arc::new(deployment));
         }
     }
-    let mut cache = decoded.by_id.lock().unwrap_or_else(|p| p.into_inner());
-    for deployment in fresh {
-        cache.insert(deployment.id.clone(), std::sync::Arc::new(deployment));
+    {
+        let mut cache = decoded.by_id.lock().unwrap_or_else(|p| p.into_inner());
+        for deployment in &fresh {
+            cache.insert(deployment.id.clone(), deployment.clone());
+        }
+        // Only what is published stays: unpublished and replaced versions leave the cache.
+        let live: std::collections::HashSet<&String> = ids.iter().collect();
+        cache.retain(|id, _| live.contains(id));
+    }
+    for deployment in &fresh {
+        found.insert(deployment.id.as_str(), deployment.clone());
     }
     let out = ids
         .iter()
         .map(|id| {
-            cache
-                .get(id)
+            found
+                .get(id.as_str())
                 .map(|d| Deployment::clone(d))
                 .ok_or_else(|| not_found("deployment", id))
         })
         .collect::<Result<Vec<_>>>()?;
-    // Only what is published stays: unpublished and replaced versions leave the cache.
-    let live: std::collections::HashSet<&String> = ids.iter().collect();
-    cache.retain(|id, _| live.contains(id));
     Ok(out)
 }
 
@@ -286,6 +305,50 @@ mod tests {
 
     fn versions(ds: &[pylon_model::Deployment]) -> Vec<(u32, bool)> {
         ds.iter().map(|d| (d.version, d.active)).collect()
+    }
+
+    /// Loads of an older and a newer state overlap: the newer one evicts from the decoded
+    /// cache what only the older one still needs. Each load must still return its state.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+    async fn overlapping_reloads_while_publishing_never_lose_a_deployment() {
+        let (_dir, store) = temp_store().await;
+        store.create_group(&group("g", "shop", 1)).await.unwrap();
+        let apis: Vec<_> = (0..20)
+            .map(|i| api(&format!("a{i}"), "g", &format!("api{i}"), None, i))
+            .collect();
+        for a in &apis {
+            store.create_api(a).await.unwrap();
+        }
+        let publisher = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for round in 0..30 {
+                    for (i, a) in apis.iter().enumerate() {
+                        let id = format!("d{round}-{i}");
+                        store.publish(a, "RELEASE", "", &id, 100).await.unwrap();
+                    }
+                }
+            })
+        };
+        let readers: Vec<_> = (0..6)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let mut loads = 0;
+                    loop {
+                        let snapshot = store.load_snapshot().await.unwrap();
+                        loads += 1;
+                        if snapshot.deployments.iter().any(|d| d.id == "d29-19") {
+                            return loads;
+                        }
+                    }
+                })
+            })
+            .collect();
+        publisher.await.unwrap();
+        for reader in readers {
+            assert!(reader.await.unwrap() > 0);
+        }
     }
 
     #[tokio::test]
