@@ -72,8 +72,8 @@ pub(crate) async fn create(
         created_at: now,
         updated_at: now,
     };
+    // A draft changes nothing the gateway serves: nothing to wait for.
     s.store.create_api(&api).await?;
-    s.changed().await?;
     Ok((StatusCode::CREATED, Json(api)))
 }
 
@@ -103,8 +103,8 @@ pub(crate) async fn update(
     validate(&s, &spec).await?;
     api.spec = spec;
     api.updated_at = now_ms();
+    // The API stays in its group, so only the draft changes: nothing to wait for.
     s.store.update_api(&api).await?;
-    s.changed().await?;
     Ok(Json(api))
 }
 

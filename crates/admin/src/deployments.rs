@@ -147,34 +147,34 @@ async fn check_rendered_url(
     })
 }
 
-/// Compiles what would be live if `api` were what `environment` serves, so a conflicting route
-/// is refused before it is committed rather than by the gateway after.
-async fn check_routes(s: &AppState, api: &Api, environment: &str) -> ApiResult<()> {
-    let mut snapshot = s.store.load_snapshot().await?;
-    let candidate = Deployment {
-        id: "candidate".to_string(),
-        api_id: api.id.clone(),
-        group_id: api.group_id.clone(),
-        environment: environment.to_string(),
-        version: 0,
-        note: String::new(),
-        api: api.clone(),
-        created_at: now_ms(),
-        active: true,
+/// The routing rule a publish or rollback is checked against inside the store's transaction:
+/// what `group` would serve in `environment` afterwards must compile, so a conflicting route is
+/// refused before it is committed rather than by the gateway after. Routes clash only within
+/// one group and environment, so only those deployments are compiled: the cost of a publish
+/// does not grow with the other groups.
+async fn route_rule(
+    s: &AppState,
+    group_id: &str,
+    environment: &str,
+) -> ApiResult<impl Fn(&[Deployment]) -> Result<(), String> + Sync + use<>> {
+    let group = pylon_model::Group {
+        // Domains are not routes; binding them is checked where they are bound.
+        domains: Vec::new(),
+        ..s.store.get_group(group_id).await?
     };
-    let existing = snapshot
-        .deployments
-        .iter_mut()
-        .find(|d| d.api_id == api.id && d.environment == environment);
-    match existing {
-        Some(slot) => *slot = candidate,
-        None => {
-            snapshot.deployments.push(candidate);
-            // Keep the snapshot's order (by API creation), which breaks ties between routes.
-            snapshot.deployments.sort_by_key(|d| d.api.created_at);
-        }
-    }
-    check_compiles(s, &snapshot)
+    let environment = s.store.get_environment(environment).await?;
+    let base_domain = s.config.base_domain.clone();
+    Ok(move |served: &[Deployment]| {
+        let candidate = Snapshot {
+            groups: vec![group.clone()],
+            environments: vec![environment.clone()],
+            deployments: served.to_vec(),
+            ..Snapshot::default()
+        };
+        pylon_router::Router::build(&candidate, &base_domain)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    })
 }
 
 /// Refuses (409) a candidate configuration the data plane could not serve.
@@ -199,10 +199,10 @@ pub(crate) async fn publish(
     let api = load_api(&s, &group_id, &api_id).await?;
     let env = s.store.get_environment(&req.environment).await?;
     check_backend_defined(&s, &api, &env.name).await?;
-    check_routes(&s, &api, &env.name).await?;
+    let rule = route_rule(&s, &api.group_id, &env.name).await?;
     let deployment = s
         .store
-        .publish(&api, &env.name, &req.note, &new_id(), now_ms())
+        .publish_checked(&api, &env.name, &req.note, &new_id(), now_ms(), &rule)
         .await?;
     s.changed().await?;
     Ok((StatusCode::CREATED, Json(deployment)))
@@ -249,8 +249,11 @@ pub(crate) async fn rollback(
             ))
         })?;
     check_backend_defined(&s, &target.api, &env.name).await?;
-    check_routes(&s, &target.api, &env.name).await?;
-    let deployment = s.store.activate(&api.id, &env.name, req.version).await?;
+    let rule = route_rule(&s, &target.group_id, &env.name).await?;
+    let deployment = s
+        .store
+        .activate_checked(&api.id, &env.name, req.version, &rule)
+        .await?;
     s.changed().await?;
     Ok(Json(deployment))
 }

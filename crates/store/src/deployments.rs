@@ -19,6 +19,7 @@ use crate::secrets::Sealer;
 
 impl Store {
     /// New immutable version (max+1 for this API and environment), made active, atomically.
+    /// No routing rule is checked: [`Store::publish_checked`] is the publish that serves.
     pub async fn publish(
         &self,
         api: &Api,
@@ -26,6 +27,23 @@ impl Store {
         note: &str,
         deployment_id: &str,
         now: i64,
+    ) -> Result<Deployment> {
+        self.publish_checked(api, environment, note, deployment_id, now, &|_| Ok(()))
+            .await
+    }
+
+    /// [`Store::publish`], refused with `Conflict` when `rule` refuses what the API's group
+    /// would serve in that environment afterwards (its active deployments, the new one
+    /// included). The rule runs inside the write transaction, so two concurrent publishes
+    /// cannot both pass it with routes that clash.
+    pub async fn publish_checked(
+        &self,
+        api: &Api,
+        environment: &str,
+        note: &str,
+        deployment_id: &str,
+        now: i64,
+        rule: &ServedRule<'_>,
     ) -> Result<Deployment> {
         let key = env_key(environment);
         let mut tx = self.write_tx().await?;
@@ -94,9 +112,27 @@ impl Store {
             })
         })?;
         set_active(&mut tx, &api.id, &key, &deployment.id).await?;
+        self.check_served(&mut tx, &api.group_id, &key, rule)
+            .await?;
         self.commit(tx, Touch::Served).await?;
         deployment.active = true;
         Ok(deployment)
+    }
+
+    /// Runs `rule` on the active deployments of `group` in `environment` as `tx` sees them.
+    async fn check_served(
+        &self,
+        tx: &mut AnyConnection,
+        group: &str,
+        environment: &str,
+        rule: &ServedRule<'_>,
+    ) -> Result<()> {
+        let scope = Scope {
+            group: Some(group),
+            environment: Some(environment),
+        };
+        let served = active_deployments(tx, &self.sealer, &self.decoded, scope).await?;
+        rule(&served).map_err(StoreError::Conflict)
     }
 
     /// Stops serving the API in the environment; `NotFound` if it is not published there.
@@ -123,6 +159,19 @@ impl Store {
         environment: &str,
         version: u32,
     ) -> Result<Deployment> {
+        self.activate_checked(api_id, environment, version, &|_| Ok(()))
+            .await
+    }
+
+    /// [`Store::activate`], refused with `Conflict` when `rule` refuses what the group would
+    /// serve afterwards (see [`Store::publish_checked`]).
+    pub async fn activate_checked(
+        &self,
+        api_id: &str,
+        environment: &str,
+        version: u32,
+        rule: &ServedRule<'_>,
+    ) -> Result<Deployment> {
         let key = env_key(environment);
         let mut tx = self.write_tx().await?;
         let row = sqlx::query(
@@ -137,6 +186,8 @@ impl Store {
         let mut deployment: Deployment = decode(&row)?;
         open_api(&self.sealer, &mut deployment.api)?;
         set_active(&mut tx, api_id, &key, &deployment.id).await?;
+        self.check_served(&mut tx, &deployment.group_id, &key, rule)
+            .await?;
         self.commit(tx, Touch::Served).await?;
         deployment.active = true;
         Ok(deployment)
@@ -182,29 +233,67 @@ impl Store {
 
     /// The active deployment of each (API, environment), by API creation then environment order.
     pub async fn active_deployments(&self) -> Result<Vec<Deployment>> {
-        active_deployments(&mut *self.conn().await?, &self.sealer, &self.decoded).await
+        let conn = &mut *self.conn().await?;
+        active_deployments(conn, &self.sealer, &self.decoded, Scope::default()).await
     }
 }
 
 /// Bodies fetched per query, under SQLite's and PostgreSQL's placeholder limits.
 const FETCH_CHUNK: usize = 500;
 
+/// A rule on what one group serves in one environment: its active deployments, in snapshot
+/// order. `Err` says why they cannot be served together.
+pub type ServedRule<'r> = dyn Fn(&[Deployment]) -> std::result::Result<(), String> + Sync + 'r;
+
+/// Which active deployments to read: all, or one group's, or one group's in one environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Scope<'s> {
+    pub(crate) group: Option<&'s str>,
+    pub(crate) environment: Option<&'s str>,
+}
+
+/// The active deployments in `scope`, in snapshot order (API creation, then environment).
 pub(crate) async fn active_deployments(
     conn: &mut AnyConnection,
     sealer: &Sealer,
     decoded: &Decoded,
+    scope: Scope<'_>,
 ) -> Result<Vec<Deployment>> {
-    let ids: Vec<String> = sqlx::query(
-        "SELECT p.deployment_id AS id FROM published p
-         JOIN apis a ON a.id = p.api_id
-         JOIN environments e ON e.name = p.environment
-         ORDER BY a.created_at, a.id, e.seq",
-    )
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|row| row.try_get::<String, _>("id"))
-    .collect::<std::result::Result<_, _>>()?;
+    let sql = match (scope.group, scope.environment) {
+        (None, _) => {
+            "SELECT p.deployment_id AS id FROM published p
+             JOIN apis a ON a.id = p.api_id
+             JOIN environments e ON e.name = p.environment
+             ORDER BY a.created_at, a.id, e.seq"
+        }
+        (Some(_), None) => {
+            "SELECT p.deployment_id AS id FROM published p
+             JOIN apis a ON a.id = p.api_id
+             JOIN environments e ON e.name = p.environment
+             WHERE a.group_id = $1
+             ORDER BY a.created_at, a.id, e.seq"
+        }
+        (Some(_), Some(_)) => {
+            "SELECT p.deployment_id AS id FROM published p
+             JOIN apis a ON a.id = p.api_id
+             JOIN environments e ON e.name = p.environment
+             WHERE a.group_id = $1 AND p.environment = $2
+             ORDER BY a.created_at, a.id, e.seq"
+        }
+    };
+    let mut query = sqlx::query(sql);
+    if let Some(group) = scope.group {
+        query = query.bind(group);
+    }
+    if let (Some(_), Some(env)) = (scope.group, scope.environment) {
+        query = query.bind(env);
+    }
+    let ids: Vec<String> = query
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<String, _>("id"))
+        .collect::<std::result::Result<_, _>>()?;
     // Hold on to what the cache has now: a concurrent reload of a newer state may evict an
     // entry this (older) one still needs between here and the end.
     let mut found: HashMap<&str, Arc<Deployment>> = HashMap::with_capacity(ids.len());
@@ -244,9 +333,12 @@ pub(crate) async fn active_deployments(
         for deployment in &fresh {
             cache.insert(deployment.id.clone(), deployment.clone());
         }
-        // Only what is published stays: unpublished and replaced versions leave the cache.
-        let live: std::collections::HashSet<&String> = ids.iter().collect();
-        cache.retain(|id, _| live.contains(id));
+        // Only what is published stays: unpublished and replaced versions leave the cache
+        // when everything is read (a partial read cannot tell what is still published).
+        if scope.group.is_none() {
+            let live: std::collections::HashSet<&String> = ids.iter().collect();
+            cache.retain(|id, _| live.contains(id));
+        }
     }
     for deployment in &fresh {
         found.insert(deployment.id.as_str(), deployment.clone());

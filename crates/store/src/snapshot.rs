@@ -26,8 +26,13 @@ impl Store {
             upstreams: upstreams::list_upstreams(&mut tx).await?,
             backends: backends::list_backends(&mut tx).await?,
             backend_definitions: backends::list_all_definitions(&mut tx).await?,
-            deployments: deployments::active_deployments(&mut tx, &self.sealer, &self.decoded)
-                .await?,
+            deployments: deployments::active_deployments(
+                &mut tx,
+                &self.sealer,
+                &self.decoded,
+                deployments::Scope::default(),
+            )
+            .await?,
             apps: apps::list_credentials(&mut tx, &self.sealer).await?,
             authorizations: authorizations::list_all(&mut tx).await?,
         };

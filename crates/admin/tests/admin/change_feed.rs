@@ -80,6 +80,36 @@ async fn concurrent_publishes_are_each_served_when_they_return_in_fewer_snapshot
     assert_eq!(h.last_snapshot().deployments.len(), 16);
 }
 
+/// The routing rule is checked inside the publishing transaction: of eight APIs publishing the
+/// same route at once, exactly one gets it, and the gateway serves that one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_publishes_of_one_route_admit_exactly_one() {
+    let h = Harness::new().await;
+    let group = h.group("g").await;
+    let backend = h.mock_backend("b", &["RELEASE"]).await;
+    let mut apis = Vec::new();
+    for i in 0..8 {
+        apis.push(h.api(&group, &format!("a{i}"), "/same", &backend).await);
+    }
+    let created = std::sync::atomic::AtomicUsize::new(0);
+    let calls = apis.iter().map(|api| {
+        let (h, group, created) = (&h, group.clone(), &created);
+        async move {
+            let (status, body) = h.publish(&group, api, "RELEASE").await;
+            match status {
+                StatusCode::CREATED => {
+                    created.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                StatusCode::CONFLICT => assert_eq!(body["code"], "Conflict", "{body}"),
+                other => panic!("{api}: {other} {body}"),
+            }
+        }
+    });
+    futures_join_all(calls).await;
+    assert_eq!(created.into_inner(), 1);
+    assert_eq!(h.last_snapshot().deployments.len(), 1);
+}
+
 /// `futures::future::join_all` without the dependency: polls every call concurrently.
 async fn futures_join_all<F: std::future::Future<Output = ()>>(calls: impl Iterator<Item = F>) {
     let mut set = Vec::new();
