@@ -7,6 +7,43 @@ use crate::{
     StageVariables, Upstream,
 };
 
+/// What changed in the published state since a revision a follower already holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Everything, as a whole: the first load, a change no narrower kind describes
+    /// (environments, upstreams, backend definitions), or a follower too far behind.
+    Full(Snapshot),
+    Partial(PartialChange),
+}
+
+/// Changes to some groups and/or to apps and grants; everything else is as before.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PartialChange {
+    /// Every group as it is now (domains are routed across groups; there are few groups).
+    pub groups: Vec<Group>,
+    /// The groups whose domains, stage variables or published APIs changed. A changed group
+    /// missing from `groups` was deleted.
+    pub changed: Vec<GroupState>,
+    /// Apps and grants, when they changed.
+    pub access: Option<Access>,
+}
+
+/// What one group serves.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupState {
+    pub group_id: String,
+    pub stage_variables: Vec<StageVariables>,
+    /// Its active deployments, in snapshot order.
+    pub deployments: Vec<Deployment>,
+}
+
+/// Who may call what: every app with its credentials in the clear, and every grant.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Access {
+    pub apps: Vec<AppCredentials>,
+    pub authorizations: Vec<Authorization>,
+}
+
 /// What is live now. Backend definitions and upstreams are live as stored (changing them takes
 /// effect without a republish); API definitions are live only as their active deployments.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -26,4 +63,47 @@ pub struct Snapshot {
     /// grant stops working at its expiry without a new snapshot.
     #[serde(default)]
     pub authorizations: Vec<Authorization>,
+}
+
+impl Snapshot {
+    /// Brings this snapshot to the state `change` describes. Deployments keep snapshot order
+    /// (API creation, then environment), as a full load would give them.
+    pub fn patch(&mut self, change: &Change) {
+        let partial = match change {
+            Change::Full(snapshot) => {
+                *self = snapshot.clone();
+                return;
+            }
+            Change::Partial(partial) => partial,
+        };
+        self.groups = partial.groups.clone();
+        for state in &partial.changed {
+            let id = state.group_id.as_str();
+            self.stage_variables.retain(|s| s.group_id != id);
+            self.deployments.retain(|d| d.group_id != id);
+            self.stage_variables
+                .extend(state.stage_variables.iter().cloned());
+            self.deployments.extend(state.deployments.iter().cloned());
+        }
+        let env_order = |name: &str| {
+            self.environments
+                .iter()
+                .position(|e| e.name.eq_ignore_ascii_case(name))
+                .unwrap_or(usize::MAX)
+        };
+        let group_order = |id: &str| self.groups.iter().position(|g| g.id == id);
+        self.deployments.sort_by_cached_key(|d| {
+            (
+                d.api.created_at,
+                d.api_id.clone(),
+                env_order(&d.environment),
+            )
+        });
+        self.stage_variables
+            .sort_by_cached_key(|s| (group_order(&s.group_id), env_order(&s.environment)));
+        if let Some(access) = &partial.access {
+            self.apps = access.apps.clone();
+            self.authorizations = access.authorizations.clone();
+        }
+    }
 }

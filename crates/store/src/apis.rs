@@ -67,7 +67,7 @@ impl Store {
         let touch = if before.group_id == a.group_id {
             Touch::Draft
         } else {
-            Touch::Served
+            Touch::All
         };
         self.commit(tx, touch).await?;
         Ok(())
@@ -128,7 +128,7 @@ impl Store {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
         // Its grants leave the published state with it.
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::Access).await?;
         Ok(())
     }
 }

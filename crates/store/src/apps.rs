@@ -47,7 +47,7 @@ impl Store {
             ..first_key.clone()
         };
         insert_key(&mut tx, &self.sealer, &key).await?;
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::Access).await?;
         Ok(())
     }
 
@@ -81,7 +81,7 @@ impl Store {
         ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::Access).await?;
         Ok(())
     }
 
@@ -90,7 +90,7 @@ impl Store {
         let mut tx = self.write_tx().await?;
         check_app(&mut tx, &key.app_id).await?;
         insert_key(&mut tx, &self.sealer, key).await?;
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::Access).await?;
         Ok(())
     }
 
@@ -146,7 +146,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(not_found("AppKey", app_key));
         }
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::Access).await?;
         Ok(())
     }
 
@@ -178,7 +178,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|e| on_unique(e, taken))?;
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::Access).await?;
         Ok(())
     }
 
@@ -208,7 +208,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(not_found("AppCode", code));
         }
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::Access).await?;
         Ok(())
     }
 }

@@ -104,7 +104,7 @@ impl Store {
                 })?;
             }
         }
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::Access).await?;
         Ok((stored, existing.is_none()))
     }
 
@@ -160,7 +160,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(not_found("authorization", id));
         }
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::Access).await?;
         Ok(())
     }
 }

@@ -27,7 +27,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| on_unique(e, || name_taken(&b.spec.name)))?;
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::All).await?;
         Ok(())
     }
 
@@ -44,7 +44,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| on_unique(e, || name_taken(&b.spec.name)))?;
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::All).await?;
         Ok(())
     }
 
@@ -110,7 +110,7 @@ impl Store {
         ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::All).await?;
         Ok(())
     }
 
@@ -148,7 +148,7 @@ impl Store {
         .bind(encode(&record)?)
         .execute(&mut *tx)
         .await?;
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::All).await?;
         Ok(())
     }
 
@@ -218,7 +218,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::All).await?;
         Ok(())
     }
 }

@@ -111,10 +111,12 @@ impl Store {
                 )
             })
         })?;
+        let before = served_group(&mut tx, &api.id, &key).await?;
         set_active(&mut tx, &api.id, &key, &deployment.id).await?;
         self.check_served(&mut tx, &api.group_id, &key, rule)
             .await?;
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, moved(before.as_deref(), &api.group_id))
+            .await?;
         deployment.active = true;
         Ok(deployment)
     }
@@ -139,6 +141,9 @@ impl Store {
     pub async fn unpublish(&self, api_id: &str, environment: &str) -> Result<()> {
         let mut tx = self.write_tx().await?;
         let key = env_key(environment);
+        let group = served_group(&mut tx, api_id, &key)
+            .await?
+            .ok_or_else(|| not_found("published API", format!("{api_id} in {key}")))?;
         let removed = sqlx::query("DELETE FROM published WHERE api_id = $1 AND environment = $2")
             .bind(api_id)
             .bind(&key)
@@ -148,7 +153,7 @@ impl Store {
         if removed == 0 {
             return Err(not_found("published API", format!("{api_id} in {key}")));
         }
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::Group(&group)).await?;
         Ok(())
     }
 
@@ -185,10 +190,12 @@ impl Store {
         .ok_or_else(|| not_found("deployment", format!("{api_id} in {key} version {version}")))?;
         let mut deployment: Deployment = decode(&row)?;
         open_api(&self.sealer, &mut deployment.api)?;
+        let before = served_group(&mut tx, api_id, &key).await?;
         set_active(&mut tx, api_id, &key, &deployment.id).await?;
         self.check_served(&mut tx, &deployment.group_id, &key, rule)
             .await?;
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, moved(before.as_deref(), &deployment.group_id))
+            .await?;
         deployment.active = true;
         Ok(deployment)
     }
@@ -240,6 +247,32 @@ impl Store {
 
 /// Bodies fetched per query, under SQLite's and PostgreSQL's placeholder limits.
 const FETCH_CHUNK: usize = 500;
+
+/// The group of the deployment `api_id` serves in `environment`, if it is published there.
+async fn served_group(
+    conn: &mut AnyConnection,
+    api_id: &str,
+    environment: &str,
+) -> Result<Option<String>> {
+    let row = sqlx::query(
+        "SELECT d.group_id FROM published p JOIN deployments d ON d.id = p.deployment_id
+         WHERE p.api_id = $1 AND p.environment = $2",
+    )
+    .bind(api_id)
+    .bind(environment)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| r.try_get("group_id")).transpose()?)
+}
+
+/// What replacing a deployment served in group `before` by one in `after` changes: one group,
+/// or two when the API moved between groups since it was last published.
+fn moved<'a>(before: Option<&str>, after: &'a str) -> Touch<'a> {
+    match before {
+        Some(b) if b != after => Touch::All,
+        _ => Touch::Group(after),
+    }
+}
 
 /// A rule on what one group serves in one environment: its active deployments, in snapshot
 /// order. `Err` says why they cannot be served together.

@@ -54,7 +54,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|err| on_unique(err, taken))?;
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::All).await?;
         Ok(())
     }
 
@@ -100,7 +100,7 @@ impl Store {
         ] {
             sqlx::query(sql).bind(&key).execute(&mut *tx).await?;
         }
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::All).await?;
         Ok(())
     }
 
@@ -157,7 +157,7 @@ impl Store {
         .bind(encode(&record)?)
         .execute(&mut *tx)
         .await?;
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::Group(&sv.group_id)).await?;
         Ok(())
     }
 }
@@ -177,6 +177,23 @@ pub(crate) async fn list_stage_variables(conn: &mut AnyConnection) -> Result<Vec
          JOIN environments e ON e.name = s.environment
          ORDER BY g.created_at, g.id, e.seq",
     )
+    .fetch_all(conn)
+    .await?;
+    decode_all(&rows)
+}
+
+/// One group's stage variables, in environment order.
+pub(crate) async fn group_stage_variables(
+    conn: &mut AnyConnection,
+    group_id: &str,
+) -> Result<Vec<StageVariables>> {
+    let rows = sqlx::query(
+        "SELECT s.body FROM stage_variables s
+         JOIN environments e ON e.name = s.environment
+         WHERE s.group_id = $1
+         ORDER BY e.seq",
+    )
+    .bind(group_id)
     .fetch_all(conn)
     .await?;
     decode_all(&rows)

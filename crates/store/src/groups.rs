@@ -28,7 +28,7 @@ impl Store {
             .await
             .map_err(|e| on_unique(e, || name_taken(&g.name)))?;
         insert_domains(&mut tx, g).await?;
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::Group(&g.id)).await?;
         Ok(())
     }
 
@@ -53,7 +53,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         insert_domains(&mut tx, g).await?;
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::Group(&g.id)).await?;
         Ok(())
     }
 
@@ -97,7 +97,7 @@ impl Store {
         ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::Group(id)).await?;
         Ok(())
     }
 

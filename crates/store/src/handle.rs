@@ -22,12 +22,39 @@ pub struct Revision {
     pub served: u64,
 }
 
-/// What a write changed: only drafts, or something the gateway serves.
+/// What a write changed, recorded with its revision so a follower reloads only that
+/// (`Store::load_change`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Touch {
+pub(crate) enum Touch<'a> {
+    /// Only drafts: nothing the gateway serves.
     Draft,
-    Served,
+    /// What one group serves: its domains, stage variables or published APIs.
+    Group(&'a str),
+    /// Apps, their credentials, or grants.
+    Access,
+    /// Anything else the gateway serves (environments, upstreams, backend definitions).
+    All,
 }
+
+impl Touch<'_> {
+    /// How the `changes` table records it.
+    pub(crate) fn scope(&self) -> Option<String> {
+        match self {
+            Touch::Draft => None,
+            Touch::Group(id) => Some(format!("{GROUP_SCOPE}{id}")),
+            Touch::Access => Some(ACCESS_SCOPE.into()),
+            Touch::All => Some(ALL_SCOPE.into()),
+        }
+    }
+}
+
+pub(crate) const GROUP_SCOPE: &str = "group:";
+pub(crate) const ACCESS_SCOPE: &str = "access";
+pub(crate) const ALL_SCOPE: &str = "*";
+
+/// Changes older than this many revisions behind the newest are forgotten; a follower further
+/// behind than that reloads everything.
+pub(crate) const CHANGES_KEPT: u64 = 4096;
 
 /// The handle to the database; cheap to clone (it shares one pool).
 #[derive(Clone)]
@@ -107,19 +134,32 @@ impl Store {
     pub(crate) async fn commit(
         &self,
         mut tx: Transaction<'static, Any>,
-        touch: Touch,
+        touch: Touch<'_>,
     ) -> Result<()> {
-        let sql = match touch {
-            Touch::Draft => {
-                "UPDATE revisions SET value = value + 1 WHERE id = 1 RETURNING value, served"
-            }
-            Touch::Served => {
+        let scope = touch.scope();
+        let sql = match scope {
+            None => "UPDATE revisions SET value = value + 1 WHERE id = 1 RETURNING value, served",
+            Some(_) => {
                 "UPDATE revisions SET value = value + 1, served = value + 1 WHERE id = 1
                  RETURNING value, served"
             }
         };
         let row = sqlx::query(sql).fetch_one(&mut *tx).await?;
         let revision = revision_of(&row)?;
+        if let Some(scope) = scope {
+            let at = i64::try_from(revision.served).unwrap_or(i64::MAX);
+            sqlx::query("INSERT INTO changes (revision, scope) VALUES ($1, $2)")
+                .bind(at)
+                .bind(scope)
+                .execute(&mut *tx)
+                .await?;
+            if revision.served % 256 == 0 {
+                sqlx::query("DELETE FROM changes WHERE revision <= $1")
+                    .bind(at - CHANGES_KEPT as i64)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         tx.commit().await?;
         // Concurrent commits may announce out of order; the feed only moves forward.
         self.feed.send_if_modified(|current| {

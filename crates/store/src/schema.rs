@@ -140,6 +140,13 @@ const MIGRATIONS: &[Migration] = &[
             "INSERT INTO revisions (id, value, served) VALUES (1, 0, 0)",
         ],
     },
+    // 4: what each served revision changed (`Touch`), so a follower reloads only that.
+    Migration {
+        version: 4,
+        statements: &["CREATE TABLE changes (
+                revision BIGINT PRIMARY KEY,
+                scope TEXT NOT NULL)"],
+    },
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction.

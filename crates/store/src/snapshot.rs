@@ -1,8 +1,10 @@
 //! The published state the data plane compiles, read in one transaction.
 
-use pylon_model::Snapshot;
+use pylon_model::{Access, Change, GroupState, PartialChange, Snapshot};
+use sqlx::Row;
 
 use crate::error::Result;
+use crate::handle::{ACCESS_SCOPE, ALL_SCOPE, CHANGES_KEPT, GROUP_SCOPE};
 use crate::{Revision, Store};
 use crate::{apps, authorizations, backends, deployments, environments, groups, upstreams};
 
@@ -38,6 +40,73 @@ impl Store {
         };
         tx.commit().await?;
         Ok((revision, snapshot))
+    }
+
+    /// What changed in the published state after served revision `since`, and the revision it
+    /// brings a follower to: only the groups and access data the writes in between touched
+    /// (`changes`), or everything when one touched more or `since` is too far behind.
+    pub async fn load_change(&self, since: u64) -> Result<(Revision, Change)> {
+        let mut tx = self.read_tx().await?;
+        let row = sqlx::query("SELECT value, served FROM revisions WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+        let revision = crate::handle::revision_of(&row)?;
+        let scopes: Vec<String> = if since == 0 || since + CHANGES_KEPT <= revision.value {
+            vec![ALL_SCOPE.to_string()]
+        } else {
+            sqlx::query("SELECT scope FROM changes WHERE revision > $1 AND revision <= $2")
+                .bind(i64::try_from(since).unwrap_or(i64::MAX))
+                .bind(i64::try_from(revision.served).unwrap_or(i64::MAX))
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<String, _>("scope"))
+                .collect::<std::result::Result<_, _>>()?
+        };
+        if scopes.iter().any(|s| s == ALL_SCOPE) {
+            tx.commit().await?;
+            let (revision, snapshot) = self.load_snapshot_at().await?;
+            return Ok((revision, Change::Full(snapshot)));
+        }
+        let mut groups: Vec<&str> = scopes
+            .iter()
+            .filter_map(|s| s.strip_prefix(GROUP_SCOPE))
+            .collect();
+        groups.sort_unstable();
+        groups.dedup();
+        let mut changed = Vec::with_capacity(groups.len());
+        for group_id in groups {
+            let scope = deployments::Scope {
+                group: Some(group_id),
+                environment: None,
+            };
+            changed.push(GroupState {
+                group_id: group_id.to_string(),
+                stage_variables: environments::group_stage_variables(&mut tx, group_id).await?,
+                deployments: deployments::active_deployments(
+                    &mut tx,
+                    &self.sealer,
+                    &self.decoded,
+                    scope,
+                )
+                .await?,
+            });
+        }
+        let access = if scopes.iter().any(|s| s == ACCESS_SCOPE) {
+            Some(Access {
+                apps: apps::list_credentials(&mut tx, &self.sealer).await?,
+                authorizations: authorizations::list_all(&mut tx).await?,
+            })
+        } else {
+            None
+        };
+        let change = PartialChange {
+            groups: groups::list_groups(&mut tx).await?,
+            changed,
+            access,
+        };
+        tx.commit().await?;
+        Ok((revision, Change::Partial(change)))
     }
 }
 
@@ -142,6 +211,86 @@ mod tests {
             [("e2", true), ("e1", true), ("l3", true), ("l2", true)]
         );
         assert_eq!(s.deployments, store.active_deployments().await.unwrap());
+    }
+
+    /// A follower that patches what it holds with each change ends up with what a full load
+    /// gives, and each change carries only what its write touched.
+    #[tokio::test]
+    async fn changes_carry_only_what_was_touched_and_patch_to_the_full_state() {
+        use pylon_model::{Change, Snapshot};
+
+        use crate::Store;
+        use crate::fixtures::{app, app_key};
+
+        async fn follow(store: &Store, held: &mut Snapshot, since: &mut u64) -> Change {
+            let (revision, change) = store.load_change(*since).await.unwrap();
+            held.patch(&change);
+            assert_eq!(*held, store.load_snapshot().await.unwrap());
+            *since = revision.served;
+            change
+        }
+        fn touched(change: &Change) -> (Vec<&str>, bool) {
+            match change {
+                Change::Full(_) => (vec!["*"], true),
+                Change::Partial(p) => (
+                    p.changed.iter().map(|g| g.group_id.as_str()).collect(),
+                    p.access.is_some(),
+                ),
+            }
+        }
+
+        let (_dir, store) = temp_store().await;
+        let (revision, mut held) = store.load_snapshot_at().await.unwrap();
+        let mut since = revision.served;
+        store.create_group(&group("g1", "shop", 1)).await.unwrap();
+        store.create_group(&group("g2", "blog", 2)).await.unwrap();
+        let change = follow(&store, &mut held, &mut since).await;
+        assert_eq!(touched(&change), (vec!["*"], true), "first load is whole");
+
+        let a = api("a", "g1", "orders", None, 10);
+        let b = api("b", "g2", "posts", None, 5);
+        store.create_api(&a).await.unwrap();
+        store.create_api(&b).await.unwrap();
+        store.publish(&a, "RELEASE", "", "a1", 20).await.unwrap();
+        let change = follow(&store, &mut held, &mut since).await;
+        assert_eq!(touched(&change), (vec!["g1"], false));
+        store.publish(&b, "TEST", "", "b1", 21).await.unwrap();
+        store.publish(&b, "RELEASE", "", "b2", 22).await.unwrap();
+        let change = follow(&store, &mut held, &mut since).await;
+        assert_eq!(touched(&change), (vec!["g2"], false));
+        assert_eq!(held.deployments.len(), 3);
+
+        let mut sv = store.get_stage_variables("g2", "TEST").await.unwrap();
+        sv.variables.insert("host".into(), "10.0.0.1".into());
+        store.put_stage_variables(&sv).await.unwrap();
+        let change = follow(&store, &mut held, &mut since).await;
+        assert_eq!(touched(&change), (vec!["g2"], false));
+
+        store
+            .create_app(&app("p", "mobile", 30), &app_key("p", "key", 30))
+            .await
+            .unwrap();
+        let change = follow(&store, &mut held, &mut since).await;
+        assert_eq!(touched(&change), (vec![], true));
+
+        store.unpublish("a", "RELEASE").await.unwrap();
+        store.delete_api("a").await.unwrap();
+        let change = follow(&store, &mut held, &mut since).await;
+        assert_eq!(touched(&change), (vec!["g1"], true));
+
+        store
+            .create_upstream(&upstream("u", "vpc", 40))
+            .await
+            .unwrap();
+        let change = follow(&store, &mut held, &mut since).await;
+        assert_eq!(touched(&change), (vec!["*"], true));
+
+        // A draft moves no served revision: nothing to follow.
+        store
+            .create_api(&api("c", "g2", "drafts", None, 50))
+            .await
+            .unwrap();
+        assert_eq!(store.revision().served, since);
     }
 
     #[tokio::test]

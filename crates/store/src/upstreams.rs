@@ -27,7 +27,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| on_unique(e, || name_taken(&u.spec.name)))?;
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::All).await?;
         Ok(())
     }
 
@@ -55,7 +55,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| on_unique(e, || name_taken(&u.spec.name)))?;
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::All).await?;
         Ok(())
     }
 
@@ -93,7 +93,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        self.commit(tx, Touch::Served).await?;
+        self.commit(tx, Touch::All).await?;
         Ok(())
     }
 }
