@@ -46,6 +46,10 @@ pub enum RouteError {
         environment: String,
         message: String,
     },
+    /// Group routes assembled for other groups or environments than the router's: a bug in
+    /// the caller, refused rather than routed wrongly.
+    #[error("internal routing error: {0}")]
+    Internal(String),
 }
 
 /// Why a route could not be added to a tier.

@@ -10,9 +10,11 @@ mod prefix;
 mod regexes;
 mod table;
 
+use std::sync::Arc;
+
 use foldhash::HashMap;
 
-use pylon_model::{Method, PathPattern, Snapshot};
+use pylon_model::{Deployment, Environment, Group, Method, PathPattern, Snapshot};
 
 pub use error::RouteError;
 pub use lookup::{EnvId, GroupId, HostMatch, RouteMatch};
@@ -24,81 +26,80 @@ use table::{Table, TableBuilder};
 /// Environment names longer than this cannot exist (the model allows 32).
 const MAX_ENV_LEN: usize = 64;
 
-/// A compiled, immutable snapshot's routes.
+/// A snapshot's environments, in order: what [`EnvId`]s index.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Environments {
+    /// Canonical (uppercase) names, by [`EnvId`].
+    names: Vec<String>,
+    index: HashMap<String, EnvId>,
+}
+
+impl Environments {
+    pub fn new(environments: &[Environment]) -> Self {
+        let mut out = Environments::default();
+        for env in environments {
+            let name = env.name.to_ascii_uppercase();
+            if !out.index.contains_key(&name) {
+                out.index
+                    .insert(name.clone(), EnvId(out.names.len() as u32));
+                out.names.push(name);
+            }
+        }
+        out
+    }
+
+    /// Case-insensitive; only environments in the snapshot.
+    pub fn get(&self, name: &str) -> Option<EnvId> {
+        let mut buf = [0u8; MAX_ENV_LEN];
+        let out = buf.get_mut(..name.len())?;
+        out.copy_from_slice(name.as_bytes());
+        out.make_ascii_uppercase();
+        let upper = std::str::from_utf8(out).ok()?;
+        self.index.get(upper).copied()
+    }
+
+    fn len(&self) -> usize {
+        self.names.len()
+    }
+}
+
+/// One group's routes in every environment, compiled on their own: a router assembled after a
+/// change reuses the groups the change did not touch.
 #[derive(Debug)]
-pub struct Router {
-    hosts: HostTable,
-    /// Model group ids, by [`GroupId`].
-    groups: Vec<String>,
-    /// Canonical (uppercase) environment names, by [`EnvId`].
-    environments: Vec<String>,
-    environment_index: HashMap<String, EnvId>,
-    /// `group * environments.len() + environment`.
+pub struct GroupRoutes {
+    /// By [`EnvId`] of the environments it was built for.
     tables: Vec<Table>,
 }
 
-impl Router {
-    /// Compiles `snapshot`. Fails when two APIs of one group and environment would answer the
-    /// same requests (same method, class and pattern), when a domain is bound to two groups, or
-    /// when a path does not compile. Deployments naming a group or environment the snapshot
-    /// does not hold are unreachable and skipped.
-    pub fn build(snapshot: &Snapshot, base_domain: &str) -> Result<Router, RouteError> {
-        let groups: Vec<String> = snapshot.groups.iter().map(|g| g.id.clone()).collect();
-        let group_index: HashMap<&str, u32> = snapshot
-            .groups
-            .iter()
-            .enumerate()
-            .map(|(i, g)| (g.id.as_str(), i as u32))
-            .collect();
-        let mut environments = Vec::new();
-        let mut environment_index = HashMap::default();
-        for env in &snapshot.environments {
-            let name = env.name.to_ascii_uppercase();
-            if !environment_index.contains_key(&name) {
-                environment_index.insert(name.clone(), EnvId(environments.len() as u32));
-                environments.push(name);
-            }
-        }
-        let hosts = HostTable::build(&snapshot.groups, base_domain, |name| {
-            environment_index.get(&name.to_ascii_uppercase()).copied()
-        })?;
-        let mut router = Router {
-            hosts,
-            groups,
-            environments,
-            environment_index,
-            tables: Vec::new(),
-        };
-
-        let width = router.environments.len();
-        let mut builders: Vec<TableBuilder> = (0..router.groups.len() * width)
+impl GroupRoutes {
+    /// Compiles `deployments`, each with the index a match will answer with. Deployments of
+    /// environments not in `environments` are unreachable and skipped. Fails when two of them
+    /// would answer the same requests in one environment, or a path does not compile.
+    pub fn build<'d>(
+        group_id: &str,
+        environments: &Environments,
+        deployments: impl IntoIterator<Item = (usize, &'d Deployment)>,
+    ) -> Result<GroupRoutes, RouteError> {
+        let mut builders: Vec<TableBuilder> = (0..environments.len())
             .map(|_| TableBuilder::default())
             .collect();
-        for (index, deployment) in snapshot.deployments.iter().enumerate() {
-            let (Some(&g), Some(e)) = (
-                group_index.get(deployment.group_id.as_str()),
-                router.environment(&deployment.environment),
-            ) else {
+        let mut names: HashMap<usize, &'d str> = HashMap::default();
+        for (index, deployment) in deployments {
+            let Some(e) = environments.get(&deployment.environment) else {
                 continue;
             };
+            let environment = || environments.names[e.0 as usize].clone();
             let request = &deployment.api.spec.request;
-            let context = |router: &Router| {
-                (
-                    router.groups[g as usize].clone(),
-                    router.environments[e.0 as usize].clone(),
-                )
-            };
-            let pattern = PathPattern::parse(&request.path).map_err(|err| {
-                let (group, environment) = context(&router);
-                RouteError::InvalidPath {
-                    group,
-                    environment,
-                    api: deployment.api.spec.name.clone(),
+            let api = deployment.api.spec.name.as_str();
+            let pattern =
+                PathPattern::parse(&request.path).map_err(|err| RouteError::InvalidPath {
+                    group: group_id.to_string(),
+                    environment: environment(),
+                    api: api.to_string(),
                     message: err.message,
-                }
-            })?;
-            let builder = &mut builders[g as usize * width + e.0 as usize];
-            builder
+                })?;
+            names.insert(index, api);
+            builders[e.0 as usize]
                 .add(
                     request.method,
                     pattern,
@@ -106,34 +107,104 @@ impl Router {
                     request.regex_priority,
                     deployment.api.created_at,
                 )
-                .map_err(|err| {
-                    let (group, environment) = context(&router);
-                    match err {
-                        AddError::Clash { existing, reason } => RouteError::Conflict {
-                            group,
-                            environment,
-                            first_api: snapshot.deployments[existing].api.spec.name.clone(),
-                            second_api: deployment.api.spec.name.clone(),
-                            reason,
-                        },
-                        AddError::Invalid(message) => RouteError::InvalidPath {
-                            group,
-                            environment,
-                            api: deployment.api.spec.name.clone(),
-                            message,
-                        },
-                    }
+                .map_err(|err| match err {
+                    AddError::Clash { existing, reason } => RouteError::Conflict {
+                        group: group_id.to_string(),
+                        environment: environment(),
+                        first_api: names.get(&existing).copied().unwrap_or("").to_string(),
+                        second_api: api.to_string(),
+                        reason,
+                    },
+                    AddError::Invalid(message) => RouteError::InvalidPath {
+                        group: group_id.to_string(),
+                        environment: environment(),
+                        api: api.to_string(),
+                        message,
+                    },
                 })?;
         }
-        for (i, builder) in builders.into_iter().enumerate() {
-            let table = builder.build().map_err(|message| RouteError::Regex {
-                group: router.groups[i / width].clone(),
-                environment: router.environments[i % width].clone(),
+        let mut tables = Vec::with_capacity(builders.len());
+        for (e, builder) in builders.into_iter().enumerate() {
+            tables.push(builder.build().map_err(|message| RouteError::Regex {
+                group: group_id.to_string(),
+                environment: environments.names[e].clone(),
                 message,
-            })?;
-            router.tables.push(table);
+            })?);
         }
-        Ok(router)
+        Ok(GroupRoutes { tables })
+    }
+}
+
+/// A compiled, immutable snapshot's routes.
+#[derive(Debug)]
+pub struct Router {
+    hosts: HostTable,
+    /// Model group ids, by [`GroupId`].
+    groups: Vec<String>,
+    environments: Environments,
+    /// By [`GroupId`].
+    routes: Vec<Arc<GroupRoutes>>,
+}
+
+impl Router {
+    /// Compiles `snapshot`; a match answers with the deployment's index in
+    /// `snapshot.deployments`. Fails when two APIs of one group and environment would answer
+    /// the same requests (same method, class and pattern), when a domain is bound to two
+    /// groups, or when a path does not compile. Deployments naming a group or environment the
+    /// snapshot does not hold are unreachable and skipped.
+    pub fn build(snapshot: &Snapshot, base_domain: &str) -> Result<Router, RouteError> {
+        let environments = Environments::new(&snapshot.environments);
+        let mut by_group: HashMap<&str, Vec<(usize, &Deployment)>> = HashMap::default();
+        for (index, d) in snapshot.deployments.iter().enumerate() {
+            by_group
+                .entry(d.group_id.as_str())
+                .or_default()
+                .push((index, d));
+        }
+        let mut routes = Vec::with_capacity(snapshot.groups.len());
+        for g in &snapshot.groups {
+            let deployments = by_group.remove(g.id.as_str()).unwrap_or_default();
+            routes.push(Arc::new(GroupRoutes::build(
+                &g.id,
+                &environments,
+                deployments,
+            )?));
+        }
+        Router::assemble(&snapshot.groups, environments, routes, base_domain)
+    }
+
+    /// A router over `groups`, with `routes[i]` the routes of `groups[i]`, each built for
+    /// `environments`. Fails when a domain is bound to two groups.
+    pub fn assemble(
+        groups: &[Group],
+        environments: Environments,
+        routes: Vec<Arc<GroupRoutes>>,
+        base_domain: &str,
+    ) -> Result<Router, RouteError> {
+        if routes.len() != groups.len()
+            || routes.iter().any(|r| r.tables.len() != environments.len())
+        {
+            return Err(RouteError::Internal(
+                "group routes do not match the groups and environments".into(),
+            ));
+        }
+        let hosts = HostTable::build(groups, base_domain, |name| environments.get(name))?;
+        Ok(Router {
+            hosts,
+            groups: groups.iter().map(|g| g.id.clone()).collect(),
+            environments,
+            routes,
+        })
+    }
+
+    /// The environments the router was built for.
+    pub fn environments(&self) -> &Environments {
+        &self.environments
+    }
+
+    /// The routes of `group`, to reuse in the next router when the group did not change.
+    pub fn group_routes(&self, group: GroupId) -> Option<&Arc<GroupRoutes>> {
+        self.routes.get(group.0 as usize)
     }
 
     /// The group serving `host` as it came in the Host header (any case, maybe with `:port`):
@@ -146,12 +217,7 @@ impl Router {
 
     /// Case-insensitive; only environments in the snapshot.
     pub fn environment(&self, name: &str) -> Option<EnvId> {
-        let mut buf = [0u8; MAX_ENV_LEN];
-        let out = buf.get_mut(..name.len())?;
-        out.copy_from_slice(name.as_bytes());
-        out.make_ascii_uppercase();
-        let upper = std::str::from_utf8(out).ok()?;
-        self.environment_index.get(upper).copied()
+        self.environments.get(name)
     }
 
     /// The deployment serving `method` and the raw (not percent-decoded) `path`.
@@ -162,12 +228,10 @@ impl Router {
         method: Method,
         path: &'p str,
     ) -> Option<RouteMatch<'r, 'p>> {
-        let width = self.environments.len();
-        if env.0 as usize >= width {
-            return None;
-        }
-        self.tables
-            .get(group.0 as usize * width + env.0 as usize)?
+        self.routes
+            .get(group.0 as usize)?
+            .tables
+            .get(env.0 as usize)?
             .find(method, path)
     }
 
@@ -184,6 +248,7 @@ impl Router {
     /// The canonical (uppercase) name; "" for an id from another router.
     pub fn environment_name(&self, e: EnvId) -> &str {
         self.environments
+            .names
             .get(e.0 as usize)
             .map_or("", String::as_str)
     }

@@ -4,7 +4,7 @@ use pylon_model::Method::{self, Any, Get, Head, Post};
 use pylon_model::Snapshot;
 
 use crate::testutil::{BASE, deployment, release, snapshot};
-use crate::{EnvId, GroupId, RouteError, Router};
+use crate::{EnvId, Environments, GroupId, GroupRoutes, RouteError, Router};
 
 /// (API name, params, rest).
 type Served = (String, Vec<(String, String)>, String);
@@ -241,6 +241,48 @@ fn environments_are_case_insensitive() {
     assert_eq!(r.environment("staging"), None);
     assert_eq!(r.environment(""), None);
     assert_eq!(r.environment(&"x".repeat(100)), None);
+}
+
+#[test]
+fn a_router_assembled_after_a_change_reuses_the_groups_it_did_not_touch() {
+    let s = snapshot(vec![
+        deployment("g1", "RELEASE", "kept", Get, "/x", 0),
+        deployment("g2", "RELEASE", "old", Get, "/y", 1),
+    ]);
+    let first = Router::build(&s, BASE).unwrap();
+    let g1 = first.host("api.example.com").map(|h| h.group).unwrap();
+    let g2 = first.host("g2.gw.example.net").map(|h| h.group).unwrap();
+    let environments = first.environments().clone();
+    let changed = [deployment("g2", "RELEASE", "new", Get, "/z", 2)];
+    let g2_routes =
+        GroupRoutes::build("g2", &environments, changed.iter().map(|d| (7, d))).unwrap();
+    let kept = first.group_routes(g1).unwrap().clone();
+    let second = Router::assemble(
+        &s.groups,
+        environments.clone(),
+        vec![kept.clone(), std::sync::Arc::new(g2_routes)],
+        BASE,
+    )
+    .unwrap();
+    assert!(std::sync::Arc::ptr_eq(
+        second.group_routes(g1).unwrap(),
+        &kept
+    ));
+    let rel = second.environment("RELEASE").unwrap();
+    assert_eq!(second.find(g1, rel, Get, "/x").unwrap().deployment, 0);
+    assert!(second.find(g2, rel, Get, "/y").is_none());
+    assert_eq!(second.find(g2, rel, Get, "/z").unwrap().deployment, 7);
+
+    // Routes laid out for other environments are refused, not routed wrongly.
+    let fewer = Environments::new(&s.environments[..1]);
+    let narrow = GroupRoutes::build("g2", &fewer, changed.iter().map(|d| (7, d))).unwrap();
+    let refused = Router::assemble(
+        &s.groups,
+        environments,
+        vec![kept, std::sync::Arc::new(narrow)],
+        BASE,
+    );
+    assert!(matches!(refused, Err(RouteError::Internal(_))));
 }
 
 #[test]
