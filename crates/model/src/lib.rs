@@ -37,5 +37,5 @@ pub use environment::{
 pub use error::ValidationError;
 pub use group::{Domain, Group, GroupSpec, normalize_domain};
 pub use path::PathPattern;
-pub use snapshot::{Access, Change, GroupState, PartialChange, Snapshot};
+pub use snapshot::{Change, GroupState, PartialChange, Snapshot};
 pub use upstream::{Upstream, UpstreamSpec};

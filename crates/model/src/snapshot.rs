@@ -24,8 +24,8 @@ pub struct PartialChange {
     /// The groups whose domains, stage variables or published APIs changed. A changed group
     /// missing from `groups` was deleted.
     pub changed: Vec<GroupState>,
-    /// Apps and grants, when they changed.
-    pub access: Option<Access>,
+    /// Every app with its credentials, when apps changed.
+    pub apps: Option<Vec<AppCredentials>>,
 }
 
 /// What one group serves.
@@ -35,12 +35,7 @@ pub struct GroupState {
     pub stage_variables: Vec<StageVariables>,
     /// Its active deployments, in snapshot order.
     pub deployments: Vec<Deployment>,
-}
-
-/// Who may call what: every app with its credentials in the clear, and every grant.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Access {
-    pub apps: Vec<AppCredentials>,
+    /// The grants for its APIs.
     pub authorizations: Vec<Authorization>,
 }
 
@@ -81,9 +76,12 @@ impl Snapshot {
             let id = state.group_id.as_str();
             self.stage_variables.retain(|s| s.group_id != id);
             self.deployments.retain(|d| d.group_id != id);
+            self.authorizations.retain(|a| a.group_id != id);
             self.stage_variables
                 .extend(state.stage_variables.iter().cloned());
             self.deployments.extend(state.deployments.iter().cloned());
+            self.authorizations
+                .extend(state.authorizations.iter().cloned());
         }
         let env_order = |name: &str| {
             self.environments
@@ -101,9 +99,10 @@ impl Snapshot {
         });
         self.stage_variables
             .sort_by_cached_key(|s| (group_order(&s.group_id), env_order(&s.environment)));
-        if let Some(access) = &partial.access {
-            self.apps = access.apps.clone();
-            self.authorizations = access.authorizations.clone();
+        self.authorizations
+            .sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        if let Some(apps) = &partial.apps {
+            self.apps = apps.clone();
         }
     }
 }

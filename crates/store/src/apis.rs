@@ -128,7 +128,7 @@ impl Store {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
         // Its grants leave the published state with it.
-        self.commit(tx, Touch::Access).await?;
+        self.commit(tx, Touch::Group(&a.group_id)).await?;
         Ok(())
     }
 }

@@ -81,7 +81,8 @@ impl Store {
         ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
-        self.commit(tx, Touch::Access).await?;
+        // Its grants go too, in any group.
+        self.commit(tx, Touch::All).await?;
         Ok(())
     }
 

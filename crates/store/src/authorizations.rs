@@ -104,7 +104,7 @@ impl Store {
                 })?;
             }
         }
-        self.commit(tx, Touch::Access).await?;
+        self.commit(tx, Touch::Group(&stored.group_id)).await?;
         Ok((stored, existing.is_none()))
     }
 
@@ -153,14 +153,17 @@ impl Store {
 
     pub async fn delete_authorization(&self, id: &str) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        let done = sqlx::query("DELETE FROM authorizations WHERE id = $1")
+        let group_id: String = sqlx::query("SELECT group_id FROM authorizations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| not_found("authorization", id))?
+            .try_get("group_id")?;
+        sqlx::query("DELETE FROM authorizations WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(not_found("authorization", id));
-        }
-        self.commit(tx, Touch::Access).await?;
+        self.commit(tx, Touch::Group(&group_id)).await?;
         Ok(())
     }
 }
@@ -178,6 +181,20 @@ pub(crate) async fn list_all(conn: &mut AnyConnection) -> Result<Vec<Authorizati
     let rows = sqlx::query("SELECT group_id, body FROM authorizations ORDER BY created_at, id")
         .fetch_all(conn)
         .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// The grants for the APIs of one group.
+pub(crate) async fn of_group(
+    conn: &mut AnyConnection,
+    group_id: &str,
+) -> Result<Vec<Authorization>> {
+    let rows = sqlx::query(
+        "SELECT group_id, body FROM authorizations WHERE group_id = $1 ORDER BY created_at, id",
+    )
+    .bind(group_id)
+    .fetch_all(conn)
+    .await?;
     rows.iter().map(from_row).collect()
 }
 

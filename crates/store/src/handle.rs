@@ -30,7 +30,7 @@ pub(crate) enum Touch<'a> {
     Draft,
     /// What one group serves: its domains, stage variables or published APIs.
     Group(&'a str),
-    /// Apps, their credentials, or grants.
+    /// Apps or their credentials (grants belong to the group of their API).
     Access,
     /// Anything else the gateway serves (environments, upstreams, backend definitions).
     All,

@@ -1,6 +1,6 @@
 //! The published state the data plane compiles, read in one transaction.
 
-use pylon_model::{Access, Change, GroupState, PartialChange, Snapshot};
+use pylon_model::{Change, GroupState, PartialChange, Snapshot};
 use sqlx::Row;
 
 use crate::error::Result;
@@ -83,6 +83,7 @@ impl Store {
             changed.push(GroupState {
                 group_id: group_id.to_string(),
                 stage_variables: environments::group_stage_variables(&mut tx, group_id).await?,
+                authorizations: authorizations::of_group(&mut tx, group_id).await?,
                 deployments: deployments::active_deployments(
                     &mut tx,
                     &self.sealer,
@@ -92,18 +93,15 @@ impl Store {
                 .await?,
             });
         }
-        let access = if scopes.iter().any(|s| s == ACCESS_SCOPE) {
-            Some(Access {
-                apps: apps::list_credentials(&mut tx, &self.sealer).await?,
-                authorizations: authorizations::list_all(&mut tx).await?,
-            })
+        let apps = if scopes.iter().any(|s| s == ACCESS_SCOPE) {
+            Some(apps::list_credentials(&mut tx, &self.sealer).await?)
         } else {
             None
         };
         let change = PartialChange {
             groups: groups::list_groups(&mut tx).await?,
             changed,
-            access,
+            apps,
         };
         tx.commit().await?;
         Ok((revision, Change::Partial(change)))
@@ -234,7 +232,7 @@ mod tests {
                 Change::Full(_) => (vec!["*"], true),
                 Change::Partial(p) => (
                     p.changed.iter().map(|g| g.group_id.as_str()).collect(),
-                    p.access.is_some(),
+                    p.apps.is_some(),
                 ),
             }
         }
@@ -273,10 +271,29 @@ mod tests {
         let change = follow(&store, &mut held, &mut since).await;
         assert_eq!(touched(&change), (vec![], true));
 
+        let grant = |id: &str, api: &str| pylon_model::Authorization {
+            id: id.into(),
+            group_id: String::new(),
+            spec: serde_json::from_value(serde_json::json!({
+                "app_id": "p", "api_id": api, "environment": "RELEASE"
+            }))
+            .unwrap(),
+            created_at: 31,
+        };
+        store.put_authorization(&grant("z1", "a")).await.unwrap();
+        store.put_authorization(&grant("z2", "b")).await.unwrap();
+        let change = follow(&store, &mut held, &mut since).await;
+        assert_eq!(touched(&change), (vec!["g1", "g2"], false));
+        assert_eq!(held.authorizations.len(), 2);
+        store.delete_authorization("z2").await.unwrap();
+        let change = follow(&store, &mut held, &mut since).await;
+        assert_eq!(touched(&change), (vec!["g2"], false));
+
         store.unpublish("a", "RELEASE").await.unwrap();
         store.delete_api("a").await.unwrap();
         let change = follow(&store, &mut held, &mut since).await;
-        assert_eq!(touched(&change), (vec!["g1"], true));
+        assert_eq!(touched(&change), (vec!["g1"], false));
+        assert!(held.authorizations.is_empty());
 
         store
             .create_upstream(&upstream("u", "vpc", 40))
