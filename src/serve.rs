@@ -63,7 +63,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let on_change: OnChange = {
         let gateway = Arc::clone(&gateway);
-        Arc::new(move |snapshot| gateway.apply(snapshot).map_err(|e| e.to_string()))
+        Arc::new(move |change| gateway.apply_change(change).map_err(|e| e.to_string()))
     };
     let admin = pylon_admin::router_with_gateway(
         store,

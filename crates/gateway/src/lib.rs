@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use http::{Request, Response};
 use hyper::body::Incoming;
-use pylon_model::Snapshot;
+use pylon_model::{Change, Snapshot};
 use pylon_router::RouteError;
 
 use backend::http::HttpClient;
@@ -82,6 +82,30 @@ impl Gateway {
             deployments = snapshot.deployments.len(),
             groups = snapshot.groups.len(),
             "snapshot applied"
+        );
+        Ok(())
+    }
+
+    /// Applies what changed since the last apply: a whole snapshot is compiled as
+    /// [`Gateway::apply`] does; a partial change compiles only the groups it names and reuses
+    /// the rest of what is served.
+    pub fn apply_change(&self, change: &Change) -> Result<(), RouteError> {
+        let partial = match change {
+            Change::Full(snapshot) => return self.apply(snapshot),
+            Change::Partial(partial) => partial,
+        };
+        let _guard = self.applying.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(current) = self.compiled.load_full() else {
+            return Err(RouteError::Internal(
+                "a partial change needs a snapshot applied before it".into(),
+            ));
+        };
+        let compiled = current.update(partial, &self.config.base_domain, &self.carried)?;
+        self.compiled.store(Some(Arc::new(compiled)));
+        tracing::info!(
+            changed_groups = partial.changed.len(),
+            apps = partial.apps.is_some(),
+            "change applied"
         );
         Ok(())
     }

@@ -202,6 +202,16 @@ impl Router {
         &self.environments
     }
 
+    /// The model ids of the groups, in [`GroupId`] order.
+    pub fn group_ids(&self) -> impl Iterator<Item = &str> + '_ {
+        self.groups.iter().map(String::as_str)
+    }
+
+    /// The group at `index` in [`Router::group_ids`].
+    pub fn group_at(&self, index: usize) -> Option<GroupId> {
+        (index < self.groups.len()).then_some(GroupId(index as u32))
+    }
+
     /// The routes of `group`, to reuse in the next router when the group did not change.
     pub fn group_routes(&self, group: GroupId) -> Option<&Arc<GroupRoutes>> {
         self.routes.get(group.0 as usize)

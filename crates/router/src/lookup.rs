@@ -6,6 +6,13 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct GroupId(pub(crate) u32);
 
+impl GroupId {
+    /// The group's position in the groups the router was built from.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
 /// An environment of the snapshot the router was built from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EnvId(pub(crate) u32);

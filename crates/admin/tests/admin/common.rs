@@ -6,7 +6,7 @@ use axum::body::Body;
 use http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use pylon_admin::{AdminConfig, OnChange};
-use pylon_model::Snapshot;
+use pylon_model::{Change, Snapshot};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -15,7 +15,7 @@ pub const BASE_DOMAIN: &str = "gw.example.test";
 
 pub struct Harness {
     pub app: axum::Router,
-    /// Every snapshot handed to `on_change`, in order.
+    /// The state after each change handed to `on_change`, in order.
     pub applied: Arc<Mutex<Vec<Snapshot>>>,
     _dir: tempfile::TempDir,
 }
@@ -36,11 +36,14 @@ impl Harness {
         )
         .await
         .unwrap();
-        let applied = Arc::new(Mutex::new(Vec::new()));
+        let applied = Arc::new(Mutex::new(Vec::<Snapshot>::new()));
         let sink = applied.clone();
-        let on_change: OnChange = Arc::new(move |s: &Snapshot| {
-            sink.lock().unwrap().push(s.clone());
-            gateway(s)
+        let on_change: OnChange = Arc::new(move |change: &Change| {
+            let mut applied = sink.lock().unwrap();
+            let mut next = applied.last().cloned().unwrap_or_default();
+            next.patch(change);
+            applied.push(next.clone());
+            gateway(&next)
         });
         let config = AdminConfig {
             token: TOKEN.to_string(),

@@ -56,44 +56,31 @@ impl Apps {
         self.by_code.get(code).copied()
     }
 
-    pub(crate) fn index_of(&self, app_id: &str) -> Option<AppIdx> {
-        self.ids
-            .iter()
-            .position(|id| id == app_id)
-            .and_then(|i| AppIdx::try_from(i).ok())
-    }
-
     pub(crate) fn id(&self, idx: AppIdx) -> &str {
         self.ids.get(idx as usize).map_or("", String::as_str)
     }
 }
 
-/// The apps granted one API in one environment, with each grant's expiry (epoch ms).
+/// The apps granted one API in one environment, by app id, with each grant's expiry (epoch
+/// ms). Keyed by id rather than by [`AppIdx`], so that apps changing (a new key, a new app)
+/// leaves the compiled APIs as they are.
 #[derive(Debug, Default)]
 pub(crate) struct Grants {
-    by_app: HashMap<AppIdx, Option<i64>>,
+    by_app: HashMap<Box<str>, Option<i64>>,
 }
 
 impl Grants {
-    pub(crate) fn build(
-        apps: &Apps,
-        authorizations: &[&Authorization],
-        api_id: &str,
-        environment: &str,
-    ) -> Self {
+    pub(crate) fn build(authorizations: &[&Authorization]) -> Self {
         let by_app = authorizations
             .iter()
-            .filter(|a| {
-                a.spec.api_id == api_id && a.spec.environment.eq_ignore_ascii_case(environment)
-            })
-            .filter_map(|a| Some((apps.index_of(&a.spec.app_id)?, a.spec.expires_at)))
+            .map(|a| (a.spec.app_id.as_str().into(), a.spec.expires_at))
             .collect();
         Grants { by_app }
     }
 
     /// Expiry is checked here, per request, so a grant ends at its time without a republish.
-    pub(crate) fn allows(&self, app: AppIdx, now_ms: i64) -> bool {
-        match self.by_app.get(&app) {
+    pub(crate) fn allows(&self, app_id: &str, now_ms: i64) -> bool {
+        match self.by_app.get(app_id) {
             Some(expiry) => expiry.is_none_or(|t| now_ms < t),
             None => false,
         }
@@ -196,28 +183,20 @@ mod tests {
     }
 
     #[test]
-    fn grants_match_api_and_environment_and_end_at_expiry() {
-        let apps = Apps::build(&[creds("a1", "k1", "s1", "c1"), creds("a2", "k2", "s2", "c2")]);
-        let grant = |app: &str, env: &str, expires_at: Option<i64>| -> Authorization {
+    fn grants_name_their_apps_and_end_at_expiry() {
+        let grant = |app: &str, expires_at: Option<i64>| -> Authorization {
             serde_json::from_value(serde_json::json!({
                 "id": "x", "group_id": "g", "app_id": app, "api_id": "api1",
-                "environment": env, "expires_at": expires_at, "created_at": 0
+                "environment": "RELEASE", "expires_at": expires_at, "created_at": 0
             }))
             .unwrap()
         };
-        let all = [
-            grant("a1", "RELEASE", None),
-            grant("a2", "TEST", Some(1000)),
-        ];
-        let all: Vec<&Authorization> = all.iter().collect();
-        let release = Grants::build(&apps, &all, "api1", "RELEASE");
-        let test = Grants::build(&apps, &all, "api1", "test");
-        let other = Grants::build(&apps, &all, "api2", "RELEASE");
-        assert!(release.allows(0, i64::MAX));
-        assert!(!release.allows(1, 0));
-        assert!(test.allows(1, 999));
-        assert!(!test.allows(1, 1000));
-        assert!(!other.allows(0, 0));
+        let all = [grant("a1", None), grant("a2", Some(1000))];
+        let grants = Grants::build(&all.iter().collect::<Vec<_>>());
+        assert!(grants.allows("a1", i64::MAX));
+        assert!(grants.allows("a2", 999));
+        assert!(!grants.allows("a2", 1000));
+        assert!(!grants.allows("a3", 0));
     }
 
     #[test]

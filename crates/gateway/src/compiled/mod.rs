@@ -1,5 +1,7 @@
 //! Everything computed when a snapshot is applied: the router, and per deployment an `ApiPlan`
-//! with its backend resolved for the deployment's environment. Requests only read this.
+//! with its backend resolved for the deployment's environment. Requests only read this. It is
+//! built group by group, so a change to some groups compiles only those and shares the rest
+//! with the snapshot before (`Compiled::update`).
 
 pub(crate) mod access;
 pub(crate) mod jwt;
@@ -11,8 +13,11 @@ pub(crate) mod target;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use pylon_model::{BackendDefinition, BackendTarget, Snapshot};
-use pylon_router::{EnvId, RouteError, Router};
+use pylon_model::{
+    Authorization, BackendDefinition, BackendTarget, Deployment, GroupState, PartialChange,
+    Snapshot, StageVariables,
+};
+use pylon_router::{EnvId, Environments, GroupId, GroupRoutes, RouteError, Router};
 
 use crate::backend::upstream::{HealthRegistry, UpstreamPlan};
 use access::Apps;
@@ -41,14 +46,35 @@ impl Default for Carried {
     }
 }
 
+/// One group's APIs compiled, by the index its routes answer with.
+#[derive(Default)]
+pub(crate) struct GroupPlans {
+    plans: Vec<ApiPlan>,
+}
+
+/// Stage variables of one group, by canonical environment name.
+type GroupVars = HashMap<String, BTreeMap<String, String>>;
+
+/// What compiling one group needs from the rest of the published state: kept from one compile
+/// to the next, so a change to some groups compiles only those.
+#[derive(Default)]
+struct Inputs {
+    resolver: Arc<Resolver>,
+    /// By (backend id, canonical environment).
+    definitions: Arc<HashMap<(String, String), BackendDefinition>>,
+    /// By group id.
+    stage_variables: HashMap<String, Arc<GroupVars>>,
+}
+
 pub(crate) struct Compiled {
     pub(crate) router: Router,
-    /// Indexed like `snapshot.deployments`, which is what the router's matches point at.
-    pub(crate) plans: Vec<ApiPlan>,
+    /// By [`GroupId`]: what each group's routes point at.
+    groups: Vec<Arc<GroupPlans>>,
     /// The environment of a request without `X-Ca-Stage`.
     pub(crate) release: Option<EnvId>,
-    pub(crate) apps: Apps,
+    pub(crate) apps: Arc<Apps>,
     pub(crate) nonces: Arc<NonceCache>,
+    inputs: Inputs,
 }
 
 impl Compiled {
@@ -60,94 +86,321 @@ impl Compiled {
         carried: &Carried,
     ) -> Result<Self, RouteError> {
         let health = &carried.health;
-        let router = Router::build(snapshot, base_domain)?;
-        let release = router.environment("RELEASE");
-
         let old_health = health.current();
         let mut used_health = HashMap::new();
-        let mut upstreams = HashMap::new();
-        let mut broken_upstreams = HashMap::new();
+        let mut resolver = Resolver::default();
         // Names first, ids after, so an id wins when a name happens to equal another's id.
         for u in &snapshot.upstreams {
             match UpstreamPlan::compile(u, &old_health, &mut used_health) {
                 Ok(plan) => {
                     let plan = Arc::new(plan);
-                    upstreams.insert(u.spec.name.as_str(), plan.clone());
-                    upstreams.insert(u.id.as_str(), plan);
+                    resolver.upstreams.insert(u.spec.name.clone(), plan.clone());
+                    resolver.upstreams.insert(u.id.clone(), plan);
                 }
                 Err(why) => {
-                    broken_upstreams.insert(u.spec.name.as_str(), why.clone());
-                    broken_upstreams.insert(u.id.as_str(), why);
+                    resolver
+                        .broken_upstreams
+                        .insert(u.spec.name.clone(), why.clone());
+                    resolver.broken_upstreams.insert(u.id.clone(), why);
                 }
             }
         }
-        let resolver = Resolver {
-            upstreams,
-            broken_upstreams,
+        let definitions = snapshot
+            .backend_definitions
+            .iter()
+            .map(|d| {
+                let key = (d.backend_id.clone(), upper(&d.environment));
+                (key, d.definition.clone())
+            })
+            .collect();
+        let mut inputs = Inputs {
+            resolver: Arc::new(resolver),
+            definitions: Arc::new(definitions),
+            stage_variables: HashMap::new(),
         };
-
-        let upper = |s: &str| s.to_ascii_uppercase();
-        let mut stage_variables: HashMap<(&str, String), &BTreeMap<String, String>> =
-            HashMap::new();
+        let mut states: HashMap<&str, GroupState> = snapshot
+            .groups
+            .iter()
+            .map(|g| {
+                let state = GroupState {
+                    group_id: g.id.clone(),
+                    ..GroupState::default()
+                };
+                (g.id.as_str(), state)
+            })
+            .collect();
+        for d in &snapshot.deployments {
+            if let Some(state) = states.get_mut(d.group_id.as_str()) {
+                state.deployments.push(d.clone());
+            }
+        }
         for sv in &snapshot.stage_variables {
-            stage_variables.insert(
-                (sv.group_id.as_str(), upper(&sv.environment)),
-                &sv.variables,
-            );
+            if let Some(state) = states.get_mut(sv.group_id.as_str()) {
+                state.stage_variables.push(sv.clone());
+            }
         }
-        let mut definitions: HashMap<(&str, String), &BackendDefinition> = HashMap::new();
-        for d in &snapshot.backend_definitions {
-            definitions.insert(
-                (d.backend_id.as_str(), upper(&d.environment)),
-                &d.definition,
-            );
-        }
-
-        // Grants by (API, environment), indexed once: filtering every authorization for each
-        // deployment cost deployments x authorizations per publish.
-        let mut grants: HashMap<(&str, String), Vec<&pylon_model::Authorization>> = HashMap::new();
         for a in &snapshot.authorizations {
+            if let Some(state) = states.get_mut(a.group_id.as_str()) {
+                state.authorizations.push(a.clone());
+            }
+        }
+        let environments = Environments::new(&snapshot.environments);
+        let mut routes = Vec::with_capacity(snapshot.groups.len());
+        let mut groups = Vec::with_capacity(snapshot.groups.len());
+        for g in &snapshot.groups {
+            let state = states.remove(g.id.as_str()).unwrap_or_default();
+            let (r, plans) = inputs.compile_group(&state, &environments, &carried.jwks)?;
+            routes.push(Arc::new(r));
+            groups.push(Arc::new(plans));
+        }
+        let router = Router::assemble(&snapshot.groups, environments, routes, base_domain)?;
+        health.replace(used_health);
+        Ok(Self {
+            release: router.environment("RELEASE"),
+            router,
+            groups,
+            apps: Arc::new(Apps::build(&snapshot.apps)),
+            nonces: carried.nonces.clone(),
+            inputs,
+        })
+    }
+
+    /// This snapshot with `change` applied: the groups it names are compiled again, the others
+    /// (their routes and plans) are reused as they are, and apps are rebuilt only when they
+    /// changed.
+    pub(crate) fn update(
+        &self,
+        change: &PartialChange,
+        base_domain: &str,
+        carried: &Carried,
+    ) -> Result<Self, RouteError> {
+        let mut inputs = Inputs {
+            resolver: self.inputs.resolver.clone(),
+            definitions: self.inputs.definitions.clone(),
+            stage_variables: self.inputs.stage_variables.clone(),
+        };
+        let environments = self.router.environments().clone();
+        let mut fresh: HashMap<&str, (Arc<GroupRoutes>, Arc<GroupPlans>)> = HashMap::new();
+        for state in &change.changed {
+            let (r, plans) = inputs.compile_group(state, &environments, &carried.jwks)?;
+            fresh.insert(state.group_id.as_str(), (Arc::new(r), Arc::new(plans)));
+        }
+        let before: HashMap<&str, usize> = self
+            .router
+            .group_ids()
+            .enumerate()
+            .map(|(i, id)| (id, i))
+            .collect();
+        let mut routes = Vec::with_capacity(change.groups.len());
+        let mut groups = Vec::with_capacity(change.groups.len());
+        for g in &change.groups {
+            let reused = before.get(g.id.as_str()).and_then(|&i| {
+                let r = self.router.group_routes(self.router.group_at(i)?)?;
+                Some((r.clone(), self.groups.get(i)?.clone()))
+            });
+            let (r, plans) = match fresh.remove(g.id.as_str()).or(reused) {
+                Some(compiled) => compiled,
+                // A group no change named and the router did not hold serves nothing yet.
+                None => {
+                    let empty = GroupState::default();
+                    let (r, plans) = inputs.compile_group(&empty, &environments, &carried.jwks)?;
+                    (Arc::new(r), Arc::new(plans))
+                }
+            };
+            routes.push(r);
+            groups.push(plans);
+        }
+        inputs
+            .stage_variables
+            .retain(|id, _| change.groups.iter().any(|g| g.id == *id));
+        let router = Router::assemble(&change.groups, environments, routes, base_domain)?;
+        let apps = match &change.apps {
+            Some(apps) => Arc::new(Apps::build(apps)),
+            None => self.apps.clone(),
+        };
+        Ok(Self {
+            release: router.environment("RELEASE"),
+            router,
+            groups,
+            apps,
+            nonces: carried.nonces.clone(),
+            inputs,
+        })
+    }
+
+    /// The plan a route match of `group` points at.
+    pub(crate) fn plan(&self, group: GroupId, index: usize) -> Option<&ApiPlan> {
+        self.groups.get(group.index())?.plans.get(index)
+    }
+}
+
+impl Inputs {
+    /// Compiles one group's routes and plans (a match answers with the index of the plan), and
+    /// keeps its stage variables for the next compile.
+    fn compile_group(
+        &mut self,
+        state: &GroupState,
+        environments: &Environments,
+        jwks: &jwt::JwksRegistry,
+    ) -> Result<(GroupRoutes, GroupPlans), RouteError> {
+        let vars = Arc::new(group_vars(&state.stage_variables));
+        self.stage_variables
+            .insert(state.group_id.clone(), vars.clone());
+        let routes = GroupRoutes::build(
+            &state.group_id,
+            environments,
+            state.deployments.iter().enumerate(),
+        )?;
+        // Grants by (API, environment), indexed once: filtering every authorization for each
+        // deployment cost deployments x authorizations per compile.
+        let mut grants: HashMap<(&str, String), Vec<&Authorization>> = HashMap::new();
+        for a in &state.authorizations {
             grants
                 .entry((a.spec.api_id.as_str(), upper(&a.spec.environment)))
                 .or_default()
                 .push(a);
         }
-        let apps = Apps::build(&snapshot.apps);
-        let empty = BTreeMap::new();
-        let no_grants = Vec::new();
-        let plans = snapshot
+        let plans = state
             .deployments
             .iter()
-            .map(|d| {
-                let env = upper(&d.environment);
-                let vars = stage_variables
-                    .get(&(d.group_id.as_str(), env.clone()))
-                    .copied()
-                    .unwrap_or(&empty);
-                let definition = match &d.api.spec.backend.service {
-                    BackendTarget::Inline(def) => Some(def),
-                    BackendTarget::BackendId(id) => definitions.get(&(id.as_str(), env)).copied(),
-                };
-                ApiPlan::compile(
-                    d,
-                    definition,
-                    vars,
-                    &resolver,
-                    &apps,
-                    grants
-                        .get(&(d.api_id.as_str(), upper(&d.environment)))
-                        .unwrap_or(&no_grants),
-                    &carried.jwks,
-                )
-            })
+            .map(|d| self.compile_plan(d, &vars, &grants, jwks))
             .collect();
-        health.replace(used_health);
-        Ok(Self {
-            router,
-            plans,
-            release,
-            apps,
-            nonces: carried.nonces.clone(),
-        })
+        Ok((routes, GroupPlans { plans }))
+    }
+
+    fn compile_plan(
+        &self,
+        d: &Deployment,
+        vars: &GroupVars,
+        grants: &HashMap<(&str, String), Vec<&Authorization>>,
+        jwks: &jwt::JwksRegistry,
+    ) -> ApiPlan {
+        static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+        let env = upper(&d.environment);
+        let definition = match &d.api.spec.backend.service {
+            BackendTarget::Inline(def) => Some(def),
+            BackendTarget::BackendId(id) => self.definitions.get(&(id.clone(), env.clone())),
+        };
+        let grants = grants
+            .get(&(d.api_id.as_str(), env.clone()))
+            .map_or(&[][..], Vec::as_slice);
+        ApiPlan::compile(
+            d,
+            definition,
+            vars.get(&env).unwrap_or(&EMPTY),
+            &self.resolver,
+            grants,
+            jwks,
+        )
+    }
+}
+
+fn upper(s: &str) -> String {
+    s.to_ascii_uppercase()
+}
+
+fn group_vars(stage_variables: &[StageVariables]) -> GroupVars {
+    stage_variables
+        .iter()
+        .map(|sv| (upper(&sv.environment), sv.variables.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use pylon_model::{Environment, Group, Method};
+    use serde_json::json;
+
+    use super::*;
+
+    fn group(id: &str) -> Group {
+        serde_json::from_value(json!({
+            "id": id, "name": id, "description": "", "domains": [],
+            "created_at": 0, "updated_at": 0
+        }))
+        .unwrap()
+    }
+
+    fn deployment(group: &str, name: &str, path: &str) -> Deployment {
+        serde_json::from_value(json!({
+            "id": format!("d-{name}"), "api_id": format!("a-{name}"), "group_id": group,
+            "environment": "RELEASE", "version": 1, "note": "", "created_at": 0, "active": true,
+            "api": {
+                "id": format!("a-{name}"), "group_id": group, "name": name,
+                "request": { "method": "GET", "path": path },
+                "backend": {
+                    "service": { "inline": { "type": "http", "url": "http://127.0.0.1:9" } },
+                    "path": "/"
+                },
+                "created_at": 0, "updated_at": 0
+            }
+        }))
+        .unwrap()
+    }
+
+    fn find<'c>(c: &'c Compiled, group: &str, path: &str) -> Option<&'c ApiPlan> {
+        let g = c.router.host(&format!("{group}.gw.test"))?.group;
+        let env = c.router.environment("RELEASE")?;
+        let found = c.router.find(g, env, Method::Get, path)?;
+        c.plan(g, found.deployment)
+    }
+
+    #[test]
+    fn a_partial_change_compiles_only_the_groups_it_names() {
+        let snapshot = Snapshot {
+            groups: vec![group("one"), group("two")],
+            environments: vec![Environment {
+                name: "RELEASE".into(),
+                description: String::new(),
+                builtin: true,
+            }],
+            deployments: vec![
+                deployment("one", "kept", "/kept"),
+                deployment("two", "old", "/old"),
+            ],
+            ..Snapshot::default()
+        };
+        let carried = Carried::default();
+        let first = Compiled::build(&snapshot, "gw.test", &carried).unwrap();
+        assert_eq!(find(&first, "two", "/old").unwrap().api_name, "old");
+
+        let change = PartialChange {
+            groups: vec![group("one"), group("two"), group("three")],
+            changed: vec![
+                GroupState {
+                    group_id: "two".into(),
+                    deployments: vec![deployment("two", "new", "/new")],
+                    ..GroupState::default()
+                },
+                GroupState {
+                    group_id: "three".into(),
+                    deployments: vec![deployment("three", "born", "/born")],
+                    ..GroupState::default()
+                },
+            ],
+            apps: None,
+        };
+        let second = first.update(&change, "gw.test", &carried).unwrap();
+        assert!(Arc::ptr_eq(&first.groups[0], &second.groups[0]));
+        assert!(Arc::ptr_eq(&first.apps, &second.apps));
+        let kept = find(&second, "one", "/kept").unwrap();
+        assert!(std::ptr::eq(kept, find(&first, "one", "/kept").unwrap()));
+        assert!(find(&second, "two", "/old").is_none());
+        assert_eq!(find(&second, "two", "/new").unwrap().api_name, "new");
+        assert_eq!(find(&second, "three", "/born").unwrap().api_name, "born");
+
+        // A group no longer listed is gone, with its routes.
+        let gone = PartialChange {
+            groups: vec![group("two")],
+            changed: vec![GroupState {
+                group_id: "one".into(),
+                ..GroupState::default()
+            }],
+            apps: Some(Vec::new()),
+        };
+        let third = second.update(&gone, "gw.test", &carried).unwrap();
+        assert!(find(&third, "one", "/kept").is_none());
+        assert!(Arc::ptr_eq(&second.groups[1], &third.groups[0]));
+        assert!(!Arc::ptr_eq(&second.apps, &third.apps));
     }
 }

@@ -10,7 +10,7 @@ use pylon_model::{
     SystemParameterKind,
 };
 
-use super::access::{Apps, CorsPlan, Grants};
+use super::access::{CorsPlan, Grants};
 use super::params::ParamPlan;
 use super::path::BackendPath;
 use super::target::{Resolver, TargetPlan, Unservable, render_template};
@@ -126,8 +126,7 @@ impl ApiPlan {
         deployment: &Deployment,
         definition: Option<&BackendDefinition>,
         vars: &BTreeMap<String, String>,
-        resolver: &Resolver<'_>,
-        apps: &Apps,
+        resolver: &Resolver,
         authorizations: &[&Authorization],
         jwks: &super::jwt::JwksRegistry,
     ) -> Self {
@@ -147,12 +146,7 @@ impl ApiPlan {
                 credential_query: Vec::new(),
                 jwt: None,
             },
-            grants: Grants::build(
-                apps,
-                authorizations,
-                &deployment.api_id,
-                &deployment.environment,
-            ),
+            grants: Grants::build(authorizations),
             cors: None,
             params: Vec::with_capacity(spec.parameters.len()),
             reads_form: false,
@@ -203,7 +197,7 @@ impl ApiPlan {
         deployment: &Deployment,
         definition: Option<&BackendDefinition>,
         vars: &BTreeMap<String, String>,
-        resolver: &Resolver<'_>,
+        resolver: &Resolver,
         jwks: &super::jwt::JwksRegistry,
     ) -> Result<BackendPlan, Unservable> {
         let spec = &deployment.api.spec;

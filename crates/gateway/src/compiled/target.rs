@@ -39,10 +39,14 @@ pub(crate) enum TargetPlan {
     Mock(MockPlan),
 }
 
-/// What resolution needs from the snapshot, indexed once per compile.
-pub(crate) struct Resolver<'s> {
-    pub(crate) upstreams: HashMap<&'s str, Arc<UpstreamPlan>>,
-    pub(crate) broken_upstreams: HashMap<&'s str, String>,
+/// What resolution needs from the snapshot, indexed once per full compile and kept for the
+/// groups compiled after a change.
+#[derive(Default)]
+pub(crate) struct Resolver {
+    /// By name and by id.
+    pub(crate) upstreams: HashMap<String, Arc<UpstreamPlan>>,
+    /// Upstreams that do not compile, by name and by id, with why.
+    pub(crate) broken_upstreams: HashMap<String, String>,
 }
 
 /// Substitutes `${stageVariables.x}`; a missing variable makes the API unservable, named.
@@ -60,7 +64,7 @@ pub(crate) fn render_template(
     })
 }
 
-impl Resolver<'_> {
+impl Resolver {
     pub(crate) fn resolve(
         &self,
         definition: &BackendDefinition,

@@ -9,7 +9,11 @@ pub(crate) fn authorize(ctx: &RequestContext<'_>) -> Result<(), GatewayError> {
     let (Some(route), Some(caller)) = (&ctx.route, ctx.caller) else {
         return Ok(());
     };
-    if route.plan.grants.allows(caller.app, now_ms()) {
+    if route
+        .plan
+        .grants
+        .allows(ctx.compiled.apps.id(caller.app), now_ms())
+    {
         Ok(())
     } else {
         Err(GatewayError::Auth(AuthError::Unauthorized {

@@ -39,7 +39,7 @@ pub(crate) fn route(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
     // when that API has a CORS policy.
     let preflight = cors::preflight_method(parts)
         .and_then(|announced| router.find(group, env, announced, path))
-        .and_then(|found| Some((compiled.plans.get(found.deployment)?, found)))
+        .and_then(|found| Some((compiled.plan(group, found.deployment)?, found)))
         .filter(|(plan, _)| plan.cors.is_some());
     let (plan, found) = match preflight {
         Some(hit) => {
@@ -57,7 +57,7 @@ pub(crate) fn route(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
                     .then(|| why_not_found(router, group, env, method, path));
                 return Err(GatewayError::ApiNotFound(why));
             };
-            let plan = compiled.plans.get(found.deployment).ok_or_else(|| {
+            let plan = compiled.plan(group, found.deployment).ok_or_else(|| {
                 GatewayError::Internal(format!("route to unknown deployment {}", found.deployment))
             })?;
             (plan, found)
