@@ -15,6 +15,7 @@ mod extract;
 mod follow;
 mod groups;
 mod openapi;
+mod policies;
 mod routes;
 mod stage_variables;
 mod state;
@@ -28,6 +29,7 @@ use pylon_store::Store;
 pub use error::{ApiError, ApiRef, ErrorBody, NextStep};
 pub use follow::OnChange;
 pub use openapi::openapi;
+pub use policies::BoundPolicy;
 pub use state::AdminConfig;
 
 // Every handler takes these from the crate root; they live in `state`, below the handlers.

@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::{
     apis, apps, authorizations, backends, debug, deployments, domains, environments, groups,
-    stage_variables, upstreams,
+    policies, stage_variables, upstreams,
 };
 
 pub(crate) const PATH: &str = "/v1/openapi.json";
@@ -20,8 +20,9 @@ pub(crate) const PATH: &str = "/v1/openapi.json";
     info(
         title = "Pylon admin API",
         description = "Configure Pylon: groups, environments, upstreams, backend services, APIs \
-                       and their deployments, apps and their authorizations. Every call but \
-                       this document's needs `Authorization: Bearer <token>`."
+                       and their deployments, apps and their authorizations, policies and \
+                       their bindings. Every call but this document's needs \
+                       `Authorization: Bearer <token>`."
     ),
     paths(
         serve,
@@ -41,6 +42,8 @@ pub(crate) const PATH: &str = "/v1/openapi.json";
         apps::list_codes, apps::add_code, apps::delete_code,
         authorizations::grant, authorizations::list, authorizations::revoke,
         authorizations::list_for_app, authorizations::list_for_api,
+        policies::list, policies::create, policies::get, policies::update, policies::delete,
+        policies::list_bindings, policies::bind, policies::unbind, policies::list_for_api,
         debug::debug,
     ),
     modifiers(&BearerScheme),
@@ -153,6 +156,9 @@ mod tests {
             "AppWithKeys",
             "AuthorizationSpec",
             "AuthorizationView",
+            "PolicySpec",
+            "PolicyBindingSpec",
+            "BoundPolicy",
             "ErrorBody",
         ] {
             assert!(schemas.contains_key(name), "schema {name} missing");

@@ -8,7 +8,7 @@ use http::Method;
 use crate::error::ApiError;
 use crate::{
     AppState, apis, apps, authorizations, backends, debug, deployments, domains, environments,
-    groups, stage_variables, upstreams,
+    groups, policies, stage_variables, upstreams,
 };
 
 /// An axum router plus the (path, method) pairs it was given.
@@ -160,6 +160,18 @@ pub(crate) fn table() -> RouteTable {
             "/v1/groups/{group_id}/apis/{api_id}/authorizations",
             authorizations::list_for_api,
         )
+        .get("/v1/policies", policies::list)
+        .post("/v1/policies", policies::create)
+        .get("/v1/policies/{id}", policies::get)
+        .put("/v1/policies/{id}", policies::update)
+        .delete("/v1/policies/{id}", policies::delete)
+        .get("/v1/policies/{id}/bindings", policies::list_bindings)
+        .post("/v1/policies/{id}/bindings", policies::bind)
+        .delete(
+            "/v1/policies/{id}/bindings/{api_id}/{environment}",
+            policies::unbind,
+        )
+        .get("/v1/apis/{api_id}/policies", policies::list_for_api)
         .post("/v1/debug", debug::debug)
 }
 

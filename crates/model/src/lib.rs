@@ -10,6 +10,7 @@ mod environment;
 mod error;
 mod group;
 mod path;
+mod policy;
 mod snapshot;
 pub mod template;
 mod upstream;
@@ -37,5 +38,9 @@ pub use environment::{
 pub use error::ValidationError;
 pub use group::{Domain, Group, GroupSpec, normalize_domain};
 pub use path::PathPattern;
+pub use policy::{
+    MAX_POLICY_NAME_LEN, Policy, PolicyBinding, PolicyBindingSpec, PolicyConfig, PolicyRequest,
+    PolicySpec,
+};
 pub use snapshot::{Change, GroupState, PartialChange, Snapshot};
 pub use upstream::{Upstream, UpstreamSpec};

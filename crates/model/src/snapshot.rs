@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     AppCredentials, Authorization, Backend, BackendEnvironment, Deployment, Environment, Group,
-    StageVariables, Upstream,
+    Policy, PolicyBinding, StageVariables, Upstream,
 };
 
 /// What changed in the published state since a revision a follower already holds.
@@ -58,6 +58,12 @@ pub struct Snapshot {
     /// grant stops working at its expiry without a new snapshot.
     #[serde(default)]
     pub authorizations: Vec<Authorization>,
+    /// Every policy, bound or not, in creation order. Like backend definitions, policies and
+    /// their bindings are live as stored: editing, binding or unbinding needs no republish.
+    #[serde(default)]
+    pub policies: Vec<Policy>,
+    #[serde(default)]
+    pub policy_bindings: Vec<PolicyBinding>,
 }
 
 impl Snapshot {

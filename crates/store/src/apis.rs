@@ -94,8 +94,8 @@ impl Store {
             .collect()
     }
 
-    /// Refused while the API is published anywhere; removes its deployment history and the
-    /// authorizations to call it.
+    /// Refused while the API is published anywhere; removes its deployment history, the
+    /// authorizations to call it and its policy bindings.
     pub async fn delete_api(&self, id: &str) -> Result<()> {
         let mut tx = self.write_tx().await?;
         let a = get_by_id(&mut tx, id).await?;
@@ -123,12 +123,26 @@ impl Store {
         for sql in [
             "DELETE FROM deployments WHERE api_id = $1",
             "DELETE FROM authorizations WHERE api_id = $1",
-            "DELETE FROM apis WHERE id = $1",
         ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
-        // Its grants leave the published state with it.
-        self.commit(tx, Touch::Group(&a.group_id)).await?;
+        let unbound = sqlx::query("DELETE FROM policy_bindings WHERE api_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM apis WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        // Policy bindings are not part of a group's change: removing any reloads everything.
+        let touch = if unbound > 0 {
+            Touch::All
+        } else {
+            Touch::Group(&a.group_id)
+        };
+        // Its grants and bindings leave the published state with it.
+        self.commit(tx, touch).await?;
         Ok(())
     }
 }

@@ -59,8 +59,8 @@ impl Store {
     }
 
     /// Refused for builtin environments and while any API is published there; removes the
-    /// environment's stage variables, backend definitions, deployment history and the
-    /// authorizations granted in it.
+    /// environment's stage variables, backend definitions, deployment history, the
+    /// authorizations granted in it and the policies bound in it.
     pub async fn delete_environment(&self, name: &str) -> Result<()> {
         let key = env_key(name);
         let mut tx = self.write_tx().await?;
@@ -96,6 +96,7 @@ impl Store {
             "DELETE FROM backend_definitions WHERE environment = $1",
             "DELETE FROM deployments WHERE environment = $1",
             "DELETE FROM authorizations WHERE environment = $1",
+            "DELETE FROM policy_bindings WHERE environment = $1",
             "DELETE FROM environments WHERE name = $1",
         ] {
             sqlx::query(sql).bind(&key).execute(&mut *tx).await?;

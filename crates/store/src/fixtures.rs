@@ -2,7 +2,8 @@
 
 use pylon_model::{
     Api, App, AppKey, AppSpec, Backend, BackendDefinition, BackendEnvironment, BackendKind,
-    BackendSpec, Domain, Group, Upstream, UpstreamSpec,
+    BackendSpec, CorsConfig, Domain, Group, Policy, PolicyBinding, PolicyConfig, PolicySpec,
+    Upstream, UpstreamSpec,
 };
 use tempfile::TempDir;
 
@@ -129,6 +130,36 @@ pub(crate) fn app_key(app_id: &str, key: &str, at: i64) -> AppKey {
         app_id: app_id.into(),
         app_key: key.into(),
         app_secret: Some(format!("secret-{key}")),
+        created_at: at,
+    }
+}
+
+/// A CORS policy allowing `origin`.
+pub(crate) fn cors_policy(id: &str, name: &str, origin: &str, at: i64) -> Policy {
+    Policy {
+        id: id.into(),
+        spec: PolicySpec {
+            name: name.into(),
+            description: String::new(),
+            config: PolicyConfig::Cors(CorsConfig {
+                allow_origins: vec![origin.into()],
+                allow_methods: Vec::new(),
+                allow_headers: Vec::new(),
+                expose_headers: Vec::new(),
+                allow_credentials: false,
+                max_age_seconds: None,
+            }),
+        },
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+pub(crate) fn binding(policy_id: &str, api_id: &str, environment: &str, at: i64) -> PolicyBinding {
+    PolicyBinding {
+        policy_id: policy_id.into(),
+        api_id: api_id.into(),
+        environment: environment.into(),
         created_at: at,
     }
 }

@@ -16,6 +16,7 @@ mod environments;
 mod error;
 mod groups;
 mod handle;
+mod policies;
 mod schema;
 mod secrets;
 mod snapshot;

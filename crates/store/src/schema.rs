@@ -147,6 +147,30 @@ const MIGRATIONS: &[Migration] = &[
                 revision BIGINT PRIMARY KEY,
                 scope TEXT NOT NULL)"],
     },
+    // 5: policies and their bindings to an API in an environment. `kind` is a column so that
+    // "one policy of a kind per (API, environment)" is one indexed query.
+    Migration {
+        version: 5,
+        statements: &[
+            "CREATE TABLE policies (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                kind TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                body TEXT NOT NULL)",
+            // No cascade from `policies`: a bound policy cannot be deleted (the store says
+            // which bindings hold it); deleting an API or an environment removes its bindings.
+            "CREATE TABLE policy_bindings (
+                policy_id TEXT NOT NULL REFERENCES policies(id),
+                api_id TEXT NOT NULL REFERENCES apis(id) ON DELETE CASCADE,
+                environment TEXT NOT NULL REFERENCES environments(name) ON DELETE CASCADE,
+                created_at BIGINT NOT NULL,
+                body TEXT NOT NULL,
+                PRIMARY KEY (policy_id, api_id, environment))",
+            "CREATE INDEX policy_bindings_api ON policy_bindings (api_id, environment)",
+            "CREATE INDEX policy_bindings_environment ON policy_bindings (environment)",
+        ],
+    },
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction.

@@ -6,7 +6,9 @@ use sqlx::Row;
 use crate::error::Result;
 use crate::handle::{ACCESS_SCOPE, ALL_SCOPE, CHANGES_KEPT, GROUP_SCOPE};
 use crate::{Revision, Store};
-use crate::{apps, authorizations, backends, deployments, environments, groups, upstreams};
+use crate::{
+    apps, authorizations, backends, deployments, environments, groups, policies, upstreams,
+};
 
 impl Store {
     /// Everything the data plane needs, read in one transaction so it is one consistent state.
@@ -37,6 +39,8 @@ impl Store {
             .await?,
             apps: apps::list_credentials(&mut tx, &self.sealer).await?,
             authorizations: authorizations::list_all(&mut tx).await?,
+            policies: policies::list_policies(&mut tx).await?,
+            policy_bindings: policies::list_all_bindings(&mut tx).await?,
         };
         tx.commit().await?;
         Ok((revision, snapshot))

@@ -8,6 +8,7 @@ mod authorizations;
 mod backends;
 mod change_feed;
 mod groups;
+mod policies;
 mod publish;
 mod refusals;
 mod resources;
