@@ -3,7 +3,7 @@
 use http::Method;
 use serde_json::json;
 
-use crate::harness::{Pylon, send};
+use crate::harness::{Backend, Pylon, http_api, send};
 
 #[tokio::test]
 async fn admin_calls_without_a_valid_token_are_refused() {
@@ -126,6 +126,9 @@ async fn openapi_document_lists_the_admin_api() {
         "/v1/backends/{id}/environments/{environment}",
         "/v1/upstreams",
         "/v1/environments",
+        "/v1/policies",
+        "/v1/policies/{id}/bindings",
+        "/v1/apis/{api_id}/policies",
     ] {
         assert!(
             paths.contains_key(p),
@@ -134,4 +137,45 @@ async fn openapi_document_lists_the_admin_api() {
         );
     }
     let _ = json!(null);
+}
+
+#[tokio::test]
+async fn policies_and_their_bindings_survive_a_restart_beside_a_served_api() {
+    let backend = Backend::start("b").await;
+    let pylon = Pylon::start().await;
+    let g = pylon.create_group("shop").await;
+    let api = pylon
+        .create_api(&g, http_api("a", "GET", "/a", &backend.url(), "/"))
+        .await;
+    pylon.publish(&g, &api, "RELEASE").await;
+    let policy = pylon
+        .ok(
+            Method::POST,
+            "/v1/policies",
+            json!({"name": "web", "kind": "cors",
+                   "config": {"allow_origins": ["https://shop.example.com"]}}),
+        )
+        .await;
+    assert_eq!(policy["kind"], "cors");
+    pylon
+        .ok(
+            Method::POST,
+            "/v1/policies/web/bindings",
+            json!({"api_id": api, "environment": "release"}),
+        )
+        .await;
+    // A snapshot holding a binding is accepted by the gateway, which keeps serving the API.
+    assert_eq!(pylon.get(&g, "/a").await.status, 200);
+
+    let pylon = pylon.restart().await;
+    let bound = pylon
+        .ok(Method::GET, &format!("/v1/apis/{api}/policies"), json!(null))
+        .await;
+    assert_eq!(bound.as_array().unwrap().len(), 1, "{bound}");
+    assert_eq!(bound[0]["policy_id"], policy["id"]);
+    assert_eq!(bound[0]["policy_name"], "web");
+    assert_eq!(bound[0]["environment"], "RELEASE");
+    assert_eq!(pylon.get(&g, "/a").await.status, 200);
+    let (status, body) = pylon.admin(Method::DELETE, "/v1/policies/web", None).await;
+    assert_eq!(status, 409, "{body}");
 }
