@@ -169,7 +169,11 @@ async fn policies_and_their_bindings_survive_a_restart_beside_a_served_api() {
 
     let pylon = pylon.restart().await;
     let bound = pylon
-        .ok(Method::GET, &format!("/v1/apis/{api}/policies"), json!(null))
+        .ok(
+            Method::GET,
+            &format!("/v1/apis/{api}/policies"),
+            json!(null),
+        )
         .await;
     assert_eq!(bound.as_array().unwrap().len(), 1, "{bound}");
     assert_eq!(bound[0]["policy_id"], policy["id"]);
