@@ -50,7 +50,8 @@ pub(crate) async fn create(
     params(("name" = String, Path, description = "case-insensitive")),
     responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody,
-            description = "a built-in environment, or APIs are published there")))]
+            description = "a built-in environment, a domain is bound to it, or APIs are \
+                published there")))]
 pub(crate) async fn delete(
     State(s): State<AppState>,
     Path(name): Path<String>,
@@ -62,21 +63,7 @@ pub(crate) async fn delete(
             env.name
         )));
     }
-    // A domain bound to it would serve nothing: unbind it first, knowingly.
-    let groups = s.store.list_groups().await?;
-    let bound: Vec<String> = groups
-        .iter()
-        .flat_map(|g| g.domains.iter().map(move |d| (g, d)))
-        .filter(|(_, d)| d.environment.as_deref() == Some(env.name.as_str()))
-        .map(|(g, d)| format!("`{}` (group `{}`)", d.name, g.name))
-        .collect();
-    if !bound.is_empty() {
-        return Err(ApiError::Conflict(format!(
-            "environment `{}` serves domain {}: unbind it first",
-            env.name,
-            bound.join(", ")
-        )));
-    }
+    // Bound domains and published APIs are refused by the store, in its transaction.
     s.store.delete_environment(&env.name).await?;
     s.changed().await?;
     Ok(StatusCode::NO_CONTENT)

@@ -7,7 +7,7 @@ use crate::Store;
 use crate::Touch;
 use crate::codec::{decode, decode_all, encode, env_key, on_unique};
 use crate::error::{Result, StoreError, not_found};
-use crate::groups::exists;
+use crate::groups::{exists, list_groups};
 
 impl Store {
     /// Builtin environments first, then custom ones in creation order.
@@ -58,7 +58,8 @@ impl Store {
         Ok(())
     }
 
-    /// Refused for builtin environments and while any API is published there; removes the
+    /// Refused for builtin environments, while a domain is bound to it and while any API is
+    /// published there; removes the
     /// environment's stage variables, backend definitions, deployment history, the
     /// authorizations granted in it and the policies bound in it.
     pub async fn delete_environment(&self, name: &str) -> Result<()> {
@@ -72,6 +73,21 @@ impl Store {
         if row.try_get::<i64, _>("builtin")? != 0 {
             return Err(StoreError::Conflict(format!(
                 "environment `{key}` is built in and cannot be deleted"
+            )));
+        }
+        // A domain bound to it would serve nothing: unbind it first, knowingly. Checked here,
+        // in the transaction, so a domain bound meanwhile cannot be left pointing nowhere.
+        let bound: Vec<String> = list_groups(&mut tx)
+            .await?
+            .iter()
+            .flat_map(|g| g.domains.iter().map(move |d| (g, d)))
+            .filter(|(_, d)| d.environment.as_deref() == Some(key.as_str()))
+            .map(|(g, d)| format!("`{}` (group `{}`)", d.name, g.name))
+            .collect();
+        if !bound.is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "environment `{key}` serves domain {}: unbind it first",
+                bound.join(", ")
             )));
         }
         let published = sqlx::query(
@@ -202,7 +218,7 @@ pub(crate) async fn group_stage_variables(
 
 #[cfg(test)]
 mod tests {
-    use pylon_model::Environment;
+    use pylon_model::{Domain, Environment};
 
     use crate::StoreError;
     use crate::fixtures::{api, backend, group, http_definition, temp_store};
@@ -264,6 +280,38 @@ mod tests {
         assert!(matches!(
             store.delete_environment("nope").await,
             Err(StoreError::NotFound { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn environment_delete_refused_while_a_domain_serves_it() {
+        let (_dir, store) = temp_store().await;
+        store.create_environment(&custom("canary")).await.unwrap();
+        let mut g = group("g", "shop", 1);
+        g.domains.push(Domain {
+            name: "canary.example.com".into(),
+            environment: Some("CANARY".into()),
+        });
+        store.create_group(&g).await.unwrap();
+        let err = store.delete_environment("canary").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment `CANARY` serves domain `canary.example.com` (group `shop`): unbind it first"
+        );
+        g.domains.clear();
+        store.update_group(&g).await.unwrap();
+        store.delete_environment("canary").await.unwrap();
+        // And the other way round: no domain can be bound to an environment that is gone.
+        g.domains.push(Domain {
+            name: "canary.example.com".into(),
+            environment: Some("CANARY".into()),
+        });
+        assert!(matches!(
+            store.update_group(&g).await,
+            Err(StoreError::NotFound {
+                kind: "environment",
+                ..
+            })
         ));
     }
 

@@ -176,8 +176,21 @@ async fn check_domains_free(conn: &mut AnyConnection, g: &Group) -> Result<()> {
     Ok(())
 }
 
+/// Also checks, in the transaction, that the environment a domain serves exists: deleting an
+/// environment checks for such domains in its own, so neither can leave a domain serving an
+/// environment that is gone.
 async fn insert_domains(conn: &mut AnyConnection, g: &Group) -> Result<()> {
     for d in &g.domains {
+        if let Some(env) = &d.environment
+            && !exists(
+                &mut *conn,
+                "SELECT name FROM environments WHERE name = $1",
+                env,
+            )
+            .await?
+        {
+            return Err(not_found("environment", env));
+        }
         sqlx::query("INSERT INTO group_domains (domain, group_id) VALUES ($1, $2)")
             .bind(&d.name)
             .bind(&g.id)
