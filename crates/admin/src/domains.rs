@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
 use pylon_model::{Domain, normalize_domain};
+use pylon_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -85,7 +86,16 @@ pub(crate) async fn create(
         *slot = group.clone();
     }
     check_compiles(&s, &candidate)?;
-    s.store.update_group(&group).await?;
+    // Added to the group as stored now, not to the copy read above, so a concurrent edit of
+    // the group is kept; the store checks the domain is free and its environment exists.
+    let added = domain.clone();
+    s.store
+        .modify_group(&group.id, |g| {
+            g.domains.push(added);
+            g.updated_at = now_ms();
+            Ok(())
+        })
+        .await?;
     s.changed().await?;
     Ok((StatusCode::CREATED, Json(domain)))
 }
@@ -98,16 +108,29 @@ pub(crate) async fn delete(
     Path((group_id, domain)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let name = normalize_domain(&domain)?;
-    let mut group = s.store.get_group(&group_id).await?;
-    let before = group.domains.len();
-    group.domains.retain(|d| d.name != name);
-    if group.domains.len() == before {
-        return Err(ApiError::NotFound(format!(
-            "domain `{name}` is not bound to group `{group_id}`"
-        )));
-    }
-    group.updated_at = now_ms();
-    s.store.update_group(&group).await?;
+    let not_bound = || format!("domain `{name}` is not bound to group `{group_id}`");
+    let result = s
+        .store
+        .modify_group(&group_id, |g| {
+            let before = g.domains.len();
+            g.domains.retain(|d| d.name != name);
+            if g.domains.len() == before {
+                // Turned into the message above once out of the store.
+                return Err(StoreError::NotFound {
+                    kind: "domain",
+                    id: name.clone(),
+                });
+            }
+            g.updated_at = now_ms();
+            Ok(())
+        })
+        .await;
+    match result {
+        Err(StoreError::NotFound { kind: "domain", .. }) => {
+            return Err(ApiError::NotFound(not_bound()));
+        }
+        other => other?,
+    };
     s.changed().await?;
     Ok(StatusCode::NO_CONTENT)
 }

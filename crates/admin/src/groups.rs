@@ -88,11 +88,16 @@ pub(crate) async fn update(
     JsonBody(spec): JsonBody<GroupSpec>,
 ) -> ApiResult<Json<GroupView>> {
     spec.validate()?;
-    let mut group = s.store.get_group(&group_id).await?;
-    group.name = spec.name;
-    group.description = spec.description;
-    group.updated_at = now_ms();
-    s.store.update_group(&group).await?;
+    // Edited in the store's transaction: a domain bound meanwhile is kept.
+    let group = s
+        .store
+        .modify_group(&group_id, |group| {
+            group.name = spec.name;
+            group.description = spec.description;
+            group.updated_at = now_ms();
+            Ok(())
+        })
+        .await?;
     s.changed().await?;
     Ok(Json(GroupView::new(group, &s.config.base_domain)))
 }

@@ -38,23 +38,30 @@ impl Store {
         if !exists(&mut tx, "SELECT id FROM groups WHERE id = $1", &g.id).await? {
             return Err(not_found("group", &g.id));
         }
-        check_name_free(&mut tx, g).await?;
-        check_domains_free(&mut tx, g).await?;
-        sqlx::query("UPDATE groups SET name = $1, created_at = $2, body = $3 WHERE id = $4")
-            .bind(&g.name)
-            .bind(g.created_at)
-            .bind(encode(g)?)
-            .bind(&g.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| on_unique(e, || name_taken(&g.name)))?;
-        sqlx::query("DELETE FROM group_domains WHERE group_id = $1")
-            .bind(&g.id)
-            .execute(&mut *tx)
-            .await?;
-        insert_domains(&mut tx, g).await?;
+        write_group(&mut tx, g).await?;
         self.commit(tx, Touch::Group(&g.id)).await?;
         Ok(())
+    }
+
+    /// Reads the group, lets `change` edit it and writes it back, all in one transaction, so
+    /// that two edits of one group (a rename and a new domain, two new domains) cannot undo
+    /// each other. `change` may refuse; nothing is written then. Returns the group as written.
+    pub async fn modify_group(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Group) -> Result<()>,
+    ) -> Result<Group> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query("SELECT body FROM groups WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| not_found("group", id))?;
+        let mut g: Group = decode(&row)?;
+        change(&mut g)?;
+        write_group(&mut tx, &g).await?;
+        self.commit(tx, Touch::Group(id)).await?;
+        Ok(g)
     }
 
     pub async fn get_group(&self, id: &str) -> Result<Group> {
@@ -129,6 +136,25 @@ pub(crate) async fn exists(conn: &mut AnyConnection, sql: &'static str, key: &st
         .fetch_optional(conn)
         .await?
         .is_some())
+}
+
+/// Rewrites an existing group's record and domains, checking name and domains are free.
+async fn write_group(conn: &mut AnyConnection, g: &Group) -> Result<()> {
+    check_name_free(&mut *conn, g).await?;
+    check_domains_free(&mut *conn, g).await?;
+    sqlx::query("UPDATE groups SET name = $1, created_at = $2, body = $3 WHERE id = $4")
+        .bind(&g.name)
+        .bind(g.created_at)
+        .bind(encode(g)?)
+        .bind(&g.id)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| on_unique(e, || name_taken(&g.name)))?;
+    sqlx::query("DELETE FROM group_domains WHERE group_id = $1")
+        .bind(&g.id)
+        .execute(&mut *conn)
+        .await?;
+    insert_domains(conn, g).await
 }
 
 fn name_taken(name: &str) -> String {
@@ -266,6 +292,67 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)));
+    }
+
+    #[tokio::test]
+    async fn modify_group_edits_the_stored_record_or_writes_nothing() {
+        let (_dir, store) = temp_store().await;
+        store
+            .create_group(&with_domains(group("g", "shop", 1), &["a.example.com"]))
+            .await
+            .unwrap();
+        store.create_group(&group("h", "blog", 2)).await.unwrap();
+        // Two edits each made on the record as stored: neither undoes the other.
+        store
+            .modify_group("g", |g| {
+                g.name = "shop2".into();
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let g = store
+            .modify_group("g", |g| {
+                g.domains.push(pylon_model::Domain {
+                    name: "b.example.com".into(),
+                    environment: None,
+                });
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(g.name, "shop2");
+        assert_eq!(g.domains.len(), 2);
+        assert_eq!(store.get_group("g").await.unwrap(), g);
+
+        // A refusal, from the change or from the store's checks, writes nothing.
+        let err = store
+            .modify_group("g", |g| {
+                g.name = "x".into();
+                Err(StoreError::Conflict("no".into()))
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "no");
+        let err = store
+            .modify_group("h", |h| {
+                h.domains.push(pylon_model::Domain {
+                    name: "a.example.com".into(),
+                    environment: None,
+                });
+                Ok(())
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "domain `a.example.com` is already bound to group `shop2`"
+        );
+        assert_eq!(store.get_group("g").await.unwrap(), g);
+        assert!(store.get_group("h").await.unwrap().domains.is_empty());
+        assert!(matches!(
+            store.modify_group("nope", |_| Ok(())).await,
+            Err(StoreError::NotFound { kind: "group", .. })
+        ));
     }
 
     #[tokio::test]
