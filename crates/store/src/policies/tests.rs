@@ -252,3 +252,40 @@ async fn deleting_an_api_or_an_environment_removes_its_bindings() {
         [binding("p1", "b", "TEST", 2)]
     );
 }
+
+/// No narrower change carries policies: every policy write, and deleting an API that had
+/// bindings, is a whole reload, so a follower patching what it holds stays right.
+#[tokio::test]
+async fn policy_changes_reach_a_follower_as_whole_reloads() {
+    use pylon_model::{Change, Snapshot};
+
+    async fn follow(store: &Store, held: &mut Snapshot, since: &mut u64) -> bool {
+        let (revision, change) = store.load_change(*since).await.unwrap();
+        held.patch(&change);
+        assert_eq!(*held, store.load_snapshot().await.unwrap());
+        *since = revision.served;
+        matches!(change, Change::Full(_))
+    }
+
+    let (_dir, store) = setup().await;
+    let (revision, mut held) = store.load_snapshot_at().await.unwrap();
+    let mut since = revision.served;
+    store
+        .bind_policy(&binding("p1", "a", "TEST", 1))
+        .await
+        .unwrap();
+    assert!(follow(&store, &mut held, &mut since).await);
+    assert_eq!(held.policy_bindings.len(), 1);
+    store
+        .update_policy(&cors_policy("p1", "web", "*", 1))
+        .await
+        .unwrap();
+    assert!(follow(&store, &mut held, &mut since).await);
+
+    store.delete_api("a").await.unwrap();
+    assert!(follow(&store, &mut held, &mut since).await);
+    assert!(held.policy_bindings.is_empty());
+    // An API without bindings leaves as a change of its group only.
+    store.delete_api("b").await.unwrap();
+    assert!(!follow(&store, &mut held, &mut since).await);
+}
