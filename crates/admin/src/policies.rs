@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
-use pylon_model::{Policy, PolicyBinding, PolicyBindingSpec, PolicyRequest, PolicySpec};
+use pylon_model::{Policy, PolicyBinding, PolicyBindingSpec, PolicyInput, PolicySpec};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -46,7 +46,7 @@ pub(crate) async fn list(State(s): State<AppState>) -> ApiResult<Json<Vec<Policy
             description = "an unknown kind, or a configuration that does not fit it")))]
 pub(crate) async fn create(
     State(s): State<AppState>,
-    JsonBody(request): JsonBody<PolicyRequest>,
+    JsonBody(request): JsonBody<PolicyInput>,
 ) -> ApiResult<(StatusCode, Json<Policy>)> {
     let spec = request.into_spec()?;
     let now = now_ms();
@@ -81,7 +81,7 @@ pub(crate) async fn get(
 pub(crate) async fn update(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    JsonBody(request): JsonBody<PolicyRequest>,
+    JsonBody(request): JsonBody<PolicyInput>,
 ) -> ApiResult<Json<Policy>> {
     let spec = request.into_spec()?;
     let mut policy = s.store.get_policy(&id).await?;

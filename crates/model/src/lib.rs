@@ -39,7 +39,7 @@ pub use error::ValidationError;
 pub use group::{Domain, Group, GroupSpec, normalize_domain};
 pub use path::PathPattern;
 pub use policy::{
-    MAX_POLICY_NAME_LEN, Policy, PolicyBinding, PolicyBindingSpec, PolicyConfig, PolicyRequest,
+    MAX_POLICY_NAME_LEN, Policy, PolicyBinding, PolicyBindingSpec, PolicyConfig, PolicyInput,
     PolicySpec,
 };
 pub use snapshot::{Change, GroupState, PartialChange, Snapshot};

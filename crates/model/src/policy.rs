@@ -76,10 +76,10 @@ impl PolicySpec {
 }
 
 /// A create or update request, read loosely (`kind` as text, `config` as any JSON) so that
-/// [`PolicyRequest::into_spec`] can refuse an unknown kind with a message naming the kinds.
+/// [`PolicyInput::into_spec`] can refuse an unknown kind with a message naming the kinds.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PolicyRequest {
+pub struct PolicyInput {
     pub name: String,
     #[serde(default)]
     pub description: String,
@@ -88,7 +88,7 @@ pub struct PolicyRequest {
     pub config: serde_json::Value,
 }
 
-impl PolicyRequest {
+impl PolicyInput {
     /// The typed, validated spec.
     pub fn into_spec(self) -> Result<PolicySpec, ValidationError> {
         let spec = PolicySpec {
@@ -135,7 +135,7 @@ mod tests {
 
     use super::*;
 
-    fn request(body: serde_json::Value) -> PolicyRequest {
+    fn request(body: serde_json::Value) -> PolicyInput {
         serde_json::from_value(body).unwrap()
     }
 
