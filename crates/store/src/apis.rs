@@ -21,6 +21,7 @@ impl Store {
         }
         let group = group_name(&mut tx, &a.group_id).await?;
         check_name_free(&mut tx, a, &group).await?;
+        check_backend_exists(&mut tx, a).await?;
         sqlx::query(
             "INSERT INTO apis (id, group_id, name, backend_id, created_at, body)
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -44,6 +45,7 @@ impl Store {
         let before = get_by_id(&mut tx, &a.id).await?;
         let group = group_name(&mut tx, &a.group_id).await?;
         check_name_free(&mut tx, a, &group).await?;
+        check_backend_exists(&mut tx, a).await?;
         sqlx::query(
             "UPDATE apis SET group_id = $1, name = $2, backend_id = $3, created_at = $4, body = $5
              WHERE id = $6",
@@ -147,6 +149,18 @@ impl Store {
     }
 }
 
+/// The admin checks this too, for a message naming the field; checked again here, in the
+/// transaction, because deleting a backend checks for the APIs using it in its own: a backend
+/// deleted between the two would leave the draft naming nothing.
+async fn check_backend_exists(conn: &mut AnyConnection, a: &Api) -> Result<()> {
+    match backend_id(a) {
+        Some(id) if !exists(conn, "SELECT id FROM backends WHERE id = $1", id).await? => {
+            Err(not_found("backend", id))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The backend service an API refers to, if it refers to one rather than defining it inline.
 pub(crate) fn backend_id(a: &Api) -> Option<&str> {
     match &a.spec.backend.service {
@@ -234,14 +248,54 @@ mod tests {
     use pylon_model::Api;
     use sqlx::Row;
 
+    use pylon_model::BackendKind;
+
     use crate::StoreError;
-    use crate::fixtures::{api, group, temp_store};
+    use crate::fixtures::{api, backend, group, temp_store};
+
+    #[tokio::test]
+    async fn an_api_cannot_refer_to_a_backend_that_is_gone() {
+        let (_dir, store) = temp_store().await;
+        store.create_group(&group("g", "shop", 1)).await.unwrap();
+        assert!(matches!(
+            store
+                .create_api(&api("a", "g", "orders", Some("b"), 1))
+                .await,
+            Err(StoreError::NotFound {
+                kind: "backend",
+                ..
+            })
+        ));
+        store
+            .create_backend(&backend("b", "web", BackendKind::Http, 1))
+            .await
+            .unwrap();
+        store
+            .create_api(&api("a", "g", "orders", None, 1))
+            .await
+            .unwrap();
+        store.delete_backend("b").await.unwrap();
+        assert!(matches!(
+            store
+                .update_api(&api("a", "g", "orders", Some("b"), 1))
+                .await,
+            Err(StoreError::NotFound {
+                kind: "backend",
+                ..
+            })
+        ));
+    }
 
     #[tokio::test]
     async fn apis_round_trip_per_group_in_creation_order() {
         let (_dir, store) = temp_store().await;
         store.create_group(&group("g", "shop", 1)).await.unwrap();
         store.create_group(&group("h", "blog", 2)).await.unwrap();
+        // The backend `a1` refers to (the store refuses a reference to none).
+        store
+            .create_backend(&backend("b", "web", BackendKind::Http, 1))
+            .await
+            .unwrap();
         store
             .create_api(&api("a2", "g", "users", None, 20))
             .await
