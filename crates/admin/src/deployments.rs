@@ -157,21 +157,11 @@ async fn route_rule(
     group_id: &str,
     environment: &str,
 ) -> ApiResult<impl Fn(&[Deployment]) -> Result<(), String> + Sync + use<>> {
-    let group = pylon_model::Group {
-        // Domains are not routes; binding them is checked where they are bound.
-        domains: Vec::new(),
-        ..s.store.get_group(group_id).await?
-    };
-    let environment = s.store.get_environment(environment).await?;
-    let base_domain = s.config.base_domain.clone();
+    let group_id = s.store.get_group(group_id).await?.id;
+    let environments =
+        pylon_router::Environments::new(&[s.store.get_environment(environment).await?]);
     Ok(move |served: &[Deployment]| {
-        let candidate = Snapshot {
-            groups: vec![group.clone()],
-            environments: vec![environment.clone()],
-            deployments: served.to_vec(),
-            ..Snapshot::default()
-        };
-        pylon_router::Router::build(&candidate, &base_domain)
+        pylon_router::GroupRoutes::build(&group_id, &environments, served.iter().enumerate())
             .map(drop)
             .map_err(|e| e.to_string())
     })

@@ -1,9 +1,6 @@
 //! Deployments: numbered, immutable copies of an API published to an environment, and which
 //! one each (API, environment) serves.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use pylon_model::{Api, Deployment};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -12,7 +9,6 @@ use crate::Store;
 use crate::Touch;
 use crate::apis::{backend_id, get_by_id as get_api, open_api, seal_api};
 use crate::codec::{decode, encode, env_key, on_unique};
-use crate::decoded::Decoded;
 use crate::error::{Result, StoreError, not_found};
 use crate::groups::exists;
 use crate::secrets::Sealer;
@@ -133,7 +129,7 @@ impl Store {
             group: Some(group),
             environment: Some(environment),
         };
-        let served = active_deployments(tx, &self.sealer, &self.decoded, scope).await?;
+        let served = active_deployments(tx, &self.sealer, scope).await?;
         rule(&served).map_err(StoreError::Conflict)
     }
 
@@ -241,12 +237,9 @@ impl Store {
     /// The active deployment of each (API, environment), by API creation then environment order.
     pub async fn active_deployments(&self) -> Result<Vec<Deployment>> {
         let conn = &mut *self.conn().await?;
-        active_deployments(conn, &self.sealer, &self.decoded, Scope::default()).await
+        active_deployments(conn, &self.sealer, Scope::default()).await
     }
 }
-
-/// Bodies fetched per query, under SQLite's and PostgreSQL's placeholder limits.
-const FETCH_CHUNK: usize = 500;
 
 /// The group of the deployment `api_id` serves in `environment`, if it is published there.
 async fn served_group(
@@ -286,28 +279,32 @@ pub(crate) struct Scope<'s> {
 }
 
 /// The active deployments in `scope`, in snapshot order (API creation, then environment).
+/// Decoded on each read rather than cached: a follower reads only the groups a change touched,
+/// and holding every published API decoded cost more memory than the whole compiled gateway.
 pub(crate) async fn active_deployments(
     conn: &mut AnyConnection,
     sealer: &Sealer,
-    decoded: &Decoded,
     scope: Scope<'_>,
 ) -> Result<Vec<Deployment>> {
     let sql = match (scope.group, scope.environment) {
         (None, _) => {
-            "SELECT p.deployment_id AS id FROM published p
+            "SELECT d.body FROM published p
+             JOIN deployments d ON d.id = p.deployment_id
              JOIN apis a ON a.id = p.api_id
              JOIN environments e ON e.name = p.environment
              ORDER BY a.created_at, a.id, e.seq"
         }
         (Some(_), None) => {
-            "SELECT p.deployment_id AS id FROM published p
+            "SELECT d.body FROM published p
+             JOIN deployments d ON d.id = p.deployment_id
              JOIN apis a ON a.id = p.api_id
              JOIN environments e ON e.name = p.environment
              WHERE a.group_id = $1
              ORDER BY a.created_at, a.id, e.seq"
         }
         (Some(_), Some(_)) => {
-            "SELECT p.deployment_id AS id FROM published p
+            "SELECT d.body FROM published p
+             JOIN deployments d ON d.id = p.deployment_id
              JOIN apis a ON a.id = p.api_id
              JOIN environments e ON e.name = p.environment
              WHERE a.group_id = $1 AND p.environment = $2
@@ -321,70 +318,14 @@ pub(crate) async fn active_deployments(
     if let (Some(_), Some(env)) = (scope.group, scope.environment) {
         query = query.bind(env);
     }
-    let ids: Vec<String> = query
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|row| row.try_get::<String, _>("id"))
-        .collect::<std::result::Result<_, _>>()?;
-    // Hold on to what the cache has now: a concurrent reload of a newer state may evict an
-    // entry this (older) one still needs between here and the end.
-    let mut found: HashMap<&str, Arc<Deployment>> = HashMap::with_capacity(ids.len());
-    let mut missing: Vec<&String> = Vec::new();
-    {
-        let cache = decoded.by_id.lock().unwrap_or_else(|p| p.into_inner());
-        for id in &ids {
-            match cache.get(id) {
-                Some(d) => {
-                    found.insert(id.as_str(), d.clone());
-                }
-                None => missing.push(id),
-            }
-        }
+    let rows = query.fetch_all(&mut *conn).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut deployment: Deployment = decode(row)?;
+        open_api(sealer, &mut deployment.api)?;
+        deployment.active = true;
+        out.push(deployment);
     }
-    let mut fresh = Vec::with_capacity(missing.len());
-    for chunk in missing.chunks(FETCH_CHUNK) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT body FROM deployments WHERE id IN ({})",
-            placeholders.join(", ")
-        );
-        // Safe: the text is placeholders only; the ids are bound.
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for id in chunk {
-            query = query.bind(id.as_str());
-        }
-        for row in query.fetch_all(&mut *conn).await? {
-            let mut deployment: Deployment = decode(&row)?;
-            open_api(sealer, &mut deployment.api)?;
-            deployment.active = true;
-            fresh.push(Arc::new(deployment));
-        }
-    }
-    {
-        let mut cache = decoded.by_id.lock().unwrap_or_else(|p| p.into_inner());
-        for deployment in &fresh {
-            cache.insert(deployment.id.clone(), deployment.clone());
-        }
-        // Only what is published stays: unpublished and replaced versions leave the cache
-        // when everything is read (a partial read cannot tell what is still published).
-        if scope.group.is_none() {
-            let live: std::collections::HashSet<&String> = ids.iter().collect();
-            cache.retain(|id, _| live.contains(id));
-        }
-    }
-    for deployment in &fresh {
-        found.insert(deployment.id.as_str(), deployment.clone());
-    }
-    let out = ids
-        .iter()
-        .map(|id| {
-            found
-                .get(id.as_str())
-                .map(|d| Deployment::clone(d))
-                .ok_or_else(|| not_found("deployment", id))
-        })
-        .collect::<Result<Vec<_>>>()?;
     Ok(out)
 }
 
@@ -432,8 +373,9 @@ mod tests {
         ds.iter().map(|d| (d.version, d.active)).collect()
     }
 
-    /// Loads of an older and a newer state overlap: the newer one evicts from the decoded
-    /// cache what only the older one still needs. Each load must still return its state.
+    /// Loads of an older and a newer state overlap while publishes replace what is served:
+    /// each load must still return a whole state (a cache of decoded deployments once let the
+    /// newer load evict what the older one still needed).
     #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
     async fn overlapping_reloads_while_publishing_never_lose_a_deployment() {
         let (_dir, store) = temp_store().await;

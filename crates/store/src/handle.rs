@@ -8,7 +8,6 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Transaction};
 use tokio::sync::watch;
 
-use crate::decoded::Decoded;
 use crate::error::{Result, StoreError};
 use crate::schema;
 use crate::secrets::{Sealer, SecretKey};
@@ -70,8 +69,6 @@ pub struct Store {
     pub(crate) sealer: std::sync::Arc<Sealer>,
     /// The change feed: the revision, sent after each commit.
     feed: std::sync::Arc<watch::Sender<Revision>>,
-    /// Published deployments already decoded (they never change once written).
-    pub(crate) decoded: std::sync::Arc<Decoded>,
 }
 
 impl Store {
@@ -102,7 +99,6 @@ impl Store {
             },
             sealer: std::sync::Arc::new(Sealer::new(&key)),
             feed: std::sync::Arc::new(watch::Sender::new(Revision::default())),
-            decoded: std::sync::Arc::default(),
         };
         schema::migrate(&store.pool, store.begin_write).await?;
         let now = store.read_revision().await?;

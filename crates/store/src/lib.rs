@@ -10,7 +10,6 @@ mod apps;
 mod authorizations;
 mod backends;
 mod codec;
-mod decoded;
 mod deployments;
 mod environments;
 mod error;

@@ -33,7 +33,6 @@ impl Store {
             deployments: deployments::active_deployments(
                 &mut tx,
                 &self.sealer,
-                &self.decoded,
                 deployments::Scope::default(),
             )
             .await?,
@@ -88,13 +87,7 @@ impl Store {
                 group_id: group_id.to_string(),
                 stage_variables: environments::group_stage_variables(&mut tx, group_id).await?,
                 authorizations: authorizations::of_group(&mut tx, group_id).await?,
-                deployments: deployments::active_deployments(
-                    &mut tx,
-                    &self.sealer,
-                    &self.decoded,
-                    scope,
-                )
-                .await?,
+                deployments: deployments::active_deployments(&mut tx, &self.sealer, scope).await?,
             });
         }
         let apps = if scopes.iter().any(|s| s == ACCESS_SCOPE) {
@@ -119,7 +112,7 @@ mod tests {
     use crate::fixtures::{api, backend, group, http_definition, temp_store, upstream};
 
     #[tokio::test]
-    async fn reloads_follow_publishes_and_rollbacks_through_the_decoded_cache() {
+    async fn reloads_follow_publishes_and_rollbacks() {
         let (_dir, store) = temp_store().await;
         store.create_group(&group("g", "shop", 1)).await.unwrap();
         let mut a = api("a", "g", "orders", None, 1);

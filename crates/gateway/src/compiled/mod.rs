@@ -118,38 +118,32 @@ impl Compiled {
             definitions: Arc::new(definitions),
             stage_variables: HashMap::new(),
         };
-        let mut states: HashMap<&str, GroupState> = snapshot
+        let mut views: HashMap<&str, GroupView<'_>> = snapshot
             .groups
             .iter()
-            .map(|g| {
-                let state = GroupState {
-                    group_id: g.id.clone(),
-                    ..GroupState::default()
-                };
-                (g.id.as_str(), state)
-            })
+            .map(|g| (g.id.as_str(), GroupView::new(&g.id)))
             .collect();
         for d in &snapshot.deployments {
-            if let Some(state) = states.get_mut(d.group_id.as_str()) {
-                state.deployments.push(d.clone());
+            if let Some(view) = views.get_mut(d.group_id.as_str()) {
+                view.deployments.push(d);
             }
         }
         for sv in &snapshot.stage_variables {
-            if let Some(state) = states.get_mut(sv.group_id.as_str()) {
-                state.stage_variables.push(sv.clone());
+            if let Some(view) = views.get_mut(sv.group_id.as_str()) {
+                view.stage_variables.push(sv);
             }
         }
         for a in &snapshot.authorizations {
-            if let Some(state) = states.get_mut(a.group_id.as_str()) {
-                state.authorizations.push(a.clone());
+            if let Some(view) = views.get_mut(a.group_id.as_str()) {
+                view.authorizations.push(a);
             }
         }
         let environments = Environments::new(&snapshot.environments);
         let mut routes = Vec::with_capacity(snapshot.groups.len());
         let mut groups = Vec::with_capacity(snapshot.groups.len());
         for g in &snapshot.groups {
-            let state = states.remove(g.id.as_str()).unwrap_or_default();
-            let (r, plans) = inputs.compile_group(&state, &environments, &carried.jwks)?;
+            let view = views.remove(g.id.as_str()).unwrap_or(GroupView::new(&g.id));
+            let (r, plans) = inputs.compile_group(&view, &environments, &carried.jwks)?;
             routes.push(Arc::new(r));
             groups.push(Arc::new(plans));
         }
@@ -182,7 +176,8 @@ impl Compiled {
         let environments = self.router.environments().clone();
         let mut fresh: HashMap<&str, (Arc<GroupRoutes>, Arc<GroupPlans>)> = HashMap::new();
         for state in &change.changed {
-            let (r, plans) = inputs.compile_group(state, &environments, &carried.jwks)?;
+            let view = GroupView::of(state);
+            let (r, plans) = inputs.compile_group(&view, &environments, &carried.jwks)?;
             fresh.insert(state.group_id.as_str(), (Arc::new(r), Arc::new(plans)));
         }
         let before: HashMap<&str, usize> = self
@@ -202,7 +197,7 @@ impl Compiled {
                 Some(compiled) => compiled,
                 // A group no change named and the router did not hold serves nothing yet.
                 None => {
-                    let empty = GroupState::default();
+                    let empty = GroupView::new(&g.id);
                     let (r, plans) = inputs.compile_group(&empty, &environments, &carried.jwks)?;
                     (Arc::new(r), Arc::new(plans))
                 }
@@ -239,17 +234,17 @@ impl Inputs {
     /// keeps its stage variables for the next compile.
     fn compile_group(
         &mut self,
-        state: &GroupState,
+        state: &GroupView<'_>,
         environments: &Environments,
         jwks: &jwt::JwksRegistry,
     ) -> Result<(GroupRoutes, GroupPlans), RouteError> {
         let vars = Arc::new(group_vars(&state.stage_variables));
         self.stage_variables
-            .insert(state.group_id.clone(), vars.clone());
+            .insert(state.group_id.to_string(), vars.clone());
         let routes = GroupRoutes::build(
-            &state.group_id,
+            state.group_id,
             environments,
-            state.deployments.iter().enumerate(),
+            state.deployments.iter().copied().enumerate(),
         )?;
         // Grants by (API, environment), indexed once: filtering every authorization for each
         // deployment cost deployments x authorizations per compile.
@@ -299,7 +294,35 @@ fn upper(s: &str) -> String {
     s.to_ascii_uppercase()
 }
 
-fn group_vars(stage_variables: &[StageVariables]) -> GroupVars {
+/// What compiling one group reads, borrowed from a snapshot or a change.
+struct GroupView<'a> {
+    group_id: &'a str,
+    stage_variables: Vec<&'a StageVariables>,
+    deployments: Vec<&'a Deployment>,
+    authorizations: Vec<&'a Authorization>,
+}
+
+impl<'a> GroupView<'a> {
+    fn new(group_id: &'a str) -> Self {
+        GroupView {
+            group_id,
+            stage_variables: Vec::new(),
+            deployments: Vec::new(),
+            authorizations: Vec::new(),
+        }
+    }
+
+    fn of(state: &'a GroupState) -> Self {
+        GroupView {
+            group_id: &state.group_id,
+            stage_variables: state.stage_variables.iter().collect(),
+            deployments: state.deployments.iter().collect(),
+            authorizations: state.authorizations.iter().collect(),
+        }
+    }
+}
+
+fn group_vars(stage_variables: &[&StageVariables]) -> GroupVars {
     stage_variables
         .iter()
         .map(|sv| (upper(&sv.environment), sv.variables.clone()))
