@@ -55,6 +55,9 @@ pub(crate) const ALL_SCOPE: &str = "*";
 /// behind than that reloads everything.
 pub(crate) const CHANGES_KEPT: u64 = 4096;
 
+/// Page cache per SQLite connection: 512 KiB.
+const SQLITE_CACHE: &str = "PRAGMA cache_size = -512";
+
 /// The handle to the database; cheap to clone (it shares one pool).
 #[derive(Clone)]
 pub struct Store {
@@ -77,10 +80,18 @@ impl Store {
     pub async fn open(url: &str, key: SecretKey) -> Result<Store> {
         install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
-        let pool = AnyPoolOptions::new()
-            .max_connections(if sqlite { 4 } else { 10 })
-            .connect(url)
-            .await?;
+        let mut options = AnyPoolOptions::new().max_connections(if sqlite { 4 } else { 10 });
+        if sqlite {
+            // SQLite's page cache is per connection (2 MB each by default); the store reads
+            // whole groups at a time, which the OS file cache serves as well.
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query(SQLITE_CACHE).execute(conn).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(url).await?;
         if sqlite {
             // WAL lets the gateway's snapshot reads run beside admin writes; the mode is stored
             // in the file, so setting it once per open is enough. (sqlx turns foreign keys on
