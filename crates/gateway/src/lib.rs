@@ -25,7 +25,7 @@ use hyper::body::Incoming;
 use pylon_model::Snapshot;
 use pylon_router::RouteError;
 
-use backend::http::HttpClient;
+use backend::client::HttpClient;
 use compiled::{Carried, Compiled};
 pub use limits::{Limits, MIN_HEADER_SIZE};
 pub use request::body::GatewayBody;
@@ -113,7 +113,7 @@ impl Gateway {
         let Some(compiled) = self.compiled.load_full() else {
             return DebugTrace::default();
         };
-        let client = backend::http::client();
+        let client = backend::client::client();
         let (mut parts, body) = request.into_parts();
         let peer = SocketAddr::from(([127, 0, 0, 1], 0));
         let (client_path, normalized) = pipeline::normalize_request(&mut parts);

@@ -7,8 +7,8 @@ use bytes::Bytes;
 use http::HeaderMap;
 use serde::Serialize;
 
+use crate::backend::Target;
 use crate::compiled::ApiPlan;
-use crate::compiled::target::TargetPlan;
 use crate::error::GatewayError;
 use crate::request::outgoing::{OutBody, Outgoing};
 use crate::request::values::Values;
@@ -142,12 +142,8 @@ impl Trace {
             .collect();
     }
 
-    pub(crate) fn backend_request(&mut self, plan: &ApiPlan, out: &Outgoing) {
-        let target = match plan.backend.as_ref().map(|b| &b.target) {
-            Ok(TargetPlan::Http { label, .. }) => label.clone(),
-            Ok(TargetPlan::Upstream { upstream, .. }) => format!("upstream {}", upstream.name),
-            Ok(TargetPlan::Mock(_)) | Err(_) => String::new(),
-        };
+    pub(crate) fn backend_request(&mut self, target: &Target, out: &Outgoing) {
+        let target = target.describe();
         let body = match &out.body {
             OutBody::Empty => Bytes::new(),
             OutBody::Bytes(b) => b.clone(),

@@ -6,7 +6,6 @@ pub(crate) mod jwt;
 pub(crate) mod params;
 pub(crate) mod path;
 pub(crate) mod plan;
-pub(crate) mod target;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -14,11 +13,11 @@ use std::sync::Arc;
 use pylon_model::{BackendDefinition, BackendTarget, Snapshot};
 use pylon_router::{EnvId, RouteError, Router};
 
-use crate::backend::upstream::{HealthRegistry, UpstreamPlan};
+use crate::backend::Resolver;
+use crate::backend::upstream::HealthRegistry;
 use access::Apps;
 pub(crate) use plan::ApiPlan;
 use pylon_auth::nonce::NonceCache;
-use target::Resolver;
 
 /// What outlives snapshots: target health, fetched JWK Sets and seen nonces are handed from
 /// one compiled snapshot to the next.
@@ -63,28 +62,7 @@ impl Compiled {
         let router = Router::build(snapshot, base_domain)?;
         let release = router.environment("RELEASE");
 
-        let old_health = health.current();
-        let mut used_health = HashMap::new();
-        let mut upstreams = HashMap::new();
-        let mut broken_upstreams = HashMap::new();
-        // Names first, ids after, so an id wins when a name happens to equal another's id.
-        for u in &snapshot.upstreams {
-            match UpstreamPlan::compile(u, &old_health, &mut used_health) {
-                Ok(plan) => {
-                    let plan = Arc::new(plan);
-                    upstreams.insert(u.spec.name.as_str(), plan.clone());
-                    upstreams.insert(u.id.as_str(), plan);
-                }
-                Err(why) => {
-                    broken_upstreams.insert(u.spec.name.as_str(), why.clone());
-                    broken_upstreams.insert(u.id.as_str(), why);
-                }
-            }
-        }
-        let resolver = Resolver {
-            upstreams,
-            broken_upstreams,
-        };
+        let resolver = Resolver::build(&snapshot.upstreams, health);
 
         let upper = |s: &str| s.to_ascii_uppercase();
         let mut stage_variables: HashMap<(&str, String), &BTreeMap<String, String>> =
@@ -141,7 +119,6 @@ impl Compiled {
                 )
             })
             .collect();
-        health.replace(used_health);
         Ok(Self {
             router,
             plans,

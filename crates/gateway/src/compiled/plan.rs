@@ -13,7 +13,8 @@ use pylon_model::{
 use super::access::{Apps, CorsPlan, Grants};
 use super::params::ParamPlan;
 use super::path::BackendPath;
-use super::target::{Resolver, TargetPlan, Unservable, render_template};
+use crate::backend::resolve::{Unservable, render_template};
+use crate::backend::{Resolver, Target};
 use crate::urlencoded::append_pair;
 
 #[derive(Debug)]
@@ -33,7 +34,7 @@ pub(crate) struct SystemPlan {
 
 #[derive(Debug)]
 pub(crate) struct BackendPlan {
-    pub(crate) target: TargetPlan,
+    pub(crate) target: Target,
     pub(crate) path: BackendPath,
     /// `None`: the request's method.
     pub(crate) method: Option<http::Method>,
@@ -272,7 +273,7 @@ impl ApiPlan {
                 self.api_name, self.environment
             ))
         })?;
-        let target = resolver.resolve(definition, vars)?;
+        let target = Target::compile(definition, vars, resolver)?;
         let rendered = render_template(&spec.backend.path, vars, "backend path")?;
         let path = BackendPath::parse(&rendered, &self.params);
         let method = match spec.backend.method {

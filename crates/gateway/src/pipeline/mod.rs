@@ -22,8 +22,8 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use pylon_model::AuthType;
 
-use crate::backend::{self, http::HttpClient};
-use crate::compiled::target::{TargetPlan, Unservable};
+use crate::backend::client::HttpClient;
+use crate::backend::resolve::Unservable;
 use crate::compiled::{ApiPlan, Compiled};
 use crate::context::RequestContext;
 use crate::error::{self, GatewayError};
@@ -147,23 +147,35 @@ pub(crate) async fn run(
         Unservable::Internal(m) => GatewayError::Internal(m.clone()),
         Unservable::Unavailable(m) => GatewayError::ServiceUnavailable(m.clone()),
     })?;
-    let base_path = match &backend.target {
-        TargetPlan::Mock(mock) => return Ok(mock.respond(ctx.request_id.header_value())),
-        TargetPlan::Http { base_path, .. } | TargetPlan::Upstream { base_path, .. } => base_path,
+    let outgoing = match backend.target.base_path() {
+        Some(base_path) => Some(phase!(
+            ctx,
+            "forward",
+            forward::build(ctx, plan, backend, base_path, &values, body)
+        )),
+        None => None,
     };
-    let outgoing = phase!(
-        ctx,
-        "forward",
-        forward::build(ctx, plan, backend, base_path, &values, body)
-    );
-    if let Some(trace) = ctx.trace.as_mut() {
-        trace.backend_request(plan, &outgoing);
+    if let (Some(out), Some(trace)) = (&outgoing, ctx.trace.as_mut()) {
+        trace.backend_request(&backend.target, out);
     }
-    let (response, sent) = phase!(
-        ctx,
-        "backend",
-        backend::call(client, backend, plan.sets_host, outgoing).await
+    // A kind that sends no request answers at once, without a traced backend phase.
+    let sends = outgoing.is_some();
+    let call = backend.target.call(
+        client,
+        backend.timeout,
+        plan.sets_host,
+        outgoing,
+        &ctx.request_id,
     );
+    let (response, sent) = if sends {
+        phase!(ctx, "backend", call.await)
+    } else {
+        call.await?
+    };
+    // Its own answer goes back as configured; a backend's passes the respond phase.
+    let Some(sent) = sent else {
+        return Ok(response);
+    };
     if let Some(trace) = ctx.trace.as_mut() {
         trace.backend_sent(sent.authority, sent.host);
     }
