@@ -115,9 +115,16 @@ impl Gateway {
         };
         let client = backend::client::client();
         let (mut parts, body) = request.into_parts();
+        let extensions = std::mem::take(&mut parts.extensions);
         let peer = SocketAddr::from(([127, 0, 0, 1], 0));
         let (client_path, normalized) = pipeline::normalize_request(&mut parts);
-        let mut ctx = context::RequestContext::new(&compiled, &parts, peer, client_path.as_deref());
+        let mut ctx = context::RequestContext::new(
+            &compiled,
+            &parts,
+            extensions,
+            peer,
+            client_path.as_deref(),
+        );
         let mut recorder = trace::Trace::default();
         recorder.out.request = trace::message(
             Some(parts.method.as_str()),

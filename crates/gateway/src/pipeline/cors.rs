@@ -12,7 +12,7 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use pylon_model::Method;
 
 use crate::compiled::access::CorsPlan;
-use crate::context::RequestContext;
+use crate::context::{RequestContext, Routed};
 use crate::error::GatewayError;
 use crate::request::body::GatewayBody;
 use crate::request::headers::X_CA_REQUEST_ID;
@@ -31,11 +31,12 @@ fn origin(parts: &Parts) -> Option<&HeaderValue> {
 }
 
 /// Answers a preflight: 204 with the policy, or 403 naming what the policy refuses.
-pub(crate) fn preflight(ctx: &RequestContext<'_>) -> Result<Response<GatewayBody>, GatewayError> {
-    let (Some(route), Some(origin)) = (&ctx.route, origin(ctx.parts)) else {
-        return Err(GatewayError::Internal("preflight without a route".into()));
+pub(crate) fn preflight(routed: &Routed<'_, '_>) -> Result<Response<GatewayBody>, GatewayError> {
+    let ctx = &*routed.ctx;
+    let Some(origin) = origin(ctx.parts) else {
+        return Err(GatewayError::Internal("preflight without an origin".into()));
     };
-    let Some(cors) = &route.plan.cors else {
+    let Some(cors) = &routed.plan().cors else {
         return Err(GatewayError::Internal("preflight without a policy".into()));
     };
     let origin_text = origin.to_str().unwrap_or("");
@@ -77,13 +78,13 @@ pub(crate) fn preflight(ctx: &RequestContext<'_>) -> Result<Response<GatewayBody
 
 /// Adds the policy's headers to an actual response when the request's origin is allowed.
 pub(crate) fn decorate(ctx: &RequestContext<'_>, response: &mut Response<GatewayBody>) {
-    let (Some(route), Some(origin)) = (&ctx.route, origin(ctx.parts)) else {
+    let (Some(route), Some(origin)) = (&ctx.routed, origin(ctx.parts)) else {
         return;
     };
     let Some(cors) = &route.plan.cors else {
         return;
     };
-    if ctx.preflight || !cors.allows_origin(origin.to_str().unwrap_or("")) {
+    if route.preflight || !cors.allows_origin(origin.to_str().unwrap_or("")) {
         return;
     }
     let headers = response.headers_mut();

@@ -5,11 +5,11 @@ use http::HeaderValue;
 use pylon_auth::jwt::JwtError;
 
 use crate::compiled::ApiPlan;
-use crate::context::RequestContext;
+use crate::context::Routed;
 use crate::error::{AuthError, GatewayError};
 
 pub(crate) async fn authenticate(
-    ctx: &mut RequestContext<'_>,
+    routed: &mut Routed<'_, '_>,
     plan: &ApiPlan,
 ) -> Result<(), GatewayError> {
     let jwt = plan
@@ -17,7 +17,7 @@ pub(crate) async fn authenticate(
         .jwt
         .as_deref()
         .ok_or_else(|| GatewayError::Internal("JWT settings did not compile".into()))?;
-    let parts = ctx.parts;
+    let parts = routed.ctx.parts;
     let fail = |e| GatewayError::Auth(AuthError::Jwt(e));
     let token = jwt
         .verifier
@@ -46,7 +46,11 @@ pub(crate) async fn authenticate(
             Some(other) => other.to_string(),
         };
         if let Ok(value) = HeaderValue::try_from(text) {
-            ctx.identity_headers.push((header.clone(), value));
+            routed
+                .ctx
+                .caller
+                .identity_headers
+                .push((header.clone(), value));
         }
     }
     Ok(())

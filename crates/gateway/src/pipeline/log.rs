@@ -3,7 +3,7 @@
 
 use http::StatusCode;
 
-use crate::context::RequestContext;
+use crate::context::{RequestContext, Route};
 use crate::error::GatewayError;
 use crate::trace::{CallerTrace, ErrorTrace, RouteTrace, Trace};
 
@@ -12,7 +12,7 @@ use crate::trace::{CallerTrace, ErrorTrace, RouteTrace, Trace};
 pub(crate) fn log(ctx: &RequestContext<'_>, status: StatusCode, error: Option<&GatewayError>) {
     let duration_us = ctx.start.elapsed().as_micros() as u64;
     let router = &ctx.compiled.router;
-    let (group, env, api) = match &ctx.route {
+    let (group, env, api) = match &ctx.routed {
         Some(r) => (
             router.group_id(r.group),
             router.environment_name(r.env),
@@ -45,6 +45,27 @@ pub(crate) fn log(ctx: &RequestContext<'_>, status: StatusCode, error: Option<&G
     }
 }
 
+/// What the debug trace shows of the route, recorded when it is found.
+pub(crate) fn route_trace(ctx: &RequestContext<'_>, r: &Route<'_>) -> RouteTrace {
+    let router = &ctx.compiled.router;
+    RouteTrace {
+        host: ctx.host.to_string(),
+        group_id: router.group_id(r.group).to_string(),
+        environment: router.environment_name(r.env).to_string(),
+        environment_from: r.env_from.as_str().into(),
+        api_id: r.plan.api_id.clone(),
+        api_name: r.plan.api_name.clone(),
+        api_method: r.plan.request_method.clone(),
+        api_path: r.plan.request_path.clone(),
+        path_parameters: r
+            .params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        preflight: r.preflight,
+    }
+}
+
 /// Fills the debug trace with what only the finished context knows. It lives here, beside the
 /// access log, rather than in `trace`, so that `trace` (which the context holds) never imports
 /// the context back.
@@ -53,28 +74,12 @@ pub(crate) fn finish_trace(
     ctx: &RequestContext<'_>,
     error: Option<&GatewayError>,
 ) {
-    let router = &ctx.compiled.router;
-    if let Some(r) = &ctx.route {
-        trace.out.route = Some(RouteTrace {
-            host: ctx.host.to_string(),
-            group_id: router.group_id(r.group).to_string(),
-            environment: router.environment_name(r.env).to_string(),
-            environment_from: r.env_from.as_str().into(),
-            api_id: r.plan.api_id.clone(),
-            api_name: r.plan.api_name.clone(),
-            api_method: r.plan.request_method.clone(),
-            api_path: r.plan.request_path.clone(),
-            path_parameters: r
-                .params
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            preflight: ctx.preflight,
-        });
+    if let Some(r) = &ctx.routed {
         trace.out.caller = Some(CallerTrace {
             scheme: format!("{:?}", r.plan.auth.kind).to_ascii_lowercase(),
-            app_id: ctx.caller.map(|c| ctx.compiled.apps.id(c.app).to_string()),
+            app_id: ctx.app_id().map(str::to_string),
             identity_headers: ctx
+                .caller
                 .identity_headers
                 .iter()
                 .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))

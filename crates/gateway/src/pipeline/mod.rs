@@ -24,8 +24,8 @@ use pylon_model::AuthType;
 
 use crate::backend::client::HttpClient;
 use crate::backend::resolve::Unservable;
-use crate::compiled::{ApiPlan, Compiled};
-use crate::context::RequestContext;
+use crate::compiled::Compiled;
+use crate::context::{RequestContext, Routed};
 use crate::error::{self, GatewayError};
 use crate::request::body::GatewayBody;
 use crate::request::outgoing::RequestBody;
@@ -43,8 +43,9 @@ pub(crate) async fn handle(
     peer: SocketAddr,
 ) -> Response<GatewayBody> {
     let (mut parts, body) = request.into_parts();
+    let extensions = std::mem::take(&mut parts.extensions);
     let (client_path, normalized) = normalize_request(&mut parts);
-    let mut ctx = RequestContext::new(compiled, &parts, peer, client_path.as_deref());
+    let mut ctx = RequestContext::new(compiled, &parts, extensions, peer, client_path.as_deref());
     let result = match normalized {
         Ok(()) => run(&mut ctx, client, Inbound::Incoming(body)).await,
         Err(e) => Err(e),
@@ -92,7 +93,7 @@ pub(crate) fn finish(
 
 /// Runs a phase, timing it when the request is traced (online debugging).
 macro_rules! phase {
-    ($ctx:ident, $name:literal, $call:expr) => {{
+    ($ctx:expr, $name:literal, $call:expr) => {{
         let started = $ctx.trace.is_some().then(std::time::Instant::now);
         let result = $call;
         if let (Some(started), Some(trace)) = (started, $ctx.trace.as_mut()) {
@@ -107,16 +108,29 @@ pub(crate) async fn run(
     client: &HttpClient,
     inbound: Inbound,
 ) -> Result<Response<GatewayBody>, GatewayError> {
-    phase!(ctx, "route", route::route(ctx));
-    let Some(plan) = ctx.route.as_ref().map(|r| r.plan) else {
-        return Err(GatewayError::ApiNotFound(None));
-    };
-    if ctx.preflight {
-        return Ok(phase!(ctx, "cors", cors::preflight(ctx)));
+    let route = phase!(ctx, "route", route::route(ctx));
+    if ctx.trace.is_some() {
+        let shown = log::route_trace(ctx, &route);
+        if let Some(trace) = ctx.trace.as_mut() {
+            trace.out.route = Some(shown);
+        }
     }
-    let body = phase!(ctx, "read body", read_body(ctx, plan, inbound).await);
-    // A cheap handle on the buffered bytes, so the values can borrow them while `body` moves on.
-    let (buffered, is_form) = match &body {
+    let body = match inbound {
+        Inbound::Incoming(body) => RequestBody::Stream(body),
+        Inbound::Bytes(bytes) => RequestBody::Buffered {
+            bytes,
+            is_form: alibaba::is_form(&ctx.parts.headers),
+        },
+    };
+    // The buffered body, kept here so that the values can borrow it while the body moves on.
+    let buffered;
+    let mut routed = Routed::new(ctx, route, body);
+    if routed.route.preflight {
+        return Ok(phase!(routed.ctx, "cors", cors::preflight(&routed)));
+    }
+    phase!(routed.ctx, "read body", read_body(&mut routed).await);
+    let is_form;
+    (buffered, is_form) = match &routed.body {
         RequestBody::Buffered { bytes, is_form } => (Some(bytes.clone()), *is_form),
         RequestBody::Stream(_) => (None, false),
     };
@@ -127,21 +141,26 @@ pub(crate) async fn run(
         ),
         _ => None,
     };
-    let values = phase!(ctx, "validate", validate::validate(ctx, form_text));
-    if let Some(trace) = ctx.trace.as_mut() {
-        trace.parameters(plan, &values);
+    routed.values = phase!(
+        routed.ctx,
+        "validate",
+        validate::validate(&routed, form_text)
+    );
+    let plan = routed.plan();
+    if let Some(trace) = routed.ctx.trace.as_mut() {
+        trace.parameters(plan, &routed.values);
     }
     let view = authenticate::BodyView {
         bytes: buffered.as_deref(),
         form: form_text,
     };
     phase!(
-        ctx,
+        routed.ctx,
         "authenticate",
-        authenticate::authenticate(ctx, view).await
+        authenticate::authenticate(&mut routed, view).await
     );
-    phase!(ctx, "authorize", authorize::authorize(ctx));
-    phase!(ctx, "limit", limit::limit(ctx));
+    phase!(routed.ctx, "authorize", authorize::authorize(&routed));
+    phase!(routed.ctx, "limit", limit::limit(&routed));
 
     let backend = plan.backend.as_ref().map_err(|why| match why {
         Unservable::Internal(m) => GatewayError::Internal(m.clone()),
@@ -149,12 +168,13 @@ pub(crate) async fn run(
     })?;
     let outgoing = match backend.target.base_path() {
         Some(base_path) => Some(phase!(
-            ctx,
+            routed.ctx,
             "forward",
-            forward::build(ctx, plan, backend, base_path, &values, body)
+            forward::build(&mut routed, backend, base_path)
         )),
         None => None,
     };
+    let ctx = routed.ctx;
     if let (Some(out), Some(trace)) = (&outgoing, ctx.trace.as_mut()) {
         trace.backend_request(&backend.target, out);
     }
@@ -184,35 +204,32 @@ pub(crate) async fn run(
 
 /// Reads the body into memory when a phase needs it whole: a form whose parameters are read,
 /// written or signed, or a signed body whose Content-MD5 is checked. Any other body streams.
-async fn read_body(
-    ctx: &RequestContext<'_>,
-    plan: &ApiPlan,
-    inbound: Inbound,
-) -> Result<RequestBody, GatewayError> {
-    let is_form = alibaba::is_form(&ctx.parts.headers);
-    let body = match inbound {
-        Inbound::Bytes(bytes) => return Ok(RequestBody::Buffered { bytes, is_form }),
-        Inbound::Incoming(body) => body,
+async fn read_body(routed: &mut Routed<'_, '_>) -> Result<(), GatewayError> {
+    let RequestBody::Stream(_) = &routed.body else {
+        return Ok(());
     };
+    let plan = routed.plan();
+    let headers = &routed.ctx.parts.headers;
+    let is_form = alibaba::is_form(headers);
     let signed = plan.auth.kind == AuthType::App;
     let wanted = (is_form && (plan.reads_form || plan.writes_form || signed))
-        || (signed && ctx.parts.headers.contains_key(CONTENT_MD5));
+        || (signed && headers.contains_key(CONTENT_MD5));
     if !wanted {
-        return Ok(RequestBody::Stream(body));
+        return Ok(());
     }
-    let declared = ctx
-        .parts
-        .headers
+    let declared = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let RequestBody::Stream(mut body) = routed.take_body() else {
+        return Ok(());
+    };
     if declared.is_some_and(|n| n > MAX_BUFFERED_BODY as u64) {
         linger(body);
         return Err(GatewayError::BodyTooLarge {
             limit: MAX_BUFFERED_BODY,
         });
     }
-    let mut body = body;
     let mut buffered = BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| GatewayError::RequestBody(e.to_string()))?;
@@ -226,10 +243,11 @@ async fn read_body(
             buffered.extend_from_slice(&data);
         }
     }
-    Ok(RequestBody::Buffered {
+    routed.body = RequestBody::Buffered {
         bytes: buffered.freeze(),
         is_form,
-    })
+    };
+    Ok(())
 }
 
 /// Bytes and time a refused body is still read for, so that a client that writes its whole

@@ -9,7 +9,8 @@ use super::{cors, normalize};
 use crate::context::{EnvFrom, RequestContext, Route};
 use crate::error::GatewayError;
 
-pub(crate) fn route(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
+/// Finds the API; on success the context keeps a summary for the work after the phases.
+pub(crate) fn route<'a>(ctx: &mut RequestContext<'a>) -> Result<Route<'a>, GatewayError> {
     let compiled = ctx.compiled;
     let parts = ctx.parts;
     let router = &compiled.router;
@@ -41,11 +42,9 @@ pub(crate) fn route(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
         .and_then(|announced| router.find(group, env, announced, path))
         .and_then(|found| Some((compiled.plans.get(found.deployment)?, found)))
         .filter(|(plan, _)| plan.cors.is_some());
+    let is_preflight = preflight.is_some();
     let (plan, found) = match preflight {
-        Some(hit) => {
-            ctx.preflight = true;
-            hit
-        }
+        Some(hit) => hit,
         None => {
             let method = Method::from_request(parts.method.as_str())
                 .ok_or_else(|| GatewayError::InvalidHttpMethod(parts.method.to_string()))?;
@@ -71,15 +70,17 @@ pub(crate) fn route(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
         })?;
     }
     normalize::check_raw(found.rest, allow).map_err(|e| GatewayError::InvalidPath(e.0))?;
-    ctx.route = Some(Route {
+    let route = Route {
         group,
         env,
         env_from,
         plan,
         params: found.params,
         rest: found.rest,
-    });
-    Ok(())
+        preflight: is_preflight,
+    };
+    ctx.routed = Some(route.summary());
+    Ok(route)
 }
 
 /// Why nothing matched: the path is published for other methods, or in other environments,
