@@ -10,10 +10,11 @@ use pylon_router::{EnvId, GroupId};
 
 use crate::compiled::access::AppIdx;
 use crate::compiled::{ApiPlan, Compiled};
+use crate::observe::Observers;
+use crate::observe::observer::RouteInfo;
 use crate::request::id::RequestId;
 use crate::request::outgoing::RequestBody;
 use crate::request::values::Values;
-use crate::trace::Trace;
 
 /// Wall-clock epoch milliseconds: timestamps, nonces and grant expiry are all in these units.
 pub(crate) use pylon_auth::now_ms;
@@ -44,6 +45,20 @@ pub(crate) struct RouteSummary<'a> {
 }
 
 impl<'a> Route<'a> {
+    /// What observers are told of the route; `host` is the one the client asked for.
+    pub(crate) fn info<'i>(&'i self, compiled: &'i Compiled, host: &'i str) -> RouteInfo<'i> {
+        let router = &compiled.router;
+        RouteInfo {
+            host,
+            group: router.group_id(self.group),
+            environment: router.environment_name(self.env),
+            environment_from: self.env_from.as_str(),
+            plan: self.plan,
+            params: &self.params,
+            preflight: self.preflight,
+        }
+    }
+
     pub(crate) fn summary(&self) -> RouteSummary<'a> {
         RouteSummary {
             group: self.group,
@@ -106,8 +121,8 @@ pub(crate) struct RequestContext<'a> {
     /// Set by the route phase.
     pub(crate) routed: Option<RouteSummary<'a>>,
     pub(crate) caller: Caller,
-    /// Present only on online-debugging requests.
-    pub(crate) trace: Option<Box<Trace>>,
+    /// Who watches this request: the access log, and the recorder of a debugged request.
+    pub(crate) observers: Observers,
 }
 
 impl<'a> RequestContext<'a> {
@@ -137,7 +152,7 @@ impl<'a> RequestContext<'a> {
             host,
             routed: None,
             caller: Caller::default(),
-            trace: None,
+            observers: Observers::default(),
         }
     }
 

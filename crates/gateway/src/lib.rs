@@ -10,9 +10,9 @@ mod error;
 mod hop;
 mod limits;
 mod listener;
+mod observe;
 mod pipeline;
 mod request;
-mod trace;
 mod urlencoded;
 
 use std::future::Future;
@@ -28,10 +28,10 @@ use pylon_router::RouteError;
 use backend::client::HttpClient;
 use compiled::{Carried, Compiled};
 pub use limits::{Limits, MIN_HEADER_SIZE};
-pub use request::body::GatewayBody;
-pub use trace::{
+pub use observe::trace::{
     CallerTrace, DebugTrace, ErrorTrace, HttpMessage, ParameterTrace, PhaseTrace, RouteTrace,
 };
+pub use request::body::GatewayBody;
 
 /// How the gateway is set up; what it serves comes from snapshots.
 #[derive(Debug, Clone)]
@@ -125,33 +125,32 @@ impl Gateway {
             peer,
             client_path.as_deref(),
         );
-        let mut recorder = trace::Trace::default();
-        recorder.out.request = trace::message(
+        let mut recorder = observe::trace::Trace::default();
+        recorder.out.request = observe::trace::message(
             Some(parts.method.as_str()),
             Some(parts.uri.to_string()),
             None,
             &parts.headers,
             &body,
         );
-        ctx.trace = Some(Box::new(recorder));
+        ctx.observers.trace = Some(Box::new(recorder));
         let result = match normalized {
             Ok(()) => pipeline::run(&mut ctx, &client, pipeline::Inbound::Bytes(body)).await,
             Err(e) => Err(e),
         };
-        let (response, failure) = pipeline::finish(&mut ctx, result);
-        pipeline::log::log(&ctx, response.status(), failure.as_ref());
-        let mut recorder = ctx.trace.take().map(|b| *b).unwrap_or_default();
-        pipeline::log::finish_trace(&mut recorder, &ctx, failure.as_ref());
+        let response = pipeline::finish(&mut ctx, result);
+        let mut recorder = ctx.observers.trace.take().map(|b| *b).unwrap_or_default();
         let (head, body) = response.into_parts();
-        let bytes = trace::collect(body).await;
+        let bytes = observe::trace::collect(body).await;
+        let failed = recorder.out.error.is_some();
         if let Some(backend) = recorder.out.backend_response.as_mut()
-            && failure.is_none()
+            && !failed
         {
-            let shown = trace::message(None, None, None, &http::HeaderMap::new(), &bytes);
+            let shown = observe::trace::message(None, None, None, &http::HeaderMap::new(), &bytes);
             backend.body = shown.body;
             backend.body_bytes = shown.body_bytes;
         }
-        recorder.out.response = trace::message(
+        recorder.out.response = observe::trace::message(
             None,
             None,
             Some(head.status.as_u16()),

@@ -7,7 +7,6 @@ pub(crate) mod cors;
 pub(crate) mod forward;
 pub(crate) mod jwt;
 pub(crate) mod limit;
-pub(crate) mod log;
 pub(crate) mod normalize;
 pub(crate) mod respond;
 pub(crate) mod route;
@@ -27,6 +26,7 @@ use crate::backend::resolve::Unservable;
 use crate::compiled::Compiled;
 use crate::context::{RequestContext, Routed};
 use crate::error::{self, GatewayError};
+use crate::observe::observer::{Finished, FinishedRoute, Observer};
 use crate::request::body::GatewayBody;
 use crate::request::outgoing::RequestBody;
 use pylon_auth::alibaba::{self, CONTENT_MD5};
@@ -50,9 +50,7 @@ pub(crate) async fn handle(
         Ok(()) => run(&mut ctx, client, Inbound::Incoming(body)).await,
         Err(e) => Err(e),
     };
-    let (response, failure) = finish(&mut ctx, result);
-    log::log(&ctx, response.status(), failure.as_ref());
-    response
+    finish(&mut ctx, result)
 }
 
 /// The normalise phase, which runs before the context exists because it rewrites the URI every
@@ -78,26 +76,45 @@ pub(crate) enum Inbound {
     Bytes(Bytes),
 }
 
-/// Renders an error, and adds CORS headers to whatever goes back.
+/// Renders an error, adds CORS headers to whatever goes back, and tells the observers how the
+/// request ended.
 pub(crate) fn finish(
     ctx: &mut RequestContext<'_>,
     result: Result<Response<GatewayBody>, GatewayError>,
-) -> (Response<GatewayBody>, Option<GatewayError>) {
+) -> Response<GatewayBody> {
     let (mut response, failure) = match result {
         Ok(response) => (response, None),
         Err(e) => (error::render(&e, &ctx.request_id), Some(e)),
     };
     cors::decorate(ctx, &mut response);
-    (response, failure)
+    let router = &ctx.compiled.router;
+    let finished = Finished {
+        request_id: &ctx.request_id,
+        method: &ctx.parts.method,
+        path: ctx.parts.uri.path(),
+        status: response.status(),
+        error: failure.as_ref(),
+        took: ctx.start.elapsed(),
+        route: ctx.routed.map(|r| FinishedRoute {
+            group: router.group_id(r.group),
+            environment: router.environment_name(r.env),
+            plan: r.plan,
+        }),
+        app_id: ctx.app_id(),
+        identity_headers: &ctx.caller.identity_headers,
+    };
+    ctx.observers.done(&finished);
+    response
 }
 
-/// Runs a phase, timing it when the request is traced (online debugging).
+/// Runs a phase; the one place observers hear of phases. The clock is read only when an
+/// observer times them.
 macro_rules! phase {
-    ($ctx:expr, $name:literal, $call:expr) => {{
-        let started = $ctx.trace.is_some().then(std::time::Instant::now);
+    ($observers:expr, $name:literal, $call:expr) => {{
+        let started = $observers.times_phases().then(std::time::Instant::now);
         let result = $call;
-        if let (Some(started), Some(trace)) = (started, $ctx.trace.as_mut()) {
-            trace.phase($name, started.elapsed(), result.as_ref().err());
+        if let Some(started) = started {
+            $observers.phase($name, started.elapsed(), result.as_ref().err());
         }
         result?
     }};
@@ -108,13 +125,8 @@ pub(crate) async fn run(
     client: &HttpClient,
     inbound: Inbound,
 ) -> Result<Response<GatewayBody>, GatewayError> {
-    let route = phase!(ctx, "route", route::route(ctx));
-    if ctx.trace.is_some() {
-        let shown = log::route_trace(ctx, &route);
-        if let Some(trace) = ctx.trace.as_mut() {
-            trace.out.route = Some(shown);
-        }
-    }
+    let route = phase!(ctx.observers, "route", route::route(ctx));
+    ctx.observers.routed(&route.info(ctx.compiled, ctx.host));
     let body = match inbound {
         Inbound::Incoming(body) => RequestBody::Stream(body),
         Inbound::Bytes(bytes) => RequestBody::Buffered {
@@ -126,9 +138,17 @@ pub(crate) async fn run(
     let buffered;
     let mut routed = Routed::new(ctx, route, body);
     if routed.route.preflight {
-        return Ok(phase!(routed.ctx, "cors", cors::preflight(&routed)));
+        return Ok(phase!(
+            routed.ctx.observers,
+            "cors",
+            cors::preflight(&routed)
+        ));
     }
-    phase!(routed.ctx, "read body", read_body(&mut routed).await);
+    phase!(
+        routed.ctx.observers,
+        "read body",
+        read_body(&mut routed).await
+    );
     let is_form;
     (buffered, is_form) = match &routed.body {
         RequestBody::Buffered { bytes, is_form } => (Some(bytes.clone()), *is_form),
@@ -142,25 +162,27 @@ pub(crate) async fn run(
         _ => None,
     };
     routed.values = phase!(
-        routed.ctx,
+        routed.ctx.observers,
         "validate",
         validate::validate(&routed, form_text)
     );
     let plan = routed.plan();
-    if let Some(trace) = routed.ctx.trace.as_mut() {
-        trace.parameters(plan, &routed.values);
-    }
+    routed.ctx.observers.parameters(plan, &routed.values);
     let view = authenticate::BodyView {
         bytes: buffered.as_deref(),
         form: form_text,
     };
     phase!(
-        routed.ctx,
+        routed.ctx.observers,
         "authenticate",
         authenticate::authenticate(&mut routed, view).await
     );
-    phase!(routed.ctx, "authorize", authorize::authorize(&routed));
-    phase!(routed.ctx, "limit", limit::limit(&routed));
+    phase!(
+        routed.ctx.observers,
+        "authorize",
+        authorize::authorize(&routed)
+    );
+    phase!(routed.ctx.observers, "limit", limit::limit(&routed));
 
     let backend = plan.backend.as_ref().map_err(|why| match why {
         Unservable::Internal(m) => GatewayError::Internal(m.clone()),
@@ -168,15 +190,15 @@ pub(crate) async fn run(
     })?;
     let outgoing = match backend.target.base_path() {
         Some(base_path) => Some(phase!(
-            routed.ctx,
+            routed.ctx.observers,
             "forward",
             forward::build(&mut routed, backend, base_path)
         )),
         None => None,
     };
     let ctx = routed.ctx;
-    if let (Some(out), Some(trace)) = (&outgoing, ctx.trace.as_mut()) {
-        trace.backend_request(&backend.target, out);
+    if let Some(out) = &outgoing {
+        ctx.observers.backend_request(&backend.target, out);
     }
     // A kind that sends no request answers at once, without a traced backend phase.
     let sends = outgoing.is_some();
@@ -188,7 +210,7 @@ pub(crate) async fn run(
         &ctx.request_id,
     );
     let (response, sent) = if sends {
-        phase!(ctx, "backend", call.await)
+        phase!(ctx.observers, "backend", call.await)
     } else {
         call.await?
     };
@@ -196,9 +218,9 @@ pub(crate) async fn run(
     let Some(sent) = sent else {
         return Ok(response);
     };
-    if let Some(trace) = ctx.trace.as_mut() {
-        trace.backend_sent(sent.authority, sent.host);
-    }
+    ctx.observers.backend_sent(&sent);
+    ctx.observers
+        .backend_response(response.status(), response.headers());
     Ok(respond::respond(ctx, response))
 }
 

@@ -9,13 +9,10 @@ use crate::request::body::GatewayBody;
 use crate::request::headers::X_CA_REQUEST_ID;
 
 pub(crate) fn respond(
-    ctx: &mut RequestContext<'_>,
+    ctx: &RequestContext<'_>,
     response: Response<GatewayBody>,
 ) -> Response<GatewayBody> {
     let (mut parts, body) = response.into_parts();
-    if let Some(trace) = ctx.trace.as_mut() {
-        trace.backend_response(parts.status.as_u16(), &parts.headers);
-    }
     hop::strip(&mut parts.headers);
     parts
         .headers

@@ -8,6 +8,7 @@ use pylon_router::{EnvId, GroupId};
 use super::{cors, normalize};
 use crate::context::{EnvFrom, RequestContext, Route};
 use crate::error::GatewayError;
+use crate::observe::observer::Observer;
 
 /// Finds the API; on success the context keeps a summary for the work after the phases.
 pub(crate) fn route<'a>(ctx: &mut RequestContext<'a>) -> Result<Route<'a>, GatewayError> {
@@ -51,8 +52,8 @@ pub(crate) fn route<'a>(ctx: &mut RequestContext<'a>) -> Result<Route<'a>, Gatew
             let Some(found) = router.find(group, env, method, path) else {
                 // The wire message stays `API Not Found`; the trace says which miss it was.
                 let why = ctx
-                    .trace
-                    .is_some()
+                    .observers
+                    .wants_detail()
                     .then(|| why_not_found(router, group, env, method, path));
                 return Err(GatewayError::ApiNotFound(why));
             };
