@@ -12,6 +12,7 @@ use crate::compiled::access::AppIdx;
 use crate::compiled::{ApiPlan, Compiled};
 use crate::observe::Observers;
 use crate::observe::observer::RouteInfo;
+use crate::policy::kind::PolicyRequest;
 use crate::request::id::RequestId;
 use crate::request::outgoing::RequestBody;
 use crate::request::values::Values;
@@ -153,6 +154,21 @@ impl<'a> RequestContext<'a> {
             routed: None,
             caller: Caller::default(),
             observers: Observers::default(),
+        }
+    }
+
+    /// What the policies of the routed API see of this request.
+    pub(crate) fn policy_request<'r>(&'r self, route: &'r RouteSummary<'a>) -> PolicyRequest<'r> {
+        PolicyRequest {
+            method: &self.parts.method,
+            uri: &self.parts.uri,
+            headers: &self.parts.headers,
+            peer: self.peer,
+            app_id: self.app_id(),
+            api_id: &route.plan.api_id,
+            environment: &route.plan.environment,
+            request_id: &self.request_id,
+            preflight: route.preflight,
         }
     }
 

@@ -12,6 +12,7 @@ mod limits;
 mod listener;
 mod observe;
 mod pipeline;
+mod policy;
 mod request;
 mod urlencoded;
 

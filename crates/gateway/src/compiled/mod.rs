@@ -15,16 +15,18 @@ use pylon_router::{EnvId, RouteError, Router};
 
 use crate::backend::Resolver;
 use crate::backend::upstream::HealthRegistry;
+use crate::policy::state::PolicyStates;
 use access::Apps;
 pub(crate) use plan::ApiPlan;
 use pylon_auth::nonce::NonceCache;
 
-/// What outlives snapshots: target health, fetched JWK Sets and seen nonces are handed from
-/// one compiled snapshot to the next.
+/// What outlives snapshots: target health, fetched JWK Sets, seen nonces and policy state are
+/// handed from one compiled snapshot to the next.
 pub(crate) struct Carried {
     pub(crate) health: HealthRegistry,
     pub(crate) jwks: jwt::JwksRegistry,
     pub(crate) nonces: Arc<NonceCache>,
+    pub(crate) policies: PolicyStates,
 }
 
 /// Distinct nonces remembered at most (about 16 bytes each); see `pylon_auth::nonce`.
@@ -36,6 +38,7 @@ impl Default for Carried {
             health: HealthRegistry::default(),
             jwks: jwt::JwksRegistry::default(),
             nonces: Arc::new(NonceCache::new(MAX_NONCES)),
+            policies: PolicyStates::default(),
         }
     }
 }
@@ -116,6 +119,7 @@ impl Compiled {
                         .get(&(d.api_id.as_str(), upper(&d.environment)))
                         .unwrap_or(&no_grants),
                     &carried.jwks,
+                    &carried.policies,
                 )
             })
             .collect();

@@ -10,11 +10,14 @@ use pylon_model::{
     SystemParameterKind,
 };
 
-use super::access::{Apps, CorsPlan, Grants};
+use super::access::{Apps, Grants};
 use super::params::ParamPlan;
 use super::path::BackendPath;
 use crate::backend::resolve::{Unservable, render_template};
 use crate::backend::{Resolver, Target};
+use crate::policy::kind::Binding;
+use crate::policy::state::PolicyStates;
+use crate::policy::{self, Policies, PolicyConfig};
 use crate::urlencoded::append_pair;
 
 #[derive(Debug)]
@@ -101,7 +104,8 @@ pub(crate) struct ApiPlan {
     pub(crate) auth: AuthPlan,
     /// The apps that may call this API in this environment.
     pub(crate) grants: Grants,
-    pub(crate) cors: Option<CorsPlan>,
+    /// Compiled policies, run in priority order.
+    pub(crate) policies: Policies,
     pub(crate) params: Vec<ParamPlan>,
     /// Some parameter is read from a form body: buffer form-encoded bodies.
     pub(crate) reads_form: bool,
@@ -123,6 +127,10 @@ pub(crate) struct ApiPlan {
 }
 
 impl ApiPlan {
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "each is an index or registry compiled/mod.rs builds once per snapshot"
+    )]
     pub(crate) fn compile(
         deployment: &Deployment,
         definition: Option<&BackendDefinition>,
@@ -131,6 +139,7 @@ impl ApiPlan {
         apps: &Apps,
         authorizations: &[&Authorization],
         jwks: &super::jwt::JwksRegistry,
+        states: &PolicyStates,
     ) -> Self {
         let spec = &deployment.api.spec;
         let mut plan = ApiPlan {
@@ -154,7 +163,7 @@ impl ApiPlan {
                 &deployment.api_id,
                 &deployment.environment,
             ),
-            cors: None,
+            policies: Policies::default(),
             params: Vec::with_capacity(spec.parameters.len()),
             reads_form: false,
             writes_form: false,
@@ -167,7 +176,7 @@ impl ApiPlan {
             reserved_query: Vec::new(),
             backend: Err(Unservable::Internal(String::new())),
         };
-        plan.backend = plan.fill(deployment, definition, vars, resolver, jwks);
+        plan.backend = plan.fill(deployment, definition, vars, resolver, jwks, states);
         plan.reserve(spec);
         plan
     }
@@ -206,6 +215,7 @@ impl ApiPlan {
         vars: &BTreeMap<String, String>,
         resolver: &Resolver<'_>,
         jwks: &super::jwt::JwksRegistry,
+        states: &PolicyStates,
     ) -> Result<BackendPlan, Unservable> {
         let spec = &deployment.api.spec;
         let internal = Unservable::Internal;
@@ -215,8 +225,15 @@ impl ApiPlan {
         }
         self.reads_form = self.params.iter().any(|p| p.location == Location::Form);
         if let Some(cors) = &spec.cors {
-            self.cors =
-                Some(CorsPlan::compile(cors, spec.request.method.as_str()).map_err(internal)?);
+            let binding = Binding {
+                policy: "cors",
+                api_id: &self.api_id,
+                environment: &self.environment,
+                api_method: spec.request.method.as_str(),
+                states,
+            };
+            let cors = policy::compile(PolicyConfig::Cors(cors), &binding).map_err(internal)?;
+            self.policies.add(cors);
         }
         for c in &spec.constant_parameters {
             match c.location {

@@ -3,11 +3,10 @@
 
 pub(crate) mod authenticate;
 pub(crate) mod authorize;
-pub(crate) mod cors;
 pub(crate) mod forward;
 pub(crate) mod jwt;
-pub(crate) mod limit;
 pub(crate) mod normalize;
+pub(crate) mod policies;
 pub(crate) mod respond;
 pub(crate) mod route;
 pub(crate) mod validate;
@@ -76,7 +75,7 @@ pub(crate) enum Inbound {
     Bytes(Bytes),
 }
 
-/// Renders an error, adds CORS headers to whatever goes back, and tells the observers how the
+/// Renders an error, lets the policies decorate whatever goes back, and tells the observers how the
 /// request ended.
 pub(crate) fn finish(
     ctx: &mut RequestContext<'_>,
@@ -86,7 +85,7 @@ pub(crate) fn finish(
         Ok(response) => (response, None),
         Err(e) => (error::render(&e, &ctx.request_id), Some(e)),
     };
-    cors::decorate(ctx, &mut response);
+    policies::on_response(ctx, &mut response);
     let router = &ctx.compiled.router;
     let finished = Finished {
         request_id: &ctx.request_id,
@@ -141,7 +140,7 @@ pub(crate) async fn run(
         return Ok(phase!(
             routed.ctx.observers,
             "cors",
-            cors::preflight(&routed)
+            policies::preflight(&routed)
         ));
     }
     phase!(
@@ -182,7 +181,9 @@ pub(crate) async fn run(
         "authorize",
         authorize::authorize(&routed)
     );
-    phase!(routed.ctx.observers, "limit", limit::limit(&routed));
+    if let Some(answer) = phase!(routed.ctx.observers, "limit", policies::on_request(&routed)) {
+        return Ok(answer);
+    }
 
     let backend = plan.backend.as_ref().map_err(|why| match why {
         Unservable::Internal(m) => GatewayError::Internal(m.clone()),

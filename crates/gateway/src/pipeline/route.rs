@@ -5,10 +5,11 @@ use pylon_auth::alibaba::X_CA_STAGE;
 use pylon_model::Method;
 use pylon_router::{EnvId, GroupId};
 
-use super::{cors, normalize};
+use super::normalize;
 use crate::context::{EnvFrom, RequestContext, Route};
 use crate::error::GatewayError;
 use crate::observe::observer::Observer;
+use crate::policy::cors::preflight_method;
 
 /// Finds the API; on success the context keeps a summary for the work after the phases.
 pub(crate) fn route<'a>(ctx: &mut RequestContext<'a>) -> Result<Route<'a>, GatewayError> {
@@ -38,11 +39,11 @@ pub(crate) fn route<'a>(ctx: &mut RequestContext<'a>) -> Result<Route<'a>, Gatew
     };
     let path = parts.uri.path();
     // A CORS preflight is routed as the request it announces; it is the gateway's to answer
-    // when that API has a CORS policy.
-    let preflight = cors::preflight_method(parts)
+    // when that API has a policy that answers preflights.
+    let preflight = preflight_method(parts)
         .and_then(|announced| router.find(group, env, announced, path))
         .and_then(|found| Some((compiled.plans.get(found.deployment)?, found)))
-        .filter(|(plan, _)| plan.cors.is_some());
+        .filter(|(plan, _)| plan.policies.answers_preflight());
     let is_preflight = preflight.is_some();
     let (plan, found) = match preflight {
         Some(hit) => hit,
