@@ -1,5 +1,7 @@
-//! The request path as fixed phases in order (route, validate, authenticate, authorize, limit,
-//! forward, respond, log), each in its own module over one `RequestContext`.
+//! The request path as fixed phases in order (route, read body, validate, authenticate,
+//! authorize, policies, forward, backend, respond), each in its own module: the route phase over
+//! the `RequestContext`, the later ones over the typed `Routed` context. Observers hear of each
+//! phase from the `phase!` macro and of the end from `finish`.
 
 pub(crate) mod authenticate;
 pub(crate) mod authorize;
