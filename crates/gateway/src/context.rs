@@ -1,5 +1,6 @@
-//! The per-request context the phases share (Pingora's `CTX`): who called, what was matched,
-//! and the request id every response carries.
+//! The per-request context the phases share (Pingora's `CTX`): `RequestContext` before the
+//! route phase (the request, its id, the caller, the observers), `Routed` after it, where what
+//! was matched is a field rather than an `Option` every phase would re-check.
 
 use std::net::SocketAddr;
 use std::time::Instant;
