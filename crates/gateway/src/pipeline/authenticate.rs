@@ -7,7 +7,6 @@ use pylon_auth::nonce::NonceCheck;
 use pylon_auth::{alibaba, appcode, tencent};
 use pylon_model::{AppCodeMode, AuthType};
 
-use crate::compiled::ApiPlan;
 use crate::context::{Routed, now_ms};
 use crate::error::{AuthError, GatewayError};
 
@@ -26,18 +25,15 @@ pub(crate) async fn authenticate(
     let plan = routed.plan();
     match plan.auth.kind {
         AuthType::None => Ok(()),
-        AuthType::App => app(routed, plan, &body),
+        AuthType::App => app(routed, &body),
         AuthType::KeyPair => key_pair(routed),
-        AuthType::Jwt => super::jwt::authenticate(routed, plan).await,
+        AuthType::Jwt => super::jwt::authenticate(routed).await,
     }
 }
 
 /// Alibaba: an AppCode where the API accepts one, else the APP signature.
-fn app(
-    routed: &mut Routed<'_, '_>,
-    plan: &ApiPlan,
-    body: &BodyView<'_>,
-) -> Result<(), GatewayError> {
+fn app(routed: &mut Routed<'_, '_>, body: &BodyView<'_>) -> Result<(), GatewayError> {
+    let plan = routed.plan();
     let ctx = &mut *routed.ctx;
     let parts = ctx.parts;
     let apps = &ctx.compiled.apps;

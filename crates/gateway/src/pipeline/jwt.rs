@@ -4,14 +4,11 @@
 use http::HeaderValue;
 use pylon_auth::jwt::JwtError;
 
-use crate::compiled::ApiPlan;
 use crate::context::Routed;
 use crate::error::{AuthError, GatewayError};
 
-pub(crate) async fn authenticate(
-    routed: &mut Routed<'_, '_>,
-    plan: &ApiPlan,
-) -> Result<(), GatewayError> {
+pub(crate) async fn authenticate(routed: &mut Routed<'_, '_>) -> Result<(), GatewayError> {
+    let plan = routed.plan();
     let jwt = plan
         .auth
         .jwt
