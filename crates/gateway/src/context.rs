@@ -1,5 +1,6 @@
-//! The per-request context the phases share (Pingora's `CTX`): who called, what was matched,
-//! and the request id every response carries.
+//! The per-request context the phases share (Pingora's `CTX`): `RequestContext` before the
+//! route phase (the request, its id, the caller, the observers), `Routed` after it, where what
+//! was matched is a field rather than an `Option` every phase would re-check.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -10,8 +11,12 @@ use pylon_router::{EnvId, GroupId};
 
 use crate::compiled::access::AppIdx;
 use crate::compiled::{ApiPlan, Compiled};
+use crate::observe::Observers;
+use crate::observe::observer::RouteInfo;
+use crate::policy::kind::PolicyRequest;
 use crate::request::id::RequestId;
-use crate::trace::Trace;
+use crate::request::outgoing::RequestBody;
+use crate::request::values::Values;
 
 /// Wall-clock epoch milliseconds: timestamps, nonces and grant expiry are all in these units.
 pub(crate) use pylon_auth::now_ms;
@@ -27,6 +32,43 @@ pub(crate) struct Route<'a> {
     pub(crate) params: Vec<(&'a str, &'a str)>,
     /// The unmatched suffix of a prefix match.
     pub(crate) rest: &'a str,
+    /// A CORS preflight for an API whose policies answer it, routed as the method it announces.
+    pub(crate) preflight: bool,
+}
+
+/// What the work after the phases (response policies, access log, trace) needs to know of a
+/// routed request; the route phase sets it once.
+#[derive(Clone, Copy)]
+pub(crate) struct RouteSummary<'a> {
+    pub(crate) group: GroupId,
+    pub(crate) env: EnvId,
+    pub(crate) plan: &'a ApiPlan,
+    pub(crate) preflight: bool,
+}
+
+impl<'a> Route<'a> {
+    /// What observers are told of the route; `host` is the one the client asked for.
+    pub(crate) fn info<'i>(&'i self, compiled: &'i Compiled, host: &'i str) -> RouteInfo<'i> {
+        let router = &compiled.router;
+        RouteInfo {
+            host,
+            group: router.group_id(self.group),
+            environment: router.environment_name(self.env),
+            environment_from: self.env_from.as_str(),
+            plan: self.plan,
+            params: &self.params,
+            preflight: self.preflight,
+        }
+    }
+
+    pub(crate) fn summary(&self) -> RouteSummary<'a> {
+        RouteSummary {
+            group: self.group,
+            env: self.env,
+            plan: self.plan,
+            preflight: self.preflight,
+        }
+    }
 }
 
 /// What chose a request's environment, strongest first.
@@ -50,15 +92,27 @@ impl EnvFrom {
     }
 }
 
-/// The app the authenticate phase established.
-#[derive(Debug, Clone, Copy)]
+/// Who the authenticate phase found; empty until then, and for APIs without apps.
+#[derive(Debug, Default)]
 pub(crate) struct Caller {
-    pub(crate) app: AppIdx,
+    /// Set by `app` and `key-pair` authentication.
+    pub(crate) app: Option<AppIdx>,
+    /// Headers the authenticate phase adds to the backend request (JWT claims).
+    pub(crate) identity_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
+/// The context before routing: what the listener and the request give every phase.
 pub(crate) struct RequestContext<'a> {
     pub(crate) compiled: &'a Compiled,
+    /// The request head, without its extensions (see `extensions`).
     pub(crate) parts: &'a Parts,
+    /// The request's extensions, owned, so that a phase can take hyper's upgrade handle
+    /// (`OnUpgrade`) out of them.
+    #[expect(
+        dead_code,
+        reason = "kept for the WebSocket phase, which takes `OnUpgrade`"
+    )]
+    pub(crate) extensions: http::Extensions,
     /// The path as the client sent it, before normalisation: what signatures cover.
     pub(crate) client_path: &'a str,
     pub(crate) peer: SocketAddr,
@@ -66,22 +120,20 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) start: Instant,
     /// The Host the client asked for (Host header, or the HTTP/2 authority).
     pub(crate) host: &'a str,
-    pub(crate) route: Option<Route<'a>>,
-    /// A CORS preflight for an API with a CORS policy: answered by the gateway.
-    pub(crate) preflight: bool,
-    /// Set by `app` and `key-pair` authentication.
-    pub(crate) caller: Option<Caller>,
-    /// Headers the authenticate phase adds to the backend request (JWT claims).
-    pub(crate) identity_headers: Vec<(HeaderName, HeaderValue)>,
-    /// Present only on online-debugging requests.
-    pub(crate) trace: Option<Box<Trace>>,
+    /// Set by the route phase.
+    pub(crate) routed: Option<RouteSummary<'a>>,
+    pub(crate) caller: Caller,
+    /// Who watches this request: the access log, and the recorder of a debugged request.
+    pub(crate) observers: Observers,
 }
 
 impl<'a> RequestContext<'a> {
+    /// `parts` comes without its extensions, which are handed over in `extensions`;
     /// `client_path`: the path as the client sent it, when normalising changed it.
     pub(crate) fn new(
         compiled: &'a Compiled,
         parts: &'a Parts,
+        extensions: http::Extensions,
         peer: SocketAddr,
         client_path: Option<&'a str>,
     ) -> Self {
@@ -94,16 +146,77 @@ impl<'a> RequestContext<'a> {
         Self {
             compiled,
             parts,
+            extensions,
             client_path: client_path.unwrap_or(parts.uri.path()),
             peer,
             request_id: RequestId::generate(),
             start: Instant::now(),
             host,
-            route: None,
-            preflight: false,
-            caller: None,
-            identity_headers: Vec::new(),
-            trace: None,
+            routed: None,
+            caller: Caller::default(),
+            observers: Observers::default(),
         }
+    }
+
+    /// What the policies of the routed API see of this request.
+    pub(crate) fn policy_request<'r>(&'r self, route: &'r RouteSummary<'a>) -> PolicyRequest<'r> {
+        PolicyRequest {
+            method: &self.parts.method,
+            uri: &self.parts.uri,
+            headers: &self.parts.headers,
+            peer: self.peer,
+            app_id: self.app_id(),
+            api_id: &route.plan.api_id,
+            environment: &route.plan.environment,
+            request_id: &self.request_id,
+            preflight: route.preflight,
+        }
+    }
+
+    /// The caller's app id, if one authenticated.
+    pub(crate) fn app_id(&self) -> Option<&'a str> {
+        self.caller.app.map(|app| self.compiled.apps.id(app))
+    }
+}
+
+/// The context after routing: what every later phase reads is a field, not an `Option`.
+/// `values` may borrow from a buffered body the caller keeps in a local that outlives this.
+pub(crate) struct Routed<'r, 'a> {
+    pub(crate) ctx: &'r mut RequestContext<'a>,
+    pub(crate) route: Route<'a>,
+    /// The client's body: streaming, or read whole by the read-body phase. The forward phase
+    /// takes it.
+    pub(crate) body: RequestBody,
+    /// The declared parameters, once the validate phase has extracted them.
+    pub(crate) values: Values<'r>,
+}
+
+impl<'r, 'a> Routed<'r, 'a> {
+    pub(crate) fn new(
+        ctx: &'r mut RequestContext<'a>,
+        route: Route<'a>,
+        body: RequestBody,
+    ) -> Self {
+        Routed {
+            ctx,
+            route,
+            body,
+            values: Values::default(),
+        }
+    }
+
+    pub(crate) fn plan(&self) -> &'a ApiPlan {
+        self.route.plan
+    }
+
+    /// Hands the body on (to the backend request); an empty body stays behind.
+    pub(crate) fn take_body(&mut self) -> RequestBody {
+        std::mem::replace(
+            &mut self.body,
+            RequestBody::Buffered {
+                bytes: bytes::Bytes::new(),
+                is_form: false,
+            },
+        )
     }
 }

@@ -10,9 +10,10 @@ mod error;
 mod hop;
 mod limits;
 mod listener;
+mod observe;
 mod pipeline;
+mod policy;
 mod request;
-mod trace;
 mod urlencoded;
 
 use std::future::Future;
@@ -25,13 +26,13 @@ use hyper::body::Incoming;
 use pylon_model::{Change, Snapshot};
 use pylon_router::RouteError;
 
-use backend::http::HttpClient;
+use backend::client::HttpClient;
 use compiled::{Carried, Compiled};
 pub use limits::{Limits, MIN_HEADER_SIZE};
-pub use request::body::GatewayBody;
-pub use trace::{
+pub use observe::trace::{
     CallerTrace, DebugTrace, ErrorTrace, HttpMessage, ParameterTrace, PhaseTrace, RouteTrace,
 };
+pub use request::body::GatewayBody;
 
 /// How the gateway is set up; what it serves comes from snapshots.
 #[derive(Debug, Clone)]
@@ -137,38 +138,44 @@ impl Gateway {
         let Some(compiled) = self.compiled.load_full() else {
             return DebugTrace::default();
         };
-        let client = backend::http::client();
+        let client = backend::client::client();
         let (mut parts, body) = request.into_parts();
+        let extensions = std::mem::take(&mut parts.extensions);
         let peer = SocketAddr::from(([127, 0, 0, 1], 0));
         let (client_path, normalized) = pipeline::normalize_request(&mut parts);
-        let mut ctx = context::RequestContext::new(&compiled, &parts, peer, client_path.as_deref());
-        let mut recorder = trace::Trace::default();
-        recorder.out.request = trace::message(
+        let mut ctx = context::RequestContext::new(
+            &compiled,
+            &parts,
+            extensions,
+            peer,
+            client_path.as_deref(),
+        );
+        let mut recorder = observe::trace::Trace::default();
+        recorder.out.request = observe::trace::message(
             Some(parts.method.as_str()),
             Some(parts.uri.to_string()),
             None,
             &parts.headers,
             &body,
         );
-        ctx.trace = Some(Box::new(recorder));
+        ctx.observers.trace = Some(Box::new(recorder));
         let result = match normalized {
             Ok(()) => pipeline::run(&mut ctx, &client, pipeline::Inbound::Bytes(body)).await,
             Err(e) => Err(e),
         };
-        let (response, failure) = pipeline::finish(&mut ctx, result);
-        pipeline::log::log(&ctx, response.status(), failure.as_ref());
-        let mut recorder = ctx.trace.take().map(|b| *b).unwrap_or_default();
-        pipeline::log::finish_trace(&mut recorder, &ctx, failure.as_ref());
+        let response = pipeline::finish(&mut ctx, result);
+        let mut recorder = ctx.observers.trace.take().map(|b| *b).unwrap_or_default();
         let (head, body) = response.into_parts();
-        let bytes = trace::collect(body).await;
+        let bytes = observe::trace::collect(body).await;
+        let failed = recorder.out.error.is_some();
         if let Some(backend) = recorder.out.backend_response.as_mut()
-            && failure.is_none()
+            && !failed
         {
-            let shown = trace::message(None, None, None, &http::HeaderMap::new(), &bytes);
+            let shown = observe::trace::message(None, None, None, &http::HeaderMap::new(), &bytes);
             backend.body = shown.body;
             backend.body_bytes = shown.body_bytes;
         }
-        recorder.out.response = trace::message(
+        recorder.out.response = observe::trace::message(
             None,
             None,
             Some(head.status.as_u16()),

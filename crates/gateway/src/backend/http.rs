@@ -1,30 +1,126 @@
-//! The pooled HTTP/1.1 client backend calls go through; each gateway worker thread has its own,
-//! so a pooled connection is always driven by the thread that uses it.
+//! HTTP URL backends: one `http://host:port/base` per environment, called over the worker's
+//! pooled client with the API's timeout on the response head.
 
+use std::collections::BTreeMap;
+use std::str::FromStr;
 use std::time::Duration;
 
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use ::http::uri::Authority;
+use ::http::{HeaderValue, Response};
+use hyper::body::Incoming;
 
+use super::client::HttpClient;
+use super::resolve::{Unservable, render_template};
+use super::send::{self, Attempts, Sent};
+use crate::error::GatewayError;
 use crate::request::body::ForwardBody;
+use crate::request::outgoing::Outgoing;
 
-pub(crate) type HttpClient = Client<HttpConnector, ForwardBody>;
+#[derive(Debug)]
+pub(crate) struct HttpTarget {
+    /// The URL as configured after substitution, for logs.
+    pub(crate) label: String,
+    pub(crate) authority: Authority,
+    /// The URL's path, without a trailing `/`.
+    pub(crate) base_path: String,
+    pub(crate) host: HeaderValue,
+}
 
-/// A target that does not accept within this time counts as down, so failover stays prompt.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-const POOL_MAX_IDLE_PER_HOST: usize = 1024;
+impl HttpTarget {
+    /// Resolves the configured URL for one environment.
+    pub(crate) fn compile(url: &str, vars: &BTreeMap<String, String>) -> Result<Self, Unservable> {
+        let url = render_template(url, vars, "backend URL")?;
+        parse_http_url(&url)
+    }
 
-pub(crate) fn client() -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-    connector.enforce_http(true);
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-        .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .build(connector)
+    pub(crate) async fn call<'p>(
+        &'p self,
+        client: &HttpClient,
+        timeout: Duration,
+        sets_host: bool,
+        out: Outgoing,
+    ) -> Result<(Response<Incoming>, Sent<'p>), GatewayError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let path = send::path(out.path_and_query)?;
+        let body = Attempts::new(out.body, false)
+            .next()
+            .unwrap_or(ForwardBody::Full(None));
+        let host = (!sets_host).then_some(&self.host);
+        let req = send::request(&out.method, &self.authority, &path, out.headers, host, body)?;
+        match tokio::time::timeout_at(deadline, client.request(req)).await {
+            Ok(Ok(response)) => Ok((
+                response,
+                Sent {
+                    authority: &self.authority,
+                    host,
+                },
+            )),
+            Ok(Err(e)) => Err(send::failed(|| self.label.clone(), &e)),
+            Err(_) => Err(GatewayError::BackendTimeout {
+                target: self.label.clone(),
+                timeout_ms: timeout.as_millis() as u64,
+            }),
+        }
+    }
+}
+
+/// Splits `http://host:port/base` into the authority and the base path.
+pub(crate) fn parse_http_url(url: &str) -> Result<HttpTarget, Unservable> {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    let rest = if lower.starts_with("http://") {
+        &url[7..]
+    } else if lower.starts_with("https://") {
+        return Err(Unservable::Internal(format!(
+            "backend URL `{url}`: https backends are not supported yet"
+        )));
+    } else {
+        return Err(Unservable::Internal(format!(
+            "backend URL `{url}` must start with http://"
+        )));
+    };
+    let (authority, path) = match rest.find(['/', '?', '#']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let authority = Authority::from_str(authority)
+        .map_err(|_| Unservable::Internal(format!("backend URL `{url}` has no valid host")))?;
+    let host = HeaderValue::from_str(authority.as_str())
+        .map_err(|_| Unservable::Internal(format!("backend URL `{url}` has no valid host")))?;
+    let base_path = path.split(['?', '#']).next().unwrap_or("");
+    Ok(HttpTarget {
+        label: url.to_string(),
+        authority,
+        base_path: base_path.trim_end_matches('/').to_string(),
+        host,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_urls_split_into_authority_and_base_path() {
+        let HttpTarget {
+            authority,
+            base_path,
+            host,
+            ..
+        } = parse_http_url("HTTP://127.0.0.1:8080/base/").unwrap();
+        assert_eq!(authority.as_str(), "127.0.0.1:8080");
+        assert_eq!(base_path, "/base");
+        assert_eq!(host, "127.0.0.1:8080");
+        let HttpTarget { base_path, .. } = parse_http_url("http://backend.internal").unwrap();
+        assert_eq!(base_path, "");
+    }
+
+    #[test]
+    fn unsupported_urls_are_internal_errors() {
+        assert!(matches!(
+            parse_http_url("https://x"),
+            Err(Unservable::Internal(m)) if m.contains("https")
+        ));
+        assert!(parse_http_url("ftp://x").is_err());
+        assert!(parse_http_url("http://bad host/").is_err());
+    }
 }

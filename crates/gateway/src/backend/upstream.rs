@@ -1,16 +1,25 @@
-//! Upstreams at run time: round-robin over the targets per request, passive health (a target
-//! that refused a connection is skipped for a few seconds), and the attempt order for failover.
+//! Upstream backends: an API names an upstream (by id or name) and a path prefix; each request
+//! goes round-robin over its targets, with passive health (a target that refused a connection is
+//! skipped for a few seconds) and failover to the next target when connecting fails.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http::HeaderValue;
 use http::uri::Authority;
+use http::{HeaderValue, Response};
+use hyper::body::Incoming;
 use pylon_auth::now_ms;
 use pylon_model::Upstream;
+
+use super::client::HttpClient;
+use super::resolve::{Unservable, render_template};
+use super::send::{self, Attempts, Sent};
+use crate::compiled::jwt::error_chain;
+use crate::error::GatewayError;
+use crate::request::outgoing::Outgoing;
 
 /// How long a target that failed to connect is skipped.
 pub(crate) const DOWN_FOR: Duration = Duration::from_secs(5);
@@ -148,6 +157,148 @@ impl UpstreamPlan {
             .filter(move |&i| !is_down(i))
             .chain(rotation().filter(move |&i| is_down(i)))
             .map(move |i| &self.targets[i])
+    }
+}
+
+/// The snapshot's upstreams compiled once per snapshot, by id and by name.
+#[derive(Default)]
+pub(crate) struct Upstreams {
+    plans: HashMap<String, Arc<UpstreamPlan>>,
+    /// Upstreams that did not compile, with why: an API using one is unservable.
+    broken: HashMap<String, String>,
+}
+
+impl Upstreams {
+    /// Compiles every upstream, handing target health over from the previous snapshot; the
+    /// registry keeps exactly the entries this snapshot uses.
+    pub(crate) fn build(upstreams: &[Upstream], health: &HealthRegistry) -> Self {
+        let old_health = health.current();
+        let mut used_health = HashMap::new();
+        let mut out = Upstreams::default();
+        // Names first, ids after, so an id wins when a name happens to equal another's id.
+        for u in upstreams {
+            match UpstreamPlan::compile(u, &old_health, &mut used_health) {
+                Ok(plan) => {
+                    let plan = Arc::new(plan);
+                    out.plans.insert(u.spec.name.clone(), plan.clone());
+                    out.plans.insert(u.id.clone(), plan);
+                }
+                Err(why) => {
+                    out.broken.insert(u.spec.name.clone(), why.clone());
+                    out.broken.insert(u.id.clone(), why);
+                }
+            }
+        }
+        health.replace(used_health);
+        out
+    }
+}
+
+/// An API's upstream backend, resolved for one environment.
+#[derive(Debug)]
+pub(crate) struct UpstreamTarget {
+    pub(crate) upstream: Arc<UpstreamPlan>,
+    pub(crate) base_path: String,
+}
+
+impl UpstreamTarget {
+    pub(crate) fn compile(
+        reference: &str,
+        path_prefix: &str,
+        vars: &BTreeMap<String, String>,
+        upstreams: &Upstreams,
+    ) -> Result<Self, Unservable> {
+        let reference = render_template(reference, vars, "upstream reference")?;
+        let reference = reference.trim();
+        if let Some(why) = upstreams.broken.get(reference) {
+            return Err(Unservable::Internal(why.clone()));
+        }
+        let plan = upstreams.plans.get(reference).cloned().ok_or_else(|| {
+            Unservable::Unavailable(format!("upstream `{reference}` does not exist"))
+        })?;
+        Ok(UpstreamTarget {
+            upstream: plan,
+            base_path: path_prefix.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// Tries the targets in attempt order; only a failed connection moves on to the next.
+    pub(crate) async fn call<'p>(
+        &'p self,
+        client: &HttpClient,
+        timeout: Duration,
+        sets_host: bool,
+        out: Outgoing,
+    ) -> Result<(Response<Incoming>, Sent<'p>), GatewayError> {
+        let upstream = &self.upstream;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let timeout_ms = timeout.as_millis() as u64;
+        let path = send::path(out.path_and_query)?;
+        let count = upstream.targets.len();
+        let mut body = Attempts::new(out.body, count > 1);
+        let mut headers = Some(out.headers);
+        let mut failures = Vec::new();
+        for (attempt, target) in upstream.attempt_order().enumerate() {
+            let Some(attempt_body) = body.next() else {
+                break;
+            };
+            // Headers are copied only while another attempt may follow.
+            let attempt_headers = if attempt + 1 < count {
+                headers.clone().unwrap_or_default()
+            } else {
+                headers.take().unwrap_or_default()
+            };
+            let host = (!sets_host).then_some(&target.host);
+            let req = send::request(
+                &out.method,
+                &target.authority,
+                &path,
+                attempt_headers,
+                host,
+                attempt_body,
+            )?;
+            match tokio::time::timeout_at(deadline, client.request(req)).await {
+                Ok(Ok(response)) => {
+                    target.health.mark_up();
+                    let sent = Sent {
+                        authority: &target.authority,
+                        host,
+                    };
+                    return Ok((response, sent));
+                }
+                Ok(Err(e)) if e.is_connect() => {
+                    target.health.mark_down();
+                    failures.push(format!("{}: {}", target.address, error_chain(&e)));
+                }
+                Ok(Err(e)) => {
+                    return Err(send::failed(
+                        || format!("upstream {} target {}", upstream.name, target.address),
+                        &e,
+                    ));
+                }
+                Err(_) => {
+                    return Err(GatewayError::BackendTimeout {
+                        target: format!("upstream {} target {}", upstream.name, target.address),
+                        timeout_ms,
+                    });
+                }
+            }
+        }
+        if failures.len() == count {
+            Err(GatewayError::ServiceUnavailable(format!(
+                "every target of upstream {} is down ({})",
+                upstream.name,
+                failures.join("; ")
+            )))
+        } else {
+            Err(GatewayError::BackendFailed {
+                target: format!("upstream {}", upstream.name),
+                reason: format!(
+                    "connecting failed after the body was sent ({})",
+                    failures.join("; ")
+                ),
+            })
+        }
     }
 }
 

@@ -1,11 +1,10 @@
-//! Who may call, compiled at publish: every app's keys and codes by value, each API's grants by
-//! app, and its CORS answer as ready header values.
+//! Who may call, compiled at publish: every app's keys and codes by value, and each API's
+//! grants by app.
 
 use std::collections::HashMap;
 
-use http::HeaderValue;
 use pylon_auth::alibaba::SigningKey;
-use pylon_model::{AppCredentials, Authorization, CorsConfig};
+use pylon_model::{AppCredentials, Authorization};
 
 /// Index of an app in [`Apps::ids`].
 pub(crate) type AppIdx = u32;
@@ -87,78 +86,6 @@ impl Grants {
     }
 }
 
-/// An API's CORS policy with its response headers made once.
-#[derive(Debug)]
-pub(crate) struct CorsPlan {
-    any_origin: bool,
-    origins: Vec<String>,
-    /// Upper-case methods a preflight may ask for; empty: the API's own method(s).
-    methods: Vec<String>,
-    pub(crate) allow_methods: HeaderValue,
-    /// `None`: any header (the preflight's request is echoed).
-    pub(crate) allow_headers: Option<HeaderValue>,
-    pub(crate) expose_headers: Option<HeaderValue>,
-    pub(crate) credentials: bool,
-    pub(crate) max_age: Option<HeaderValue>,
-}
-
-impl CorsPlan {
-    pub(crate) fn compile(config: &CorsConfig, api_method: &str) -> Result<Self, String> {
-        let value = |parts: &[String], what: &str| {
-            HeaderValue::try_from(parts.join(", "))
-                .map_err(|_| format!("CORS {what} are not a valid header value"))
-        };
-        let methods: Vec<String> = config
-            .allow_methods
-            .iter()
-            .map(|m| m.trim().to_ascii_uppercase())
-            .collect();
-        let allow_methods = if methods.is_empty() {
-            if api_method == "ANY" {
-                HeaderValue::from_static("GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS")
-            } else {
-                value(&[api_method.to_string()], "methods")?
-            }
-        } else {
-            value(&methods, "methods")?
-        };
-        let any_header = config.allow_headers.iter().any(|h| h == "*");
-        Ok(CorsPlan {
-            any_origin: config.allow_origins.iter().any(|o| o == "*"),
-            origins: config.allow_origins.clone(),
-            methods,
-            allow_methods,
-            allow_headers: if any_header || config.allow_headers.is_empty() {
-                None
-            } else {
-                Some(value(&config.allow_headers, "headers")?)
-            },
-            expose_headers: if config.expose_headers.is_empty() {
-                None
-            } else {
-                Some(value(&config.expose_headers, "expose headers")?)
-            },
-            credentials: config.allow_credentials,
-            max_age: config.max_age_seconds.map(HeaderValue::from),
-        })
-    }
-
-    pub(crate) fn allows_origin(&self, origin: &str) -> bool {
-        self.any_origin || self.origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
-    }
-
-    /// The `Access-Control-Allow-Origin` value: `*` when any origin may call without
-    /// credentials, else the origin itself.
-    pub(crate) fn echo_origin(&self) -> bool {
-        !self.any_origin || self.credentials
-    }
-
-    /// Whether a preflight may ask for `method` (the router already matched it to this API).
-    pub(crate) fn allows_method(&self, method: &str) -> bool {
-        self.methods.is_empty() || self.methods.iter().any(|m| m == method)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,25 +124,5 @@ mod tests {
         assert!(grants.allows("a2", 999));
         assert!(!grants.allows("a2", 1000));
         assert!(!grants.allows("a3", 0));
-    }
-
-    #[test]
-    fn cors_plan_defaults_to_the_api_method_and_echoes_listed_origins() {
-        let config: CorsConfig = serde_json::from_value(serde_json::json!({
-            "allow_origins": ["https://app.example"], "allow_headers": ["X-Ca-Key", "Content-Type"],
-            "allow_credentials": true, "max_age_seconds": 600
-        }))
-        .unwrap();
-        let plan = CorsPlan::compile(&config, "POST").unwrap();
-        assert_eq!(plan.allow_methods, "POST");
-        assert_eq!(
-            plan.allow_headers.as_ref().unwrap(),
-            "X-Ca-Key, Content-Type"
-        );
-        assert!(plan.allows_origin("https://APP.example"));
-        assert!(!plan.allows_origin("https://evil.example"));
-        assert!(plan.echo_origin());
-        assert!(plan.allows_method("DELETE"));
-        assert_eq!(plan.max_age.as_ref().unwrap(), "600");
     }
 }

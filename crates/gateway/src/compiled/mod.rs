@@ -8,7 +8,6 @@ pub(crate) mod jwt;
 pub(crate) mod params;
 pub(crate) mod path;
 pub(crate) mod plan;
-pub(crate) mod target;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -19,18 +18,20 @@ use pylon_model::{
 };
 use pylon_router::{EnvId, Environments, GroupId, GroupRoutes, RouteError, Router};
 
-use crate::backend::upstream::{HealthRegistry, UpstreamPlan};
+use crate::backend::Resolver;
+use crate::backend::upstream::HealthRegistry;
+use crate::policy::state::PolicyStates;
 use access::Apps;
 pub(crate) use plan::ApiPlan;
 use pylon_auth::nonce::NonceCache;
-use target::Resolver;
 
-/// What outlives snapshots: target health, fetched JWK Sets and seen nonces are handed from
-/// one compiled snapshot to the next.
+/// What outlives snapshots: target health, fetched JWK Sets, seen nonces and policy state are
+/// handed from one compiled snapshot to the next.
 pub(crate) struct Carried {
     pub(crate) health: HealthRegistry,
     pub(crate) jwks: jwt::JwksRegistry,
     pub(crate) nonces: Arc<NonceCache>,
+    pub(crate) policies: PolicyStates,
 }
 
 /// Distinct nonces remembered at most (about 16 bytes each); see `pylon_auth::nonce`.
@@ -42,6 +43,7 @@ impl Default for Carried {
             health: HealthRegistry::default(),
             jwks: jwt::JwksRegistry::default(),
             nonces: Arc::new(NonceCache::new(MAX_NONCES)),
+            policies: PolicyStates::default(),
         }
     }
 }
@@ -85,26 +87,7 @@ impl Compiled {
         base_domain: &str,
         carried: &Carried,
     ) -> Result<Self, RouteError> {
-        let health = &carried.health;
-        let old_health = health.current();
-        let mut used_health = HashMap::new();
-        let mut resolver = Resolver::default();
-        // Names first, ids after, so an id wins when a name happens to equal another's id.
-        for u in &snapshot.upstreams {
-            match UpstreamPlan::compile(u, &old_health, &mut used_health) {
-                Ok(plan) => {
-                    let plan = Arc::new(plan);
-                    resolver.upstreams.insert(u.spec.name.clone(), plan.clone());
-                    resolver.upstreams.insert(u.id.clone(), plan);
-                }
-                Err(why) => {
-                    resolver
-                        .broken_upstreams
-                        .insert(u.spec.name.clone(), why.clone());
-                    resolver.broken_upstreams.insert(u.id.clone(), why);
-                }
-            }
-        }
+        let resolver = Resolver::build(&snapshot.upstreams, &carried.health);
         let definitions = snapshot
             .backend_definitions
             .iter()
@@ -143,12 +126,11 @@ impl Compiled {
         let mut groups = Vec::with_capacity(snapshot.groups.len());
         for g in &snapshot.groups {
             let view = views.remove(g.id.as_str()).unwrap_or(GroupView::new(&g.id));
-            let (r, plans) = inputs.compile_group(&view, &environments, &carried.jwks)?;
+            let (r, plans) = inputs.compile_group(&view, &environments, carried)?;
             routes.push(Arc::new(r));
             groups.push(Arc::new(plans));
         }
         let router = Router::assemble(&snapshot.groups, environments, routes, base_domain)?;
-        health.replace(used_health);
         Ok(Self {
             release: router.environment("RELEASE"),
             router,
@@ -177,7 +159,7 @@ impl Compiled {
         let mut fresh: HashMap<&str, (Arc<GroupRoutes>, Arc<GroupPlans>)> = HashMap::new();
         for state in &change.changed {
             let view = GroupView::of(state);
-            let (r, plans) = inputs.compile_group(&view, &environments, &carried.jwks)?;
+            let (r, plans) = inputs.compile_group(&view, &environments, carried)?;
             fresh.insert(state.group_id.as_str(), (Arc::new(r), Arc::new(plans)));
         }
         let before: HashMap<&str, usize> = self
@@ -198,7 +180,7 @@ impl Compiled {
                 // A group no change named and the router did not hold serves nothing yet.
                 None => {
                     let empty = GroupView::new(&g.id);
-                    let (r, plans) = inputs.compile_group(&empty, &environments, &carried.jwks)?;
+                    let (r, plans) = inputs.compile_group(&empty, &environments, carried)?;
                     (Arc::new(r), Arc::new(plans))
                 }
             };
@@ -236,7 +218,7 @@ impl Inputs {
         &mut self,
         state: &GroupView<'_>,
         environments: &Environments,
-        jwks: &jwt::JwksRegistry,
+        carried: &Carried,
     ) -> Result<(GroupRoutes, GroupPlans), RouteError> {
         let vars = Arc::new(group_vars(&state.stage_variables));
         self.stage_variables
@@ -258,7 +240,7 @@ impl Inputs {
         let plans = state
             .deployments
             .iter()
-            .map(|d| self.compile_plan(d, &vars, &grants, jwks))
+            .map(|d| self.compile_plan(d, &vars, &grants, carried))
             .collect();
         Ok((routes, GroupPlans { plans }))
     }
@@ -268,7 +250,7 @@ impl Inputs {
         d: &Deployment,
         vars: &GroupVars,
         grants: &HashMap<(&str, String), Vec<&Authorization>>,
-        jwks: &jwt::JwksRegistry,
+        carried: &Carried,
     ) -> ApiPlan {
         static EMPTY: BTreeMap<String, String> = BTreeMap::new();
         let env = upper(&d.environment);
@@ -285,7 +267,8 @@ impl Inputs {
             vars.get(&env).unwrap_or(&EMPTY),
             &self.resolver,
             grants,
-            jwks,
+            &carried.jwks,
+            &carried.policies,
         )
     }
 }

@@ -10,10 +10,14 @@ use pylon_model::{
     SystemParameterKind,
 };
 
-use super::access::{CorsPlan, Grants};
+use super::access::Grants;
 use super::params::ParamPlan;
 use super::path::BackendPath;
-use super::target::{Resolver, TargetPlan, Unservable, render_template};
+use crate::backend::resolve::{Unservable, render_template};
+use crate::backend::{Resolver, Target};
+use crate::policy::kind::Binding;
+use crate::policy::state::PolicyStates;
+use crate::policy::{self, Policies, PolicyConfig};
 use crate::urlencoded::append_pair;
 
 #[derive(Debug)]
@@ -33,7 +37,7 @@ pub(crate) struct SystemPlan {
 
 #[derive(Debug)]
 pub(crate) struct BackendPlan {
-    pub(crate) target: TargetPlan,
+    pub(crate) target: Target,
     pub(crate) path: BackendPath,
     /// `None`: the request's method.
     pub(crate) method: Option<http::Method>,
@@ -100,7 +104,8 @@ pub(crate) struct ApiPlan {
     pub(crate) auth: AuthPlan,
     /// The apps that may call this API in this environment.
     pub(crate) grants: Grants,
-    pub(crate) cors: Option<CorsPlan>,
+    /// Compiled policies, run in priority order.
+    pub(crate) policies: Policies,
     pub(crate) params: Vec<ParamPlan>,
     /// Some parameter is read from a form body: buffer form-encoded bodies.
     pub(crate) reads_form: bool,
@@ -122,6 +127,10 @@ pub(crate) struct ApiPlan {
 }
 
 impl ApiPlan {
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "each is an index or registry compiled/mod.rs builds once per snapshot"
+    )]
     pub(crate) fn compile(
         deployment: &Deployment,
         definition: Option<&BackendDefinition>,
@@ -129,6 +138,7 @@ impl ApiPlan {
         resolver: &Resolver,
         authorizations: &[&Authorization],
         jwks: &super::jwt::JwksRegistry,
+        states: &PolicyStates,
     ) -> Self {
         let spec = &deployment.api.spec;
         let mut plan = ApiPlan {
@@ -147,7 +157,7 @@ impl ApiPlan {
                 jwt: None,
             },
             grants: Grants::build(authorizations),
-            cors: None,
+            policies: Policies::default(),
             params: Vec::with_capacity(spec.parameters.len()),
             reads_form: false,
             writes_form: false,
@@ -160,7 +170,7 @@ impl ApiPlan {
             reserved_query: Vec::new(),
             backend: Err(Unservable::Internal(String::new())),
         };
-        plan.backend = plan.fill(deployment, definition, vars, resolver, jwks);
+        plan.backend = plan.fill(deployment, definition, vars, resolver, jwks, states);
         plan.reserve(spec);
         plan
     }
@@ -199,6 +209,7 @@ impl ApiPlan {
         vars: &BTreeMap<String, String>,
         resolver: &Resolver,
         jwks: &super::jwt::JwksRegistry,
+        states: &PolicyStates,
     ) -> Result<BackendPlan, Unservable> {
         let spec = &deployment.api.spec;
         let internal = Unservable::Internal;
@@ -208,8 +219,15 @@ impl ApiPlan {
         }
         self.reads_form = self.params.iter().any(|p| p.location == Location::Form);
         if let Some(cors) = &spec.cors {
-            self.cors =
-                Some(CorsPlan::compile(cors, spec.request.method.as_str()).map_err(internal)?);
+            let binding = Binding {
+                policy: "cors",
+                api_id: &self.api_id,
+                environment: &self.environment,
+                api_method: spec.request.method.as_str(),
+                states,
+            };
+            let cors = policy::compile(PolicyConfig::Cors(cors), &binding).map_err(internal)?;
+            self.policies.add(cors);
         }
         for c in &spec.constant_parameters {
             match c.location {
@@ -266,7 +284,7 @@ impl ApiPlan {
                 self.api_name, self.environment
             ))
         })?;
-        let target = resolver.resolve(definition, vars)?;
+        let target = Target::compile(definition, vars, resolver)?;
         let rendered = render_template(&spec.backend.path, vars, "backend path")?;
         let path = BackendPath::parse(&rendered, &self.params);
         let method = match spec.backend.method {

@@ -31,7 +31,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 
-use crate::backend::http as backend_http;
+use crate::backend::client as backend_client;
 use crate::error::{self, GatewayError};
 use crate::limits::{Limits, MIN_HEADER_SIZE};
 use crate::request::body::GatewayBody;
@@ -57,7 +57,7 @@ pub(crate) trait Service: Send + Sync + 'static {
     /// One request. `client` is the calling worker's own backend pool.
     fn handle(
         &self,
-        client: &backend_http::HttpClient,
+        client: &backend_client::HttpClient,
         request: Request<Incoming>,
         peer: SocketAddr,
     ) -> impl Future<Output = http::Response<GatewayBody>> + Send;
@@ -162,7 +162,7 @@ async fn worker<S: Service>(
     listener: TcpListener,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let client = backend_http::client();
+    let client = backend_client::client();
     let registry = |f: &mut dyn FnMut(&mut Registry)| {
         if let Some(r) = shared.registries.get(index) {
             f(&mut r.lock().unwrap_or_else(|p| p.into_inner()));
@@ -309,7 +309,7 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
 async fn connection<S: Service>(
     shared: Arc<Shared<S>>,
     builder: auto::Builder<TokioExecutor>,
-    client: backend_http::HttpClient,
+    client: backend_client::HttpClient,
     stream: TcpStream,
     peer: SocketAddr,
     state: Arc<ConnState>,

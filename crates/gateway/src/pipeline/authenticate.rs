@@ -7,8 +7,7 @@ use pylon_auth::nonce::NonceCheck;
 use pylon_auth::{alibaba, appcode, tencent};
 use pylon_model::{AppCodeMode, AuthType};
 
-use crate::compiled::ApiPlan;
-use crate::context::{Caller, RequestContext, now_ms};
+use crate::context::{Routed, now_ms};
 use crate::error::{AuthError, GatewayError};
 
 /// The request's body as far as authentication needs it.
@@ -20,26 +19,22 @@ pub(crate) struct BodyView<'b> {
 }
 
 pub(crate) async fn authenticate(
-    ctx: &mut RequestContext<'_>,
+    routed: &mut Routed<'_, '_>,
     body: BodyView<'_>,
 ) -> Result<(), GatewayError> {
-    let Some(plan) = ctx.route.as_ref().map(|r| r.plan) else {
-        return Ok(());
-    };
+    let plan = routed.plan();
     match plan.auth.kind {
         AuthType::None => Ok(()),
-        AuthType::App => app(ctx, plan, &body),
-        AuthType::KeyPair => key_pair(ctx),
-        AuthType::Jwt => super::jwt::authenticate(ctx, plan).await,
+        AuthType::App => app(routed, &body),
+        AuthType::KeyPair => key_pair(routed),
+        AuthType::Jwt => super::jwt::authenticate(routed).await,
     }
 }
 
 /// Alibaba: an AppCode where the API accepts one, else the APP signature.
-fn app(
-    ctx: &mut RequestContext<'_>,
-    plan: &ApiPlan,
-    body: &BodyView<'_>,
-) -> Result<(), GatewayError> {
+fn app(routed: &mut Routed<'_, '_>, body: &BodyView<'_>) -> Result<(), GatewayError> {
+    let plan = routed.plan();
+    let ctx = &mut *routed.ctx;
     let parts = ctx.parts;
     let apps = &ctx.compiled.apps;
     if plan.auth.app_code != AppCodeMode::Off {
@@ -48,7 +43,7 @@ fn app(
             let app = apps
                 .by_code(&code)
                 .ok_or(GatewayError::Auth(AuthError::InvalidAppCode))?;
-            ctx.caller = Some(Caller { app });
+            ctx.caller.app = Some(app);
             return Ok(());
         }
     }
@@ -95,12 +90,13 @@ fn app(
             return Err(GatewayError::Auth(AuthError::InvalidContentMd5));
         }
     }
-    ctx.caller = Some(Caller { app: key.app });
+    ctx.caller.app = Some(key.app);
     Ok(())
 }
 
 /// Tencent: `Authorization: hmac id=..., algorithm=..., headers=..., signature=...`.
-fn key_pair(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
+fn key_pair(routed: &mut Routed<'_, '_>) -> Result<(), GatewayError> {
+    let ctx = &mut *routed.ctx;
     let headers = &ctx.parts.headers;
     let tencent_error = |e| GatewayError::Auth(AuthError::from(e));
     tencent::check_date(headers, now_ms()).map_err(tencent_error)?;
@@ -115,6 +111,6 @@ fn key_pair(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
     if !verified {
         return Err(GatewayError::Auth(AuthError::HmacMismatch));
     }
-    ctx.caller = Some(Caller { app: key.app });
+    ctx.caller.app = Some(key.app);
     Ok(())
 }

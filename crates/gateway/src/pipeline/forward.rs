@@ -17,7 +17,7 @@ use pylon_model::{AuthType, Location, RequestMode, SystemParameterKind};
 use crate::compiled::ApiPlan;
 use crate::compiled::path::{BackendPath, PathPiece};
 use crate::compiled::plan::{BackendPlan, SystemTarget};
-use crate::context::RequestContext;
+use crate::context::{RequestContext, Routed};
 use crate::error::GatewayError;
 use crate::hop;
 use crate::pipeline::normalize;
@@ -42,19 +42,19 @@ const MAPPING_KEPT_HEADERS: [HeaderName; 6] = [
     ACCEPT_LANGUAGE,
 ];
 
+/// Builds the backend request; the client's body moves into it.
 pub(crate) fn build(
-    ctx: &RequestContext<'_>,
-    plan: &ApiPlan,
+    routed: &mut Routed<'_, '_>,
     backend: &BackendPlan,
     base_path: &str,
-    values: &Values<'_>,
-    body: RequestBody,
 ) -> Result<Outgoing, GatewayError> {
+    let body = routed.take_body();
+    let routed = &*routed;
+    let ctx = &*routed.ctx;
+    let plan = routed.plan();
+    let values = &routed.values;
     let parts = ctx.parts;
-    let (route_params, rest) = match &ctx.route {
-        Some(r) => (r.params.as_slice(), r.rest),
-        None => (&[][..], ""),
-    };
+    let (route_params, rest) = (routed.route.params.as_slice(), routed.route.rest);
     let mut client_ip = String::with_capacity(40);
     let _ = write!(client_ip, "{}", ctx.peer.ip());
 
@@ -119,7 +119,7 @@ pub(crate) fn build(
             headers.insert(name.clone(), value);
         }
     }
-    for (name, value) in &ctx.identity_headers {
+    for (name, value) in &ctx.caller.identity_headers {
         headers.insert(name.clone(), value.clone());
     }
     forwarded_headers(&mut headers, parts, ctx.host, &client_ip);
@@ -260,7 +260,7 @@ fn system_value<'x>(
             .get(USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .unwrap_or(""),
-        SystemParameterKind::AppId => ctx.caller.map_or("", |c| ctx.compiled.apps.id(c.app)),
+        SystemParameterKind::AppId => ctx.app_id().unwrap_or(""),
         SystemParameterKind::Stage | SystemParameterKind::ApiId | SystemParameterKind::ApiName => {
             ""
         }

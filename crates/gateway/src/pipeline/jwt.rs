@@ -4,20 +4,17 @@
 use http::HeaderValue;
 use pylon_auth::jwt::JwtError;
 
-use crate::compiled::ApiPlan;
-use crate::context::RequestContext;
+use crate::context::Routed;
 use crate::error::{AuthError, GatewayError};
 
-pub(crate) async fn authenticate(
-    ctx: &mut RequestContext<'_>,
-    plan: &ApiPlan,
-) -> Result<(), GatewayError> {
+pub(crate) async fn authenticate(routed: &mut Routed<'_, '_>) -> Result<(), GatewayError> {
+    let plan = routed.plan();
     let jwt = plan
         .auth
         .jwt
         .as_deref()
         .ok_or_else(|| GatewayError::Internal("JWT settings did not compile".into()))?;
-    let parts = ctx.parts;
+    let parts = routed.ctx.parts;
     let fail = |e| GatewayError::Auth(AuthError::Jwt(e));
     let token = jwt
         .verifier
@@ -46,7 +43,11 @@ pub(crate) async fn authenticate(
             Some(other) => other.to_string(),
         };
         if let Ok(value) = HeaderValue::try_from(text) {
-            ctx.identity_headers.push((header.clone(), value));
+            routed
+                .ctx
+                .caller
+                .identity_headers
+                .push((header.clone(), value));
         }
     }
     Ok(())

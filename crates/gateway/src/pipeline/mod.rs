@@ -1,14 +1,14 @@
-//! The request path as fixed phases in order (route, validate, authenticate, authorize, limit,
-//! forward, respond, log), each in its own module over one `RequestContext`.
+//! The request path as fixed phases in order (route, read body, validate, authenticate,
+//! authorize, policies, forward, backend, respond), each in its own module: the route phase over
+//! the `RequestContext`, the later ones over the typed `Routed` context. Observers hear of each
+//! phase from the `phase!` macro and of the end from `finish`.
 
 pub(crate) mod authenticate;
 pub(crate) mod authorize;
-pub(crate) mod cors;
 pub(crate) mod forward;
 pub(crate) mod jwt;
-pub(crate) mod limit;
-pub(crate) mod log;
 pub(crate) mod normalize;
+pub(crate) mod policies;
 pub(crate) mod respond;
 pub(crate) mod route;
 pub(crate) mod validate;
@@ -22,11 +22,12 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use pylon_model::AuthType;
 
-use crate::backend::{self, http::HttpClient};
-use crate::compiled::target::{TargetPlan, Unservable};
-use crate::compiled::{ApiPlan, Compiled};
-use crate::context::RequestContext;
+use crate::backend::client::HttpClient;
+use crate::backend::resolve::Unservable;
+use crate::compiled::Compiled;
+use crate::context::{RequestContext, Routed};
 use crate::error::{self, GatewayError};
+use crate::observe::observer::{Finished, FinishedRoute, Observer};
 use crate::request::body::GatewayBody;
 use crate::request::outgoing::RequestBody;
 use pylon_auth::alibaba::{self, CONTENT_MD5};
@@ -43,15 +44,14 @@ pub(crate) async fn handle(
     peer: SocketAddr,
 ) -> Response<GatewayBody> {
     let (mut parts, body) = request.into_parts();
+    let extensions = std::mem::take(&mut parts.extensions);
     let (client_path, normalized) = normalize_request(&mut parts);
-    let mut ctx = RequestContext::new(compiled, &parts, peer, client_path.as_deref());
+    let mut ctx = RequestContext::new(compiled, &parts, extensions, peer, client_path.as_deref());
     let result = match normalized {
         Ok(()) => run(&mut ctx, client, Inbound::Incoming(body)).await,
         Err(e) => Err(e),
     };
-    let (response, failure) = finish(&mut ctx, result);
-    log::log(&ctx, response.status(), failure.as_ref());
-    response
+    finish(&mut ctx, result)
 }
 
 /// The normalise phase, which runs before the context exists because it rewrites the URI every
@@ -77,26 +77,45 @@ pub(crate) enum Inbound {
     Bytes(Bytes),
 }
 
-/// Renders an error, and adds CORS headers to whatever goes back.
+/// Renders an error, lets the policies decorate whatever goes back, and tells the observers how the
+/// request ended.
 pub(crate) fn finish(
     ctx: &mut RequestContext<'_>,
     result: Result<Response<GatewayBody>, GatewayError>,
-) -> (Response<GatewayBody>, Option<GatewayError>) {
+) -> Response<GatewayBody> {
     let (mut response, failure) = match result {
         Ok(response) => (response, None),
         Err(e) => (error::render(&e, &ctx.request_id), Some(e)),
     };
-    cors::decorate(ctx, &mut response);
-    (response, failure)
+    policies::on_response(ctx, &mut response);
+    let router = &ctx.compiled.router;
+    let finished = Finished {
+        request_id: &ctx.request_id,
+        method: &ctx.parts.method,
+        path: ctx.parts.uri.path(),
+        status: response.status(),
+        error: failure.as_ref(),
+        took: ctx.start.elapsed(),
+        route: ctx.routed.map(|r| FinishedRoute {
+            group: router.group_id(r.group),
+            environment: router.environment_name(r.env),
+            plan: r.plan,
+        }),
+        app_id: ctx.app_id(),
+        identity_headers: &ctx.caller.identity_headers,
+    };
+    ctx.observers.done(&finished);
+    response
 }
 
-/// Runs a phase, timing it when the request is traced (online debugging).
+/// Runs a phase; the one place observers hear of phases. The clock is read only when an
+/// observer times them.
 macro_rules! phase {
-    ($ctx:ident, $name:literal, $call:expr) => {{
-        let started = $ctx.trace.is_some().then(std::time::Instant::now);
+    ($observers:expr, $name:literal, $call:expr) => {{
+        let started = $observers.times_phases().then(std::time::Instant::now);
         let result = $call;
-        if let (Some(started), Some(trace)) = (started, $ctx.trace.as_mut()) {
-            trace.phase($name, started.elapsed(), result.as_ref().err());
+        if let Some(started) = started {
+            $observers.phase($name, started.elapsed(), result.as_ref().err());
         }
         result?
     }};
@@ -107,16 +126,32 @@ pub(crate) async fn run(
     client: &HttpClient,
     inbound: Inbound,
 ) -> Result<Response<GatewayBody>, GatewayError> {
-    phase!(ctx, "route", route::route(ctx));
-    let Some(plan) = ctx.route.as_ref().map(|r| r.plan) else {
-        return Err(GatewayError::ApiNotFound(None));
+    let route = phase!(ctx.observers, "route", route::route(ctx));
+    ctx.observers.routed(&route.info(ctx.compiled, ctx.host));
+    let body = match inbound {
+        Inbound::Incoming(body) => RequestBody::Stream(body),
+        Inbound::Bytes(bytes) => RequestBody::Buffered {
+            bytes,
+            is_form: alibaba::is_form(&ctx.parts.headers),
+        },
     };
-    if ctx.preflight {
-        return Ok(phase!(ctx, "cors", cors::preflight(ctx)));
+    // The buffered body, kept here so that the values can borrow it while the body moves on.
+    let buffered;
+    let mut routed = Routed::new(ctx, route, body);
+    if routed.route.preflight {
+        return Ok(phase!(
+            routed.ctx.observers,
+            "cors",
+            policies::preflight(&routed)
+        ));
     }
-    let body = phase!(ctx, "read body", read_body(ctx, plan, inbound).await);
-    // A cheap handle on the buffered bytes, so the values can borrow them while `body` moves on.
-    let (buffered, is_form) = match &body {
+    phase!(
+        routed.ctx.observers,
+        "read body",
+        read_body(&mut routed).await
+    );
+    let is_form;
+    (buffered, is_form) = match &routed.body {
         RequestBody::Buffered { bytes, is_form } => (Some(bytes.clone()), *is_form),
         RequestBody::Stream(_) => (None, false),
     };
@@ -127,80 +162,99 @@ pub(crate) async fn run(
         ),
         _ => None,
     };
-    let values = phase!(ctx, "validate", validate::validate(ctx, form_text));
-    if let Some(trace) = ctx.trace.as_mut() {
-        trace.parameters(plan, &values);
-    }
+    routed.values = phase!(
+        routed.ctx.observers,
+        "validate",
+        validate::validate(&routed, form_text)
+    );
+    let plan = routed.plan();
+    routed.ctx.observers.parameters(plan, &routed.values);
     let view = authenticate::BodyView {
         bytes: buffered.as_deref(),
         form: form_text,
     };
     phase!(
-        ctx,
+        routed.ctx.observers,
         "authenticate",
-        authenticate::authenticate(ctx, view).await
+        authenticate::authenticate(&mut routed, view).await
     );
-    phase!(ctx, "authorize", authorize::authorize(ctx));
-    phase!(ctx, "limit", limit::limit(ctx));
+    phase!(
+        routed.ctx.observers,
+        "authorize",
+        authorize::authorize(&routed)
+    );
+    if let Some(answer) = phase!(routed.ctx.observers, "limit", policies::on_request(&routed)) {
+        return Ok(answer);
+    }
 
     let backend = plan.backend.as_ref().map_err(|why| match why {
         Unservable::Internal(m) => GatewayError::Internal(m.clone()),
         Unservable::Unavailable(m) => GatewayError::ServiceUnavailable(m.clone()),
     })?;
-    let base_path = match &backend.target {
-        TargetPlan::Mock(mock) => return Ok(mock.respond(ctx.request_id.header_value())),
-        TargetPlan::Http { base_path, .. } | TargetPlan::Upstream { base_path, .. } => base_path,
+    let outgoing = match backend.target.base_path() {
+        Some(base_path) => Some(phase!(
+            routed.ctx.observers,
+            "forward",
+            forward::build(&mut routed, backend, base_path)
+        )),
+        None => None,
     };
-    let outgoing = phase!(
-        ctx,
-        "forward",
-        forward::build(ctx, plan, backend, base_path, &values, body)
-    );
-    if let Some(trace) = ctx.trace.as_mut() {
-        trace.backend_request(plan, &outgoing);
+    let ctx = routed.ctx;
+    if let Some(out) = &outgoing {
+        ctx.observers.backend_request(&backend.target, out);
     }
-    let (response, sent) = phase!(
-        ctx,
-        "backend",
-        backend::call(client, backend, plan.sets_host, outgoing).await
+    // A kind that sends no request answers at once, without a traced backend phase.
+    let sends = outgoing.is_some();
+    let call = backend.target.call(
+        client,
+        backend.timeout,
+        plan.sets_host,
+        outgoing,
+        &ctx.request_id,
     );
-    if let Some(trace) = ctx.trace.as_mut() {
-        trace.backend_sent(sent.authority, sent.host);
-    }
+    let (response, sent) = if sends {
+        phase!(ctx.observers, "backend", call.await)
+    } else {
+        call.await?
+    };
+    // Its own answer goes back as configured; a backend's passes the respond phase.
+    let Some(sent) = sent else {
+        return Ok(response);
+    };
+    ctx.observers.backend_sent(&sent);
+    ctx.observers
+        .backend_response(response.status(), response.headers());
     Ok(respond::respond(ctx, response))
 }
 
 /// Reads the body into memory when a phase needs it whole: a form whose parameters are read,
 /// written or signed, or a signed body whose Content-MD5 is checked. Any other body streams.
-async fn read_body(
-    ctx: &RequestContext<'_>,
-    plan: &ApiPlan,
-    inbound: Inbound,
-) -> Result<RequestBody, GatewayError> {
-    let is_form = alibaba::is_form(&ctx.parts.headers);
-    let body = match inbound {
-        Inbound::Bytes(bytes) => return Ok(RequestBody::Buffered { bytes, is_form }),
-        Inbound::Incoming(body) => body,
+async fn read_body(routed: &mut Routed<'_, '_>) -> Result<(), GatewayError> {
+    let RequestBody::Stream(_) = &routed.body else {
+        return Ok(());
     };
+    let plan = routed.plan();
+    let headers = &routed.ctx.parts.headers;
+    let is_form = alibaba::is_form(headers);
     let signed = plan.auth.kind == AuthType::App;
     let wanted = (is_form && (plan.reads_form || plan.writes_form || signed))
-        || (signed && ctx.parts.headers.contains_key(CONTENT_MD5));
+        || (signed && headers.contains_key(CONTENT_MD5));
     if !wanted {
-        return Ok(RequestBody::Stream(body));
+        return Ok(());
     }
-    let declared = ctx
-        .parts
-        .headers
+    let declared = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let RequestBody::Stream(mut body) = routed.take_body() else {
+        return Ok(());
+    };
     if declared.is_some_and(|n| n > MAX_BUFFERED_BODY as u64) {
         linger(body);
         return Err(GatewayError::BodyTooLarge {
             limit: MAX_BUFFERED_BODY,
         });
     }
-    let mut body = body;
     let mut buffered = BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| GatewayError::RequestBody(e.to_string()))?;
@@ -214,10 +268,11 @@ async fn read_body(
             buffered.extend_from_slice(&data);
         }
     }
-    Ok(RequestBody::Buffered {
+    routed.body = RequestBody::Buffered {
         bytes: buffered.freeze(),
         is_form,
-    })
+    };
+    Ok(())
 }
 
 /// Bytes and time a refused body is still read for, so that a client that writes its whole

@@ -2,7 +2,6 @@
 //! headers, plus `X-Ca-Request-Id`.
 
 use http::{Response, Version};
-use hyper::body::Incoming;
 
 use crate::context::RequestContext;
 use crate::hop;
@@ -10,18 +9,15 @@ use crate::request::body::GatewayBody;
 use crate::request::headers::X_CA_REQUEST_ID;
 
 pub(crate) fn respond(
-    ctx: &mut RequestContext<'_>,
-    response: Response<Incoming>,
+    ctx: &RequestContext<'_>,
+    response: Response<GatewayBody>,
 ) -> Response<GatewayBody> {
     let (mut parts, body) = response.into_parts();
-    if let Some(trace) = ctx.trace.as_mut() {
-        trace.backend_response(parts.status.as_u16(), &parts.headers);
-    }
     hop::strip(&mut parts.headers);
     parts
         .headers
         .insert(X_CA_REQUEST_ID, ctx.request_id.header_value());
     // The client's connection decides its own version.
     parts.version = Version::default();
-    Response::from_parts(parts, GatewayBody::Stream(body))
+    Response::from_parts(parts, body)
 }

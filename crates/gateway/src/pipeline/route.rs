@@ -5,11 +5,14 @@ use pylon_auth::alibaba::X_CA_STAGE;
 use pylon_model::Method;
 use pylon_router::{EnvId, GroupId};
 
-use super::{cors, normalize};
+use super::normalize;
 use crate::context::{EnvFrom, RequestContext, Route};
 use crate::error::GatewayError;
+use crate::observe::observer::Observer;
+use crate::policy::cors::preflight_method;
 
-pub(crate) fn route(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
+/// Finds the API; on success the context keeps a summary for the work after the phases.
+pub(crate) fn route<'a>(ctx: &mut RequestContext<'a>) -> Result<Route<'a>, GatewayError> {
     let compiled = ctx.compiled;
     let parts = ctx.parts;
     let router = &compiled.router;
@@ -36,24 +39,22 @@ pub(crate) fn route(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
     };
     let path = parts.uri.path();
     // A CORS preflight is routed as the request it announces; it is the gateway's to answer
-    // when that API has a CORS policy.
-    let preflight = cors::preflight_method(parts)
+    // when that API has a policy that answers preflights.
+    let preflight = preflight_method(parts)
         .and_then(|announced| router.find(group, env, announced, path))
         .and_then(|found| Some((compiled.plan(group, found.deployment)?, found)))
-        .filter(|(plan, _)| plan.cors.is_some());
+        .filter(|(plan, _)| plan.policies.answers_preflight());
+    let is_preflight = preflight.is_some();
     let (plan, found) = match preflight {
-        Some(hit) => {
-            ctx.preflight = true;
-            hit
-        }
+        Some(hit) => hit,
         None => {
             let method = Method::from_request(parts.method.as_str())
                 .ok_or_else(|| GatewayError::InvalidHttpMethod(parts.method.to_string()))?;
             let Some(found) = router.find(group, env, method, path) else {
                 // The wire message stays `API Not Found`; the trace says which miss it was.
                 let why = ctx
-                    .trace
-                    .is_some()
+                    .observers
+                    .wants_detail()
                     .then(|| why_not_found(router, group, env, method, path));
                 return Err(GatewayError::ApiNotFound(why));
             };
@@ -71,15 +72,17 @@ pub(crate) fn route(ctx: &mut RequestContext<'_>) -> Result<(), GatewayError> {
         })?;
     }
     normalize::check_raw(found.rest, allow).map_err(|e| GatewayError::InvalidPath(e.0))?;
-    ctx.route = Some(Route {
+    let route = Route {
         group,
         env,
         env_from,
         plan,
         params: found.params,
         rest: found.rest,
-    });
-    Ok(())
+        preflight: is_preflight,
+    };
+    ctx.routed = Some(route.summary());
+    Ok(route)
 }
 
 /// Why nothing matched: the path is published for other methods, or in other environments,

@@ -8,20 +8,18 @@ use percent_encoding::percent_decode_str;
 use pylon_model::{Location, ParamType};
 
 use crate::compiled::params::ParamPlan;
-use crate::context::RequestContext;
+use crate::context::Routed;
 use crate::error::GatewayError;
 use crate::request::values::{Value, Values};
 use crate::urlencoded;
 
 /// Runs the phase. `form` is the request body when it was buffered as a form.
-pub(crate) fn validate<'v>(
-    ctx: &RequestContext<'v>,
-    form: Option<&'v str>,
-) -> Result<Values<'v>, GatewayError> {
-    let Some(route) = &ctx.route else {
-        return Ok(Values::default());
-    };
-    collect(&route.plan.params, ctx.parts, &route.params, form)
+pub(crate) fn validate<'r>(
+    routed: &Routed<'r, '_>,
+    form: Option<&'r str>,
+) -> Result<Values<'r>, GatewayError> {
+    let route = &routed.route;
+    collect(&route.plan.params, routed.ctx.parts, &route.params, form)
 }
 
 /// Extracts, defaults and checks each parameter in declaration order.

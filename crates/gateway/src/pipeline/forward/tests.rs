@@ -58,33 +58,18 @@ fn forward(api: serde_json::Value, request: Parts) -> Outgoing {
     .unwrap();
     let compiled = Compiled::build(&snapshot, "gw.test", &Carried::default()).unwrap();
     let peer = "192.0.2.1:5000".parse().unwrap();
-    let mut ctx = RequestContext::new(&compiled, &request, peer, None);
-    route::route(&mut ctx).unwrap();
-    let plan = ctx.route.as_ref().unwrap().plan;
+    let mut ctx = RequestContext::new(&compiled, &request, Default::default(), peer, None);
+    let route = route::route(&mut ctx).unwrap();
+    let plan = route.plan;
     let backend = plan.backend.as_ref().unwrap();
-    let values = validate::validate(&ctx, None).unwrap();
     // No body: an empty incoming body cannot be built here, and none is needed.
-    build_without_body(&ctx, plan, backend, &values)
-}
-
-fn build_without_body(
-    ctx: &RequestContext<'_>,
-    plan: &ApiPlan,
-    backend: &BackendPlan,
-    values: &Values<'_>,
-) -> Outgoing {
-    build(
-        ctx,
-        plan,
-        backend,
-        "",
-        values,
-        RequestBody::Buffered {
-            bytes: Bytes::new(),
-            is_form: true,
-        },
-    )
-    .unwrap()
+    let body = RequestBody::Buffered {
+        bytes: Bytes::new(),
+        is_form: true,
+    };
+    let mut routed = Routed::new(&mut ctx, route, body);
+    routed.values = validate::validate(&routed, None).unwrap();
+    build(&mut routed, backend, "").unwrap()
 }
 
 fn api(mode: &str, parameters: serde_json::Value) -> serde_json::Value {

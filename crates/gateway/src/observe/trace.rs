@@ -1,14 +1,16 @@
-//! Online debugging: one request run through the real pipeline with a recorder attached, and
-//! the [`DebugTrace`] it produces. Untraced requests pay one `Option` check per phase.
+//! Online debugging: the recorder a traced request carries among its observers, and the
+//! [`DebugTrace`] it produces. Untraced requests pay one `Option` check per hook.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::HeaderMap;
+use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
+use super::observer::{Finished, Observer, RouteInfo};
+use crate::backend::Target;
+use crate::backend::send::Sent;
 use crate::compiled::ApiPlan;
-use crate::compiled::target::TargetPlan;
 use crate::error::GatewayError;
 use crate::request::outgoing::{OutBody, Outgoing};
 use crate::request::values::Values;
@@ -105,19 +107,22 @@ pub struct PhaseTrace {
     pub error: Option<String>,
 }
 
-/// The recorder a traced request carries in its context.
+/// The recorder a traced request carries among its observers.
 #[derive(Default)]
 pub(crate) struct Trace {
     pub(crate) out: DebugTrace,
 }
 
-impl Trace {
-    pub(crate) fn phase(
-        &mut self,
-        name: &'static str,
-        took: Duration,
-        error: Option<&GatewayError>,
-    ) {
+impl Observer for Trace {
+    fn times_phases(&self) -> bool {
+        true
+    }
+
+    fn wants_detail(&self) -> bool {
+        true
+    }
+
+    fn phase(&mut self, name: &'static str, took: Duration, error: Option<&GatewayError>) {
         self.out.phases.push(PhaseTrace {
             name,
             duration_us: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
@@ -125,7 +130,26 @@ impl Trace {
         });
     }
 
-    pub(crate) fn parameters(&mut self, plan: &ApiPlan, values: &Values<'_>) {
+    fn routed(&mut self, r: &RouteInfo<'_>) {
+        self.out.route = Some(RouteTrace {
+            host: r.host.to_string(),
+            group_id: r.group.to_string(),
+            environment: r.environment.to_string(),
+            environment_from: r.environment_from.into(),
+            api_id: r.plan.api_id.clone(),
+            api_name: r.plan.api_name.clone(),
+            api_method: r.plan.request_method.clone(),
+            api_path: r.plan.request_path.clone(),
+            path_parameters: r
+                .params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            preflight: r.preflight,
+        });
+    }
+
+    fn parameters(&mut self, plan: &ApiPlan, values: &Values<'_>) {
         self.out.parameters = plan
             .params
             .iter()
@@ -142,12 +166,8 @@ impl Trace {
             .collect();
     }
 
-    pub(crate) fn backend_request(&mut self, plan: &ApiPlan, out: &Outgoing) {
-        let target = match plan.backend.as_ref().map(|b| &b.target) {
-            Ok(TargetPlan::Http { label, .. }) => label.clone(),
-            Ok(TargetPlan::Upstream { upstream, .. }) => format!("upstream {}", upstream.name),
-            Ok(TargetPlan::Mock(_)) | Err(_) => String::new(),
-        };
+    fn backend_request(&mut self, target: &Target, out: &Outgoing) {
+        let target = target.describe();
         let body = match &out.body {
             OutBody::Empty => Bytes::new(),
             OutBody::Bytes(b) => b.clone(),
@@ -165,11 +185,7 @@ impl Trace {
 
     /// Completes the recorded backend request with the address actually called (an
     /// upstream's chosen target) and the Host header set for it.
-    pub(crate) fn backend_sent(
-        &mut self,
-        authority: &http::uri::Authority,
-        host: Option<&http::HeaderValue>,
-    ) {
+    fn backend_sent(&mut self, sent: &Sent<'_>) {
         let Some(request) = self.out.backend_request.as_mut() else {
             return;
         };
@@ -179,15 +195,36 @@ impl Trace {
             .and_then(|u| u.rsplit_once(' ').map(|(_, p)| p))
             .unwrap_or("/")
             .to_string();
-        request.url = Some(format!("http://{authority}{path}"));
-        if let Some(host) = host {
+        request.url = Some(format!("http://{}{path}", sent.authority));
+        if let Some(host) = sent.host {
             let value = String::from_utf8_lossy(host.as_bytes()).into_owned();
             request.headers.insert(0, ("host".into(), value));
         }
     }
 
-    pub(crate) fn backend_response(&mut self, status: u16, headers: &HeaderMap) {
-        self.out.backend_response = Some(message(None, None, Some(status), headers, &[]));
+    fn backend_response(&mut self, status: StatusCode, headers: &HeaderMap) {
+        self.out.backend_response = Some(message(None, None, Some(status.as_u16()), headers, &[]));
+    }
+
+    fn done(&mut self, finished: &Finished<'_>) {
+        if let Some(r) = &finished.route {
+            self.out.caller = Some(CallerTrace {
+                scheme: format!("{:?}", r.plan.auth.kind).to_ascii_lowercase(),
+                app_id: finished.app_id.map(str::to_string),
+                identity_headers: finished
+                    .identity_headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
+                    .collect(),
+            });
+        }
+        self.out.error = finished.error.map(|e| ErrorTrace {
+            status: e.status().as_u16(),
+            code: e.code().to_string(),
+            message: e.message(),
+            detail: e.to_string(),
+        });
+        self.out.total_us = u64::try_from(finished.took.as_micros()).unwrap_or(u64::MAX);
     }
 }
 

@@ -1,0 +1,105 @@
+//! What the kinds that send an HTTP request share: building one attempt's request, handing the
+//! body from one attempt to the next, and telling the client's failures from the backend's.
+
+use ::http::header::HOST;
+use ::http::uri::{Authority, PathAndQuery, Scheme};
+use ::http::{HeaderMap, HeaderValue, Request, Uri};
+use hyper::body::Incoming;
+
+use crate::compiled::jwt::error_chain;
+use crate::error::GatewayError;
+use crate::request::body::{ForwardBody, ReclaimableBody};
+use crate::request::outgoing::OutBody;
+
+/// Where a backend request went: the address called and the Host header the gateway set
+/// (`None` when the API's constant Host, already among the headers, was sent).
+pub(crate) struct Sent<'p> {
+    pub(crate) authority: &'p Authority,
+    pub(crate) host: Option<&'p HeaderValue>,
+}
+
+/// The body for one attempt, and whether it can be handed to another.
+pub(crate) enum Attempts {
+    Bytes(Option<::bytes::Bytes>),
+    Stream(Option<Incoming>),
+    Reclaimable(ReclaimableBody),
+}
+
+impl Attempts {
+    pub(crate) fn new(body: OutBody, may_retry: bool) -> Self {
+        match body {
+            OutBody::Empty => Self::Bytes(None),
+            OutBody::Bytes(b) => Self::Bytes(Some(b)),
+            OutBody::Stream(s) if may_retry => Self::Reclaimable(ReclaimableBody::new(s)),
+            OutBody::Stream(s) => Self::Stream(Some(s)),
+        }
+    }
+
+    /// The body for the next attempt; `None` once a streamed body has been (partly) sent.
+    pub(crate) fn next(&mut self) -> Option<ForwardBody> {
+        match self {
+            Self::Bytes(b) => Some(ForwardBody::Full(b.clone())),
+            Self::Stream(s) => s.take().map(ForwardBody::Stream),
+            Self::Reclaimable(r) => r.reclaim().map(ForwardBody::Reclaimable),
+        }
+    }
+}
+
+pub(crate) fn request(
+    method: &::http::Method,
+    authority: &Authority,
+    path: &PathAndQuery,
+    headers: HeaderMap,
+    host: Option<&HeaderValue>,
+    body: ForwardBody,
+) -> Result<Request<ForwardBody>, GatewayError> {
+    let uri = Uri::builder()
+        .scheme(Scheme::HTTP)
+        .authority(authority.clone())
+        .path_and_query(path.clone())
+        .build()
+        .map_err(|e| GatewayError::Internal(format!("backend URI: {e}")))?;
+    let mut req = Request::new(body);
+    *req.method_mut() = method.clone();
+    *req.uri_mut() = uri;
+    *req.headers_mut() = headers;
+    if let Some(host) = host {
+        req.headers_mut().insert(HOST, host.clone());
+    }
+    Ok(req)
+}
+
+/// The backend request's path and query, checked once for every attempt.
+pub(crate) fn path(path_and_query: String) -> Result<PathAndQuery, GatewayError> {
+    PathAndQuery::try_from(path_and_query)
+        .map_err(|e| GatewayError::Internal(format!("backend path: {e}")))
+}
+
+/// The client's own body failing while it streamed to the backend (broken chunked framing,
+/// a connection cut mid-body) is the client's error, not the backend's: hyper reports it as
+/// a user-body error whose cause is the error of the client's `Incoming`.
+fn client_body_error(error: &hyper_util::client::legacy::Error) -> Option<GatewayError> {
+    let mut source = std::error::Error::source(error);
+    while let Some(s) = source {
+        if let Some(h) = s.downcast_ref::<hyper::Error>()
+            && h.is_user()
+            && let Some(cause) = std::error::Error::source(h)
+            && cause.downcast_ref::<hyper::Error>().is_some()
+        {
+            return Some(GatewayError::RequestBody(cause.to_string()));
+        }
+        source = s.source();
+    }
+    None
+}
+
+/// A failed backend call: the client's body, or the backend.
+pub(crate) fn failed(
+    target: impl FnOnce() -> String,
+    error: &hyper_util::client::legacy::Error,
+) -> GatewayError {
+    client_body_error(error).unwrap_or_else(|| GatewayError::BackendFailed {
+        target: target(),
+        reason: error_chain(error),
+    })
+}

@@ -1,0 +1,88 @@
+//! Observers: who watches requests go through the pipeline. The access log watches every
+//! request, the debug trace only online-debugging ones; metrics will be the next field of
+//! [`Observers`]. The fan-out is static, so an untraced request pays one `Option` check per hook.
+
+pub(crate) mod log;
+pub(crate) mod observer;
+pub(crate) mod trace;
+
+use std::time::Duration;
+
+use http::{HeaderMap, StatusCode};
+
+use self::log::AccessLog;
+use self::observer::{Finished, Observer, RouteInfo};
+use self::trace::Trace;
+use crate::backend::Target;
+use crate::backend::send::Sent;
+use crate::compiled::ApiPlan;
+use crate::error::GatewayError;
+use crate::request::outgoing::Outgoing;
+use crate::request::values::Values;
+
+/// Every observer of one request.
+#[derive(Default)]
+pub(crate) struct Observers {
+    pub(crate) log: AccessLog,
+    /// Present only on online-debugging requests.
+    pub(crate) trace: Option<Box<Trace>>,
+}
+
+impl Observer for Observers {
+    fn times_phases(&self) -> bool {
+        self.log.times_phases() || self.trace.is_some()
+    }
+
+    fn wants_detail(&self) -> bool {
+        self.log.wants_detail() || self.trace.is_some()
+    }
+
+    fn phase(&mut self, name: &'static str, took: Duration, error: Option<&GatewayError>) {
+        self.log.phase(name, took, error);
+        if let Some(t) = &mut self.trace {
+            t.phase(name, took, error);
+        }
+    }
+
+    fn routed(&mut self, route: &RouteInfo<'_>) {
+        self.log.routed(route);
+        if let Some(t) = &mut self.trace {
+            t.routed(route);
+        }
+    }
+
+    fn parameters(&mut self, plan: &ApiPlan, values: &Values<'_>) {
+        self.log.parameters(plan, values);
+        if let Some(t) = &mut self.trace {
+            t.parameters(plan, values);
+        }
+    }
+
+    fn backend_request(&mut self, target: &Target, out: &Outgoing) {
+        self.log.backend_request(target, out);
+        if let Some(t) = &mut self.trace {
+            t.backend_request(target, out);
+        }
+    }
+
+    fn backend_sent(&mut self, sent: &Sent<'_>) {
+        self.log.backend_sent(sent);
+        if let Some(t) = &mut self.trace {
+            t.backend_sent(sent);
+        }
+    }
+
+    fn backend_response(&mut self, status: StatusCode, headers: &HeaderMap) {
+        self.log.backend_response(status, headers);
+        if let Some(t) = &mut self.trace {
+            t.backend_response(status, headers);
+        }
+    }
+
+    fn done(&mut self, finished: &Finished<'_>) {
+        self.log.done(finished);
+        if let Some(t) = &mut self.trace {
+            t.done(finished);
+        }
+    }
+}

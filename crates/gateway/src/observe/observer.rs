@@ -1,0 +1,81 @@
+//! The observer interface: what the pipeline tells whoever watches requests (the access log,
+//! the debug trace, metrics next). Every hook defaults to nothing, so an observer implements
+//! only what it records.
+
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+use crate::backend::Target;
+use crate::backend::send::Sent;
+use crate::compiled::ApiPlan;
+use crate::error::GatewayError;
+use crate::request::id::RequestId;
+use crate::request::outgoing::Outgoing;
+use crate::request::values::Values;
+
+/// The route phase's finding, as observers see it.
+pub(crate) struct RouteInfo<'i> {
+    pub(crate) host: &'i str,
+    pub(crate) group: &'i str,
+    pub(crate) environment: &'i str,
+    /// What chose the environment: `domain`, `X-Ca-Stage` or `default`.
+    pub(crate) environment_from: &'static str,
+    pub(crate) plan: &'i ApiPlan,
+    /// Path parameters as matched, raw.
+    pub(crate) params: &'i [(&'i str, &'i str)],
+    pub(crate) preflight: bool,
+}
+
+/// A routed request's group, environment and API, by name.
+pub(crate) struct FinishedRoute<'f> {
+    pub(crate) group: &'f str,
+    pub(crate) environment: &'f str,
+    pub(crate) plan: &'f ApiPlan,
+}
+
+/// A request as it ended, answered or refused.
+pub(crate) struct Finished<'f> {
+    pub(crate) request_id: &'f RequestId,
+    pub(crate) method: &'f http::Method,
+    pub(crate) path: &'f str,
+    pub(crate) status: StatusCode,
+    pub(crate) error: Option<&'f GatewayError>,
+    pub(crate) took: Duration,
+    /// `None` when no API matched.
+    pub(crate) route: Option<FinishedRoute<'f>>,
+    pub(crate) app_id: Option<&'f str>,
+    /// What the authenticate phase added for the backend (JWT claims).
+    pub(crate) identity_headers: &'f [(HeaderName, HeaderValue)],
+}
+
+pub(crate) trait Observer {
+    /// Whether phases are to be timed: a clock read per phase is spent only when someone reads
+    /// the result.
+    fn times_phases(&self) -> bool {
+        false
+    }
+
+    /// Whether to work out what only a person reads (why no API matched).
+    fn wants_detail(&self) -> bool {
+        false
+    }
+
+    fn phase(&mut self, _name: &'static str, _took: Duration, _error: Option<&GatewayError>) {}
+
+    fn routed(&mut self, _route: &RouteInfo<'_>) {}
+
+    /// The declared parameters, as the validate phase extracted them.
+    fn parameters(&mut self, _plan: &ApiPlan, _values: &Values<'_>) {}
+
+    /// The backend request as built, before a target is chosen.
+    fn backend_request(&mut self, _target: &Target, _out: &Outgoing) {}
+
+    /// Where the backend request went.
+    fn backend_sent(&mut self, _sent: &Sent<'_>) {}
+
+    /// The backend's response head, as it came.
+    fn backend_response(&mut self, _status: StatusCode, _headers: &HeaderMap) {}
+
+    fn done(&mut self, _finished: &Finished<'_>) {}
+}

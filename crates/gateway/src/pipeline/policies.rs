@@ -1,0 +1,39 @@
+//! Policies phase: the API's policies, highest priority first, may answer the request
+//! themselves (a CORS preflight now; a 429 or an IP refusal next), and decorate whatever
+//! response goes back.
+
+use http::Response;
+
+use crate::context::{RequestContext, RouteSummary, Routed};
+use crate::error::GatewayError;
+use crate::request::body::GatewayBody;
+
+/// Runs the policies' request hooks; `Some` is the answer one of them gave.
+pub(crate) fn on_request(
+    routed: &Routed<'_, '_>,
+) -> Result<Option<Response<GatewayBody>>, GatewayError> {
+    let policies = &routed.plan().policies;
+    if policies.is_empty() {
+        return Ok(None);
+    }
+    let summary = routed.route.summary();
+    policies.on_request(&routed.ctx.policy_request(&summary))
+}
+
+/// A preflight, which the route phase found only for an API whose policies answer one.
+pub(crate) fn preflight(routed: &Routed<'_, '_>) -> Result<Response<GatewayBody>, GatewayError> {
+    on_request(routed)?
+        .ok_or_else(|| GatewayError::Internal("no policy answered a preflight".into()))
+}
+
+/// Runs the policies' response hooks on any response of a routed request, errors included.
+pub(crate) fn on_response(ctx: &RequestContext<'_>, response: &mut Response<GatewayBody>) {
+    let Some(route): Option<RouteSummary<'_>> = ctx.routed else {
+        return;
+    };
+    let policies = &route.plan.policies;
+    if policies.is_empty() {
+        return;
+    }
+    policies.on_response(&ctx.policy_request(&route), response.headers_mut());
+}
