@@ -13,6 +13,7 @@ mod deployments;
 mod environments;
 mod lifecycle;
 mod paths;
+mod policies;
 mod readme;
 mod real_clients;
 mod routing;

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use pylon_model::{
-    Authorization, BackendDefinition, BackendTarget, Deployment, GroupState, PartialChange,
+    Authorization, BackendDefinition, BackendTarget, Deployment, GroupState, PartialChange, Policy,
     Snapshot, StageVariables,
 };
 use pylon_router::{EnvId, Environments, GroupId, GroupRoutes, RouteError, Router};
@@ -66,6 +66,9 @@ struct Inputs {
     definitions: Arc<HashMap<(String, String), BackendDefinition>>,
     /// By group id.
     stage_variables: HashMap<String, Arc<GroupVars>>,
+    /// Policies bound to each (API id, canonical environment). Binding, unbinding or editing
+    /// a policy reloads everything, so a partial change keeps these.
+    bound: Arc<HashMap<(String, String), Vec<Policy>>>,
 }
 
 pub(crate) struct Compiled {
@@ -96,10 +99,25 @@ impl Compiled {
                 (key, d.definition.clone())
             })
             .collect();
+        let policies: HashMap<&str, &Policy> = snapshot
+            .policies
+            .iter()
+            .map(|p| (p.id.as_str(), p))
+            .collect();
+        let mut bound: HashMap<(String, String), Vec<Policy>> = HashMap::new();
+        for b in &snapshot.policy_bindings {
+            if let Some(p) = policies.get(b.policy_id.as_str()) {
+                bound
+                    .entry((b.api_id.clone(), upper(&b.environment)))
+                    .or_default()
+                    .push(Policy::clone(p));
+            }
+        }
         let mut inputs = Inputs {
             resolver: Arc::new(resolver),
             definitions: Arc::new(definitions),
             stage_variables: HashMap::new(),
+            bound: Arc::new(bound),
         };
         let mut views: HashMap<&str, GroupView<'_>> = snapshot
             .groups
@@ -154,6 +172,7 @@ impl Compiled {
             resolver: self.inputs.resolver.clone(),
             definitions: self.inputs.definitions.clone(),
             stage_variables: self.inputs.stage_variables.clone(),
+            bound: self.inputs.bound.clone(),
         };
         let environments = self.router.environments().clone();
         let mut fresh: HashMap<&str, (Arc<GroupRoutes>, Arc<GroupPlans>)> = HashMap::new();
@@ -261,12 +280,18 @@ impl Inputs {
         let grants = grants
             .get(&(d.api_id.as_str(), env.clone()))
             .map_or(&[][..], Vec::as_slice);
+        let bound: Vec<&Policy> = self
+            .bound
+            .get(&(d.api_id.clone(), env.clone()))
+            .map(|ps| ps.iter().collect())
+            .unwrap_or_default();
         ApiPlan::compile(
             d,
             definition,
             vars.get(&env).unwrap_or(&EMPTY),
             &self.resolver,
             grants,
+            &bound,
             &carried.jwks,
             &carried.policies,
         )

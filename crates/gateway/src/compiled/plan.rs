@@ -17,7 +17,7 @@ use crate::backend::resolve::{Unservable, render_template};
 use crate::backend::{Resolver, Target};
 use crate::policy::kind::Binding;
 use crate::policy::state::PolicyStates;
-use crate::policy::{self, Policies, PolicyConfig};
+use crate::policy::{self, Policies};
 use crate::urlencoded::append_pair;
 
 #[derive(Debug)]
@@ -137,6 +137,7 @@ impl ApiPlan {
         vars: &BTreeMap<String, String>,
         resolver: &Resolver,
         authorizations: &[&Authorization],
+        bound: &[&pylon_model::Policy],
         jwks: &super::jwt::JwksRegistry,
         states: &PolicyStates,
     ) -> Self {
@@ -170,7 +171,7 @@ impl ApiPlan {
             reserved_query: Vec::new(),
             backend: Err(Unservable::Internal(String::new())),
         };
-        plan.backend = plan.fill(deployment, definition, vars, resolver, jwks, states);
+        plan.backend = plan.fill(deployment, definition, vars, resolver, bound, jwks, states);
         plan.reserve(spec);
         plan
     }
@@ -208,6 +209,7 @@ impl ApiPlan {
         definition: Option<&BackendDefinition>,
         vars: &BTreeMap<String, String>,
         resolver: &Resolver,
+        bound: &[&pylon_model::Policy],
         jwks: &super::jwt::JwksRegistry,
         states: &PolicyStates,
     ) -> Result<BackendPlan, Unservable> {
@@ -218,7 +220,21 @@ impl ApiPlan {
             self.params.push(ParamPlan::compile(p).map_err(internal)?);
         }
         self.reads_form = self.params.iter().any(|p| p.location == Location::Form);
-        if let Some(cors) = &spec.cors {
+        for p in bound {
+            let binding = Binding {
+                policy: &p.id,
+                api_id: &self.api_id,
+                environment: &self.environment,
+                api_method: spec.request.method.as_str(),
+                states,
+            };
+            let compiled = policy::compile(&p.spec.config, &binding)
+                .map_err(|e| internal(format!("policy `{}`: {e}", p.spec.name)))?;
+            self.policies.add(compiled);
+        }
+        // A bound CORS policy stands in for the API's inline one.
+        let bound_cors = bound.iter().any(|p| p.spec.config.kind() == "cors");
+        if let (Some(cors), false) = (&spec.cors, bound_cors) {
             let binding = Binding {
                 policy: "cors",
                 api_id: &self.api_id,
@@ -226,7 +242,8 @@ impl ApiPlan {
                 api_method: spec.request.method.as_str(),
                 states,
             };
-            let cors = policy::compile(PolicyConfig::Cors(cors), &binding).map_err(internal)?;
+            let config = pylon_model::PolicyConfig::Cors(cors.clone());
+            let cors = policy::compile(&config, &binding).map_err(internal)?;
             self.policies.add(cors);
         }
         for c in &spec.constant_parameters {

@@ -9,22 +9,17 @@ pub(crate) mod state;
 use std::sync::Arc;
 
 use http::{HeaderMap, Response};
-use pylon_model::CorsConfig;
+use pylon_model::PolicyConfig;
 
 use self::cors::CorsPolicy;
 use self::kind::{Binding, Policy, PolicyRequest};
 use crate::error::GatewayError;
 use crate::request::body::GatewayBody;
 
-/// A configured policy: its kind and that kind's configuration, inline on the API or bound
-/// to it.
-pub(crate) enum PolicyConfig<'c> {
-    Cors(&'c CorsConfig),
-}
-
-/// The registry: compiles one configured policy for one binding.
+/// The registry: compiles one configured policy (bound to the API, or the API's inline
+/// `cors`) for one binding.
 pub(crate) fn compile(
-    config: PolicyConfig<'_>,
+    config: &PolicyConfig,
     binding: &Binding<'_>,
 ) -> Result<Arc<dyn Policy>, String> {
     Ok(match config {
