@@ -4,9 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
 use pylon_model::template::StageTemplate;
-use pylon_model::{
-    Backend, BackendDefinition, BackendEnvironment, BackendSpec, BackendTarget, ValidationError,
-};
+use pylon_model::{Backend, BackendDefinition, BackendEnvironment, BackendSpec, ValidationError};
 use pylon_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -184,17 +182,12 @@ pub(crate) async fn delete_definition(
     let backend = s.store.get_backend(&id).await?;
     let env = s.store.get_environment(&environment).await?;
     s.store.get_backend_definition(&id, &env.name).await?;
-    let target = BackendTarget::BackendId(backend.id.clone());
     let affected: Vec<ApiRef> = s
         .store
-        .active_deployments()
+        .apis_served_by_backend(&backend.id, &env.name)
         .await?
         .into_iter()
-        .filter(|d| d.environment == env.name && d.api.spec.backend.service == target)
-        .map(|d| ApiRef {
-            id: d.api_id,
-            name: d.api.spec.name,
-        })
+        .map(|(id, name)| ApiRef { id, name })
         .collect();
     if !affected.is_empty() && !args.confirm {
         let names: Vec<&str> = affected.iter().map(|a| a.name.as_str()).collect();

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use http::StatusCode;
 use pylon_model::template::StageTemplate;
 use pylon_model::{
-    Api, BackendDefinition, BackendTarget, Deployment, PublishRequest, Snapshot, ValidationError,
+    Api, BackendDefinition, BackendTarget, Deployment, PublishRequest, ValidationError,
 };
 use pylon_store::StoreError;
 use serde::{Deserialize, Serialize};
@@ -167,13 +167,6 @@ async fn route_rule(
     })
 }
 
-/// Refuses (409) a candidate configuration the data plane could not serve.
-pub(crate) fn check_compiles(s: &AppState, candidate: &Snapshot) -> ApiResult<()> {
-    pylon_router::Router::build(candidate, &s.config.base_domain)
-        .map(drop)
-        .map_err(|e| ApiError::Conflict(e.to_string()))
-}
-
 #[utoipa::path(post, path = "/v1/groups/{group_id}/apis/{api_id}/publish", tag = "deployments",
     request_body = PublishRequest,
     params(("group_id" = String, Path), ("api_id" = String, Path)),
@@ -279,7 +272,5 @@ pub(crate) async fn list_active_in_group(
     Path(group_id): Path<String>,
 ) -> ApiResult<Json<Vec<Deployment>>> {
     s.store.get_group(&group_id).await?;
-    let mut active = s.store.active_deployments().await?;
-    active.retain(|d| d.group_id == group_id);
-    Ok(Json(active))
+    Ok(Json(s.store.active_deployments_in_group(&group_id).await?))
 }

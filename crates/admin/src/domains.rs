@@ -8,7 +8,6 @@ use pylon_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::deployments::check_compiles;
 use crate::environments;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::JsonBody;
@@ -66,7 +65,7 @@ pub(crate) async fn create(
         None => None,
         Some(env) => Some(environments::named_in(&s, "environment", env).await?),
     };
-    let mut group = s.store.get_group(&group_id).await?;
+    let group = s.store.get_group(&group_id).await?;
     if let Some(owner) = s.store.group_by_domain(&name).await? {
         let whose = if owner.id == group.id {
             "this group".to_string()
@@ -78,16 +77,10 @@ pub(crate) async fn create(
         )));
     }
     let domain = Domain { name, environment };
-    group.domains.push(domain.clone());
-    group.updated_at = now_ms();
-    // The router also knows hosts the store does not check (e.g. wildcards overlapping).
-    let mut candidate = s.store.load_snapshot().await?;
-    if let Some(slot) = candidate.groups.iter_mut().find(|g| g.id == group.id) {
-        *slot = group.clone();
-    }
-    check_compiles(&s, &candidate)?;
     // Added to the group as stored now, not to the copy read above, so a concurrent edit of
-    // the group is kept; the store checks the domain is free and its environment exists.
+    // the group is kept; the store checks, in its transaction, that the domain is free (the
+    // router keys hosts by the same normalised name, exact or `*.` wildcard, so that is every
+    // clash it could find) and that its environment exists.
     let added = domain.clone();
     s.store
         .modify_group(&group.id, |g| {

@@ -132,6 +132,23 @@ impl Store {
             BackendDefinition::Upstream { upstream, .. } => Some(upstream.clone()),
             _ => None,
         };
+        // Checked here too, not only by the caller before: deleting the upstream checks for
+        // definitions naming it in its own transaction, so one of the two writes sees the
+        // other. A name known only per environment (`${stageVariables.x}`) is the gateway's
+        // to resolve.
+        if let Some(name) = upstream.as_deref().map(str::trim)
+            && !name.contains("${")
+        {
+            let found = sqlx::query("SELECT id FROM upstreams WHERE id = $1 OR name = $1")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if found.is_none() {
+                return Err(StoreError::Conflict(format!(
+                    "upstream `{name}` does not exist (any more); create it or name another"
+                )));
+            }
+        }
         let record = BackendEnvironment {
             environment: key.clone(),
             ..d.clone()
@@ -187,13 +204,25 @@ impl Store {
         decode_all(&rows)
     }
 
-    /// Deletes the definition and unpublishes, in the same transaction, the given APIs in that
-    /// environment (those not published there are skipped).
+    /// The APIs served in `environment` through the backend service (by their active
+    /// deployment), as (id, name): what deleting its definition there would unpublish.
+    pub async fn apis_served_by_backend(
+        &self,
+        backend_id: &str,
+        environment: &str,
+    ) -> Result<Vec<(String, String)>> {
+        served_by_backend(&mut *self.conn().await?, backend_id, &env_key(environment)).await
+    }
+
+    /// Deletes the definition and unpublishes, in the same transaction, every API served in
+    /// that environment through the backend service. `confirmed` are the APIs the caller was
+    /// told about: if another one is served through it by now, nothing is deleted (Conflict),
+    /// so nothing is unpublished that nobody agreed to.
     pub async fn delete_backend_definition(
         &self,
         backend_id: &str,
         environment: &str,
-        unpublish_api_ids: &[String],
+        confirmed: &[String],
     ) -> Result<()> {
         let key = env_key(environment);
         let mut tx = self.write_tx().await?;
@@ -211,7 +240,20 @@ impl Store {
                 format!("{backend_id} in {key}"),
             ));
         }
-        for api_id in unpublish_api_ids {
+        let served = served_by_backend(&mut tx, backend_id, &key).await?;
+        let unconfirmed: Vec<&str> = served
+            .iter()
+            .filter(|(id, _)| !confirmed.contains(id))
+            .map(|(_, name)| name.as_str())
+            .collect();
+        if !unconfirmed.is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "API(s) {} were published through this definition meanwhile; repeat the call \
+                 to see what deleting it unpublishes",
+                unconfirmed.join(", ")
+            )));
+        }
+        for (api_id, _) in &served {
             sqlx::query("DELETE FROM published WHERE api_id = $1 AND environment = $2")
                 .bind(api_id)
                 .bind(&key)
@@ -221,6 +263,27 @@ impl Store {
         self.commit(tx, Touch::All).await?;
         Ok(())
     }
+}
+
+async fn served_by_backend(
+    conn: &mut AnyConnection,
+    backend_id: &str,
+    environment: &str,
+) -> Result<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT a.id, a.name FROM published p
+         JOIN deployments d ON d.id = p.deployment_id
+         JOIN apis a ON a.id = p.api_id
+         WHERE p.environment = $1 AND d.backend_id = $2
+         ORDER BY a.created_at, a.id",
+    )
+    .bind(environment)
+    .bind(backend_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+        .collect()
 }
 
 pub(crate) async fn list_backends(conn: &mut AnyConnection) -> Result<Vec<Backend>> {
@@ -339,7 +402,22 @@ mod tests {
             .await
             .unwrap();
         let replaced = upstream_definition("b", "TEST", "vpc");
+        // The upstream it names must exist, checked in the write transaction.
+        match store.put_backend_definition(&replaced).await {
+            Err(StoreError::Conflict(m)) => assert!(m.contains("`vpc` does not exist"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        store
+            .create_upstream(&crate::fixtures::upstream("u", "vpc", 1))
+            .await
+            .unwrap();
         store.put_backend_definition(&replaced).await.unwrap();
+        let by_template = upstream_definition("b", "PRE", "${stageVariables.vpc}");
+        store.put_backend_definition(&by_template).await.unwrap();
+        store
+            .delete_backend_definition("b", "PRE", &[])
+            .await
+            .unwrap();
         assert_eq!(
             store.get_backend_definition("b", "Test").await.unwrap(),
             replaced
@@ -450,6 +528,23 @@ mod tests {
             Err(StoreError::NotFound { .. })
         ));
         assert_eq!(store.active_deployments().await.unwrap().len(), 3);
+        assert_eq!(
+            store.apis_served_by_backend("b", "test").await.unwrap(),
+            [
+                ("a".to_string(), "orders".to_string()),
+                ("o".to_string(), "other".to_string())
+            ]
+        );
+        // An API the caller was not told about (published since it asked): nothing changes.
+        match store
+            .delete_backend_definition("b", "TEST", &["a".to_string()])
+            .await
+        {
+            Err(StoreError::Conflict(m)) => assert!(m.contains("other"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(store.active_deployments().await.unwrap().len(), 3);
+        assert_eq!(store.list_backend_definitions("b").await.unwrap().len(), 1);
 
         store
             .delete_backend_definition("b", "test", &["a".to_string(), "o".to_string()])

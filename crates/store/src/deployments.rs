@@ -24,14 +24,15 @@ impl Store {
         deployment_id: &str,
         now: i64,
     ) -> Result<Deployment> {
-        self.publish_checked(api, environment, note, deployment_id, now, &|_| Ok(()))
+        self.publish_with(api, environment, note, deployment_id, now, None)
             .await
     }
 
     /// [`Store::publish`], refused with `Conflict` when `rule` refuses what the API's group
     /// would serve in that environment afterwards (its active deployments, the new one
-    /// included). The rule runs inside the write transaction, so two concurrent publishes
-    /// cannot both pass it with routes that clash.
+    /// included), or when the backend service it names has no definition there. Both are
+    /// checked inside the write transaction, so two concurrent publishes cannot both pass
+    /// with routes that clash, nor one pass while the definition is deleted.
     pub async fn publish_checked(
         &self,
         api: &Api,
@@ -40,6 +41,19 @@ impl Store {
         deployment_id: &str,
         now: i64,
         rule: &ServedRule<'_>,
+    ) -> Result<Deployment> {
+        self.publish_with(api, environment, note, deployment_id, now, Some(rule))
+            .await
+    }
+
+    async fn publish_with(
+        &self,
+        api: &Api,
+        environment: &str,
+        note: &str,
+        deployment_id: &str,
+        now: i64,
+        rule: Option<&ServedRule<'_>>,
     ) -> Result<Deployment> {
         let key = env_key(environment);
         let mut tx = self.write_tx().await?;
@@ -109,8 +123,11 @@ impl Store {
         })?;
         let before = served_group(&mut tx, &api.id, &key).await?;
         set_active(&mut tx, &api.id, &key, &deployment.id).await?;
-        self.check_served(&mut tx, &api.group_id, &key, rule)
-            .await?;
+        if let Some(rule) = rule {
+            check_backend_defined(&mut tx, api, &key).await?;
+            self.check_served(&mut tx, &api.group_id, &key, rule)
+                .await?;
+        }
         self.commit(tx, moved(before.as_deref(), &api.group_id))
             .await?;
         deployment.active = true;
@@ -160,8 +177,7 @@ impl Store {
         environment: &str,
         version: u32,
     ) -> Result<Deployment> {
-        self.activate_checked(api_id, environment, version, &|_| Ok(()))
-            .await
+        self.activate_with(api_id, environment, version, None).await
     }
 
     /// [`Store::activate`], refused with `Conflict` when `rule` refuses what the group would
@@ -172,6 +188,17 @@ impl Store {
         environment: &str,
         version: u32,
         rule: &ServedRule<'_>,
+    ) -> Result<Deployment> {
+        self.activate_with(api_id, environment, version, Some(rule))
+            .await
+    }
+
+    async fn activate_with(
+        &self,
+        api_id: &str,
+        environment: &str,
+        version: u32,
+        rule: Option<&ServedRule<'_>>,
     ) -> Result<Deployment> {
         let key = env_key(environment);
         let mut tx = self.write_tx().await?;
@@ -188,8 +215,11 @@ impl Store {
         open_api(&self.sealer, &mut deployment.api)?;
         let before = served_group(&mut tx, api_id, &key).await?;
         set_active(&mut tx, api_id, &key, &deployment.id).await?;
-        self.check_served(&mut tx, &deployment.group_id, &key, rule)
-            .await?;
+        if let Some(rule) = rule {
+            check_backend_defined(&mut tx, &deployment.api, &key).await?;
+            self.check_served(&mut tx, &deployment.group_id, &key, rule)
+                .await?;
+        }
         self.commit(tx, moved(before.as_deref(), &deployment.group_id))
             .await?;
         deployment.active = true;
@@ -238,6 +268,44 @@ impl Store {
     pub async fn active_deployments(&self) -> Result<Vec<Deployment>> {
         let conn = &mut *self.conn().await?;
         active_deployments(conn, &self.sealer, Scope::default()).await
+    }
+
+    /// What one group serves: its active deployments, in snapshot order.
+    pub async fn active_deployments_in_group(&self, group_id: &str) -> Result<Vec<Deployment>> {
+        let conn = &mut *self.conn().await?;
+        let scope = Scope {
+            group: Some(group_id),
+            environment: None,
+        };
+        active_deployments(conn, &self.sealer, scope).await
+    }
+}
+
+/// A backend service the API names must have a definition in the environment.
+async fn check_backend_defined(
+    conn: &mut AnyConnection,
+    api: &Api,
+    environment: &str,
+) -> Result<()> {
+    let Some(backend) = backend_id(api) else {
+        return Ok(());
+    };
+    let defined = sqlx::query(
+        "SELECT backend_id FROM backend_definitions WHERE backend_id = $1 AND environment = $2",
+    )
+    .bind(backend)
+    .bind(environment)
+    .fetch_optional(&mut *conn)
+    .await?
+    .is_some();
+    if defined {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!(
+            "API `{}` uses backend service `{backend}`, which has no definition in \
+             {environment}",
+            api.spec.name
+        )))
     }
 }
 
@@ -416,6 +484,45 @@ mod tests {
         for reader in readers {
             assert!(reader.await.unwrap() > 0);
         }
+    }
+
+    /// The checks a serving publish makes run in its transaction: a backend service without a
+    /// definition there, or a rule refusing what the group would serve, leaves nothing behind.
+    #[tokio::test]
+    async fn a_checked_publish_is_refused_inside_its_transaction() {
+        use crate::fixtures::{backend, http_definition};
+        let (_dir, store) = temp_store().await;
+        store.create_group(&group("g", "shop", 1)).await.unwrap();
+        store
+            .create_backend(&backend("b", "web", pylon_model::BackendKind::Http, 1))
+            .await
+            .unwrap();
+        let a = api("a", "g", "orders", Some("b"), 1);
+        store.create_api(&a).await.unwrap();
+        let pass = |_: &[pylon_model::Deployment]| Ok(());
+        match store.publish_checked(&a, "TEST", "", "d1", 2, &pass).await {
+            Err(StoreError::Conflict(m)) => assert!(m.contains("no definition in TEST"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        store
+            .put_backend_definition(&http_definition("b", "TEST"))
+            .await
+            .unwrap();
+        let refuse = |served: &[pylon_model::Deployment]| Err(format!("{} served", served.len()));
+        match store
+            .publish_checked(&a, "TEST", "", "d2", 3, &refuse)
+            .await
+        {
+            Err(StoreError::Conflict(m)) => assert_eq!(m, "1 served"),
+            other => panic!("{other:?}"),
+        }
+        assert!(store.active_deployments().await.unwrap().is_empty());
+        assert!(store.list_deployments("a", None).await.unwrap().is_empty());
+        store
+            .publish_checked(&a, "TEST", "", "d3", 4, &pass)
+            .await
+            .unwrap();
+        assert_eq!(store.active_deployments().await.unwrap().len(), 1);
     }
 
     #[tokio::test]
