@@ -285,16 +285,16 @@ impl Inputs {
             .get(&(d.api_id.clone(), env.clone()))
             .map(|ps| ps.iter().collect())
             .unwrap_or_default();
-        ApiPlan::compile(
-            d,
+        let inputs = plan::PlanInputs {
             definition,
-            vars.get(&env).unwrap_or(&EMPTY),
-            &self.resolver,
-            grants,
-            &bound,
-            &carried.jwks,
-            &carried.policies,
-        )
+            vars: vars.get(&env).unwrap_or(&EMPTY),
+            resolver: &self.resolver,
+            authorizations: grants,
+            bound: &bound,
+            jwks: &carried.jwks,
+            states: &carried.policies,
+        };
+        ApiPlan::compile(d, &inputs)
     }
 }
 

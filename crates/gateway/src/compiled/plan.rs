@@ -126,21 +126,24 @@ pub(crate) struct ApiPlan {
     pub(crate) backend: Result<BackendPlan, Unservable>,
 }
 
+/// What compiling one deployment reads besides the deployment itself, resolved for its
+/// group and environment by `compiled/mod.rs`.
+pub(crate) struct PlanInputs<'i> {
+    /// The backend service's definition in the environment, or the API's inline one.
+    pub(crate) definition: Option<&'i BackendDefinition>,
+    /// The group's stage variables in the environment.
+    pub(crate) vars: &'i BTreeMap<String, String>,
+    pub(crate) resolver: &'i Resolver,
+    /// The grants for this API in this environment.
+    pub(crate) authorizations: &'i [&'i Authorization],
+    /// The policies bound to this API in this environment.
+    pub(crate) bound: &'i [&'i pylon_model::Policy],
+    pub(crate) jwks: &'i super::jwt::JwksRegistry,
+    pub(crate) states: &'i PolicyStates,
+}
+
 impl ApiPlan {
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "each is an index or registry compiled/mod.rs builds once per snapshot"
-    )]
-    pub(crate) fn compile(
-        deployment: &Deployment,
-        definition: Option<&BackendDefinition>,
-        vars: &BTreeMap<String, String>,
-        resolver: &Resolver,
-        authorizations: &[&Authorization],
-        bound: &[&pylon_model::Policy],
-        jwks: &super::jwt::JwksRegistry,
-        states: &PolicyStates,
-    ) -> Self {
+    pub(crate) fn compile(deployment: &Deployment, inputs: &PlanInputs<'_>) -> Self {
         let spec = &deployment.api.spec;
         let mut plan = ApiPlan {
             api_id: deployment.api_id.clone(),
@@ -157,7 +160,7 @@ impl ApiPlan {
                 credential_query: Vec::new(),
                 jwt: None,
             },
-            grants: Grants::build(authorizations),
+            grants: Grants::build(inputs.authorizations),
             policies: Policies::default(),
             params: Vec::with_capacity(spec.parameters.len()),
             reads_form: false,
@@ -171,7 +174,7 @@ impl ApiPlan {
             reserved_query: Vec::new(),
             backend: Err(Unservable::Internal(String::new())),
         };
-        plan.backend = plan.fill(deployment, definition, vars, resolver, bound, jwks, states);
+        plan.backend = plan.fill(deployment, inputs);
         plan.reserve(spec);
         plan
     }
@@ -206,13 +209,17 @@ impl ApiPlan {
     fn fill(
         &mut self,
         deployment: &Deployment,
-        definition: Option<&BackendDefinition>,
-        vars: &BTreeMap<String, String>,
-        resolver: &Resolver,
-        bound: &[&pylon_model::Policy],
-        jwks: &super::jwt::JwksRegistry,
-        states: &PolicyStates,
+        inputs: &PlanInputs<'_>,
     ) -> Result<BackendPlan, Unservable> {
+        let PlanInputs {
+            definition,
+            vars,
+            resolver,
+            bound,
+            jwks,
+            states,
+            ..
+        } = *inputs;
         let spec = &deployment.api.spec;
         let internal = Unservable::Internal;
         self.auth = AuthPlan::compile(&spec.auth, jwks).map_err(internal)?;
