@@ -5,7 +5,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::Store;
 use crate::Touch;
-use crate::codec::{decode, decode_all, encode, env_key, on_unique};
+use crate::codec::{check_name_free, decode, decode_all, encode, env_key, fetch_one, on_unique};
 use crate::error::{Result, StoreError, not_found};
 use crate::groups::exists;
 
@@ -18,7 +18,7 @@ impl Store {
                 b.id
             )));
         }
-        check_name_free(&mut tx, b).await?;
+        name_free(&mut tx, b).await?;
         sqlx::query("INSERT INTO backends (id, name, created_at, body) VALUES ($1, $2, $3, $4)")
             .bind(&b.id)
             .bind(&b.spec.name)
@@ -35,7 +35,7 @@ impl Store {
     pub async fn update_backend(&self, b: &Backend) -> Result<()> {
         let mut tx = self.write_tx().await?;
         get_by_id(&mut tx, &b.id).await?;
-        check_name_free(&mut tx, b).await?;
+        name_free(&mut tx, b).await?;
         sqlx::query("UPDATE backends SET name = $1, created_at = $2, body = $3 WHERE id = $4")
             .bind(&b.spec.name)
             .bind(b.created_at)
@@ -309,29 +309,22 @@ pub(crate) async fn list_all_definitions(
 }
 
 async fn get_by_id(conn: &mut AnyConnection, id: &str) -> Result<Backend> {
-    let row = sqlx::query("SELECT body FROM backends WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or_else(|| not_found("backend", id))?;
-    decode(&row)
+    fetch_one(
+        conn,
+        "SELECT body FROM backends WHERE id = $1",
+        id,
+        "backend",
+    )
+    .await
 }
 
 fn name_taken(name: &str) -> String {
     format!("a backend named `{name}` already exists")
 }
 
-async fn check_name_free(conn: &mut AnyConnection, b: &Backend) -> Result<()> {
-    let taken = sqlx::query("SELECT id FROM backends WHERE name = $1 AND id <> $2")
-        .bind(&b.spec.name)
-        .bind(&b.id)
-        .fetch_optional(conn)
-        .await?
-        .is_some();
-    if taken {
-        return Err(StoreError::Conflict(name_taken(&b.spec.name)));
-    }
-    Ok(())
+async fn name_free(conn: &mut AnyConnection, b: &Backend) -> Result<()> {
+    let sql = "SELECT id FROM backends WHERE name = $1 AND id <> $2";
+    check_name_free(conn, sql, &b.spec.name, &b.id, || name_taken(&b.spec.name)).await
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::Store;
 use crate::Touch;
-use crate::codec::{decode, decode_all, encode, on_unique};
+use crate::codec::{check_name_free, decode, decode_all, encode, on_unique};
 use crate::error::{Result, StoreError, not_found};
 
 impl Store {
@@ -17,7 +17,7 @@ impl Store {
                 g.id
             )));
         }
-        check_name_free(&mut tx, g).await?;
+        name_free(&mut tx, g).await?;
         check_domains_free(&mut tx, g).await?;
         sqlx::query("INSERT INTO groups (id, name, created_at, body) VALUES ($1, $2, $3, $4)")
             .bind(&g.id)
@@ -140,7 +140,7 @@ pub(crate) async fn exists(conn: &mut AnyConnection, sql: &'static str, key: &st
 
 /// Rewrites an existing group's record and domains, checking name and domains are free.
 async fn write_group(conn: &mut AnyConnection, g: &Group) -> Result<()> {
-    check_name_free(&mut *conn, g).await?;
+    name_free(&mut *conn, g).await?;
     check_domains_free(&mut *conn, g).await?;
     sqlx::query("UPDATE groups SET name = $1, created_at = $2, body = $3 WHERE id = $4")
         .bind(&g.name)
@@ -161,17 +161,9 @@ fn name_taken(name: &str) -> String {
     format!("a group named `{name}` already exists")
 }
 
-async fn check_name_free(conn: &mut AnyConnection, g: &Group) -> Result<()> {
-    let taken = sqlx::query("SELECT id FROM groups WHERE name = $1 AND id <> $2")
-        .bind(&g.name)
-        .bind(&g.id)
-        .fetch_optional(conn)
-        .await?
-        .is_some();
-    if taken {
-        return Err(StoreError::Conflict(name_taken(&g.name)));
-    }
-    Ok(())
+async fn name_free(conn: &mut AnyConnection, g: &Group) -> Result<()> {
+    let sql = "SELECT id FROM groups WHERE name = $1 AND id <> $2";
+    check_name_free(conn, sql, &g.name, &g.id, || name_taken(&g.name)).await
 }
 
 /// Domains are unique across groups, and listed once per group.

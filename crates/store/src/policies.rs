@@ -10,7 +10,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::Store;
 use crate::Touch;
-use crate::codec::{decode, decode_all, encode, env_key, on_unique};
+use crate::codec::{check_name_free, decode, decode_all, encode, env_key, fetch_one, on_unique};
 use crate::error::{Result, StoreError, not_found};
 use crate::groups::exists;
 
@@ -23,7 +23,7 @@ impl Store {
                 p.id
             )));
         }
-        check_name_free(&mut tx, p).await?;
+        name_free(&mut tx, p).await?;
         sqlx::query(
             "INSERT INTO policies (id, name, kind, created_at, body) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -51,7 +51,7 @@ impl Store {
                 old.spec.config.kind()
             )));
         }
-        check_name_free(&mut tx, p).await?;
+        name_free(&mut tx, p).await?;
         sqlx::query("UPDATE policies SET name = $1, created_at = $2, body = $3 WHERE id = $4")
             .bind(&p.spec.name)
             .bind(p.created_at)
@@ -280,29 +280,22 @@ pub(crate) async fn list_all_bindings(conn: &mut AnyConnection) -> Result<Vec<Po
 }
 
 async fn get_by_id(conn: &mut AnyConnection, id: &str) -> Result<Policy> {
-    let row = sqlx::query("SELECT body FROM policies WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or_else(|| not_found("policy", id))?;
-    decode(&row)
+    fetch_one(
+        conn,
+        "SELECT body FROM policies WHERE id = $1",
+        id,
+        "policy",
+    )
+    .await
 }
 
 fn name_taken(name: &str) -> String {
     format!("a policy named `{name}` already exists")
 }
 
-async fn check_name_free(conn: &mut AnyConnection, p: &Policy) -> Result<()> {
-    let taken = sqlx::query("SELECT id FROM policies WHERE name = $1 AND id <> $2")
-        .bind(&p.spec.name)
-        .bind(&p.id)
-        .fetch_optional(conn)
-        .await?
-        .is_some();
-    if taken {
-        return Err(StoreError::Conflict(name_taken(&p.spec.name)));
-    }
-    Ok(())
+async fn name_free(conn: &mut AnyConnection, p: &Policy) -> Result<()> {
+    let sql = "SELECT id FROM policies WHERE name = $1 AND id <> $2";
+    check_name_free(conn, sql, &p.spec.name, &p.id, || name_taken(&p.spec.name)).await
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::Store;
 use crate::Touch;
-use crate::codec::{decode, decode_all, encode, on_unique};
+use crate::codec::{check_name_free, decode, decode_all, encode, fetch_one, on_unique};
 use crate::error::{Result, StoreError, not_found};
 use crate::groups::exists;
 
@@ -18,7 +18,7 @@ impl Store {
                 u.id
             )));
         }
-        check_name_free(&mut tx, u).await?;
+        name_free(&mut tx, u).await?;
         sqlx::query("INSERT INTO upstreams (id, name, created_at, body) VALUES ($1, $2, $3, $4)")
             .bind(&u.id)
             .bind(&u.spec.name)
@@ -36,7 +36,7 @@ impl Store {
     pub async fn update_upstream(&self, u: &Upstream) -> Result<()> {
         let mut tx = self.write_tx().await?;
         let old: Upstream = get_by_id(&mut tx, &u.id).await?;
-        check_name_free(&mut tx, u).await?;
+        name_free(&mut tx, u).await?;
         if old.spec.name != u.spec.name {
             let users = definitions_naming(&mut tx, &old.spec.name, &old.spec.name).await?;
             if let Some(first) = users.first() {
@@ -106,29 +106,22 @@ pub(crate) async fn list_upstreams(conn: &mut AnyConnection) -> Result<Vec<Upstr
 }
 
 async fn get_by_id(conn: &mut AnyConnection, id: &str) -> Result<Upstream> {
-    let row = sqlx::query("SELECT body FROM upstreams WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or_else(|| not_found("upstream", id))?;
-    decode(&row)
+    fetch_one(
+        conn,
+        "SELECT body FROM upstreams WHERE id = $1",
+        id,
+        "upstream",
+    )
+    .await
 }
 
 fn name_taken(name: &str) -> String {
     format!("an upstream named `{name}` already exists")
 }
 
-async fn check_name_free(conn: &mut AnyConnection, u: &Upstream) -> Result<()> {
-    let taken = sqlx::query("SELECT id FROM upstreams WHERE name = $1 AND id <> $2")
-        .bind(&u.spec.name)
-        .bind(&u.id)
-        .fetch_optional(conn)
-        .await?
-        .is_some();
-    if taken {
-        return Err(StoreError::Conflict(name_taken(&u.spec.name)));
-    }
-    Ok(())
+async fn name_free(conn: &mut AnyConnection, u: &Upstream) -> Result<()> {
+    let sql = "SELECT id FROM upstreams WHERE name = $1 AND id <> $2";
+    check_name_free(conn, sql, &u.spec.name, &u.id, || name_taken(&u.spec.name)).await
 }
 
 /// "backend `b` in `ENV`" for each definition naming the upstream by `id` or `name`.
