@@ -42,5 +42,5 @@ pub use policy::{
     MAX_POLICY_NAME_LEN, Policy, PolicyBinding, PolicyBindingSpec, PolicyConfig, PolicyInput,
     PolicySpec,
 };
-pub use snapshot::{Change, GroupState, PartialChange, Snapshot};
+pub use snapshot::{Change, GroupState, PartialChange, ServedChange, Snapshot};
 pub use upstream::{Upstream, UpstreamSpec};

@@ -21,11 +21,25 @@ pub enum Change {
 pub struct PartialChange {
     /// Every group as it is now (domains are routed across groups; there are few groups).
     pub groups: Vec<Group>,
-    /// The groups whose domains, stage variables or published APIs changed. A changed group
+    /// The groups whose domains, stage variables or grants changed, whole. A changed group
     /// missing from `groups` was deleted.
     pub changed: Vec<GroupState>,
+    /// What single APIs serve now in one environment (published, rolled back, unpublished), in
+    /// groups not otherwise changed: only those deployments are read and compiled.
+    pub served: Vec<ServedChange>,
     /// Every app with its credentials, when apps changed.
     pub apps: Option<Vec<AppCredentials>>,
+}
+
+/// What one API serves in one environment after a change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServedChange {
+    pub group_id: String,
+    pub api_id: String,
+    /// Canonical (uppercase).
+    pub environment: String,
+    /// `None`: no longer published there.
+    pub deployment: Option<Deployment>,
 }
 
 /// What one group serves.
@@ -88,6 +102,13 @@ impl Snapshot {
             self.deployments.extend(state.deployments.iter().cloned());
             self.authorizations
                 .extend(state.authorizations.iter().cloned());
+        }
+        for served in &partial.served {
+            self.deployments.retain(|d| {
+                !(d.api_id == served.api_id
+                    && d.environment.eq_ignore_ascii_case(&served.environment))
+            });
+            self.deployments.extend(served.deployment.iter().cloned());
         }
         let env_order = |name: &str| {
             self.environments

@@ -71,6 +71,34 @@ pub struct GroupRoutes {
     tables: Vec<Table>,
 }
 
+/// What routing needs of one published API: enough to rebuild a group's routes without the
+/// whole deployment.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec<'a> {
+    pub environment: &'a str,
+    /// The API's name, for conflict messages.
+    pub name: &'a str,
+    pub method: Method,
+    pub path: &'a str,
+    pub regex_priority: i32,
+    /// The API's creation time: among equals, the older API wins.
+    pub created_at: i64,
+}
+
+impl<'a> RouteSpec<'a> {
+    pub fn of(deployment: &'a Deployment) -> Self {
+        let request = &deployment.api.spec.request;
+        RouteSpec {
+            environment: &deployment.environment,
+            name: &deployment.api.spec.name,
+            method: request.method,
+            path: &request.path,
+            regex_priority: request.regex_priority,
+            created_at: deployment.api.created_at,
+        }
+    }
+}
+
 impl GroupRoutes {
     /// Compiles `deployments`, each with the index a match will answer with. Deployments of
     /// environments not in `environments` are unreachable and skipped. Fails when two of them
@@ -80,19 +108,28 @@ impl GroupRoutes {
         environments: &Environments,
         deployments: impl IntoIterator<Item = (usize, &'d Deployment)>,
     ) -> Result<GroupRoutes, RouteError> {
+        let specs = deployments.into_iter().map(|(i, d)| (i, RouteSpec::of(d)));
+        GroupRoutes::from_specs(group_id, environments, specs)
+    }
+
+    /// [`GroupRoutes::build`] from what routing needs of each API.
+    pub fn from_specs<'d>(
+        group_id: &str,
+        environments: &Environments,
+        routes: impl IntoIterator<Item = (usize, RouteSpec<'d>)>,
+    ) -> Result<GroupRoutes, RouteError> {
         let mut builders: Vec<TableBuilder> = (0..environments.len())
             .map(|_| TableBuilder::default())
             .collect();
         let mut names: HashMap<usize, &'d str> = HashMap::default();
-        for (index, deployment) in deployments {
-            let Some(e) = environments.get(&deployment.environment) else {
+        for (index, route) in routes {
+            let Some(e) = environments.get(route.environment) else {
                 continue;
             };
             let environment = || environments.names[e.0 as usize].clone();
-            let request = &deployment.api.spec.request;
-            let api = deployment.api.spec.name.as_str();
+            let api = route.name;
             let pattern =
-                PathPattern::parse(&request.path).map_err(|err| RouteError::InvalidPath {
+                PathPattern::parse(route.path).map_err(|err| RouteError::InvalidPath {
                     group: group_id.to_string(),
                     environment: environment(),
                     api: api.to_string(),
@@ -101,11 +138,11 @@ impl GroupRoutes {
             names.insert(index, api);
             builders[e.0 as usize]
                 .add(
-                    request.method,
+                    route.method,
                     pattern,
                     index,
-                    request.regex_priority,
-                    deployment.api.created_at,
+                    route.regex_priority,
+                    route.created_at,
                 )
                 .map_err(|err| match err {
                     AddError::Clash { existing, reason } => RouteError::Conflict {

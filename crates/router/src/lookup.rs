@@ -17,6 +17,13 @@ impl GroupId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EnvId(pub(crate) u32);
 
+impl EnvId {
+    /// The environment's position in the environments the router was built from.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
 /// What a Host header selects: the group, and the environment when the domain is bound to one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HostMatch {

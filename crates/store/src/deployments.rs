@@ -122,14 +122,14 @@ impl Store {
             })
         })?;
         let before = served_group(&mut tx, &api.id, &key).await?;
+        let touch = moved(before.as_deref(), &api.group_id, &api.id, &key);
         set_active(&mut tx, &api.id, &key, &deployment.id).await?;
         if let Some(rule) = rule {
             check_backend_defined(&mut tx, api, &key).await?;
             self.check_served(&mut tx, &api.group_id, &key, rule)
                 .await?;
         }
-        self.commit(tx, moved(before.as_deref(), &api.group_id))
-            .await?;
+        self.commit(tx, touch).await?;
         deployment.active = true;
         Ok(deployment)
     }
@@ -166,7 +166,12 @@ impl Store {
         if removed == 0 {
             return Err(not_found("published API", format!("{api_id} in {key}")));
         }
-        self.commit(tx, Touch::Group(&group)).await?;
+        let touch = Touch::Api {
+            group: &group,
+            api: api_id,
+            environment: &key,
+        };
+        self.commit(tx, touch).await?;
         Ok(())
     }
 
@@ -214,14 +219,14 @@ impl Store {
         let mut deployment: Deployment = decode(&row)?;
         open_api(&self.sealer, &mut deployment.api)?;
         let before = served_group(&mut tx, api_id, &key).await?;
+        let touch = moved(before.as_deref(), &deployment.group_id, api_id, &key);
         set_active(&mut tx, api_id, &key, &deployment.id).await?;
         if let Some(rule) = rule {
             check_backend_defined(&mut tx, &deployment.api, &key).await?;
             self.check_served(&mut tx, &deployment.group_id, &key, rule)
                 .await?;
         }
-        self.commit(tx, moved(before.as_deref(), &deployment.group_id))
-            .await?;
+        self.commit(tx, touch).await?;
         deployment.active = true;
         Ok(deployment)
     }
@@ -281,6 +286,30 @@ impl Store {
     }
 }
 
+/// The deployment `api_id` serves in `environment`, if it is published there.
+pub(crate) async fn served_deployment(
+    conn: &mut AnyConnection,
+    sealer: &Sealer,
+    api_id: &str,
+    environment: &str,
+) -> Result<Option<Deployment>> {
+    let row = sqlx::query(
+        "SELECT d.body FROM published p JOIN deployments d ON d.id = p.deployment_id
+         WHERE p.api_id = $1 AND p.environment = $2",
+    )
+    .bind(api_id)
+    .bind(environment)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let mut deployment: Deployment = decode(&row)?;
+    open_api(sealer, &mut deployment.api)?;
+    deployment.active = true;
+    Ok(Some(deployment))
+}
+
 /// A backend service the API names must have a definition in the environment.
 async fn check_backend_defined(
     conn: &mut AnyConnection,
@@ -326,12 +355,21 @@ async fn served_group(
     Ok(row.map(|r| r.try_get("group_id")).transpose()?)
 }
 
-/// What replacing a deployment served in group `before` by one in `after` changes: one group,
-/// or two when the API moved between groups since it was last published.
-fn moved<'a>(before: Option<&str>, after: &'a str) -> Touch<'a> {
+/// What replacing a deployment served in group `before` by one in `after` changes: one API
+/// of one group, or two groups when the API moved between groups since it was last published.
+fn moved<'a>(
+    before: Option<&str>,
+    after: &'a str,
+    api: &'a str,
+    environment: &'a str,
+) -> Touch<'a> {
     match before {
         Some(b) if b != after => Touch::All,
-        _ => Touch::Group(after),
+        _ => Touch::Api {
+            group: after,
+            api,
+            environment,
+        },
     }
 }
 

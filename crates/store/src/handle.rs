@@ -27,8 +27,14 @@ pub struct Revision {
 pub(crate) enum Touch<'a> {
     /// Only drafts: nothing the gateway serves.
     Draft,
-    /// What one group serves: its domains, stage variables or published APIs.
+    /// What one group serves: its domains, stage variables or grants.
     Group(&'a str),
+    /// What one API of a group serves in one environment (publish, rollback, unpublish).
+    Api {
+        group: &'a str,
+        api: &'a str,
+        environment: &'a str,
+    },
     /// Apps or their credentials (grants belong to the group of their API).
     Access,
     /// Anything else the gateway serves (environments, upstreams, backend definitions).
@@ -41,6 +47,11 @@ impl Touch<'_> {
         match self {
             Touch::Draft => None,
             Touch::Group(id) => Some(format!("{GROUP_SCOPE}{id}")),
+            Touch::Api {
+                group,
+                api,
+                environment,
+            } => Some(format!("{API_SCOPE}{group}/{api}/{environment}")),
             Touch::Access => Some(ACCESS_SCOPE.into()),
             Touch::All => Some(ALL_SCOPE.into()),
         }
@@ -48,6 +59,8 @@ impl Touch<'_> {
 }
 
 pub(crate) const GROUP_SCOPE: &str = "group:";
+/// Followed by `<group>/<api>/<environment>` (ids and environment names hold no `/`).
+pub(crate) const API_SCOPE: &str = "api:";
 pub(crate) const ACCESS_SCOPE: &str = "access";
 pub(crate) const ALL_SCOPE: &str = "*";
 

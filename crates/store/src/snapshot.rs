@@ -1,10 +1,10 @@
 //! The published state the data plane compiles, read in one transaction.
 
-use pylon_model::{Change, GroupState, PartialChange, Snapshot};
+use pylon_model::{Change, GroupState, PartialChange, ServedChange, Snapshot};
 use sqlx::Row;
 
 use crate::error::Result;
-use crate::handle::{ACCESS_SCOPE, ALL_SCOPE, CHANGES_KEPT, GROUP_SCOPE};
+use crate::handle::{ACCESS_SCOPE, ALL_SCOPE, API_SCOPE, CHANGES_KEPT, GROUP_SCOPE};
 use crate::{Revision, Store};
 use crate::{
     apps, authorizations, backends, deployments, environments, groups, policies, upstreams,
@@ -77,6 +77,33 @@ impl Store {
             .collect();
         groups.sort_unstable();
         groups.dedup();
+        // Single APIs of groups not reloaded whole; the last change to each (API,
+        // environment) is what it serves now, so each is read once.
+        let mut apis: Vec<(&str, &str, &str)> = scopes
+            .iter()
+            .filter_map(|s| {
+                let mut parts = s.strip_prefix(API_SCOPE)?.splitn(3, '/');
+                Some((parts.next()?, parts.next()?, parts.next()?))
+            })
+            .filter(|(group, _, _)| groups.binary_search(group).is_err())
+            .collect();
+        apis.sort_unstable();
+        apis.dedup();
+        let mut served = Vec::with_capacity(apis.len());
+        for (group_id, api_id, environment) in apis {
+            served.push(ServedChange {
+                group_id: group_id.to_string(),
+                api_id: api_id.to_string(),
+                environment: environment.to_string(),
+                deployment: deployments::served_deployment(
+                    &mut tx,
+                    &self.sealer,
+                    api_id,
+                    environment,
+                )
+                .await?,
+            });
+        }
         let mut changed = Vec::with_capacity(groups.len());
         for group_id in groups {
             let scope = deployments::Scope {
@@ -98,6 +125,7 @@ impl Store {
         let change = PartialChange {
             groups: groups::list_groups(&mut tx).await?,
             changed,
+            served,
             apps,
         };
         tx.commit().await?;
@@ -224,15 +252,21 @@ mod tests {
             *since = revision.served;
             change
         }
-        fn touched(change: &Change) -> (Vec<&str>, bool) {
+        /// Groups reloaded whole, single APIs (`api/ENV`) reloaded, apps reloaded.
+        fn touched(change: &Change) -> (Vec<&str>, Vec<String>, bool) {
             match change {
-                Change::Full(_) => (vec!["*"], true),
+                Change::Full(_) => (vec!["*"], Vec::new(), true),
                 Change::Partial(p) => (
                     p.changed.iter().map(|g| g.group_id.as_str()).collect(),
+                    p.served
+                        .iter()
+                        .map(|c| format!("{}/{}", c.api_id, c.environment))
+                        .collect(),
                     p.apps.is_some(),
                 ),
             }
         }
+        let none: Vec<String> = Vec::new();
 
         let (_dir, store) = temp_store().await;
         let (revision, mut held) = store.load_snapshot_at().await.unwrap();
@@ -240,7 +274,11 @@ mod tests {
         store.create_group(&group("g1", "shop", 1)).await.unwrap();
         store.create_group(&group("g2", "blog", 2)).await.unwrap();
         let change = follow(&store, &mut held, &mut since).await;
-        assert_eq!(touched(&change), (vec!["*"], true), "first load is whole");
+        assert_eq!(
+            touched(&change),
+            (vec!["*"], none.clone(), true),
+            "first load is whole"
+        );
 
         let a = api("a", "g1", "orders", None, 10);
         let b = api("b", "g2", "posts", None, 5);
@@ -248,25 +286,26 @@ mod tests {
         store.create_api(&b).await.unwrap();
         store.publish(&a, "RELEASE", "", "a1", 20).await.unwrap();
         let change = follow(&store, &mut held, &mut since).await;
-        assert_eq!(touched(&change), (vec!["g1"], false));
+        assert_eq!(touched(&change), (vec![], vec!["a/RELEASE".into()], false));
         store.publish(&b, "TEST", "", "b1", 21).await.unwrap();
         store.publish(&b, "RELEASE", "", "b2", 22).await.unwrap();
         let change = follow(&store, &mut held, &mut since).await;
-        assert_eq!(touched(&change), (vec!["g2"], false));
+        let both = vec!["b/RELEASE".to_string(), "b/TEST".to_string()];
+        assert_eq!(touched(&change), (vec![], both, false));
         assert_eq!(held.deployments.len(), 3);
 
         let mut sv = store.get_stage_variables("g2", "TEST").await.unwrap();
         sv.variables.insert("host".into(), "10.0.0.1".into());
         store.put_stage_variables(&sv).await.unwrap();
         let change = follow(&store, &mut held, &mut since).await;
-        assert_eq!(touched(&change), (vec!["g2"], false));
+        assert_eq!(touched(&change), (vec!["g2"], none.clone(), false));
 
         store
             .create_app(&app("p", "mobile", 30), &app_key("p", "key", 30))
             .await
             .unwrap();
         let change = follow(&store, &mut held, &mut since).await;
-        assert_eq!(touched(&change), (vec![], true));
+        assert_eq!(touched(&change), (vec![], none.clone(), true));
 
         let grant = |id: &str, api: &str| pylon_model::Authorization {
             id: id.into(),
@@ -280,16 +319,17 @@ mod tests {
         store.put_authorization(&grant("z1", "a")).await.unwrap();
         store.put_authorization(&grant("z2", "b")).await.unwrap();
         let change = follow(&store, &mut held, &mut since).await;
-        assert_eq!(touched(&change), (vec!["g1", "g2"], false));
+        assert_eq!(touched(&change), (vec!["g1", "g2"], none.clone(), false));
         assert_eq!(held.authorizations.len(), 2);
         store.delete_authorization("z2").await.unwrap();
         let change = follow(&store, &mut held, &mut since).await;
-        assert_eq!(touched(&change), (vec!["g2"], false));
+        assert_eq!(touched(&change), (vec!["g2"], none.clone(), false));
 
         store.unpublish("a", "RELEASE").await.unwrap();
         store.delete_api("a").await.unwrap();
         let change = follow(&store, &mut held, &mut since).await;
-        assert_eq!(touched(&change), (vec!["g1"], false));
+        // The API's unpublish is part of its group's whole reload.
+        assert_eq!(touched(&change), (vec!["g1"], none.clone(), false));
         assert!(held.authorizations.is_empty());
 
         store
@@ -297,7 +337,7 @@ mod tests {
             .await
             .unwrap();
         let change = follow(&store, &mut held, &mut since).await;
-        assert_eq!(touched(&change), (vec!["*"], true));
+        assert_eq!(touched(&change), (vec!["*"], none, true));
 
         // A draft moves no served revision: nothing to follow.
         store

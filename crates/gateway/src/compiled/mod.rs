@@ -13,10 +13,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use pylon_model::{
-    Authorization, BackendDefinition, BackendTarget, Deployment, GroupState, PartialChange, Policy,
-    Snapshot, StageVariables,
+    Authorization, BackendDefinition, BackendTarget, Deployment, GroupState, Method, PartialChange,
+    Policy, ServedChange, Snapshot, StageVariables,
 };
-use pylon_router::{EnvId, Environments, GroupId, GroupRoutes, RouteError, Router};
+use pylon_router::{EnvId, Environments, GroupId, GroupRoutes, RouteError, RouteSpec, Router};
 
 use crate::backend::Resolver;
 use crate::backend::upstream::HealthRegistry;
@@ -51,7 +51,40 @@ impl Default for Carried {
 /// One group's APIs compiled, by the index its routes answer with.
 #[derive(Default)]
 pub(crate) struct GroupPlans {
-    plans: Vec<ApiPlan>,
+    plans: Vec<Served>,
+}
+
+/// One deployment compiled, with what routing needs to rebuild the group's routes without
+/// it: a change to one API compiles that API's plan and reuses the others'.
+#[derive(Clone)]
+struct Served {
+    plan: Arc<ApiPlan>,
+    method: Method,
+    regex_priority: i32,
+    /// The API's creation time (route ties go to the older API).
+    created_at: i64,
+}
+
+impl Served {
+    fn new(plan: ApiPlan, d: &Deployment) -> Self {
+        Served {
+            plan: Arc::new(plan),
+            method: d.api.spec.request.method,
+            regex_priority: d.api.spec.request.regex_priority,
+            created_at: d.api.created_at,
+        }
+    }
+
+    fn route(&self) -> RouteSpec<'_> {
+        RouteSpec {
+            environment: &self.plan.environment,
+            name: &self.plan.api_name,
+            method: self.method,
+            path: &self.plan.request_path,
+            regex_priority: self.regex_priority,
+            created_at: self.created_at,
+        }
+    }
 }
 
 /// Stage variables of one group, by canonical environment name.
@@ -66,6 +99,8 @@ struct Inputs {
     definitions: Arc<HashMap<(String, String), BackendDefinition>>,
     /// By group id.
     stage_variables: HashMap<String, Arc<GroupVars>>,
+    /// Grants for each group's APIs, by group id.
+    authorizations: HashMap<String, Arc<Vec<Authorization>>>,
     /// Policies bound to each (API id, canonical environment). Binding, unbinding or editing
     /// a policy reloads everything, so a partial change keeps these.
     bound: Arc<HashMap<(String, String), Vec<Policy>>>,
@@ -117,6 +152,7 @@ impl Compiled {
             resolver: Arc::new(resolver),
             definitions: Arc::new(definitions),
             stage_variables: HashMap::new(),
+            authorizations: HashMap::new(),
             bound: Arc::new(bound),
         };
         let mut views: HashMap<&str, GroupView<'_>> = snapshot
@@ -172,6 +208,7 @@ impl Compiled {
             resolver: self.inputs.resolver.clone(),
             definitions: self.inputs.definitions.clone(),
             stage_variables: self.inputs.stage_variables.clone(),
+            authorizations: self.inputs.authorizations.clone(),
             bound: self.inputs.bound.clone(),
         };
         let environments = self.router.environments().clone();
@@ -187,13 +224,26 @@ impl Compiled {
             .enumerate()
             .map(|(i, id)| (id, i))
             .collect();
+        let mut served: HashMap<&str, Vec<&ServedChange>> = HashMap::new();
+        for c in &change.served {
+            served.entry(c.group_id.as_str()).or_default().push(c);
+        }
         let mut routes = Vec::with_capacity(change.groups.len());
         let mut groups = Vec::with_capacity(change.groups.len());
         for g in &change.groups {
-            let reused = before.get(g.id.as_str()).and_then(|&i| {
+            let old = before.get(g.id.as_str()).and_then(|&i| {
                 let r = self.router.group_routes(self.router.group_at(i)?)?;
                 Some((r.clone(), self.groups.get(i)?.clone()))
             });
+            let reused = match (served.remove(g.id.as_str()), old) {
+                (Some(changes), old) => {
+                    let plans = old.map(|(_, plans)| plans).unwrap_or_default();
+                    let (r, plans) =
+                        inputs.recompile_apis(&g.id, &plans, &changes, &environments, carried)?;
+                    Some((Arc::new(r), Arc::new(plans)))
+                }
+                (None, old) => old,
+            };
             let (r, plans) = match fresh.remove(g.id.as_str()).or(reused) {
                 Some(compiled) => compiled,
                 // A group no change named and the router did not hold serves nothing yet.
@@ -206,9 +256,9 @@ impl Compiled {
             routes.push(r);
             groups.push(plans);
         }
-        inputs
-            .stage_variables
-            .retain(|id, _| change.groups.iter().any(|g| g.id == *id));
+        let listed = |id: &String| change.groups.iter().any(|g| g.id == *id);
+        inputs.stage_variables.retain(|id, _| listed(id));
+        inputs.authorizations.retain(|id, _| listed(id));
         let router = Router::assemble(&change.groups, environments, routes, base_domain)?;
         let apps = match &change.apps {
             Some(apps) => Arc::new(Apps::build(apps)),
@@ -226,7 +276,8 @@ impl Compiled {
 
     /// The plan a route match of `group` points at.
     pub(crate) fn plan(&self, group: GroupId, index: usize) -> Option<&ApiPlan> {
-        self.groups.get(group.index())?.plans.get(index)
+        let served = self.groups.get(group.index())?.plans.get(index)?;
+        Some(&served.plan)
     }
 }
 
@@ -242,25 +293,77 @@ impl Inputs {
         let vars = Arc::new(group_vars(&state.stage_variables));
         self.stage_variables
             .insert(state.group_id.to_string(), vars.clone());
+        let authorizations: Vec<Authorization> =
+            state.authorizations.iter().map(|a| (*a).clone()).collect();
+        self.authorizations
+            .insert(state.group_id.to_string(), Arc::new(authorizations));
         let routes = GroupRoutes::build(
             state.group_id,
             environments,
             state.deployments.iter().copied().enumerate(),
         )?;
-        // Grants by (API, environment), indexed once: filtering every authorization for each
-        // deployment cost deployments x authorizations per compile.
-        let mut grants: HashMap<(&str, String), Vec<&Authorization>> = HashMap::new();
-        for a in &state.authorizations {
-            grants
-                .entry((a.spec.api_id.as_str(), upper(&a.spec.environment)))
-                .or_default()
-                .push(a);
-        }
+        let grants = grants_by_api(state.authorizations.iter().copied());
         let plans = state
             .deployments
             .iter()
-            .map(|d| self.compile_plan(d, &vars, &grants, carried))
+            .map(|d| Served::new(self.compile_plan(d, &vars, &grants, carried), d))
             .collect();
+        Ok((routes, GroupPlans { plans }))
+    }
+
+    /// A group whose stage variables and grants did not change, with what some of its APIs
+    /// serve changed: only those APIs are compiled, the others' plans are reused, and the
+    /// group's routes are rebuilt from what each plan keeps of its route.
+    fn recompile_apis(
+        &self,
+        group_id: &str,
+        before: &GroupPlans,
+        changes: &[&ServedChange],
+        environments: &Environments,
+        carried: &Carried,
+    ) -> Result<(GroupRoutes, GroupPlans), RouteError> {
+        let replaced = |p: &ApiPlan| {
+            changes
+                .iter()
+                .any(|c| c.api_id == p.api_id && c.environment.eq_ignore_ascii_case(&p.environment))
+        };
+        let mut plans: Vec<Served> = before
+            .plans
+            .iter()
+            .filter(|s| !replaced(&s.plan))
+            .cloned()
+            .collect();
+        let vars = self
+            .stage_variables
+            .get(group_id)
+            .cloned()
+            .unwrap_or_default();
+        let authorizations = self
+            .authorizations
+            .get(group_id)
+            .cloned()
+            .unwrap_or_default();
+        let grants = grants_by_api(authorizations.iter());
+        for d in changes.iter().filter_map(|c| c.deployment.as_ref()) {
+            plans.push(Served::new(
+                self.compile_plan(d, &vars, &grants, carried),
+                d,
+            ));
+        }
+        // Snapshot order (API creation, then environment), which breaks ties between routes.
+        let env_order = |s: &Served| environments.get(&s.plan.environment).map(|e| e.index());
+        plans.sort_by(|a, b| {
+            (a.created_at, &a.plan.api_id, env_order(a)).cmp(&(
+                b.created_at,
+                &b.plan.api_id,
+                env_order(b),
+            ))
+        });
+        let routes = GroupRoutes::from_specs(
+            group_id,
+            environments,
+            plans.iter().map(Served::route).enumerate(),
+        )?;
         Ok((routes, GroupPlans { plans }))
     }
 
@@ -296,6 +399,21 @@ impl Inputs {
         };
         ApiPlan::compile(d, &inputs)
     }
+}
+
+/// Grants by (API, environment), indexed once per group: filtering every authorization for
+/// each deployment cost deployments x authorizations per compile.
+fn grants_by_api<'a>(
+    authorizations: impl Iterator<Item = &'a Authorization>,
+) -> HashMap<(&'a str, String), Vec<&'a Authorization>> {
+    let mut grants: HashMap<(&str, String), Vec<&Authorization>> = HashMap::new();
+    for a in authorizations {
+        grants
+            .entry((a.spec.api_id.as_str(), upper(&a.spec.environment)))
+            .or_default()
+            .push(a);
+    }
+    grants
 }
 
 fn upper(s: &str) -> String {
@@ -409,6 +527,7 @@ mod tests {
                     ..GroupState::default()
                 },
             ],
+            served: Vec::new(),
             apps: None,
         };
         let second = first.update(&change, "gw.test", &carried).unwrap();
@@ -420,6 +539,42 @@ mod tests {
         assert_eq!(find(&second, "two", "/new").unwrap().api_name, "new");
         assert_eq!(find(&second, "three", "/born").unwrap().api_name, "born");
 
+        // One API of a group published: that plan is compiled, the group's others reused.
+        let served = |name: &str, deployment: Option<Deployment>| ServedChange {
+            group_id: "one".into(),
+            api_id: format!("a-{name}"),
+            environment: "RELEASE".into(),
+            deployment,
+        };
+        let published = PartialChange {
+            groups: change.groups.clone(),
+            served: vec![served("added", Some(deployment("one", "added", "/added")))],
+            ..PartialChange::default()
+        };
+        let with_added = second.update(&published, "gw.test", &carried).unwrap();
+        let kept = find(&second, "one", "/kept").unwrap();
+        assert!(std::ptr::eq(
+            kept,
+            find(&with_added, "one", "/kept").unwrap()
+        ));
+        let added = find(&with_added, "one", "/added").unwrap();
+        assert_eq!(added.api_name, "added");
+        assert!(Arc::ptr_eq(&second.groups[1], &with_added.groups[1]));
+        // Unpublished: its route goes, the other API of the group stays as compiled.
+        let unpublished = PartialChange {
+            groups: change.groups.clone(),
+            served: vec![served("kept", None)],
+            ..PartialChange::default()
+        };
+        let without = with_added
+            .update(&unpublished, "gw.test", &carried)
+            .unwrap();
+        assert!(find(&without, "one", "/kept").is_none());
+        assert!(std::ptr::eq(
+            added,
+            find(&without, "one", "/added").unwrap()
+        ));
+
         // A group no longer listed is gone, with its routes.
         let gone = PartialChange {
             groups: vec![group("two")],
@@ -427,6 +582,7 @@ mod tests {
                 group_id: "one".into(),
                 ..GroupState::default()
             }],
+            served: Vec::new(),
             apps: Some(Vec::new()),
         };
         let third = second.update(&gone, "gw.test", &carried).unwrap();
