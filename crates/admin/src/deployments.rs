@@ -8,7 +8,8 @@ use pylon_model::template::StageTemplate;
 use pylon_model::{
     Api, BackendDefinition, BackendTarget, Deployment, PublishRequest, ValidationError,
 };
-use pylon_store::StoreError;
+use pylon_router::{GroupRoutes, RouteSpec};
+use pylon_store::{ServedRoute, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -156,12 +157,20 @@ async fn route_rule(
     s: &AppState,
     group_id: &str,
     environment: &str,
-) -> ApiResult<impl Fn(&[Deployment]) -> Result<(), String> + Sync + use<>> {
+) -> ApiResult<impl Fn(&[ServedRoute]) -> Result<(), String> + Sync + use<>> {
     let group_id = s.store.get_group(group_id).await?.id;
     let environments =
         pylon_router::Environments::new(&[s.store.get_environment(environment).await?]);
-    Ok(move |served: &[Deployment]| {
-        pylon_router::GroupRoutes::build(&group_id, &environments, served.iter().enumerate())
+    Ok(move |served: &[ServedRoute]| {
+        let routes = served.iter().map(|r| RouteSpec {
+            environment: &r.environment,
+            name: &r.name,
+            method: r.method,
+            path: &r.path,
+            regex_priority: r.regex_priority,
+            created_at: r.created_at,
+        });
+        GroupRoutes::from_specs(&group_id, &environments, routes.enumerate())
             .map(drop)
             .map_err(|e| e.to_string())
     })

@@ -1,7 +1,7 @@
 //! Deployments: numbered, immutable copies of an API published to an environment, and which
 //! one each (API, environment) serves.
 
-use pylon_model::{Api, Deployment};
+use pylon_model::{Api, Deployment, Method};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -142,11 +142,21 @@ impl Store {
         environment: &str,
         rule: &ServedRule<'_>,
     ) -> Result<()> {
-        let scope = Scope {
-            group: Some(group),
-            environment: Some(environment),
-        };
-        let served = active_deployments(tx, &self.sealer, scope).await?;
+        let rows = sqlx::query(
+            "SELECT d.body FROM published p
+             JOIN deployments d ON d.id = p.deployment_id
+             JOIN apis a ON a.id = p.api_id
+             WHERE a.group_id = $1 AND p.environment = $2
+             ORDER BY a.created_at, a.id",
+        )
+        .bind(group)
+        .bind(environment)
+        .fetch_all(&mut *tx)
+        .await?;
+        let served = rows
+            .iter()
+            .map(|row| decode::<RouteRow>(row).map(ServedRoute::from))
+            .collect::<Result<Vec<_>>>()?;
         rule(&served).map_err(StoreError::Conflict)
     }
 
@@ -272,17 +282,13 @@ impl Store {
     /// The active deployment of each (API, environment), by API creation then environment order.
     pub async fn active_deployments(&self) -> Result<Vec<Deployment>> {
         let conn = &mut *self.conn().await?;
-        active_deployments(conn, &self.sealer, Scope::default()).await
+        active_deployments(conn, &self.sealer, None).await
     }
 
     /// What one group serves: its active deployments, in snapshot order.
     pub async fn active_deployments_in_group(&self, group_id: &str) -> Result<Vec<Deployment>> {
         let conn = &mut *self.conn().await?;
-        let scope = Scope {
-            group: Some(group_id),
-            environment: None,
-        };
-        active_deployments(conn, &self.sealer, scope).await
+        active_deployments(conn, &self.sealer, Some(group_id)).await
     }
 }
 
@@ -373,57 +379,85 @@ fn moved<'a>(
     }
 }
 
-/// A rule on what one group serves in one environment: its active deployments, in snapshot
-/// order. `Err` says why they cannot be served together.
-pub type ServedRule<'r> = dyn Fn(&[Deployment]) -> std::result::Result<(), String> + Sync + 'r;
+/// A rule on what one group serves in one environment: the routes of its active deployments,
+/// in snapshot order. `Err` says why they cannot be served together.
+pub type ServedRule<'r> = dyn Fn(&[ServedRoute]) -> std::result::Result<(), String> + Sync + 'r;
 
-/// Which active deployments to read: all, or one group's, or one group's in one environment.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Scope<'s> {
-    pub(crate) group: Option<&'s str>,
-    pub(crate) environment: Option<&'s str>,
+/// What routing needs of one served API, read without decoding the rest of its deployment: a
+/// publish checks every route of its group and environment inside its write transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServedRoute {
+    pub environment: String,
+    pub name: String,
+    pub method: Method,
+    pub path: String,
+    pub regex_priority: i32,
+    /// The API's creation time: among equal routes, the older API wins.
+    pub created_at: i64,
 }
 
-/// The active deployments in `scope`, in snapshot order (API creation, then environment).
-/// Decoded on each read rather than cached: a follower reads only the groups a change touched,
-/// and holding every published API decoded cost more memory than the whole compiled gateway.
+/// The fields of a deployment's body that [`ServedRoute`] reads; serde skips the rest.
+#[derive(serde::Deserialize)]
+struct RouteRow {
+    environment: String,
+    api: RouteApi,
+}
+
+#[derive(serde::Deserialize)]
+struct RouteApi {
+    name: String,
+    request: RouteRequest,
+    created_at: i64,
+}
+
+#[derive(serde::Deserialize)]
+struct RouteRequest {
+    method: Method,
+    path: String,
+    #[serde(default)]
+    regex_priority: i32,
+}
+
+impl From<RouteRow> for ServedRoute {
+    fn from(row: RouteRow) -> Self {
+        ServedRoute {
+            environment: row.environment,
+            name: row.api.name,
+            method: row.api.request.method,
+            path: row.api.request.path,
+            regex_priority: row.api.request.regex_priority,
+            created_at: row.api.created_at,
+        }
+    }
+}
+
+/// The active deployments, of every group or of one, in snapshot order (API creation, then
+/// environment). Decoded on each read rather than cached: a follower reads only what a change
+/// touched, and holding every published API decoded cost more memory than the whole compiled
+/// gateway.
 pub(crate) async fn active_deployments(
     conn: &mut AnyConnection,
     sealer: &Sealer,
-    scope: Scope<'_>,
+    group: Option<&str>,
 ) -> Result<Vec<Deployment>> {
-    let sql = match (scope.group, scope.environment) {
-        (None, _) => {
+    let query = match group {
+        None => sqlx::query(
             "SELECT d.body FROM published p
              JOIN deployments d ON d.id = p.deployment_id
              JOIN apis a ON a.id = p.api_id
              JOIN environments e ON e.name = p.environment
-             ORDER BY a.created_at, a.id, e.seq"
-        }
-        (Some(_), None) => {
+             ORDER BY a.created_at, a.id, e.seq",
+        ),
+        Some(group) => sqlx::query(
             "SELECT d.body FROM published p
              JOIN deployments d ON d.id = p.deployment_id
              JOIN apis a ON a.id = p.api_id
              JOIN environments e ON e.name = p.environment
              WHERE a.group_id = $1
-             ORDER BY a.created_at, a.id, e.seq"
-        }
-        (Some(_), Some(_)) => {
-            "SELECT d.body FROM published p
-             JOIN deployments d ON d.id = p.deployment_id
-             JOIN apis a ON a.id = p.api_id
-             JOIN environments e ON e.name = p.environment
-             WHERE a.group_id = $1 AND p.environment = $2
-             ORDER BY a.created_at, a.id, e.seq"
-        }
+             ORDER BY a.created_at, a.id, e.seq",
+        )
+        .bind(group),
     };
-    let mut query = sqlx::query(sql);
-    if let Some(group) = scope.group {
-        query = query.bind(group);
-    }
-    if let (Some(_), Some(env)) = (scope.group, scope.environment) {
-        query = query.bind(env);
-    }
     let rows = query.fetch_all(&mut *conn).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
@@ -537,7 +571,7 @@ mod tests {
             .unwrap();
         let a = api("a", "g", "orders", Some("b"), 1);
         store.create_api(&a).await.unwrap();
-        let pass = |_: &[pylon_model::Deployment]| Ok(());
+        let pass = |_: &[super::ServedRoute]| Ok(());
         match store.publish_checked(&a, "TEST", "", "d1", 2, &pass).await {
             Err(StoreError::Conflict(m)) => assert!(m.contains("no definition in TEST"), "{m}"),
             other => panic!("{other:?}"),
@@ -546,12 +580,14 @@ mod tests {
             .put_backend_definition(&http_definition("b", "TEST"))
             .await
             .unwrap();
-        let refuse = |served: &[pylon_model::Deployment]| Err(format!("{} served", served.len()));
+        let refuse = |served: &[super::ServedRoute]| {
+            Err(format!("{} served: {}", served.len(), served[0].path))
+        };
         match store
             .publish_checked(&a, "TEST", "", "d2", 3, &refuse)
             .await
         {
-            Err(StoreError::Conflict(m)) => assert_eq!(m, "1 served"),
+            Err(StoreError::Conflict(m)) => assert_eq!(m, "1 served: /orders"),
             other => panic!("{other:?}"),
         }
         assert!(store.active_deployments().await.unwrap().is_empty());

@@ -24,7 +24,7 @@ mod upstreams;
 #[cfg(test)]
 mod fixtures;
 
-pub use deployments::ServedRule;
+pub use deployments::{ServedRoute, ServedRule};
 pub use error::{Result, StoreError};
 pub(crate) use handle::Touch;
 pub use handle::{Revision, Store};

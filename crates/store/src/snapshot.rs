@@ -30,12 +30,7 @@ impl Store {
             upstreams: upstreams::list_upstreams(&mut tx).await?,
             backends: backends::list_backends(&mut tx).await?,
             backend_definitions: backends::list_all_definitions(&mut tx).await?,
-            deployments: deployments::active_deployments(
-                &mut tx,
-                &self.sealer,
-                deployments::Scope::default(),
-            )
-            .await?,
+            deployments: deployments::active_deployments(&mut tx, &self.sealer, None).await?,
             apps: apps::list_credentials(&mut tx, &self.sealer).await?,
             authorizations: authorizations::list_all(&mut tx).await?,
             policies: policies::list_policies(&mut tx).await?,
@@ -106,15 +101,12 @@ impl Store {
         }
         let mut changed = Vec::with_capacity(groups.len());
         for group_id in groups {
-            let scope = deployments::Scope {
-                group: Some(group_id),
-                environment: None,
-            };
             changed.push(GroupState {
                 group_id: group_id.to_string(),
                 stage_variables: environments::group_stage_variables(&mut tx, group_id).await?,
                 authorizations: authorizations::of_group(&mut tx, group_id).await?,
-                deployments: deployments::active_deployments(&mut tx, &self.sealer, scope).await?,
+                deployments: deployments::active_deployments(&mut tx, &self.sealer, Some(group_id))
+                    .await?,
             });
         }
         let apps = if scopes.iter().any(|s| s == ACCESS_SCOPE) {
