@@ -343,6 +343,8 @@ pub async fn send(method: Method, url: &str, headers: &[(String, String)], body:
 /// `/slow/...?ms=N` waits N ms first; `/status/N` answers with status N.
 pub struct Backend {
     pub addr: SocketAddr,
+    /// Requests answered so far.
+    hits: Arc<std::sync::atomic::AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -357,16 +359,20 @@ impl Backend {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let name = name.to_string();
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let name = name.clone();
+                let counter = counter.clone();
                 tokio::spawn(async move {
                     let svc =
                         hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                             let name = name.clone();
+                            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                             async move { Ok::<_, hyper::Error>(echo(&name, req).await) }
                         });
                     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
@@ -375,11 +381,16 @@ impl Backend {
                 });
             }
         });
-        Backend { addr, task }
+        Backend { addr, hits, task }
     }
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Requests the backend has answered.
+    pub fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 

@@ -142,3 +142,83 @@ async fn a_bound_cors_policy_stands_in_for_the_inline_one() {
         403
     );
 }
+
+#[tokio::test]
+async fn an_ip_control_policy_refuses_addresses_before_the_backend() {
+    let backend = Backend::start("b").await;
+    let pylon = Pylon::start().await;
+    let g = pylon.create_group("shop").await;
+    let api = pylon
+        .create_api(&g, http_api("a", "GET", "/a", &backend.url(), "/"))
+        .await;
+    pylon.publish(&g, &api, "RELEASE").await;
+
+    // A range that does not parse is refused, naming the entry.
+    let (status, body) = pylon
+        .admin(
+            Method::POST,
+            "/v1/policies",
+            Some(json!({"name": "office", "kind": "ip-control",
+                   "config": {"action": "allow", "addresses": ["10.0.0.0/33"]}})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["field"], "config.addresses[0]", "{body}");
+
+    pylon
+        .ok(
+            Method::POST,
+            "/v1/policies",
+            json!({"name": "office", "kind": "ip-control",
+                   "config": {"action": "allow", "addresses": ["10.0.0.0/8", "2001:db8::/32"]}}),
+        )
+        .await;
+    pylon
+        .ok(
+            Method::POST,
+            "/v1/policies/office/bindings",
+            json!({"api_id": api, "environment": "RELEASE"}),
+        )
+        .await;
+    let hits = backend.hits();
+    // The gateway sees 127.0.0.1; a forwarded address a client writes is not believed.
+    let refused = pylon
+        .call(
+            &g,
+            Method::GET,
+            "/a",
+            &[("x-forwarded-for", "10.1.2.3")],
+            "",
+        )
+        .await;
+    refused.assert_error(403, "Access Denied by IP Control");
+    assert_eq!(refused.header("x-ca-error-code"), "A403IP");
+    assert_eq!(
+        backend.hits(),
+        hits,
+        "a refused call never reaches the backend"
+    );
+
+    pylon
+        .ok(
+            Method::PUT,
+            "/v1/policies/office",
+            json!({"name": "office", "kind": "ip-control",
+                   "config": {"action": "allow", "addresses": ["10.0.0.0/8", "127.0.0.0/8"]}}),
+        )
+        .await;
+    assert_eq!(pylon.get(&g, "/a").await.status, 200);
+
+    pylon
+        .ok(
+            Method::PUT,
+            "/v1/policies/office",
+            json!({"name": "office", "kind": "ip-control",
+                   "config": {"action": "deny", "addresses": ["127.0.0.1"]}}),
+        )
+        .await;
+    pylon
+        .get(&g, "/a")
+        .await
+        .assert_error(403, "Access Denied by IP Control");
+}

@@ -56,6 +56,8 @@ pub(crate) enum GatewayError {
     CorsOrigin(String),
     #[error("CORS preflight for method `{0}`, which the API does not allow")]
     CorsMethod(String),
+    #[error("client address {0} is refused by the API's IP control policy")]
+    IpDenied(std::net::IpAddr),
 }
 
 impl From<AuthError> for GatewayError {
@@ -84,7 +86,7 @@ impl GatewayError {
             Self::BackendTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Auth(e) => e.status(),
-            Self::CorsOrigin(_) | Self::CorsMethod(_) => StatusCode::FORBIDDEN,
+            Self::CorsOrigin(_) | Self::CorsMethod(_) | Self::IpDenied(_) => StatusCode::FORBIDDEN,
         }
     }
 
@@ -111,6 +113,7 @@ impl GatewayError {
             Self::Auth(e) => e.code(),
             Self::CorsOrigin(_) => "C403OR",
             Self::CorsMethod(_) => "C403ME",
+            Self::IpDenied(_) => "A403IP",
         }
     }
 
@@ -138,6 +141,7 @@ impl GatewayError {
             Self::Auth(e) => e.message(),
             Self::CorsOrigin(_) => "CORS Origin Not Allowed".into(),
             Self::CorsMethod(_) => "CORS Method Not Allowed".into(),
+            Self::IpDenied(_) => "Access Denied by IP Control".into(),
         }
     }
 }

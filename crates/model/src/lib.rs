@@ -39,8 +39,8 @@ pub use error::ValidationError;
 pub use group::{Domain, Group, GroupSpec, normalize_domain};
 pub use path::PathPattern;
 pub use policy::{
-    MAX_POLICY_NAME_LEN, Policy, PolicyBinding, PolicyBindingSpec, PolicyConfig, PolicyInput,
-    PolicySpec,
+    AppAddresses, IpAction, IpControlConfig, MAX_IP_ENTRIES, MAX_POLICY_NAME_LEN, Policy,
+    PolicyBinding, PolicyBindingSpec, PolicyConfig, PolicyInput, PolicySpec, parse_ip_range,
 };
 pub use snapshot::{Change, GroupState, PartialChange, ServedChange, Snapshot};
 pub use upstream::{Upstream, UpstreamSpec};

@@ -3,6 +3,7 @@
 //! A kind is one file here implementing `kind::Policy`, plus its line in [`compile`].
 
 pub(crate) mod cors;
+pub(crate) mod ip;
 pub(crate) mod kind;
 pub(crate) mod state;
 
@@ -12,6 +13,7 @@ use http::{HeaderMap, Response};
 use pylon_model::PolicyConfig;
 
 use self::cors::CorsPolicy;
+use self::ip::IpControlPolicy;
 use self::kind::{Binding, Policy, PolicyRequest};
 use crate::error::GatewayError;
 use crate::request::body::GatewayBody;
@@ -24,6 +26,7 @@ pub(crate) fn compile(
 ) -> Result<Arc<dyn Policy>, String> {
     Ok(match config {
         PolicyConfig::Cors(c) => Arc::new(CorsPolicy::compile(c, binding)?),
+        PolicyConfig::IpControl(c) => Arc::new(IpControlPolicy::compile(c, binding)?),
     })
 }
 
