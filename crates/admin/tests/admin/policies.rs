@@ -151,7 +151,7 @@ async fn bad_input_is_refused_naming_the_field() {
     assert_eq!(body["field"], "kind");
     assert_eq!(
         body["message"],
-        "unknown policy kind `throttle`; supported kinds: `cors`"
+        "unknown policy kind `throttle`; supported kinds: `cors`, `ip-control`"
     );
 
     let (status, body) = h
