@@ -56,6 +56,11 @@ pub struct ServeArgs {
     /// After SIGTERM, requests on open connections are still answered this long, e.g. `1s` [default: 1s].
     #[arg(long, env = "PYLON_SHUTDOWN_GRACE", value_parser = parse_duration)]
     pub shutdown_grace: Option<Duration>,
+    /// Proxies in front of Pylon whose `X-Forwarded-For` / `Forwarded` name the client's
+    /// address, as addresses or CIDR ranges separated by commas, e.g. `10.0.0.0/8,::1`
+    /// [default: none: the client is always the connection's peer].
+    #[arg(long, env = "PYLON_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default, Clone, PartialEq)]
@@ -75,6 +80,7 @@ struct FileConfig {
     idle_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "de_duration")]
     shutdown_grace: Option<Duration>,
+    trusted_proxies: Option<Vec<String>>,
     /// The log filter when `PYLON_LOG` is not set.
     log: Option<String>,
 }
@@ -223,6 +229,16 @@ impl ServeArgs {
                 .shutdown_grace
                 .or(file.shutdown_grace)
                 .unwrap_or(defaults.shutdown_grace),
+            trusted_proxies: self
+                .trusted_proxies
+                .clone()
+                .or(file.trusted_proxies)
+                .unwrap_or_default()
+                .iter()
+                .filter(|t| !t.trim().is_empty())
+                .map(|t| pylon_model::parse_ip_range(t))
+                .collect::<Result<_, _>>()
+                .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?,
         };
         limits.check().map_err(|e| anyhow::anyhow!(e))?;
         let settings = Settings {
@@ -370,7 +386,7 @@ mod tests {
         let file = dir.path().join("pylon.yaml");
         std::fs::write(
             &file,
-            "max_connections: 7\nmax_header_size: 16KiB\nheader_timeout: 2s\nidle_timeout: 90\nlog: debug\n",
+            "max_connections: 7\nmax_header_size: 16KiB\nheader_timeout: 2s\nidle_timeout: 90\nlog: debug\ntrusted_proxies: [10.0.0.0/8, '::1']\n",
         )
         .unwrap();
         let args = ServeArgs {
@@ -383,6 +399,16 @@ mod tests {
         assert_eq!(s.limits.header_timeout, Duration::from_secs(2));
         assert_eq!(s.limits.idle_timeout, Duration::from_secs(90));
         assert_eq!(s.log.as_deref(), Some("debug"));
+        let trusted: Vec<String> = s
+            .limits
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(trusted, ["10.0.0.0/8", "::1/128"]);
+        std::fs::write(&file, "trusted_proxies: [10.0.0.0/33]\n").unwrap();
+        let err = format!("{:#}", args.resolve(1024).unwrap_err());
+        assert!(err.contains("trusted_proxies: `10.0.0.0/33`"), "{err}");
         std::fs::write(&file, "max_header_size: 1KiB\n").unwrap();
         let err = format!("{:#}", args.resolve(1024).unwrap_err());
         assert!(err.contains("max_header_size must be at least"), "{err}");

@@ -222,3 +222,56 @@ async fn an_ip_control_policy_refuses_addresses_before_the_backend() {
         .await
         .assert_error(403, "Access Denied by IP Control");
 }
+
+#[tokio::test]
+async fn a_trusted_proxy_names_the_client_for_ip_control() {
+    let backend = Backend::start("b").await;
+    // The tests reach Pylon from 127.0.0.1, which plays the trusted load balancer here.
+    let pylon = Pylon::start_with(&["--trusted-proxies", "127.0.0.1,10.0.0.0/8"], false).await;
+    let g = pylon.create_group("shop").await;
+    let api = pylon
+        .create_api(&g, http_api("a", "GET", "/a", &backend.url(), "/"))
+        .await;
+    pylon.publish(&g, &api, "RELEASE").await;
+    pylon
+        .ok(
+            Method::POST,
+            "/v1/policies",
+            json!({"name": "partners", "kind": "ip-control",
+                   "config": {"action": "allow", "addresses": ["203.0.113.0/24"]}}),
+        )
+        .await;
+    pylon
+        .ok(
+            Method::POST,
+            "/v1/policies/partners/bindings",
+            json!({"api_id": api, "environment": "RELEASE"}),
+        )
+        .await;
+    let from = |xff: &'static str| {
+        let pylon = &pylon;
+        let g = g.clone();
+        async move {
+            pylon
+                .call(&g, Method::GET, "/a", &[("x-forwarded-for", xff)], "")
+                .await
+                .status
+        }
+    };
+    assert_eq!(from("203.0.113.9").await, 200);
+    // The nearest hop the trusted proxies do not vouch for is the client, whatever the client
+    // wrote before it.
+    assert_eq!(from("203.0.113.9, 198.51.100.1").await, 403);
+    assert_eq!(from("198.51.100.1, 203.0.113.9, 10.0.0.7").await, 200);
+    assert_eq!(pylon.get(&g, "/a").await.status, 403, "no header: the peer");
+    let forwarded = pylon
+        .call(
+            &g,
+            Method::GET,
+            "/a",
+            &[("forwarded", "for=203.0.113.50;proto=https")],
+            "",
+        )
+        .await;
+    assert_eq!(forwarded.status, 200);
+}

@@ -116,6 +116,8 @@ pub(crate) struct RequestContext<'a> {
     /// The path as the client sent it, before normalisation: what signatures cover.
     pub(crate) client_path: &'a str,
     pub(crate) peer: SocketAddr,
+    /// The client's address: the peer's, or what a trusted proxy says (`request::client`).
+    pub(crate) client: std::net::IpAddr,
     pub(crate) request_id: RequestId,
     pub(crate) start: Instant,
     /// The Host the client asked for (Host header, or the HTTP/2 authority).
@@ -149,6 +151,7 @@ impl<'a> RequestContext<'a> {
             extensions,
             client_path: client_path.unwrap_or(parts.uri.path()),
             peer,
+            client: peer.ip().to_canonical(),
             request_id: RequestId::generate(),
             start: Instant::now(),
             host,
@@ -165,6 +168,7 @@ impl<'a> RequestContext<'a> {
             uri: &self.parts.uri,
             headers: &self.parts.headers,
             peer: self.peer,
+            client: self.client,
             app_id: self.app_id(),
             api_id: &route.plan.api_id,
             environment: &route.plan.environment,

@@ -194,7 +194,11 @@ impl Gateway {
         peer: SocketAddr,
     ) -> Response<GatewayBody> {
         match self.compiled.load_full() {
-            Some(compiled) => pipeline::handle(&compiled, client, request, peer).await,
+            Some(compiled) => {
+                // Held for the request: a reload meanwhile does not change who is trusted.
+                let limits = self.limits.load_full();
+                pipeline::handle(&compiled, client, request, peer, &limits.trusted_proxies).await
+            }
             None => {
                 let id = request::id::RequestId::generate();
                 error::render(

@@ -22,6 +22,9 @@ pub struct Limits {
     /// After SIGTERM: how long requests arriving on open connections are still answered
     /// (with `Connection: close`) before idle connections are closed.
     pub shutdown_grace: Duration,
+    /// Peers whose `X-Forwarded-For` / `Forwarded` name the client's address (load balancers
+    /// in front of Pylon). Empty: the client is always the peer.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Limits {
@@ -32,6 +35,7 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(75),
             shutdown_grace: Duration::from_secs(1),
+            trusted_proxies: Vec::new(),
         }
     }
 }

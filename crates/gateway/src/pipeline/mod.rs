@@ -29,6 +29,7 @@ use crate::context::{RequestContext, Routed};
 use crate::error::{self, GatewayError};
 use crate::observe::observer::{Finished, FinishedRoute, Observer};
 use crate::request::body::GatewayBody;
+use crate::request::client::client_address;
 use crate::request::outgoing::RequestBody;
 use pylon_auth::alibaba::{self, CONTENT_MD5};
 
@@ -37,16 +38,21 @@ pub(crate) const MAX_BUFFERED_BODY: usize = 8 * 1024 * 1024;
 
 /// Serves one request on `compiled`, which the caller loaded once: a publish during the call
 /// does not change what this request sees.
+/// `trusted_proxies`: peers whose forwarding headers name the client's address.
 pub(crate) async fn handle(
     compiled: &Compiled,
     client: &HttpClient,
     request: Request<Incoming>,
     peer: SocketAddr,
+    trusted_proxies: &[ipnet::IpNet],
 ) -> Response<GatewayBody> {
     let (mut parts, body) = request.into_parts();
     let extensions = std::mem::take(&mut parts.extensions);
     let (client_path, normalized) = normalize_request(&mut parts);
     let mut ctx = RequestContext::new(compiled, &parts, extensions, peer, client_path.as_deref());
+    if !trusted_proxies.is_empty() {
+        ctx.client = client_address(peer, &parts.headers, trusted_proxies);
+    }
     let result = match normalized {
         Ok(()) => run(&mut ctx, client, Inbound::Incoming(body)).await,
         Err(e) => Err(e),

@@ -1,6 +1,6 @@
 //! IP access control: an allow or deny list of addresses and CIDR ranges, for every caller and
-//! per app. The client address is the connection's peer address: a header a client writes
-//! (`X-Forwarded-For`) is never taken for it.
+//! per app, on the client's address (`request::client`: the peer's, or what a trusted proxy
+//! says it is; a header from anyone else is never believed).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -64,8 +64,7 @@ impl Policy for IpControlPolicy {
         &self,
         request: &PolicyRequest<'_>,
     ) -> Result<Option<Response<GatewayBody>>, GatewayError> {
-        // An IPv4 client on a dual-stack socket shows as `::ffff:a.b.c.d`.
-        let ip = request.peer.ip().to_canonical();
+        let ip = request.client;
         let listed = self.listed(ip, request.app_id);
         let admitted = match self.action {
             IpAction::Allow => listed,
@@ -123,6 +122,11 @@ mod tests {
             uri: &parts.uri,
             headers: &parts.headers,
             peer: peer.parse().unwrap(),
+            client: peer
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .ip()
+                .to_canonical(),
             app_id: app,
             api_id: "a",
             environment: "RELEASE",

@@ -48,6 +48,8 @@ pub(crate) struct PolicyRequest<'r> {
     pub(crate) uri: &'r Uri,
     pub(crate) headers: &'r HeaderMap,
     pub(crate) peer: SocketAddr,
+    /// The client's address: the peer's, or what a trusted proxy says it is.
+    pub(crate) client: std::net::IpAddr,
     /// The app the authenticate phase found, if any (never set yet for a preflight).
     pub(crate) app_id: Option<&'r str>,
     pub(crate) api_id: &'r str,

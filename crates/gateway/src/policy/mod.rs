@@ -140,6 +140,7 @@ mod tests {
             uri: &parts.uri,
             headers: &parts.headers,
             peer: "192.0.2.1:1".parse().unwrap(),
+            client: "192.0.2.1".parse().unwrap(),
             app_id: None,
             api_id: "a1",
             environment: "RELEASE",

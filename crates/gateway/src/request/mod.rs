@@ -3,6 +3,7 @@
 //! a phase, the context or the compiled snapshot, so any of them may import it.
 
 pub(crate) mod body;
+pub(crate) mod client;
 pub(crate) mod headers;
 pub(crate) mod id;
 pub(crate) mod outgoing;
