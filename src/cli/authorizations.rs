@@ -72,7 +72,8 @@ pub struct GrantArgs {
     pub description: String,
 }
 
-async fn api_id(ctx: &Ctx, group: &str, api: &str) -> anyhow::Result<(String, String)> {
+/// The ids of the group and the API, each given by id or name.
+pub(super) async fn api_id(ctx: &Ctx, group: &str, api: &str) -> anyhow::Result<(String, String)> {
     let g = group_id(ctx, group).await?;
     let a = resolve(ctx, &format!("/v1/groups/{}/apis", seg(&g)), api, "API").await?;
     Ok((g, a))

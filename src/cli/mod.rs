@@ -9,6 +9,7 @@ mod debug;
 mod environments;
 mod groups;
 mod output;
+mod policies;
 mod shared;
 mod stage_variables;
 mod upstreams;
@@ -104,6 +105,8 @@ pub enum AdminCommand {
     App(Nested<apps::AppCommand>),
     /// Authorizations: which app may call which API in which environment.
     Authorization(Nested<authorizations::AuthorizationCommand>),
+    /// Policies (CORS, IP access control) and where they are bound.
+    Policy(Nested<policies::PolicyCommand>),
     /// Online debugging: run one request through the gateway and show each phase.
     Debug(Leaf<debug::DebugArgs>),
 }
@@ -141,6 +144,7 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
         A::Authorization(c) => {
             authorizations::authorization(&Ctx::new(c.connection)?, c.command).await
         }
+        A::Policy(c) => policies::policy(&Ctx::new(c.connection)?, c.command).await,
         A::Debug(a) => debug::debug(&Ctx::new(a.connection)?, a.args).await,
     }
 }

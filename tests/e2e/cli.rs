@@ -115,3 +115,100 @@ async fn cli_walks_the_lifecycle_and_reports_errors() {
     assert!(!success);
     assert!(stderr.contains("401"), "{stderr}");
 }
+
+#[tokio::test]
+async fn cli_manages_policies_and_their_bindings() {
+    let pylon = Pylon::start().await;
+    let backend = Backend::start("b").await;
+    let g = pylon.create_group("shop").await;
+    let api = pylon
+        .create_api(
+            &g,
+            crate::harness::http_api("orders", "GET", "/o", &backend.url(), "/"),
+        )
+        .await;
+    pylon.publish(&g, &api, "RELEASE").await;
+
+    let created = cli_json(
+        &pylon,
+        &[
+            "policy",
+            "create",
+            "office",
+            "--kind",
+            "ip-control",
+            "--config",
+            r#"{"action":"deny","addresses":["127.0.0.1"]}"#,
+            "--description",
+            "no local calls",
+        ],
+    )
+    .await;
+    assert_eq!(created["kind"], "ip-control");
+    let table = cli_ok(&pylon, &["policy", "list"]).await;
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(
+        table.contains("office") && table.contains("ip-control"),
+        "{table}"
+    );
+
+    cli_ok(
+        &pylon,
+        &[
+            "policy", "bind", "office", "--group", "shop", "--api", "orders", "--env", "release",
+        ],
+    )
+    .await;
+    assert_eq!(pylon.get(&g, "/o").await.status, 403);
+    let bound = cli_ok(
+        &pylon,
+        &["policy", "bound", "--group", "shop", "--api", "orders"],
+    )
+    .await;
+    assert!(
+        bound.contains("office") && bound.contains("RELEASE"),
+        "{bound}"
+    );
+
+    // A configuration read from a file; the change is in force when the command returns.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("office.json");
+    std::fs::write(&file, r#"{"action":"deny","addresses":["192.0.2.0/24"]}"#).unwrap();
+    cli_ok(
+        &pylon,
+        &[
+            "policy",
+            "update",
+            "office",
+            "--config",
+            &format!("@{}", file.display()),
+        ],
+    )
+    .await;
+    assert_eq!(pylon.get(&g, "/o").await.status, 200);
+
+    let (ok, _, err) = cli(&pylon, &["policy", "delete", "office"]).await;
+    assert!(!ok && err.contains("unbind it first"), "{err}");
+    cli_ok(
+        &pylon,
+        &[
+            "policy", "unbind", "office", "--group", "shop", "--api", "orders", "--env", "RELEASE",
+        ],
+    )
+    .await;
+    cli_ok(&pylon, &["policy", "delete", "office"]).await;
+    let (ok, _, err) = cli(
+        &pylon,
+        &[
+            "policy",
+            "create",
+            "bad",
+            "--kind",
+            "ip-control",
+            "--config",
+            "{not json",
+        ],
+    )
+    .await;
+    assert!(!ok && err.contains("--config is not valid JSON"), "{err}");
+}
