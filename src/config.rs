@@ -12,6 +12,8 @@ use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
 pub const DEFAULT_ADMIN_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9180);
+pub const DEFAULT_STATUS_LISTEN: SocketAddr =
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9181);
 pub const DEFAULT_DATA_DIR: &str = "./pylon-data";
 pub const DEFAULT_BASE_DOMAIN: &str = "localhost";
 pub const TOKEN_FILE: &str = "admin-token";
@@ -33,6 +35,9 @@ pub struct ServeArgs {
     /// Admin API listener [default: 127.0.0.1:9180].
     #[arg(long, env = "PYLON_ADMIN_LISTEN")]
     pub admin_listen: Option<SocketAddr>,
+    /// Status listener: `/healthz` and `/readyz`, no token [default: 127.0.0.1:9181].
+    #[arg(long, env = "PYLON_STATUS_LISTEN")]
+    pub status_listen: Option<SocketAddr>,
     /// Admin bearer token; generated and stored in the data directory when absent.
     #[arg(long, env = "PYLON_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -69,6 +74,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     listen: Option<SocketAddr>,
     admin_listen: Option<SocketAddr>,
+    status_listen: Option<SocketAddr>,
     admin_token: Option<String>,
     base_domain: Option<String>,
     max_connections: Option<usize>,
@@ -91,6 +97,7 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub admin_listen: SocketAddr,
+    pub status_listen: SocketAddr,
     pub admin_token: Option<String>,
     pub base_domain: String,
     pub limits: Limits,
@@ -110,6 +117,9 @@ impl Settings {
         }
         if self.admin_listen != next.admin_listen {
             changed.push("admin_listen");
+        }
+        if self.status_listen != next.status_listen {
+            changed.push("status_listen");
         }
         if self.admin_token != next.admin_token {
             changed.push("admin_token");
@@ -252,6 +262,10 @@ impl ServeArgs {
                 .admin_listen
                 .or(file.admin_listen)
                 .unwrap_or(DEFAULT_ADMIN_LISTEN),
+            status_listen: self
+                .status_listen
+                .or(file.status_listen)
+                .unwrap_or(DEFAULT_STATUS_LISTEN),
             admin_token: self
                 .admin_token
                 .clone()

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod lock;
 mod serve;
+mod status;
 
 use clap::{CommandFactory, Parser, Subcommand};
 

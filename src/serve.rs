@@ -74,6 +74,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             applied
         })
     };
+    let status_store = store.clone();
     let admin = pylon_admin::router_with_gateway(
         store,
         AdminConfig {
@@ -90,6 +91,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let admin_listener = TcpListener::bind(settings.admin_listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.admin_listen))?;
+    let status_listener = TcpListener::bind(settings.status_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} for /healthz and /readyz (choose another with --status-listen)",
+                settings.status_listen
+            )
+        })?;
 
     // Printed on stdout in a fixed form: scripts and the end-to-end tests read the bound ports.
     println!(
@@ -97,6 +106,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         gateway_listener.local_addr()?
     );
     println!("pylon admin listening on {}", admin_listener.local_addr()?);
+    println!(
+        "pylon status listening on {}",
+        status_listener.local_addr()?
+    );
     match token_file {
         Some(path) => println!("pylon admin token in {}", path.display()),
         None => println!("pylon admin token given by configuration"),
@@ -109,6 +122,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let gateway_task =
         tokio::spawn(Arc::clone(&gateway).serve(gateway_listener, stopped(stop_rx.clone())));
+    let status = crate::status::router(status_store, Arc::clone(&gateway));
+    let status_stop = stopped(stop_rx.clone());
+    let status_task = tokio::spawn(async move {
+        axum::serve(status_listener, status)
+            .with_graceful_shutdown(status_stop)
+            .await
+    });
     let admin_task = tokio::spawn(async move {
         axum::serve(admin_listener, admin)
             .with_graceful_shutdown(stopped(stop_rx))
@@ -127,13 +147,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     shutdown_signal(terminate).await;
     tracing::info!("shutting down: draining in-flight requests");
     let _ = stop_tx.send(true);
-    let (gateway_result, admin_result) = tokio::join!(gateway_task, admin_task);
+    let (gateway_result, admin_result, status_result) =
+        tokio::join!(gateway_task, admin_task, status_task);
     gateway_result
         .context("gateway task failed")?
         .context("gateway listener failed")?;
     admin_result
         .context("admin task failed")?
         .context("admin listener failed")?;
+    status_result
+        .context("status task failed")?
+        .context("status listener failed")?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -26,6 +26,8 @@ pub struct Pylon {
     _tmp: Option<tempfile::TempDir>,
     pub gateway: SocketAddr,
     pub admin: SocketAddr,
+    /// `/healthz` and `/readyz`.
+    pub status: SocketAddr,
     pub base_domain: String,
     /// Everything the process printed on stdout so far.
     stdout: Arc<Mutex<String>>,
@@ -122,7 +124,7 @@ impl Pylon {
         let mut child = command.spawn().expect("pylon binary starts");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let stdout = Arc::new(Mutex::new(String::new()));
-        let (mut gateway, mut admin) = (None, None);
+        let (mut gateway, mut admin, mut status) = (None, None, None);
         let read = async {
             while let Some(line) = lines.next_line().await.unwrap() {
                 stdout.lock().unwrap().push_str(&format!("{line}\n"));
@@ -132,7 +134,10 @@ impl Pylon {
                 if let Some(a) = line.strip_prefix("pylon admin listening on ") {
                     admin = Some(a.parse().unwrap());
                 }
-                if gateway.is_some() && admin.is_some() {
+                if let Some(a) = line.strip_prefix("pylon status listening on ") {
+                    status = Some(a.parse().unwrap());
+                }
+                if gateway.is_some() && admin.is_some() && status.is_some() {
                     break;
                 }
             }
@@ -153,6 +158,7 @@ impl Pylon {
             _tmp: None,
             gateway: gateway.unwrap(),
             admin: admin.unwrap(),
+            status: status.unwrap(),
             base_domain: "pylon.test".into(),
             stdout,
         }
@@ -552,6 +558,8 @@ pub fn serve_command(data_dir: &Path) -> Command {
             "--listen",
             "127.0.0.1:0",
             "--admin-listen",
+            "127.0.0.1:0",
+            "--status-listen",
             "127.0.0.1:0",
         ])
         .arg("--data-dir")

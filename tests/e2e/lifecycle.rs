@@ -3,7 +3,9 @@
 use http::Method;
 use serde_json::json;
 
-use crate::harness::{Backend, Pylon, http_api};
+use bytes::Bytes;
+
+use crate::harness::{Backend, Pylon, http_api, send};
 
 #[tokio::test]
 async fn restart_keeps_config_and_published_state() {
@@ -104,4 +106,36 @@ async fn sigterm_drains_in_flight_requests() {
     assert!(status.success(), "{status:?}");
     let r = in_flight.await.unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[tokio::test]
+async fn the_status_listener_answers_probes_without_a_token() {
+    let pylon = Pylon::start().await;
+    let health = send(
+        Method::GET,
+        &format!("http://{}/healthz", pylon.status),
+        &[],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(health.status, 200);
+    assert_eq!(health.json()["status"], "ok");
+    let ready = send(
+        Method::GET,
+        &format!("http://{}/readyz", pylon.status),
+        &[],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(ready.status, 200, "{}", ready.text());
+    assert_eq!(ready.json()["status"], "ready");
+    // Not the admin API: nothing else is served there.
+    let other = send(
+        Method::GET,
+        &format!("http://{}/v1/groups", pylon.status),
+        &[],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(other.status, 404);
 }

@@ -62,6 +62,7 @@ async fn readme_quick_start() {
         .env("PATH", path)
         .env("PYLON_LISTEN", format!("127.0.0.1:{gateway}"))
         .env("PYLON_ADMIN_LISTEN", format!("127.0.0.1:{admin}"))
+        .env("PYLON_STATUS_LISTEN", "127.0.0.1:0")
         .env("PYLON_ADMIN_URL", format!("http://127.0.0.1:{admin}"))
         .env("PYLON_LOG", "warn")
         .env_remove("PYLON_ADMIN_TOKEN")

@@ -111,6 +111,11 @@ impl Gateway {
         Ok(())
     }
 
+    /// Whether a compiled snapshot is being served (readiness).
+    pub fn is_ready(&self) -> bool {
+        self.compiled.load().is_some()
+    }
+
     /// The listener's limits now in force.
     pub fn limits(&self) -> Arc<Limits> {
         self.limits.load_full()

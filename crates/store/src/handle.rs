@@ -130,6 +130,14 @@ impl Store {
         Ok(store)
     }
 
+    /// Whether the database answers a query now (readiness).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .fetch_one(&mut *self.conn().await?)
+            .await?;
+        Ok(())
+    }
+
     /// The revision of the last write this process committed (or found on open).
     pub fn revision(&self) -> Revision {
         *self.feed.borrow()
