@@ -301,7 +301,7 @@ WRAP=()
 PYLON_LOG=warn "${WRAP[@]}" "$PYLON_BIN" serve \
   --data-dir "$TMP/pylon-data" \
   --listen "127.0.0.1:$PYLON_PORT" \
-  --admin-listen "127.0.0.1:$ADMIN_PORT" \
+  --admin-listen "127.0.0.1:$ADMIN_PORT" --status-listen 127.0.0.1:0 \
   --admin-token "$TOKEN" >"$TMP/pylon.log" 2>&1 &
 PYLON_PID=$!
 PIDS+=("$PYLON_PID")

@@ -51,7 +51,7 @@ cleanup() {
 trap cleanup EXIT
 
 PYLON_LOG=${PYLON_LOG:-warn} PYLON_ADMIN_TOKEN=$TOKEN "$PYLON_BIN" serve --data-dir "$TMP/data" \
-  --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --base-domain scale.test \
+  --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --status-listen 127.0.0.1:0 --base-domain scale.test \
   >"$TMP/stdout" 2>"$TMP/pylon.log" &
 PYLON_PID=$!
 for _ in $(seq 100); do
