@@ -298,10 +298,14 @@ mkdir -p "$TMP/pylon-data"
 # measured request (callgrind_control --zero) and is written out after each target (--dump).
 WRAP=()
 ((CALLGRIND)) && WRAP=(valgrind --tool=callgrind --callgrind-out-file="$TMP/callgrind.out" -q)
+# A free status port, for builds that have a status listener (PYLON_BIN may be an older one).
+STATUS=()
+SERVE_HELP=$("$PYLON_BIN" serve --help)
+[[ $SERVE_HELP == *--status-listen* ]] && STATUS=(--status-listen 127.0.0.1:0)
 PYLON_LOG=warn "${WRAP[@]}" "$PYLON_BIN" serve \
   --data-dir "$TMP/pylon-data" \
   --listen "127.0.0.1:$PYLON_PORT" \
-  --admin-listen "127.0.0.1:$ADMIN_PORT" --status-listen 127.0.0.1:0 \
+  --admin-listen "127.0.0.1:$ADMIN_PORT" "${STATUS[@]}" \
   --admin-token "$TOKEN" >"$TMP/pylon.log" 2>&1 &
 PYLON_PID=$!
 PIDS+=("$PYLON_PID")

@@ -50,8 +50,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A free status port, for builds that have a status listener (PYLON_BIN may be an older one).
+STATUS=()
+SERVE_HELP=$("$PYLON_BIN" serve --help)
+[[ $SERVE_HELP == *--status-listen* ]] && STATUS=(--status-listen 127.0.0.1:0)
 PYLON_LOG=${PYLON_LOG:-warn} PYLON_ADMIN_TOKEN=$TOKEN "$PYLON_BIN" serve --data-dir "$TMP/data" \
-  --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --status-listen 127.0.0.1:0 --base-domain scale.test \
+  --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 "${STATUS[@]}" --base-domain scale.test \
   >"$TMP/stdout" 2>"$TMP/pylon.log" &
 PYLON_PID=$!
 for _ in $(seq 100); do
