@@ -221,6 +221,21 @@ async fn an_ip_control_policy_refuses_addresses_before_the_backend() {
         .get(&g, "/a")
         .await
         .assert_error(403, "Access Denied by IP Control");
+
+    // Online debugging shows what each bound policy decided.
+    let answer = pylon
+        .ok(
+            Method::POST,
+            "/v1/debug",
+            json!({"group_id": g, "api_id": api, "environment": "RELEASE"}),
+        )
+        .await;
+    let policies = &answer["trace"]["policies"];
+    assert_eq!(
+        policies,
+        &json!([{"kind": "ip-control", "decision": "refused: Access Denied by IP Control"}]),
+        "{answer}"
+    );
 }
 
 #[tokio::test]

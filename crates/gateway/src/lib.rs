@@ -30,7 +30,8 @@ use backend::client::HttpClient;
 use compiled::{Carried, Compiled};
 pub use limits::{Limits, MIN_HEADER_SIZE};
 pub use observe::trace::{
-    CallerTrace, DebugTrace, ErrorTrace, HttpMessage, ParameterTrace, PhaseTrace, RouteTrace,
+    CallerTrace, DebugTrace, ErrorTrace, HttpMessage, ParameterTrace, PhaseTrace, PolicyTrace,
+    RouteTrace,
 };
 pub use request::body::GatewayBody;
 

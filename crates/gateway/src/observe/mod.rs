@@ -17,6 +17,7 @@ use crate::backend::Target;
 use crate::backend::send::Sent;
 use crate::compiled::ApiPlan;
 use crate::error::GatewayError;
+use crate::policy::kind::Decision;
 use crate::request::outgoing::Outgoing;
 use crate::request::values::Values;
 
@@ -55,6 +56,13 @@ impl Observer for Observers {
         self.log.parameters(plan, values);
         if let Some(t) = &mut self.trace {
             t.parameters(plan, values);
+        }
+    }
+
+    fn policies(&mut self, decisions: &[Decision]) {
+        self.log.policies(decisions);
+        if let Some(t) = &mut self.trace {
+            t.policies(decisions);
         }
     }
 

@@ -10,6 +10,7 @@ use crate::backend::Target;
 use crate::backend::send::Sent;
 use crate::compiled::ApiPlan;
 use crate::error::GatewayError;
+use crate::policy::kind::Decision;
 use crate::request::id::RequestId;
 use crate::request::outgoing::Outgoing;
 use crate::request::values::Values;
@@ -67,6 +68,9 @@ pub(crate) trait Observer {
 
     /// The declared parameters, as the validate phase extracted them.
     fn parameters(&mut self, _plan: &ApiPlan, _values: &Values<'_>) {}
+
+    /// What each of the API's policies decided, in the order they ran.
+    fn policies(&mut self, _decisions: &[Decision]) {}
 
     /// The backend request as built, before a target is chosen.
     fn backend_request(&mut self, _target: &Target, _out: &Outgoing) {}

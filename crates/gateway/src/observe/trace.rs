@@ -12,6 +12,7 @@ use crate::backend::Target;
 use crate::backend::send::Sent;
 use crate::compiled::ApiPlan;
 use crate::error::GatewayError;
+use crate::policy::kind::Decision;
 use crate::request::outgoing::{OutBody, Outgoing};
 use crate::request::values::Values;
 
@@ -37,7 +38,17 @@ pub struct DebugTrace {
     /// The gateway's own error, with the message a client would get.
     pub error: Option<ErrorTrace>,
     pub phases: Vec<PhaseTrace>,
+    /// What each of the API's policies decided, in the order they ran.
+    pub policies: Vec<PolicyTrace>,
     pub total_us: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyTrace {
+    /// The policy's kind (`cors`, `ip-control`).
+    pub kind: String,
+    /// `pass`, `answered <status>`, or `refused: <the client's error message>`.
+    pub decision: String,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -128,6 +139,16 @@ impl Observer for Trace {
             duration_us: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
             error: error.map(GatewayError::message),
         });
+    }
+
+    fn policies(&mut self, decisions: &[Decision]) {
+        self.out.policies = decisions
+            .iter()
+            .map(|d| PolicyTrace {
+                kind: d.kind.to_string(),
+                decision: d.outcome.clone(),
+            })
+            .collect();
     }
 
     fn routed(&mut self, r: &RouteInfo<'_>) {

@@ -148,7 +148,7 @@ pub(crate) async fn run(
         return Ok(phase!(
             routed.ctx.observers,
             "cors",
-            policies::preflight(&routed)
+            policies::preflight(&mut routed)
         ));
     }
     phase!(
@@ -189,7 +189,11 @@ pub(crate) async fn run(
         "authorize",
         authorize::authorize(&routed)
     );
-    if let Some(answer) = phase!(routed.ctx.observers, "limit", policies::on_request(&routed)) {
+    if let Some(answer) = phase!(
+        routed.ctx.observers,
+        "limit",
+        policies::on_request(&mut routed)
+    ) {
         return Ok(answer);
     }
 

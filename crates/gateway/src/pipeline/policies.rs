@@ -6,22 +6,31 @@ use http::Response;
 
 use crate::context::{RequestContext, RouteSummary, Routed};
 use crate::error::GatewayError;
+use crate::observe::observer::Observer;
 use crate::request::body::GatewayBody;
 
 /// Runs the policies' request hooks; `Some` is the answer one of them gave.
 pub(crate) fn on_request(
-    routed: &Routed<'_, '_>,
+    routed: &mut Routed<'_, '_>,
 ) -> Result<Option<Response<GatewayBody>>, GatewayError> {
     let policies = &routed.plan().policies;
     if policies.is_empty() {
         return Ok(None);
     }
     let summary = routed.route.summary();
-    policies.on_request(&routed.ctx.policy_request(&summary))
+    // Each policy's decision is worked out only for someone who reads it (online debugging).
+    let mut decisions = routed.ctx.observers.wants_detail().then(Vec::new);
+    let result = policies.on_request(&routed.ctx.policy_request(&summary), decisions.as_mut());
+    if let Some(decisions) = decisions {
+        routed.ctx.observers.policies(&decisions);
+    }
+    result
 }
 
 /// A preflight, which the route phase found only for an API whose policies answer one.
-pub(crate) fn preflight(routed: &Routed<'_, '_>) -> Result<Response<GatewayBody>, GatewayError> {
+pub(crate) fn preflight(
+    routed: &mut Routed<'_, '_>,
+) -> Result<Response<GatewayBody>, GatewayError> {
     on_request(routed)?
         .ok_or_else(|| GatewayError::Internal("no policy answered a preflight".into()))
 }

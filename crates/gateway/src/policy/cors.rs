@@ -159,6 +159,10 @@ impl CorsPolicy {
 }
 
 impl Policy for CorsPolicy {
+    fn kind(&self) -> &'static str {
+        "cors"
+    }
+
     fn priority(&self) -> i32 {
         PRIORITY
     }

@@ -56,6 +56,10 @@ impl IpControlPolicy {
 }
 
 impl Policy for IpControlPolicy {
+    fn kind(&self) -> &'static str {
+        "ip-control"
+    }
+
     fn priority(&self) -> i32 {
         PRIORITY
     }

@@ -14,6 +14,9 @@ use crate::request::id::RequestId;
 
 /// One compiled policy of an API in an environment. Every hook defaults to doing nothing.
 pub(crate) trait Policy: Send + Sync + Debug {
+    /// The kind, as configurations name it (`cors`), for the debug trace.
+    fn kind(&self) -> &'static str;
+
     /// Policies run highest first (APISIX's order): a cheap refusal before a costly check.
     fn priority(&self) -> i32;
 
@@ -58,6 +61,14 @@ pub(crate) struct PolicyRequest<'r> {
     pub(crate) request_id: &'r RequestId,
     /// A CORS preflight routed as the method it announces.
     pub(crate) preflight: bool,
+}
+
+/// What one policy decided about a request, for the debug trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Decision {
+    pub(crate) kind: &'static str,
+    /// `pass`, `answered <status>`, or `refused: <the client's error message>`.
+    pub(crate) outcome: String,
 }
 
 /// What a policy is compiled for: one policy bound to one API in one environment.

@@ -14,7 +14,7 @@ use pylon_model::PolicyConfig;
 
 use self::cors::CorsPolicy;
 use self::ip::IpControlPolicy;
-use self::kind::{Binding, Policy, PolicyRequest};
+use self::kind::{Binding, Decision, Policy, PolicyRequest};
 use crate::error::GatewayError;
 use crate::request::body::GatewayBody;
 
@@ -56,13 +56,27 @@ impl Policies {
         self.answers_preflight
     }
 
-    /// Runs each policy's request hook; the first answer or refusal ends the request.
+    /// Runs each policy's request hook; the first answer or refusal ends the request. With
+    /// `decisions`, what each policy decided is recorded there (online debugging).
     pub(crate) fn on_request(
         &self,
         request: &PolicyRequest<'_>,
+        mut decisions: Option<&mut Vec<Decision>>,
     ) -> Result<Option<Response<GatewayBody>>, GatewayError> {
         for policy in &self.list {
-            if let Some(answer) = policy.on_request(request)? {
+            let result = policy.on_request(request);
+            if let Some(decisions) = decisions.as_deref_mut() {
+                let outcome = match &result {
+                    Ok(None) => "pass".to_string(),
+                    Ok(Some(answer)) => format!("answered {}", answer.status().as_u16()),
+                    Err(e) => format!("refused: {}", e.message()),
+                };
+                decisions.push(Decision {
+                    kind: policy.kind(),
+                    outcome,
+                });
+            }
+            if let Some(answer) = result? {
                 return Ok(Some(answer));
             }
         }
@@ -106,6 +120,10 @@ mod tests {
     }
 
     impl Policy for Counting {
+        fn kind(&self) -> &'static str {
+            "counting"
+        }
+
         fn priority(&self) -> i32 {
             self.priority
         }
@@ -183,7 +201,7 @@ mod tests {
         policies.add(low.clone());
         policies.add(high.clone());
         with_request(|r| {
-            let refused = policies.on_request(r).unwrap_err();
+            let refused = policies.on_request(r, None).unwrap_err();
             assert!(refused.to_string().contains("refused at 1"), "{refused}");
         });
         assert_eq!(high.seen.load(Ordering::Relaxed), 1);
