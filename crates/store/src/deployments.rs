@@ -15,8 +15,10 @@ use crate::secrets::Sealer;
 
 impl Store {
     /// New immutable version (max+1 for this API and environment), made active, atomically.
-    /// No routing rule is checked: [`Store::publish_checked`] is the publish that serves.
-    pub async fn publish(
+    /// No rule is checked: a test fixture only; [`Store::publish_checked`] is the publish that
+    /// serves.
+    #[cfg(test)]
+    pub(crate) async fn publish(
         &self,
         api: &Api,
         environment: &str,
@@ -28,7 +30,8 @@ impl Store {
             .await
     }
 
-    /// [`Store::publish`], refused with `Conflict` when `rule` refuses what the API's group
+    /// A new immutable version (max+1 for this API and environment), made active atomically;
+    /// refused with `Conflict` when `rule` refuses what the API's group
     /// would serve in that environment afterwards (its active deployments, the new one
     /// included), or when the backend service it names has no definition there. Both are
     /// checked inside the write transaction, so two concurrent publishes cannot both pass
@@ -186,7 +189,9 @@ impl Store {
     }
 
     /// Makes an earlier version the active one again (rollback). NotFound if no such version.
-    pub async fn activate(
+    /// No rule is checked: a test fixture only; [`Store::activate_checked`] serves.
+    #[cfg(test)]
+    pub(crate) async fn activate(
         &self,
         api_id: &str,
         environment: &str,
@@ -195,8 +200,9 @@ impl Store {
         self.activate_with(api_id, environment, version, None).await
     }
 
-    /// [`Store::activate`], refused with `Conflict` when `rule` refuses what the group would
-    /// serve afterwards (see [`Store::publish_checked`]).
+    /// Makes an earlier version the active one again (rollback; `NotFound` if there is no such
+    /// version), refused with `Conflict` when `rule` refuses what the group would serve
+    /// afterwards (see [`Store::publish_checked`]).
     pub async fn activate_checked(
         &self,
         api_id: &str,
