@@ -383,17 +383,16 @@ impl Inputs {
         let grants = grants
             .get(&(d.api_id.as_str(), env.clone()))
             .map_or(&[][..], Vec::as_slice);
-        let bound: Vec<&Policy> = self
+        let bound = self
             .bound
             .get(&(d.api_id.clone(), env.clone()))
-            .map(|ps| ps.iter().collect())
-            .unwrap_or_default();
+            .map_or(&[][..], Vec::as_slice);
         let inputs = plan::PlanInputs {
             definition,
             vars: vars.get(&env).unwrap_or(&EMPTY),
             resolver: &self.resolver,
             authorizations: grants,
-            bound: &bound,
+            bound,
             jwks: &carried.jwks,
             states: &carried.policies,
         };

@@ -137,7 +137,7 @@ pub(crate) struct PlanInputs<'i> {
     /// The grants for this API in this environment.
     pub(crate) authorizations: &'i [&'i Authorization],
     /// The policies bound to this API in this environment.
-    pub(crate) bound: &'i [&'i pylon_model::Policy],
+    pub(crate) bound: &'i [pylon_model::Policy],
     pub(crate) jwks: &'i super::jwt::JwksRegistry,
     pub(crate) states: &'i PolicyStates,
 }
