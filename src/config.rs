@@ -66,6 +66,15 @@ pub struct ServeArgs {
     /// [default: none: the client is always the connection's peer].
     #[arg(long, env = "PYLON_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Option<Vec<String>>,
+    /// Seconds added to the clock that throttling windows and quota periods read (signatures
+    /// and token expiry keep the real one): for testing what happens at a period's end.
+    #[arg(
+        long,
+        env = "PYLON_CLOCK_OFFSET",
+        hide = true,
+        allow_hyphen_values = true
+    )]
+    pub clock_offset: Option<i64>,
 }
 
 #[derive(Deserialize, Default, Clone, PartialEq)]

@@ -23,9 +23,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // find its handler, not the default action, which ends the process.
     let signals = Signals::register();
     let open_files = raise_open_file_limit();
+    if let Some(seconds) = args.clock_offset {
+        pylon_gateway::set_clock_offset(seconds.saturating_mul(1000));
+    }
     let settings = args.resolve(open_files)?;
     let log = Log::init(settings.log.as_deref());
     tracing::debug!(open_files, "open-file limit");
+    if let Some(seconds) = args.clock_offset {
+        tracing::warn!(
+            seconds,
+            "throttling and quota clock shifted (--clock-offset)"
+        );
+    }
 
     std::fs::create_dir_all(&settings.data_dir).with_context(|| {
         format!(

@@ -34,7 +34,7 @@ The file is YAML (or JSON) with the API's definition, for example:
     path: /v1/users/{id}
     timeout_ms: 10000
   auth:
-    type: none                # or app, key-pair, jwt
+    type: none                # or app, key-pair, jwt, api-key
 
 Every field (parameters, constant and system parameters, auth, cors, response) is described in
 docs/concepts.md (section API) and docs/authentication.md; mistakes are reported with the

@@ -42,7 +42,8 @@ pub enum AppCommand {
     /// AppKey/AppSecret pairs of an app.
     #[command(subcommand)]
     Key(KeyCommand),
-    /// AppCodes of an app (simple authentication: `Authorization: APPCODE <code>`).
+    /// AppCodes of an app (simple authentication: `Authorization: APPCODE <code>`; also the
+    /// keys `api-key` APIs take in `x-api-key`).
     #[command(subcommand)]
     Code(CodeCommand),
 }

@@ -22,7 +22,7 @@ pub enum PolicyCommand {
     Create {
         /// The policy's name, unique.
         name: String,
-        /// What it does: `cors` or `ip-control`.
+        /// What it does: `cors`, `ip-control` or `throttle`.
         #[arg(long)]
         kind: String,
         /// The kind's configuration as JSON, e.g. `{"action":"allow","addresses":["10.0.0.0/8"]}`;

@@ -17,3 +17,4 @@ mod policies;
 mod readme;
 mod real_clients;
 mod routing;
+mod throttling;

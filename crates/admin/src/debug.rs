@@ -32,8 +32,8 @@ pub struct DebugRequest {
     /// The app (id or name) whose credentials sign the request.
     #[serde(default)]
     pub app_id: Option<String>,
-    /// Sign with the app's first AppKey: by the API's scheme (`app` or `key-pair`). Default:
-    /// true when `app_id` is given.
+    /// Sign with the app's first AppKey by the API's scheme (`app` or `key-pair`), or send its
+    /// first AppCode as `x-api-key` (`api-key`). Default: true when `app_id` is given.
     #[serde(default)]
     pub sign: Option<bool>,
     #[serde(default)]
@@ -55,7 +55,8 @@ fn release() -> String {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DebugResponse {
-    /// How the request was signed, if it was (`app` or `key-pair`, with the AppKey used).
+    /// How the request was signed, if it was (`app` or `key-pair`, with the AppKey used;
+    /// `api-key`, with the app's first AppCode as `x-api-key` and no AppKey).
     pub signed: Option<SignedWith>,
     /// The gateway's trace: route, parameters, caller, backend request and response, the
     /// response the client got, the error if any, and each phase's time.
@@ -200,6 +201,31 @@ async fn sign(
     body: &[u8],
 ) -> ApiResult<SignedWith> {
     let app = s.store.get_app(app).await?;
+    if scheme == AuthType::ApiKey {
+        // An API key is the app's AppCode, sent as it is.
+        let code = s
+            .store
+            .list_app_codes(&app.id)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "app_id",
+                    format!(
+                        "app `{}` has no AppCode to send as x-api-key; add one with `pylon app code add {}`",
+                        app.id, app.spec.name
+                    ),
+                )
+            })?;
+        let value = HeaderValue::from_str(&code.code)
+            .map_err(|_| ApiError::Internal("an AppCode is not a header value".into()))?;
+        headers.insert(HeaderName::from_static("x-api-key"), value);
+        return Ok(SignedWith {
+            scheme: "api-key".into(),
+            app_key: String::new(),
+        });
+    }
     let first = s
         .store
         .list_app_keys(&app.id)

@@ -160,6 +160,9 @@ mod tests {
             "PolicyBindingSpec",
             "BoundPolicy",
             "IpControlConfig",
+            "ThrottleConfig",
+            "QuotaConfig",
+            "SpecialLimit",
             "ErrorBody",
         ] {
             assert!(schemas.contains_key(name), "schema {name} missing");

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use http::request::Parts;
-use http::{HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use pylon_router::{EnvId, GroupId};
 
 use crate::compiled::access::AppIdx;
@@ -97,6 +97,8 @@ impl EnvFrom {
 pub(crate) struct Caller {
     /// Set by `app` and `key-pair` authentication.
     pub(crate) app: Option<AppIdx>,
+    /// Set by `key-pair` (the key id) and `jwt` (the `sub` claim) authentication.
+    pub(crate) user: Option<Box<str>>,
     /// Headers the authenticate phase adds to the backend request (JWT claims).
     pub(crate) identity_headers: Vec<(HeaderName, HeaderValue)>,
 }
@@ -125,6 +127,8 @@ pub(crate) struct RequestContext<'a> {
     /// Set by the route phase.
     pub(crate) routed: Option<RouteSummary<'a>>,
     pub(crate) caller: Caller,
+    /// Headers the policies add to whatever response goes back (`X-RateLimit-*`).
+    pub(crate) policy_headers: HeaderMap,
     /// Who watches this request: the access log, and the recorder of a debugged request.
     pub(crate) observers: Observers,
 }
@@ -157,6 +161,7 @@ impl<'a> RequestContext<'a> {
             host,
             routed: None,
             caller: Caller::default(),
+            policy_headers: HeaderMap::new(),
             observers: Observers::default(),
         }
     }
@@ -170,6 +175,7 @@ impl<'a> RequestContext<'a> {
             peer: self.peer,
             client: self.client,
             app_id: self.app_id(),
+            user: self.caller.user.as_deref(),
             api_id: &route.plan.api_id,
             environment: &route.plan.environment,
             request_id: &self.request_id,

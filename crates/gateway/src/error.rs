@@ -2,10 +2,11 @@
 //! turns it into the wire response (status, `X-Ca-*` headers, JSON body; docs/wire-compat.md).
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, Response, StatusCode};
 
 mod auth;
+mod aws;
 
 pub(crate) use auth::AuthError;
 
@@ -58,6 +59,23 @@ pub(crate) enum GatewayError {
     CorsMethod(String),
     #[error("client address {0} is refused by the API's IP control policy")]
     IpDenied(std::net::IpAddr),
+    #[error("over the {scope:?} limit of the API's throttling policy; retry in {retry_after} s")]
+    Throttled {
+        scope: ThrottleScope,
+        /// Seconds until the full window ends.
+        retry_after: u64,
+    },
+}
+
+/// Which of a throttling policy's limits refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ThrottleScope {
+    Api,
+    App,
+    User,
+    Ip,
+    /// The app's quota for the calendar period.
+    Quota,
 }
 
 impl From<AuthError> for GatewayError {
@@ -86,12 +104,16 @@ impl GatewayError {
             Self::BackendTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Auth(e) => e.status(),
-            Self::CorsOrigin(_) | Self::CorsMethod(_) | Self::IpDenied(_) => StatusCode::FORBIDDEN,
+            Self::CorsOrigin(_)
+            | Self::CorsMethod(_)
+            | Self::IpDenied(_)
+            | Self::Throttled { .. } => StatusCode::FORBIDDEN,
         }
     }
 
     /// Pylon's own short, stable code: a letter for the phase (D domain/route, P parameter,
-    /// A authentication, C CORS, B backend, S system, R the request's framing), the status, two letters for the case.
+    /// A authentication and access, C CORS, T throttling, B backend, S system, R the request's
+    /// framing), the status, two letters for the case.
     pub(crate) fn code(&self) -> &'static str {
         match self {
             Self::InvalidDomain(_) => "D400ID",
@@ -114,6 +136,13 @@ impl GatewayError {
             Self::CorsOrigin(_) => "C403OR",
             Self::CorsMethod(_) => "C403ME",
             Self::IpDenied(_) => "A403IP",
+            Self::Throttled { scope, .. } => match scope {
+                ThrottleScope::Api => "T403AP",
+                ThrottleScope::App => "T403AA",
+                ThrottleScope::User => "T403US",
+                ThrottleScope::Ip => "T403IP",
+                ThrottleScope::Quota => "T403QE",
+            },
         }
     }
 
@@ -142,6 +171,22 @@ impl GatewayError {
             Self::CorsOrigin(_) => "CORS Origin Not Allowed".into(),
             Self::CorsMethod(_) => "CORS Method Not Allowed".into(),
             Self::IpDenied(_) => "Access Denied by IP Control".into(),
+            Self::Throttled { scope, .. } => match scope {
+                ThrottleScope::Api => "Throttled by API Flow Control",
+                ThrottleScope::App => "Throttled by APP Flow Control",
+                ThrottleScope::User => "Throttled by USER Flow Control",
+                ThrottleScope::Ip => "Throttled by IP Flow Control",
+                ThrottleScope::Quota => "Quota Exhausted",
+            }
+            .into(),
+        }
+    }
+
+    /// Seconds after which the same request may succeed, for `Retry-After`.
+    pub(crate) fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Throttled { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 }
@@ -165,6 +210,35 @@ struct ErrorBody<'a> {
     request_id: &'a str,
 }
 
+/// Whose form an error takes: AWS's for the APIs AWS clients call (`api-key`), Alibaba's for
+/// every other API and for requests no API matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Alibaba,
+    Aws,
+}
+
+impl Dialect {
+    pub(crate) fn of(auth: pylon_model::AuthType) -> Dialect {
+        match auth {
+            pylon_model::AuthType::ApiKey => Dialect::Aws,
+            _ => Dialect::Alibaba,
+        }
+    }
+}
+
+/// An error in the routed API's dialect.
+pub(crate) fn render_in(
+    dialect: Dialect,
+    error: &GatewayError,
+    request_id: &RequestId,
+) -> Response<GatewayBody> {
+    match dialect {
+        Dialect::Alibaba => render(error, request_id),
+        Dialect::Aws => aws::render(error, request_id),
+    }
+}
+
 /// The one place a `GatewayError` becomes a response, so every error looks the same.
 pub(crate) fn render(error: &GatewayError, request_id: &RequestId) -> Response<GatewayBody> {
     let message = error.message();
@@ -186,6 +260,9 @@ pub(crate) fn render(error: &GatewayError, request_id: &RequestId) -> Response<G
         .unwrap_or_else(|_| HeaderValue::from_static(error.fallback_message()));
     headers.insert(X_CA_ERROR_MESSAGE, message_value);
     headers.insert(X_CA_ERROR_CODE, HeaderValue::from_static(code));
+    if let Some(seconds) = error.retry_after() {
+        headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
     headers.insert(
         CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),

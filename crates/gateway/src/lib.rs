@@ -33,6 +33,7 @@ pub use observe::trace::{
     CallerTrace, DebugTrace, ErrorTrace, HttpMessage, ParameterTrace, PhaseTrace, PolicyTrace,
     RouteTrace,
 };
+pub use policy::window::set_clock_offset;
 pub use request::body::GatewayBody;
 
 /// How the gateway is set up; what it serves comes from snapshots.

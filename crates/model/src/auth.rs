@@ -1,4 +1,5 @@
-//! How an API authenticates its callers (`none`, `app`, `key-pair`, `jwt`) and its CORS policy:
+//! How an API authenticates its callers (`none`, `app`, `key-pair`, `jwt`, `api-key`) and its
+//! CORS policy:
 //! both are part of the API definition and take effect on publish.
 
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,8 @@ pub enum AuthType {
     KeyPair,
     /// OAuth 2.0 bearer JWT, checked against `jwt`.
     Jwt,
+    /// AWS API keys: an app's AppCode sent as `x-api-key`; errors take AWS's form.
+    ApiKey,
 }
 
 /// Where an `app` API accepts an AppCode (Alibaba "simple authentication").

@@ -13,6 +13,7 @@ mod path;
 mod policy;
 mod snapshot;
 pub mod template;
+mod throttle;
 mod upstream;
 
 pub use api::{
@@ -43,4 +44,8 @@ pub use policy::{
     PolicyBinding, PolicyBindingSpec, PolicyConfig, PolicyInput, PolicySpec, parse_ip_range,
 };
 pub use snapshot::{Change, GroupState, PartialChange, ServedChange, Snapshot};
+pub use throttle::{
+    AppQuota, MAX_LIMIT, MAX_SPECIAL_LIMITS, QuotaConfig, QuotaPeriod, SpecialLimit,
+    ThrottleConfig, ThrottleUnit, parse_time_zone,
+};
 pub use upstream::{Upstream, UpstreamSpec};

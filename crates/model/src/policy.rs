@@ -1,11 +1,12 @@
-//! Policies: named, reusable behaviour (CORS now; throttling and IP control next) bound to an
-//! API in an environment.
+//! Policies: named, reusable behaviour (CORS, IP access control, throttling) bound to an API
+//! in an environment.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::CorsConfig;
 use crate::error::{ValidationError, check, non_empty_name};
+use crate::throttle::ThrottleConfig;
 
 pub const MAX_POLICY_NAME_LEN: usize = 60;
 
@@ -17,16 +18,19 @@ pub enum PolicyConfig {
     Cors(CorsConfig),
     /// Which client addresses may call (an allow list) or may not (a deny list).
     IpControl(IpControlConfig),
+    /// Requests per unit of time and quotas per calendar period.
+    Throttle(ThrottleConfig),
 }
 
 impl PolicyConfig {
     /// Every kind, as requests spell it. A new kind is a new variant and a new entry here.
-    pub const KINDS: &'static [&'static str] = &["cors", "ip-control"];
+    pub const KINDS: &'static [&'static str] = &["cors", "ip-control", "throttle"];
 
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Cors(_) => "cors",
             Self::IpControl(_) => "ip-control",
+            Self::Throttle(_) => "throttle",
         }
     }
 
@@ -35,6 +39,7 @@ impl PolicyConfig {
         match self {
             Self::Cors(c) => c.validate(field),
             Self::IpControl(c) => c.validate(field),
+            Self::Throttle(c) => c.validate(field),
         }
     }
 
@@ -276,6 +281,7 @@ mod tests {
             let config = match *kind {
                 "cors" => json!({ "allow_origins": ["*"] }),
                 "ip-control" => json!({ "action": "allow", "addresses": ["::1"] }),
+                "throttle" => json!({ "unit": "second", "api_limit": 1 }),
                 other => panic!("no sample configuration for `{other}`"),
             };
             assert_eq!(PolicyConfig::parse(kind, config).unwrap().kind(), *kind);
@@ -302,11 +308,11 @@ mod tests {
 
     #[test]
     fn unknown_kinds_are_refused_naming_the_supported_ones() {
-        let err = request(json!({ "name": "x", "kind": "throttle", "config": {} }))
+        let err = request(json!({ "name": "x", "kind": "throttling", "config": {} }))
             .into_spec()
             .unwrap_err();
         assert_eq!(err.field, "kind");
-        assert!(err.message.contains("`throttle`"), "{err}");
+        assert!(err.message.contains("`throttling`"), "{err}");
         assert!(err.message.contains("`cors`"), "{err}");
     }
 

@@ -144,15 +144,27 @@ async fn bad_input_is_refused_naming_the_field() {
         .call(
             "POST",
             "/v1/policies",
-            Some(json!({ "name": "x", "kind": "throttle", "config": { "limit": 10 } })),
+            Some(json!({ "name": "x", "kind": "rate-limit", "config": { "limit": 10 } })),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["field"], "kind");
     assert_eq!(
         body["message"],
-        "unknown policy kind `throttle`; supported kinds: `cors`, `ip-control`"
+        "unknown policy kind `rate-limit`; supported kinds: `cors`, `ip-control`, `throttle`"
     );
+
+    // A throttle's limits are checked where they are written.
+    let (status, body) = h
+        .call(
+            "POST",
+            "/v1/policies",
+            Some(json!({ "name": "x", "kind": "throttle",
+                         "config": { "unit": "minute", "quota": {"limit": 5, "period": "month", "time_zone": "Mars/Base"} } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "config.quota.time_zone");
 
     let (status, body) = h
         .call(

@@ -46,6 +46,10 @@ pub(crate) enum AuthError {
     HmacMismatch,
     #[error("JWT refused: {0}")]
     Jwt(JwtError),
+    #[error("no x-api-key")]
+    MissingApiKey,
+    #[error("unknown API key")]
+    InvalidApiKey,
     #[error("app `{app_id}` has no valid authorization for this API in this environment")]
     Unauthorized { app_id: String },
 }
@@ -61,7 +65,9 @@ impl AuthError {
             | Self::HmacAlgorithm
             | Self::HmacMismatch
             | Self::Jwt(_) => StatusCode::UNAUTHORIZED,
-            Self::Unauthorized { .. } => StatusCode::FORBIDDEN,
+            Self::Unauthorized { .. } | Self::MissingApiKey | Self::InvalidApiKey => {
+                StatusCode::FORBIDDEN
+            }
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -97,6 +103,8 @@ impl AuthError {
                 JwtError::AudienceMismatch => "A401JU",
             },
             Self::Unauthorized { .. } => "A403UA",
+            Self::MissingApiKey => "A403MA",
+            Self::InvalidApiKey => "A403IA",
         }
     }
 
@@ -120,6 +128,8 @@ impl AuthError {
             Self::HmacMismatch => "HMAC signature does not match".into(),
             Self::Jwt(e) => format!("Invalid JWT: {e}"),
             Self::Unauthorized { .. } => "Unauthorized".into(),
+            // AWS's words for both, so a caller cannot tell a wrong key from a missing one.
+            Self::MissingApiKey | Self::InvalidApiKey => "Forbidden".into(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Authenticate phase: establishes who calls, by the API's scheme: Alibaba APP signature or
-//! AppCode (`app`), Tencent HMAC (`key-pair`), or a bearer JWT (`jwt`). The schemes themselves
+//! AppCode (`app`), Tencent HMAC (`key-pair`), a bearer JWT (`jwt`), or an AWS API key
+//! (`api-key`). The schemes themselves
 //! are pure functions in `pylon-auth`; this phase feeds them the request and the compiled
 //! credentials, and turns their verdicts into wire errors.
 
@@ -9,6 +10,7 @@ use pylon_model::{AppCodeMode, AuthType};
 
 use crate::context::{Routed, now_ms};
 use crate::error::{AuthError, GatewayError};
+use crate::request::headers::X_API_KEY;
 
 /// The request's body as far as authentication needs it.
 pub(crate) struct BodyView<'b> {
@@ -28,7 +30,26 @@ pub(crate) async fn authenticate(
         AuthType::App => app(routed, &body),
         AuthType::KeyPair => key_pair(routed),
         AuthType::Jwt => super::jwt::authenticate(routed).await,
+        AuthType::ApiKey => api_key(routed),
     }
+}
+
+/// AWS: `x-api-key: <key>`, where the keys are the apps' AppCodes.
+fn api_key(routed: &mut Routed<'_, '_>) -> Result<(), GatewayError> {
+    let ctx = &mut *routed.ctx;
+    let key = ctx
+        .parts
+        .headers
+        .get(X_API_KEY)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(GatewayError::Auth(AuthError::MissingApiKey))?;
+    let app = ctx
+        .compiled
+        .apps
+        .by_code(key.trim())
+        .ok_or(GatewayError::Auth(AuthError::InvalidApiKey))?;
+    ctx.caller.app = Some(app);
+    Ok(())
 }
 
 /// Alibaba: an AppCode where the API accepts one, else the APP signature.
@@ -111,6 +132,7 @@ fn key_pair(routed: &mut Routed<'_, '_>) -> Result<(), GatewayError> {
     if !verified {
         return Err(GatewayError::Auth(AuthError::HmacMismatch));
     }
+    ctx.caller.user = Some(auth.id.into());
     ctx.caller.app = Some(key.app);
     Ok(())
 }

@@ -36,6 +36,11 @@ pub(crate) async fn authenticate(routed: &mut Routed<'_, '_>) -> Result<(), Gate
         }
     }
     let claims = result.map_err(fail)?;
+    // The subject is the user a throttle's per-user limit counts.
+    routed.ctx.caller.user = claims
+        .get("sub")
+        .and_then(serde_json::Value::as_str)
+        .map(Into::into);
     for (claim, header) in &jwt.claims {
         let text = match claims.get(claim) {
             Some(serde_json::Value::String(s)) => s.clone(),

@@ -26,7 +26,7 @@ use crate::backend::client::HttpClient;
 use crate::backend::resolve::Unservable;
 use crate::compiled::Compiled;
 use crate::context::{RequestContext, Routed};
-use crate::error::{self, GatewayError};
+use crate::error::{self, Dialect, GatewayError};
 use crate::observe::observer::{Finished, FinishedRoute, Observer};
 use crate::request::body::GatewayBody;
 use crate::request::client::client_address;
@@ -91,7 +91,12 @@ pub(crate) fn finish(
 ) -> Response<GatewayBody> {
     let (mut response, failure) = match result {
         Ok(response) => (response, None),
-        Err(e) => (error::render(&e, &ctx.request_id), Some(e)),
+        Err(e) => {
+            let dialect = ctx
+                .routed
+                .map_or(Dialect::Alibaba, |r| Dialect::of(r.plan.auth.kind));
+            (error::render_in(dialect, &e, &ctx.request_id), Some(e))
+        }
     };
     policies::on_response(ctx, &mut response);
     let router = &ctx.compiled.router;

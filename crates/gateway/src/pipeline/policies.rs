@@ -1,5 +1,5 @@
 //! Policies phase: the API's policies, highest priority first, may answer the request
-//! themselves (a CORS preflight now; a 429 or an IP refusal next), and decorate whatever
+//! themselves (a CORS preflight) or refuse it (an address, a throttle), and decorate whatever
 //! response goes back.
 
 use http::Response;
@@ -20,7 +20,13 @@ pub(crate) fn on_request(
     let summary = routed.route.summary();
     // Each policy's decision is worked out only for someone who reads it (online debugging).
     let mut decisions = routed.ctx.observers.wants_detail().then(Vec::new);
-    let result = policies.on_request(&routed.ctx.policy_request(&summary), decisions.as_mut());
+    let mut headers = std::mem::take(&mut routed.ctx.policy_headers);
+    let result = policies.on_request(
+        &routed.ctx.policy_request(&summary),
+        &mut headers,
+        decisions.as_mut(),
+    );
+    routed.ctx.policy_headers = headers;
     if let Some(decisions) = decisions {
         routed.ctx.observers.policies(&decisions);
     }
@@ -35,11 +41,17 @@ pub(crate) fn preflight(
         .ok_or_else(|| GatewayError::Internal("no policy answered a preflight".into()))
 }
 
-/// Runs the policies' response hooks on any response of a routed request, errors included.
-pub(crate) fn on_response(ctx: &RequestContext<'_>, response: &mut Response<GatewayBody>) {
+/// Runs the policies' response hooks on any response of a routed request, errors included,
+/// after adding what their request hooks asked for.
+pub(crate) fn on_response(ctx: &mut RequestContext<'_>, response: &mut Response<GatewayBody>) {
     let Some(route): Option<RouteSummary<'_>> = ctx.routed else {
         return;
     };
+    if !ctx.policy_headers.is_empty() {
+        response
+            .headers_mut()
+            .extend(std::mem::take(&mut ctx.policy_headers));
+    }
     let policies = &route.plan.policies;
     if policies.is_empty() {
         return;

@@ -174,6 +174,7 @@ impl Policy for CorsPolicy {
     fn on_request(
         &self,
         request: &PolicyRequest<'_>,
+        _response_headers: &mut HeaderMap,
     ) -> Result<Option<Response<GatewayBody>>, GatewayError> {
         if !request.preflight {
             return Ok(None);

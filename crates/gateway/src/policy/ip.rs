@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use http::Response;
+use http::{HeaderMap, Response};
 use ipnet::IpNet;
 use pylon_model::{IpAction, IpControlConfig, parse_ip_range};
 
@@ -67,6 +67,7 @@ impl Policy for IpControlPolicy {
     fn on_request(
         &self,
         request: &PolicyRequest<'_>,
+        _response_headers: &mut HeaderMap,
     ) -> Result<Option<Response<GatewayBody>>, GatewayError> {
         let ip = request.client;
         let listed = self.listed(ip, request.app_id);
@@ -132,12 +133,13 @@ mod tests {
                 .ip()
                 .to_canonical(),
             app_id: app,
+            user: None,
             api_id: "a",
             environment: "RELEASE",
             request_id: &id,
             preflight: false,
         };
-        match p.on_request(&request) {
+        match p.on_request(&request, &mut HeaderMap::new()) {
             Ok(None) => true,
             Err(GatewayError::IpDenied(_)) => false,
             other => panic!("{other:?}"),

@@ -27,10 +27,12 @@ pub(crate) trait Policy: Send + Sync + Debug {
     }
 
     /// Runs after authorization (for a preflight, right after routing); may answer the request
-    /// itself (a preflight, a 429) or refuse it.
+    /// itself (a preflight) or refuse it (an address, a throttle), or add headers to the
+    /// response that goes back (`response_headers`: a throttle's `X-RateLimit-*`).
     fn on_request(
         &self,
         _request: &PolicyRequest<'_>,
+        _response_headers: &mut HeaderMap,
     ) -> Result<Option<Response<GatewayBody>>, GatewayError> {
         Ok(None)
     }
@@ -42,10 +44,7 @@ pub(crate) trait Policy: Send + Sync + Debug {
 
 /// What a policy sees of a request: not the whole context, so that a policy cannot depend on
 /// how the pipeline is built.
-#[allow(
-    dead_code,
-    reason = "the seam the next policy kinds (throttling, IP control) use"
-)]
+#[allow(dead_code, reason = "the seam later policy kinds use")]
 pub(crate) struct PolicyRequest<'r> {
     pub(crate) method: &'r Method,
     pub(crate) uri: &'r Uri,
@@ -55,6 +54,8 @@ pub(crate) struct PolicyRequest<'r> {
     pub(crate) client: std::net::IpAddr,
     /// The app the authenticate phase found, if any (never set yet for a preflight).
     pub(crate) app_id: Option<&'r str>,
+    /// Who the caller is within its app or issuer: the JWT subject, the Tencent key id.
+    pub(crate) user: Option<&'r str>,
     pub(crate) api_id: &'r str,
     pub(crate) environment: &'r str,
     /// For the `X-Ca-Request-Id` of an answer the policy gives itself.
@@ -72,10 +73,7 @@ pub(crate) struct Decision {
 }
 
 /// What a policy is compiled for: one policy bound to one API in one environment.
-#[allow(
-    dead_code,
-    reason = "the seam the next policy kinds (throttling, IP control) use"
-)]
+#[allow(dead_code, reason = "the seam later policy kinds use")]
 pub(crate) struct Binding<'b> {
     /// The policy's id; an inline configuration (the API's `cors`) uses its kind's name.
     pub(crate) policy: &'b str,
@@ -87,10 +85,6 @@ pub(crate) struct Binding<'b> {
     pub(crate) states: &'b PolicyStates,
 }
 
-#[allow(
-    dead_code,
-    reason = "the seam the next policy kinds (throttling, IP control) use"
-)]
 impl Binding<'_> {
     /// The key of this binding's carried state: the same policy on the same API and
     /// environment finds its state again in the next snapshot.

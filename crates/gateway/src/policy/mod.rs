@@ -3,9 +3,12 @@
 //! A kind is one file here implementing `kind::Policy`, plus its line in [`compile`].
 
 pub(crate) mod cors;
+pub(crate) mod counter;
 pub(crate) mod ip;
 pub(crate) mod kind;
 pub(crate) mod state;
+pub(crate) mod throttle;
+pub(crate) mod window;
 
 use std::sync::Arc;
 
@@ -15,6 +18,7 @@ use pylon_model::PolicyConfig;
 use self::cors::CorsPolicy;
 use self::ip::IpControlPolicy;
 use self::kind::{Binding, Decision, Policy, PolicyRequest};
+use self::throttle::ThrottlePolicy;
 use crate::error::GatewayError;
 use crate::request::body::GatewayBody;
 
@@ -27,6 +31,7 @@ pub(crate) fn compile(
     Ok(match config {
         PolicyConfig::Cors(c) => Arc::new(CorsPolicy::compile(c, binding)?),
         PolicyConfig::IpControl(c) => Arc::new(IpControlPolicy::compile(c, binding)?),
+        PolicyConfig::Throttle(c) => Arc::new(ThrottlePolicy::compile(c, binding)?),
     })
 }
 
@@ -61,10 +66,11 @@ impl Policies {
     pub(crate) fn on_request(
         &self,
         request: &PolicyRequest<'_>,
+        response_headers: &mut HeaderMap,
         mut decisions: Option<&mut Vec<Decision>>,
     ) -> Result<Option<Response<GatewayBody>>, GatewayError> {
         for policy in &self.list {
-            let result = policy.on_request(request);
+            let result = policy.on_request(request, response_headers);
             if let Some(decisions) = decisions.as_deref_mut() {
                 let outcome = match &result {
                     Ok(None) => "pass".to_string(),
@@ -131,6 +137,7 @@ mod tests {
         fn on_request(
             &self,
             _request: &PolicyRequest<'_>,
+            _response_headers: &mut HeaderMap,
         ) -> Result<Option<Response<GatewayBody>>, GatewayError> {
             let n = self.seen.fetch_add(1, Ordering::Relaxed) + 1;
             if self.refuses {
@@ -160,6 +167,7 @@ mod tests {
             peer: "192.0.2.1:1".parse().unwrap(),
             client: "192.0.2.1".parse().unwrap(),
             app_id: None,
+            user: None,
             api_id: "a1",
             environment: "RELEASE",
             request_id: &id,
@@ -173,7 +181,7 @@ mod tests {
         let first = Counting::compile(&binding(&states, "a1"), 0, false);
         with_request(|r| {
             for _ in 0..3 {
-                first.on_request(r).unwrap();
+                first.on_request(r, &mut HeaderMap::new()).unwrap();
             }
         });
         // The next snapshot compiles while the first one still serves.
@@ -201,7 +209,9 @@ mod tests {
         policies.add(low.clone());
         policies.add(high.clone());
         with_request(|r| {
-            let refused = policies.on_request(r, None).unwrap_err();
+            let refused = policies
+                .on_request(r, &mut HeaderMap::new(), None)
+                .unwrap_err();
             assert!(refused.to_string().contains("refused at 1"), "{refused}");
         });
         assert_eq!(high.seen.load(Ordering::Relaxed), 1);

@@ -1,10 +1,6 @@
 //! Policy state that outlives a publish (a throttle's counters): handed from one compiled
-//! snapshot to the next by key, and dropped once no snapshot uses it any more. No kind keeps
-//! state yet (CORS has none); throttling will be the first.
-#![allow(
-    dead_code,
-    reason = "the seam the next policy kinds (throttling, IP control) use"
-)]
+//! snapshot to the next by key, and dropped once no snapshot uses it any more (the throttle's
+//! counters).
 
 use std::any::Any;
 use std::collections::HashMap;
