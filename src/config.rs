@@ -66,6 +66,14 @@ pub struct ServeArgs {
     /// [default: none: the client is always the connection's peer].
     #[arg(long, env = "PYLON_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Option<Vec<String>>,
+    /// OpenTelemetry collector (OTLP/HTTP) to send traces to, e.g. `http://127.0.0.1:4318`;
+    /// spans are posted to `<url>/v1/traces` [default: none: no traces].
+    #[arg(long, env = "PYLON_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+    /// Share of new traces sent, from 0 to 1; a client's `traceparent` decides for its own
+    /// trace [default: 1].
+    #[arg(long, env = "PYLON_TRACE_SAMPLING")]
+    pub trace_sampling: Option<f64>,
     /// Seconds added to the clock that throttling windows and quota periods read (signatures
     /// and token expiry keep the real one): for testing what happens at a period's end.
     #[arg(
@@ -96,6 +104,8 @@ struct FileConfig {
     #[serde(default, deserialize_with = "de_duration")]
     shutdown_grace: Option<Duration>,
     trusted_proxies: Option<Vec<String>>,
+    otlp_endpoint: Option<String>,
+    trace_sampling: Option<f64>,
     /// The log filter when `PYLON_LOG` is not set.
     log: Option<String>,
 }
@@ -110,6 +120,8 @@ pub struct Settings {
     pub admin_token: Option<String>,
     pub base_domain: String,
     pub limits: Limits,
+    /// Where traces go, if anywhere.
+    pub tracing: Option<pylon_gateway::TracingConfig>,
     /// Log filter from the config file (`PYLON_LOG` wins over it).
     pub log: Option<String>,
 }
@@ -135,6 +147,9 @@ impl Settings {
         }
         if self.base_domain != next.base_domain {
             changed.push("base_domain");
+        }
+        if self.tracing != next.tracing {
+            changed.push("otlp_endpoint/trace_sampling");
         }
         changed
     }
@@ -260,6 +275,18 @@ impl ServeArgs {
                 .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?,
         };
         limits.check().map_err(|e| anyhow::anyhow!(e))?;
+        let sampling = self.trace_sampling.or(file.trace_sampling).unwrap_or(1.0);
+        if !(0.0..=1.0).contains(&sampling) {
+            bail!("trace_sampling must be between 0 and 1, not {sampling}");
+        }
+        let tracing = match self.otlp_endpoint.clone().or(file.otlp_endpoint) {
+            Some(endpoint) if !endpoint.trim().is_empty() => {
+                let config = pylon_gateway::TracingConfig { endpoint, sampling };
+                config.traces_url().map_err(|e| anyhow::anyhow!(e))?;
+                Some(config)
+            }
+            _ => None,
+        };
         let settings = Settings {
             data_dir: self
                 .data_dir
@@ -288,6 +315,7 @@ impl ServeArgs {
                 .trim_matches('.')
                 .to_ascii_lowercase(),
             limits,
+            tracing,
             log: file.log,
         };
         if settings.base_domain.is_empty() {
@@ -437,6 +465,35 @@ mod tests {
         assert!(err.contains("max_header_size must be at least"), "{err}");
         assert_eq!(default_max_connections(1024), 480);
         assert_eq!(default_max_connections(10), 16);
+    }
+
+    #[test]
+    fn traces_are_off_until_an_endpoint_is_set_and_settings_are_checked() {
+        assert_eq!(ServeArgs::default().resolve(1024).unwrap().tracing, None);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pylon.yaml");
+        std::fs::write(
+            &file,
+            "otlp_endpoint: http://127.0.0.1:4318\ntrace_sampling: 0.25\n",
+        )
+        .unwrap();
+        let mut args = ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        let tracing = args.resolve(1024).unwrap().tracing.unwrap();
+        assert_eq!(tracing.endpoint, "http://127.0.0.1:4318");
+        assert_eq!(tracing.sampling, 0.25);
+        args.trace_sampling = Some(1.5);
+        let err = format!("{:#}", args.resolve(1024).unwrap_err());
+        assert!(
+            err.contains("trace_sampling must be between 0 and 1"),
+            "{err}"
+        );
+        args.trace_sampling = None;
+        args.otlp_endpoint = Some("collector:4318".into());
+        let err = format!("{:#}", args.resolve(1024).unwrap_err());
+        assert!(err.contains("must be an http:// or https:// URL"), "{err}");
     }
 
     #[test]

@@ -62,6 +62,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let gateway = Gateway::new(GatewayConfig {
         base_domain: settings.base_domain.clone(),
         limits: settings.limits.clone(),
+        tracing: settings.tracing.clone(),
     });
     let snapshot = store
         .load_snapshot()

@@ -18,3 +18,4 @@ mod readme;
 mod real_clients;
 mod routing;
 mod throttling;
+mod traces;

@@ -29,6 +29,7 @@ use pylon_router::RouteError;
 use backend::client::HttpClient;
 use compiled::{Carried, Compiled};
 pub use limits::{Limits, MIN_HEADER_SIZE};
+pub use observe::otel::TracingConfig;
 pub use observe::trace::{
     CallerTrace, DebugTrace, ErrorTrace, HttpMessage, ParameterTrace, PhaseTrace, PolicyTrace,
     RouteTrace,
@@ -42,6 +43,8 @@ pub struct GatewayConfig {
     /// Groups are also served on `<group-id>.<base_domain>`.
     pub base_domain: String,
     pub limits: Limits,
+    /// OpenTelemetry traces, when set.
+    pub tracing: Option<TracingConfig>,
 }
 
 pub struct Gateway {
@@ -52,6 +55,7 @@ pub struct Gateway {
     limits: ArcSwap<Limits>,
     /// Applies compile one at a time, so target health is handed over in order.
     applying: Mutex<()>,
+    telemetry: Option<observe::otel::Telemetry>,
 }
 
 impl Gateway {
@@ -65,7 +69,13 @@ impl Gateway {
                 None
             }
         };
+        let telemetry = config.tracing.as_ref().and_then(|t| {
+            observe::otel::Telemetry::start(t)
+                .inspect_err(|e| tracing::error!(error = %e, "traces are off"))
+                .ok()
+        });
         Arc::new(Gateway {
+            telemetry,
             limits: ArcSwap::from_pointee(config.limits.clone()),
             config,
             compiled: ArcSwapOption::new(compiled),
@@ -204,7 +214,16 @@ impl Gateway {
             Some(compiled) => {
                 // Held for the request: a reload meanwhile does not change who is trusted.
                 let limits = self.limits.load_full();
-                pipeline::handle(&compiled, client, request, peer, &limits.trusted_proxies).await
+                let telemetry = self.telemetry.as_ref();
+                pipeline::handle(
+                    &compiled,
+                    client,
+                    request,
+                    peer,
+                    &limits.trusted_proxies,
+                    telemetry,
+                )
+                .await
             }
             None => {
                 let id = request::id::RequestId::generate();

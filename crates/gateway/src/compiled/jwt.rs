@@ -174,7 +174,7 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 /// The TLS client configuration for https JWK Sets, built once per process: rustls with the
 /// ring provider and the system's trust roots. A failure is kept too (and reported by every
 /// https fetch), so a machine without roots does not rescan its certificate store per fetch.
-fn tls_client_config() -> Result<Arc<rustls::ClientConfig>, String> {
+pub(crate) fn tls_client_config() -> Result<Arc<rustls::ClientConfig>, String> {
     static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {

@@ -1,9 +1,11 @@
 //! Observers: who watches requests go through the pipeline. The access log watches every
-//! request, the debug trace only online-debugging ones; metrics will be the next field of
-//! [`Observers`]. The fan-out is static, so an untraced request pays one `Option` check per hook.
+//! request, the debug trace only online-debugging ones, the OpenTelemetry span only sampled
+//! ones; metrics will be the next field of [`Observers`]. The fan-out is static, so an
+//! untraced request pays one `Option` check per hook.
 
 pub(crate) mod log;
 pub(crate) mod observer;
+pub(crate) mod otel;
 pub(crate) mod trace;
 
 use std::time::Duration;
@@ -12,6 +14,7 @@ use http::{HeaderMap, StatusCode};
 
 use self::log::AccessLog;
 use self::observer::{Finished, Observer, RouteInfo};
+use self::otel::RequestSpan;
 use self::trace::Trace;
 use crate::backend::Target;
 use crate::backend::send::Sent;
@@ -27,6 +30,8 @@ pub(crate) struct Observers {
     pub(crate) log: AccessLog,
     /// Present only on online-debugging requests.
     pub(crate) trace: Option<Box<Trace>>,
+    /// Present only on requests whose trace is sampled for OpenTelemetry.
+    pub(crate) otel: Option<Box<RequestSpan>>,
 }
 
 impl Observer for Observers {
@@ -50,6 +55,9 @@ impl Observer for Observers {
         if let Some(t) = &mut self.trace {
             t.routed(route);
         }
+        if let Some(o) = &mut self.otel {
+            o.routed(route);
+        }
     }
 
     fn parameters(&mut self, plan: &ApiPlan, values: &Values<'_>) {
@@ -71,12 +79,18 @@ impl Observer for Observers {
         if let Some(t) = &mut self.trace {
             t.backend_request(target, out);
         }
+        if let Some(o) = &mut self.otel {
+            o.backend_request(target, out);
+        }
     }
 
     fn backend_sent(&mut self, sent: &Sent<'_>) {
         self.log.backend_sent(sent);
         if let Some(t) = &mut self.trace {
             t.backend_sent(sent);
+        }
+        if let Some(o) = &mut self.otel {
+            o.backend_sent(sent);
         }
     }
 
@@ -85,12 +99,18 @@ impl Observer for Observers {
         if let Some(t) = &mut self.trace {
             t.backend_response(status, headers);
         }
+        if let Some(o) = &mut self.otel {
+            o.backend_response(status, headers);
+        }
     }
 
     fn done(&mut self, finished: &Finished<'_>) {
         self.log.done(finished);
         if let Some(t) = &mut self.trace {
             t.done(finished);
+        }
+        if let Some(o) = &mut self.otel {
+            o.done(finished);
         }
     }
 }

@@ -28,6 +28,7 @@ use crate::compiled::Compiled;
 use crate::context::{RequestContext, Routed};
 use crate::error::{self, Dialect, GatewayError};
 use crate::observe::observer::{Finished, FinishedRoute, Observer};
+use crate::observe::otel::{TRACEPARENT, Telemetry};
 use crate::request::body::GatewayBody;
 use crate::request::client::client_address;
 use crate::request::outgoing::RequestBody;
@@ -38,13 +39,15 @@ pub(crate) const MAX_BUFFERED_BODY: usize = 8 * 1024 * 1024;
 
 /// Serves one request on `compiled`, which the caller loaded once: a publish during the call
 /// does not change what this request sees.
-/// `trusted_proxies`: peers whose forwarding headers name the client's address.
+/// `trusted_proxies`: peers whose forwarding headers name the client's address; `telemetry`:
+/// where sampled requests' spans go.
 pub(crate) async fn handle(
     compiled: &Compiled,
     client: &HttpClient,
     request: Request<Incoming>,
     peer: SocketAddr,
     trusted_proxies: &[ipnet::IpNet],
+    telemetry: Option<&Telemetry>,
 ) -> Response<GatewayBody> {
     let (mut parts, body) = request.into_parts();
     let extensions = std::mem::take(&mut parts.extensions);
@@ -52,6 +55,9 @@ pub(crate) async fn handle(
     let mut ctx = RequestContext::new(compiled, &parts, extensions, peer, client_path.as_deref());
     if !trusted_proxies.is_empty() {
         ctx.client = client_address(peer, &parts.headers, trusted_proxies);
+    }
+    if let Some(telemetry) = telemetry {
+        ctx.observers.otel = telemetry.begin(&parts.headers);
     }
     let result = match normalized {
         Ok(()) => run(&mut ctx, client, Inbound::Incoming(body)).await,
@@ -206,7 +212,7 @@ pub(crate) async fn run(
         Unservable::Internal(m) => GatewayError::Internal(m.clone()),
         Unservable::Unavailable(m) => GatewayError::ServiceUnavailable(m.clone()),
     })?;
-    let outgoing = match backend.target.base_path() {
+    let mut outgoing = match backend.target.base_path() {
         Some(base_path) => Some(phase!(
             routed.ctx.observers,
             "forward",
@@ -215,6 +221,10 @@ pub(crate) async fn run(
         None => None,
     };
     let ctx = routed.ctx;
+    // A sampled request's backend call is a span of its trace: the backend continues it.
+    if let (Some(out), Some(span)) = (&mut outgoing, &ctx.observers.otel) {
+        out.headers.insert(TRACEPARENT, span.backend_traceparent());
+    }
     if let Some(out) = &outgoing {
         ctx.observers.backend_request(&backend.target, out);
     }

@@ -34,7 +34,7 @@ impl RequestId {
 
 /// A per-thread wyrand generator seeded from the OS once: request ids must be unique, not
 /// secret, and a `getrandom` system call per request showed in profiles.
-fn next_random() -> u64 {
+pub(crate) fn next_random() -> u64 {
     use std::cell::Cell;
     thread_local! {
         static STATE: Cell<u64> = Cell::new(uuid::Uuid::new_v4().as_u64_pair().0);
