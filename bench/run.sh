@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Throughput and latency of Pylon as a pass-through proxy, next to nginx doing the same job and
 # to the backend alone, then of the same route behind `app` (Alibaba APP signature)
-# authentication, measured in one run on this machine. See bench/README.md.
+# authentication, and with the whole pipeline on (`pylon-full`: signature, throttling, an IP
+# allow list, metrics and an access log file), measured in one run on this machine. See
+# bench/README.md.
 #
 # Environment:
 #   DURATION    seconds of each measured wrk run (default 15, at most 300)
 #   WARMUP      seconds of the warm-up run before each measurement (default 3)
 #   CONNECTIONS wrk connections (default 64); THREADS wrk threads (default 1)
-#   ROUNDS      how many times to measure pylon and pylon-app, alternately (default 1, at most 20)
+#   ROUNDS      how many times to measure pylon, pylon-app and pylon-full, in turn (default 1, at
+#               most 20)
 #   CALLGRIND=1 instead of wrk: run Pylon under valgrind's callgrind and count the instructions it
-#               executes per request, pass-through against app-signed (deterministic, unlike
-#               req/s on a shared machine); REQUESTS per target (default 2000)
+#               executes per request, pass-through against app-signed and each pylon-full feature
+#               (deterministic, unlike req/s on a shared machine); REQUESTS per target (default 2000)
 #   PYLON_BIN   use this pylon binary instead of building one
 #   SIGN_BIN    use this sign_requests binary (crates/auth/examples) instead of building one
 #   KEEP_TMP=1  keep the temp dir (configs, logs, raw wrk output) after the run
@@ -302,10 +305,14 @@ WRAP=()
 STATUS=()
 SERVE_HELP=$("$PYLON_BIN" serve --help)
 [[ $SERVE_HELP == *--status-listen* ]] && STATUS=(--status-listen 127.0.0.1:0)
+# The measured baseline writes no access log, as the nginx proxy (`access_log off`); pylon-full
+# writes one to a file.
+NO_ACCESS_LOG=()
+[[ $SERVE_HELP == *--access-log* ]] && NO_ACCESS_LOG=(--access-log off)
 PYLON_LOG=warn "${WRAP[@]}" "$PYLON_BIN" serve \
   --data-dir "$TMP/pylon-data" \
   --listen "127.0.0.1:$PYLON_PORT" \
-  --admin-listen "127.0.0.1:$ADMIN_PORT" "${STATUS[@]}" \
+  --admin-listen "127.0.0.1:$ADMIN_PORT" "${STATUS[@]}" "${NO_ACCESS_LOG[@]}" \
   --admin-token "$TOKEN" >"$TMP/pylon.log" 2>&1 &
 PYLON_PID=$!
 PIDS+=("$PYLON_PID")
@@ -367,20 +374,23 @@ APP_HOST=$APP_GROUP_ID.localhost
 
 # Signed requests, precomputed: 1000 without a nonce per wrk thread (cycled: each stays valid
 # for the gateway's 15-minute clock window, and reusing one is legal without X-Ca-Nonce).
+sign_with() { # key secret host out count [--nonce]
+  "$SIGN_BIN" --key "$1" --secret "$2" --host "$3" --path /bench \
+    --files "$THREADS" --out "$4" --count "$5" ${6:+"$6"} || die "sign_requests failed"
+}
 sign_requests() { # out count [--nonce]
-  "$SIGN_BIN" --key "$APP_KEY" --secret "$APP_SECRET" --host "$APP_HOST" --path /bench \
-    --files "$THREADS" --out "$1" --count "$2" ${3:+"$3"} || die "sign_requests failed"
+  sign_with "$APP_KEY" "$APP_SECRET" "$APP_HOST" "$@"
 }
 sign_requests "$TMP/signed" $((1000 * THREADS))
 
 # One curl with signed headers: `line` is `<ts> <sig>` or `<ts> <nonce> <sig>`.
 # Sets SIGNED_HEADERS to `-H` options (curl's and ab's syntax) for one precomputed request.
-signed_headers() { # file line
+signed_headers() { # file line [app key]
   local list ts nonce sig
   list=$(sed -n '1s/^# x-ca-signature-headers: //p' "$1")
   read -r ts nonce sig <<<"$2"
   [[ -n $sig ]] || { sig=$nonce; nonce=; }
-  SIGNED_HEADERS=(-H 'Accept: application/json' -H "X-Ca-Key: $APP_KEY"
+  SIGNED_HEADERS=(-H 'Accept: application/json' -H "X-Ca-Key: ${3:-$APP_KEY}"
     -H 'X-Ca-Signature-Method: HmacSHA256' -H "X-Ca-Signature-Headers: $list"
     -H "X-Ca-Timestamp: $ts" ${nonce:+-H "X-Ca-Nonce: $nonce"} -H "X-Ca-Signature: $sig")
 }
@@ -403,6 +413,84 @@ tampered=$(sed -n 2p "$TMP/signed.0" | sed 's/ [^ ]*$/ AAAAAAAAAAAAAAAAAAAAAAAAA
 status=$(signed_curl "$TMP/signed.0" "$tampered")
 [[ $status == *' 4'?? ]] || die "a request with a wrong signature got: $status"
 
+# ---------------------------------------------------------------------------------------------
+# 5d. pylon-full: a second Pylon (so that its access log and metrics cost nothing to the rows
+#     above) with the app route four times, in four groups: app only (`pylon-full-app`: what the
+#     process-wide access log file and metrics add), with a throttling policy whose limits are
+#     far above the load (`pylon-full-throttle`), with an IP allow list holding loopback
+#     (`pylon-full-ip`), and with both (`pylon-full`, the row the ratios are of).
+# ---------------------------------------------------------------------------------------------
+FULL_PORT=$(free_port)
+FULL_ADMIN_PORT=$(free_port)
+ACCESS_LOG=()
+[[ $SERVE_HELP == *--access-log* ]] && ACCESS_LOG=(--access-log "$TMP/full-access.log")
+((${#ACCESS_LOG[@]})) || log "note: this pylon has no --access-log: pylon-full runs without its access log"
+FULL_WRAP=()
+((CALLGRIND)) && FULL_WRAP=(valgrind --tool=callgrind --callgrind-out-file="$TMP/callgrind-full.out" -q)
+mkdir -p "$TMP/full-data"
+PYLON_LOG=warn "${FULL_WRAP[@]}" "$PYLON_BIN" serve \
+  --data-dir "$TMP/full-data" \
+  --listen "127.0.0.1:$FULL_PORT" \
+  --admin-listen "127.0.0.1:$FULL_ADMIN_PORT" "${STATUS[@]}" "${ACCESS_LOG[@]}" \
+  --admin-token "$TOKEN" >"$TMP/pylon-full.log" 2>&1 &
+FULL_PID=$!
+PIDS+=("$FULL_PID")
+MAIN_ADMIN=$ADMIN
+ADMIN=http://127.0.0.1:$FULL_ADMIN_PORT
+for _ in $(seq 600); do
+  kill -0 "$FULL_PID" 2>/dev/null || die "the pylon-full pylon exited at start"
+  curl -s -o /dev/null --max-time 2 -H "Authorization: Bearer $TOKEN" "$ADMIN/v1/groups" && break
+  sleep 0.1
+done
+FULL_APP_JSON=$(admin POST /v1/apps '{"name":"bench-client"}')
+FULL_APP_ID=$(json_id <<<"$FULL_APP_JSON")
+FULL_KEY=$(json_str app_key <<<"$FULL_APP_JSON")
+FULL_SECRET=$(json_str app_secret <<<"$FULL_APP_JSON")
+[[ -n $FULL_APP_ID && -n $FULL_KEY && -n $FULL_SECRET ]] || die "no app in: $FULL_APP_JSON"
+# Limits at the largest value: the counters are taken and checked, and never refuse.
+admin POST /v1/policies '{"name":"far-above-the-load","kind":"throttle","config":{"unit":"second","api_limit":4294967295,"app_limit":4294967295,"ip_limit":4294967295}}' >/dev/null
+admin POST /v1/policies '{"name":"loopback-only","kind":"ip-control","config":{"action":"allow","addresses":["127.0.0.0/8","::1"]}}' >/dev/null
+declare -A FULL_HOST
+full_group() { # target policy...
+  local target=$1 gid api policy; shift
+  gid=$(admin POST /v1/groups "{\"name\":\"$target\"}" | json_id)
+  api=$(admin POST "/v1/groups/$gid/apis" \
+    "{\"name\":\"bench\",\"request\":{\"method\":\"GET\",\"path\":\"/bench\"},\"backend\":{\"service\":{\"inline\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:$BACKEND_PORT\"}},\"path\":\"/\"},\"auth\":{\"type\":\"app\"}}" |
+    json_id)
+  [[ -n $gid && -n $api ]] || die "no group or API for $target"
+  admin POST /v1/authorizations \
+    "{\"app_id\":\"$FULL_APP_ID\",\"api_id\":\"$api\",\"environment\":\"RELEASE\"}" >/dev/null
+  admin POST "/v1/groups/$gid/apis/$api/publish" '{"environment":"RELEASE"}' >/dev/null
+  for policy in "$@"; do
+    admin POST "/v1/policies/$policy/bindings" "{\"api_id\":\"$api\",\"environment\":\"RELEASE\"}" >/dev/null
+  done
+  FULL_HOST[$target]=$gid.localhost
+  [[ ${#FULL_HOST[$target]} == "${#PYLON_HOST}" ]] || log "note: $target's Host header differs in length"
+  sign_with "$FULL_KEY" "$FULL_SECRET" "${FULL_HOST[$target]}" "$TMP/signed-$target" $((1000 * THREADS))
+}
+full_group pylon-full-app
+full_group pylon-full-throttle far-above-the-load
+full_group pylon-full-ip loopback-only
+full_group pylon-full far-above-the-load loopback-only
+ADMIN=$MAIN_ADMIN
+# Every pylon-full route answers a precomputed signed request, and the policies are in force.
+full_curl() { # target -> body and status
+  signed_headers "$TMP/signed-$1.0" "$(sed -n 2p "$TMP/signed-$1.0")" "$FULL_KEY"
+  curl -s --max-time 2 -w ' %{http_code}' -H "Host: ${FULL_HOST[$1]}" "${SIGNED_HEADERS[@]}" \
+    "http://127.0.0.1:$FULL_PORT/bench"
+}
+for target in pylon-full-app pylon-full-throttle pylon-full-ip pylon-full; do
+  for _ in $(seq 50); do
+    status=$(full_curl "$target")
+    [[ $status == *' 200' ]] && break
+    sleep 0.1
+  done
+  [[ $status == $'ok\n 200' ]] || die "$target: a precomputed signed request got: $status"
+done
+if ((${#ACCESS_LOG[@]})); then
+  [[ -s $TMP/full-access.log ]] || die "pylon-full wrote no access log to $TMP/full-access.log"
+fi
+
 ratio() { # label a b -> "label: a/b" to two places, when b > 0
   awk -v l="$1" -v a="$2" -v b="$3" 'BEGIN { if (b > 0) printf "%s: %.2f\n", l, a / b }'
 }
@@ -414,28 +502,33 @@ ratio() { # label a b -> "label: a/b" to two places, when b > 0
 if ((CALLGRIND)); then
   signed_headers "$TMP/signed.0" "$(sed -n 2p "$TMP/signed.0")"
   declare -A IR
-  count_target() { # name host [ab -H options...]
-    local name=$1 host=$2 out=$TMP/ab-$1.txt dump; shift 2
+  count_target() { # name pid port host [ab -H options...]
+    local name=$1 pid=$2 port=$3 host=$4 out=$TMP/ab-$1.txt dump; shift 4
     # Warm the connection pools and caches first, uncounted.
-    ab -q -k -n 200 -c 8 -H "Host: $host" "$@" "http://127.0.0.1:$PYLON_PORT/bench" >/dev/null
-    callgrind_control --zero "$PYLON_PID" >/dev/null || die "callgrind_control --zero failed"
-    ab -q -k -n "$REQUESTS" -c 8 -H "Host: $host" "$@" "http://127.0.0.1:$PYLON_PORT/bench" >"$out" 2>&1 || true
-    callgrind_control --dump="$name" "$PYLON_PID" >/dev/null || die "callgrind_control --dump failed"
+    ab -q -k -n 200 -c 8 -H "Host: $host" "$@" "http://127.0.0.1:$port/bench" >/dev/null
+    callgrind_control --zero "$pid" >/dev/null || die "callgrind_control --zero failed"
+    ab -q -k -n "$REQUESTS" -c 8 -H "Host: $host" "$@" "http://127.0.0.1:$port/bench" >"$out" 2>&1 || true
+    callgrind_control --dump="$name" "$pid" >/dev/null || die "callgrind_control --dump failed"
     grep -q '^Failed requests: *0$' "$out" && ! grep -q '^Non-2xx responses' "$out" ||
       die "$name: ab saw failed or non-2xx requests: $(cat "$out")"
-    dump=$(grep -l "^desc: Trigger: .*$name" "$TMP"/callgrind.out* | head -n 1)
+    # The hint ends the trigger line ("Client Request: <name>"): pylon-full is not pylon-full-app.
+    dump=$(grep -l "^desc: Trigger: .*[: ]$name\$" "$TMP"/callgrind*.out* | head -n 1)
     [[ -n $dump ]] || die "no callgrind dump for $name"
     IR[$name]=$(awk '/^(summary|totals):/ { print $2; exit }' "$dump")
     log "$name: ${IR[$name]} instructions for $REQUESTS requests"
   }
-  count_target pylon "$PYLON_HOST"
-  count_target pylon-app "$APP_HOST" "${SIGNED_HEADERS[@]}"
+  count_target pylon "$PYLON_PID" "$PYLON_PORT" "$PYLON_HOST"
+  count_target pylon-app "$PYLON_PID" "$PYLON_PORT" "$APP_HOST" "${SIGNED_HEADERS[@]}"
   # The pass-through API sent the same signed headers: what carrying them costs, without
   # verifying them (and with forwarding them to the backend, which pylon-app does not).
-  count_target pylon-signed-headers "$PYLON_HOST" "${SIGNED_HEADERS[@]}"
+  count_target pylon-signed-headers "$PYLON_PID" "$PYLON_PORT" "$PYLON_HOST" "${SIGNED_HEADERS[@]}"
+  for target in pylon-full-app pylon-full-throttle pylon-full-ip pylon-full; do
+    signed_headers "$TMP/signed-$target.0" "$(sed -n 2p "$TMP/signed-$target.0")" "$FULL_KEY"
+    count_target "$target" "$FULL_PID" "$FULL_PORT" "${FULL_HOST[$target]}" "${SIGNED_HEADERS[@]}"
+  done
   echo
   echo "pylon instructions per request (callgrind, user space only, $REQUESTS requests per target, ab -k -c 8)"
-  for name in pylon pylon-app pylon-signed-headers; do
+  for name in pylon pylon-app pylon-signed-headers pylon-full-app pylon-full-throttle pylon-full-ip pylon-full; do
     printf '%-22s %12s\n' "$name" "$(awk -v i="${IR[$name]}" -v n="$REQUESTS" 'BEGIN { printf "%.0f", i / n }')"
   done
   echo
@@ -445,6 +538,11 @@ if ((CALLGRIND)); then
   ratio "pylon-app/pylon instructions-per-request ratio" "${IR[pylon-app]}" "${IR[pylon]}"
   added "app signature authentication over pass-through" "${IR[pylon-app]}" "${IR[pylon]}"
   added "of which carrying the signed headers (pylon-signed-headers over pylon)" "${IR[pylon-signed-headers]}" "${IR[pylon]}"
+  added "metrics and the access log file (pylon-full-app over pylon-app)" "${IR[pylon-full-app]}" "${IR[pylon-app]}"
+  added "throttling, three limits (pylon-full-throttle over pylon-full-app)" "${IR[pylon-full-throttle]}" "${IR[pylon-full-app]}"
+  added "IP allow list (pylon-full-ip over pylon-full-app)" "${IR[pylon-full-ip]}" "${IR[pylon-full-app]}"
+  added "the whole pipeline over app signatures (pylon-full over pylon-app)" "${IR[pylon-full]}" "${IR[pylon-app]}"
+  ratio "pylon-full/pylon instructions-per-request ratio" "${IR[pylon-full]}" "${IR[pylon]}"
   exit 0
 fi
 
@@ -481,7 +579,7 @@ run_target() { # name url pid duration [wrk options...] [-- script args...]
   WARM_ARGS=()
   local servers_before servers_after busy total wrk_ticks
   before=$(cpu_ticks "$pid")
-  servers_before=$(($(cpu_ticks "$BACKEND_PID") + $(cpu_ticks "$PROXY_PID") + $(cpu_ticks "$PYLON_PID")))
+  servers_before=$(($(cpu_ticks "$BACKEND_PID") + $(cpu_ticks "$PROXY_PID") + $(cpu_ticks "$PYLON_PID") + $(cpu_ticks "$FULL_PID")))
   children_ticks
   wrk_ticks=$CHILD_TICKS
   machine_ticks
@@ -491,7 +589,7 @@ run_target() { # name url pid duration [wrk options...] [-- script args...]
   children_ticks
   busy=$((MACHINE_BUSY - busy)) total=$((MACHINE_TOTAL - total)) wrk_ticks=$((CHILD_TICKS - wrk_ticks))
   after=$(cpu_ticks "$pid")
-  servers_after=$(($(cpu_ticks "$BACKEND_PID") + $(cpu_ticks "$PROXY_PID") + $(cpu_ticks "$PYLON_PID")))
+  servers_after=$(($(cpu_ticks "$BACKEND_PID") + $(cpu_ticks "$PROXY_PID") + $(cpu_ticks "$PYLON_PID") + $(cpu_ticks "$FULL_PID")))
   # Everything else on the machine (other jobs, the hypervisor's steal) as a share of all CPUs.
   OTHER[$name]=$(awk -v b="$busy" -v t="$total" -v s=$((servers_after - servers_before)) -v w="$wrk_ticks" \
     'BEGIN { o = b - s - w; if (o < 0) o = 0; printf "%.1f", (t > 0 ? 100 * o / t : 0) }')
@@ -521,6 +619,8 @@ for round in $(seq "$ROUNDS"); do
   run_target "pylon$sfx" "http://127.0.0.1:$PYLON_PORT/bench" "$PYLON_PID" "$DURATION" -H "Host: $PYLON_HOST"
   run_target "pylon-app$sfx" "$APP_URL" "$PYLON_PID" "$DURATION" -s "$APP_LUA" \
     -- cycle "$TMP/signed" "$APP_HOST" /bench "$APP_KEY"
+  run_target "pylon-full$sfx" "http://127.0.0.1:$FULL_PORT/bench" "$FULL_PID" "$DURATION" -s "$APP_LUA" \
+    -- cycle "$TMP/signed-pylon-full" "${FULL_HOST[pylon-full]}" /bench "$FULL_KEY"
 done
 
 # (b) pylon-app-nonce: a distinct X-Ca-Nonce on every request, each line of the files sent once.
@@ -563,6 +663,8 @@ echo "pylon: one single-threaded event loop per CPU ($NCPU), like nginx's worker
 echo "pylon-app: the same route behind app (Alibaba HmacSHA256) authentication, 1000 precomputed signed requests"
 echo "per wrk thread cycled by bench/app-sign.lua (X-Ca-Timestamp, no X-Ca-Nonce); pylon-app-nonce: the same with a"
 echo "distinct X-Ca-Nonce per request (${NONCE_DURATION}s, ${NONCE_SENT:-?} signed requests sent)."
+echo "pylon-full: the app route on a second pylon with a throttling policy (API, app and address limits far above"
+echo "the load), an IP allow list, metrics, and the access log written to a file."
 echo
 printf '%-15s %12s %10s %10s %10s %8s %14s %8s %16s\n' target 'req/s' 'p50(ms)' 'p99(ms)' non-2xx errors 'cpu/req(us)' 'other%' 'wrk-cpu/req(us)'
 for name in "${ROWS[@]}"; do
@@ -582,23 +684,34 @@ echo
 ratio "pylon-app/pylon rps ratio" "${RPS[pylon-app]}" "${RPS[pylon]}"
 ratio "pylon-app/nginx rps ratio" "${RPS[pylon-app]}" "${RPS[nginx]}"
 ratio "pylon-app/pylon cpu-per-request ratio" "$(cpu_us_per_req pylon-app)" "$(cpu_us_per_req pylon)"
+echo
+ratio "pylon-full/nginx rps ratio" "${RPS[pylon-full]}" "${RPS[nginx]}"
+ratio "pylon-full/pylon rps ratio" "${RPS[pylon-full]}" "${RPS[pylon]}"
+ratio "pylon-full/pylon cpu-per-request ratio" "$(cpu_us_per_req pylon-full)" "$(cpu_us_per_req pylon)"
 if ((ROUNDS > 1)); then
-  # Per round: pylon-app#r against pylon#r, measured one after the other.
-  per_round() { # "rps" or "cpu"
-    local r sfx a b out=()
+  # Per round: one target's round r against another's, measured one after the other (nginx was
+  # measured once, before the rounds).
+  per_round() { # "rps" or "cpu", target, against
+    local r sfx sfx2 a b out=()
     for r in $(seq "$ROUNDS"); do
       sfx=""
       ((r == 1)) || sfx="#$r"
-      if [[ $1 == rps ]]; then a=${RPS[pylon-app$sfx]} b=${RPS[pylon$sfx]}
-      else a=$(cpu_us_per_req "pylon-app$sfx") b=$(cpu_us_per_req "pylon$sfx"); fi
+      sfx2=$sfx
+      [[ $3 == nginx ]] && sfx2=""
+      if [[ $1 == rps ]]; then a=${RPS[$2$sfx]} b=${RPS[$3$sfx2]}
+      else a=$(cpu_us_per_req "$2$sfx") b=$(cpu_us_per_req "$3$sfx2"); fi
       out+=("$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.3f", a / b }')")
     done
     printf '%s\n' "${out[@]}" | sort -n | awk '{ v[NR] = $1; s = s sprintf(" %.2f", $1) }
       END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
             printf "%s (sorted); median %.2f, spread %.2f\n", s, m, v[NR] - v[1] }'
   }
-  echo "pylon-app/pylon rps ratio per round:$(per_round rps)"
-  echo "pylon-app/pylon cpu-per-request ratio per round:$(per_round cpu)"
+  echo "pylon-app/pylon rps ratio per round:$(per_round rps pylon-app pylon)"
+  echo "pylon-app/pylon cpu-per-request ratio per round:$(per_round cpu pylon-app pylon)"
+  echo "pylon/nginx rps ratio per round:$(per_round rps pylon nginx)"
+  echo "pylon-full/nginx rps ratio per round:$(per_round rps pylon-full nginx)"
+  echo "pylon-full/pylon rps ratio per round:$(per_round rps pylon-full pylon)"
+  echo "pylon-full/pylon cpu-per-request ratio per round:$(per_round cpu pylon-full pylon)"
 fi
 ratio "pylon-app-nonce/pylon rps ratio" "${RPS[pylon-app-nonce]}" "${RPS[pylon]}"
 ratio "pylon-app-nonce/nginx rps ratio" "${RPS[pylon-app-nonce]}" "${RPS[nginx]}"
