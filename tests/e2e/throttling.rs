@@ -348,3 +348,50 @@ async fn quotas_end_at_midnight_in_their_time_zone_for_api_key_callers() {
     assert_eq!(call("/shanghai", Some(&key)).await.status, 200);
     assert_eq!(call("/utc", Some(&key)).await.status, 429);
 }
+
+#[tokio::test]
+async fn each_jwt_subject_has_its_own_user_limit() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    const SECRET: &str = "throttle-jwt-secret-0123456789";
+    let backend = Backend::start("b").await;
+    let pylon = Pylon::start_with(&["--clock-offset", &offset_to(12 * 3600)], false).await;
+    let g = pylon.create_group("users").await;
+    let mut spec = http_api("a", "GET", "/a", &backend.url(), "/");
+    spec["auth"] = json!({"type": "jwt", "jwt": {"algorithms": ["HS256"],
+        "keys": [{"algorithm": "HS256", "secret": SECRET}]}});
+    let api = pylon.create_api(&g, spec).await;
+    pylon.publish(&g, &api, "RELEASE").await;
+    policy(&pylon, "per-user", json!({"unit": "day", "user_limit": 2})).await;
+    bind(&pylon, "per-user", &api).await;
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    let call = |sub: &'static str| {
+        let token = encode(
+            &Header::new(Algorithm::HS256),
+            &json!({"sub": sub, "exp": exp}),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap();
+        let (pylon, g) = (&pylon, g.clone());
+        async move {
+            let bearer = format!("Bearer {token}");
+            pylon
+                .call(&g, Method::GET, "/a", &[("authorization", &bearer)], "")
+                .await
+        }
+    };
+    for _ in 0..2 {
+        assert_eq!(call("alice").await.status, 200);
+    }
+    let refused = call("alice").await;
+    refused.assert_error(403, "Throttled by USER Flow Control");
+    assert_eq!(refused.header("x-ca-error-code"), "T403US");
+    assert_eq!(
+        call("bob").await.status,
+        200,
+        "another subject counts apart"
+    );
+}
