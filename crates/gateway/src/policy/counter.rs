@@ -11,7 +11,7 @@ use std::fmt::Debug;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// Whom a count is for.
 #[derive(Debug, Clone, Copy)]
@@ -41,41 +41,47 @@ pub(crate) trait Counters: Send + Sync + Debug {
 /// of distinct source addresses is limited together and memory stays bounded (about 80 bytes
 /// an entry: 5 MiB per kind at most).
 pub(crate) const MAX_TRACKED: usize = 65_536;
-const SHARDS: usize = 64;
+const SHARDS: usize = 16;
 const PER_SHARD: usize = MAX_TRACKED / SHARDS;
 
 /// Counts kept in this process. The API's count is one atomic word; the keyed ones are
 /// spread over shards, each behind its own lock held for one map operation, so callers
-/// contend only when they land on the same shard.
+/// contend only when they land on the same shard. A kind's shards are made on its first
+/// count: a binding that limits only the API costs one word.
 #[derive(Debug, Default)]
 pub(crate) struct MemoryCounters {
     api: Slot,
-    apps: Keyed<Box<str>>,
-    users: Keyed<Box<str>>,
-    ips: Keyed<IpAddr>,
-    quotas: Keyed<Box<str>>,
+    apps: OnceLock<Keyed<Box<str>>>,
+    users: OnceLock<Keyed<Box<str>>>,
+    ips: OnceLock<Keyed<IpAddr>>,
+    quotas: OnceLock<Keyed<Box<str>>>,
 }
 
 impl Counters for MemoryCounters {
     fn acquire(&self, subject: Subject<'_>, window: i64, limit: u32) -> Option<u32> {
+        let id = |id: &str| -> Box<str> { id.into() };
         match subject {
             Subject::Api => self.api.acquire(window, limit),
-            Subject::App(id) => self.apps.acquire(id, || id.into(), window, limit),
-            Subject::User(id) => self.users.acquire(id, || id.into(), window, limit),
-            Subject::Ip(ip) => self.ips.acquire(&ip, || ip, window, limit),
-            Subject::Quota(id) => self.quotas.acquire(id, || id.into(), window, limit),
+            Subject::App(a) => keyed(&self.apps).acquire(a, || id(a), window, limit),
+            Subject::User(u) => keyed(&self.users).acquire(u, || id(u), window, limit),
+            Subject::Ip(ip) => keyed(&self.ips).acquire(&ip, || ip, window, limit),
+            Subject::Quota(a) => keyed(&self.quotas).acquire(a, || id(a), window, limit),
         }
     }
 
     fn release(&self, subject: Subject<'_>, window: i64) {
         match subject {
             Subject::Api => self.api.release(window),
-            Subject::App(id) => self.apps.release(id, window),
-            Subject::User(id) => self.users.release(id, window),
-            Subject::Ip(ip) => self.ips.release(&ip, window),
-            Subject::Quota(id) => self.quotas.release(id, window),
+            Subject::App(id) => keyed(&self.apps).release(id, window),
+            Subject::User(id) => keyed(&self.users).release(id, window),
+            Subject::Ip(ip) => keyed(&self.ips).release(&ip, window),
+            Subject::Quota(id) => keyed(&self.quotas).release(id, window),
         }
     }
+}
+
+fn keyed<K>(lazy: &OnceLock<Keyed<K>>) -> &Keyed<K> {
+    lazy.get_or_init(Keyed::default)
 }
 
 /// A window and its count in one atomic word: the window's start (truncated to 32 bits,
@@ -300,13 +306,15 @@ mod tests {
                 refused += 1;
             }
         }
-        let tracked = c.ips.tracked();
+        let tracked = keyed(&c.ips).tracked();
         assert!(tracked <= MAX_TRACKED, "{tracked}");
         // Every newcomer past the cap shared one count of 3.
         let overflowed = MAX_TRACKED as u32 * 2 - tracked as u32;
         assert_eq!(refused, overflowed - 3);
         // The next window drops the old entries as addresses come back.
         assert_eq!(c.acquire(Subject::Ip([10, 0, 0, 1].into()), 2, 3), Some(1));
-        assert!(c.ips.tracked() < tracked);
+        assert!(keyed(&c.ips).tracked() < tracked);
+        // Kinds never counted have no shards.
+        assert!(c.users.get().is_none());
     }
 }
