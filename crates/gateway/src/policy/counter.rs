@@ -11,7 +11,7 @@ use std::fmt::Debug;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 /// Whom a count is for.
 #[derive(Debug, Clone, Copy)]
@@ -165,9 +165,13 @@ impl<K> Default for Keyed<K> {
 }
 
 impl<K: Hash + Eq> Keyed<K> {
-    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> &Mutex<Shard<K>> {
+    /// The shard `key` lives in, locked. Nothing panics while a shard is held, so a poisoned
+    /// lock still holds sound counts.
+    fn locked<Q: Hash + ?Sized>(&self, key: &Q) -> MutexGuard<'_, Shard<K>> {
         let at = self.hasher.hash_one(key) as usize % SHARDS;
-        &self.shards[at]
+        self.shards[at]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn acquire<Q>(&self, key: &Q, owned: impl FnOnce() -> K, window: i64, limit: u32) -> Option<u32>
@@ -175,11 +179,7 @@ impl<K: Hash + Eq> Keyed<K> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        // Nothing panics while a shard is held, so a poisoned lock still holds sound counts.
-        let mut shard = self
-            .shard(key)
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut shard = self.locked(key);
         if window > shard.window {
             // Once per window and shard: what was counted before cannot refuse anyone now.
             shard.counts.retain(|_, c| c.window >= window);
@@ -208,10 +208,7 @@ impl<K: Hash + Eq> Keyed<K> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let mut shard = self
-            .shard(key)
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut shard = self.locked(key);
         match shard.counts.get_mut(key) {
             Some(c) if c.window == window => c.count = c.count.saturating_sub(1),
             Some(_) => {}
