@@ -8,6 +8,8 @@ use http::{HeaderValue, Response, StatusCode};
 mod auth;
 mod aws;
 
+use aws::AwsForm;
+
 pub(crate) use auth::AuthError;
 
 use crate::request::body::GatewayBody;
@@ -182,6 +184,68 @@ impl GatewayError {
         }
     }
 
+    /// AWS's status, message and error type for this error (`api-key` APIs). Refusals AWS
+    /// names get its words; the rest keep Pylon's status and message, with the error type of
+    /// that status.
+    pub(crate) fn aws_form(&self) -> AwsForm {
+        let error = self;
+        let form = |status, message: String, kind| AwsForm {
+            status,
+            message,
+            kind,
+        };
+        let forbidden = || {
+            form(
+                StatusCode::FORBIDDEN,
+                "Forbidden".into(),
+                Some("ForbiddenException"),
+            )
+        };
+        match error {
+            GatewayError::Throttled {
+                scope: ThrottleScope::Quota,
+                ..
+            } => form(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Limit Exceeded".into(),
+                Some("LimitExceededException"),
+            ),
+            GatewayError::Throttled { .. } => form(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too Many Requests".into(),
+                Some("TooManyRequestsException"),
+            ),
+            GatewayError::Auth(
+                AuthError::MissingApiKey
+                | AuthError::InvalidApiKey
+                | AuthError::Unauthorized { .. },
+            ) => forbidden(),
+            GatewayError::IpDenied(_) => form(
+                StatusCode::FORBIDDEN,
+                error.message(),
+                Some("AccessDeniedException"),
+            ),
+            GatewayError::BackendTimeout { .. } => form(
+                StatusCode::GATEWAY_TIMEOUT,
+                "Endpoint request timed out".into(),
+                None,
+            ),
+            e if e.status().is_server_error() => {
+                form(e.status(), "Internal server error".into(), None)
+            }
+            e => {
+                let kind = match e.status() {
+                    StatusCode::BAD_REQUEST => Some("BadRequestException"),
+                    StatusCode::FORBIDDEN => Some("ForbiddenException"),
+                    StatusCode::NOT_FOUND => Some("NotFoundException"),
+                    StatusCode::PAYLOAD_TOO_LARGE => Some("RequestTooLargeException"),
+                    _ => None,
+                };
+                form(e.status(), e.message(), kind)
+            }
+        }
+    }
+
     /// Seconds after which the same request may succeed, for `Retry-After`.
     pub(crate) fn retry_after(&self) -> Option<u64> {
         match self {
@@ -235,7 +299,12 @@ pub(crate) fn render_in(
 ) -> Response<GatewayBody> {
     match dialect {
         Dialect::Alibaba => render(error, request_id),
-        Dialect::Aws => aws::render(error, request_id),
+        Dialect::Aws => aws::render(
+            error.aws_form(),
+            error.code(),
+            error.retry_after(),
+            request_id,
+        ),
     }
 }
 
@@ -388,5 +457,59 @@ mod tests {
             json["message"],
             "Invalid Parameter: bad\nname must be an integer"
         );
+    }
+
+    // AWS's form (`api-key` APIs).
+    use aws::{X_AMZN_ERROR_TYPE, X_AMZN_REQUEST_ID};
+
+    fn rendered_aws(error: GatewayError) -> (StatusCode, http::HeaderMap, serde_json::Value) {
+        let response = render_in(Dialect::Aws, &error, &RequestId::generate());
+        let (parts, body) = response.into_parts();
+        let bytes = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(body.collect())
+            .unwrap()
+            .to_bytes();
+        (
+            parts.status,
+            parts.headers,
+            serde_json::from_slice(&bytes).unwrap(),
+        )
+    }
+
+    #[test]
+    fn throttles_and_quotas_are_429s_an_aws_sdk_retries() {
+        let (status, headers, body) = rendered_aws(GatewayError::Throttled {
+            scope: ThrottleScope::App,
+            retry_after: 7,
+        });
+        assert_eq!(status, 429);
+        assert_eq!(body, serde_json::json!({"message": "Too Many Requests"}));
+        assert_eq!(headers[X_AMZN_ERROR_TYPE], "TooManyRequestsException");
+        assert_eq!(headers[RETRY_AFTER], "7");
+        assert_eq!(headers[X_CA_ERROR_CODE], "T403AA");
+        assert_eq!(headers[X_AMZN_REQUEST_ID], headers[X_CA_REQUEST_ID]);
+        let (status, headers, body) = rendered_aws(GatewayError::Throttled {
+            scope: ThrottleScope::Quota,
+            retry_after: 60,
+        });
+        assert_eq!(status, 429);
+        assert_eq!(body["message"], "Limit Exceeded");
+        assert_eq!(headers[X_AMZN_ERROR_TYPE], "LimitExceededException");
+    }
+
+    #[test]
+    fn key_refusals_are_forbidden_and_failures_say_nothing_inside() {
+        for e in [AuthError::MissingApiKey, AuthError::InvalidApiKey] {
+            let (status, headers, body) = rendered_aws(GatewayError::Auth(e));
+            assert_eq!(status, 403);
+            assert_eq!(body["message"], "Forbidden");
+            assert_eq!(headers[X_AMZN_ERROR_TYPE], "ForbiddenException");
+        }
+        let (status, headers, body) = rendered_aws(GatewayError::Internal("secret detail".into()));
+        assert_eq!(status, 500);
+        assert_eq!(body["message"], "Internal server error");
+        assert!(headers.get(X_AMZN_ERROR_TYPE).is_none());
     }
 }

@@ -9,6 +9,7 @@ mod deployment;
 mod environment;
 mod error;
 mod group;
+mod ip;
 mod path;
 mod policy;
 mod snapshot;
@@ -38,10 +39,11 @@ pub use environment::{
 };
 pub use error::ValidationError;
 pub use group::{Domain, Group, GroupSpec, normalize_domain};
+pub use ip::parse_ip_range;
 pub use path::PathPattern;
 pub use policy::{
     AppAddresses, IpAction, IpControlConfig, MAX_IP_ENTRIES, MAX_POLICY_NAME_LEN, Policy,
-    PolicyBinding, PolicyBindingSpec, PolicyConfig, PolicyInput, PolicySpec, parse_ip_range,
+    PolicyBinding, PolicyBindingSpec, PolicyConfig, PolicyInput, PolicySpec,
 };
 pub use snapshot::{Change, GroupState, PartialChange, ServedChange, Snapshot};
 pub use throttle::{

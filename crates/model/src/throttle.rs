@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ValidationError, check};
-use crate::policy::parse_ip_range;
+use crate::ip::parse_ip_range;
 
 /// The window a throttle counts in. Windows are fixed and aligned to UTC (a minute window
 /// starts at second 0).

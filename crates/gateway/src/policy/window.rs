@@ -21,7 +21,7 @@ pub fn set_clock_offset(ms: i64) {
 
 /// Epoch milliseconds as policies see them.
 pub(crate) fn now_ms() -> i64 {
-    crate::context::now_ms().saturating_add(OFFSET_MS.load(Ordering::Relaxed))
+    pylon_auth::now_ms().saturating_add(OFFSET_MS.load(Ordering::Relaxed))
 }
 
 /// A window, in epoch seconds: `start` inclusive, `end` exclusive.
