@@ -83,6 +83,7 @@ mod tests {
         let gateway = Gateway::new(pylon_gateway::GatewayConfig {
             base_domain: "pylon.test".into(),
             limits: Default::default(),
+            access_log: pylon_gateway::AccessLogSink::off(),
         });
         let app = router(store.clone(), gateway);
         assert_eq!(get_json(&app, "/healthz").await.0, StatusCode::OK);

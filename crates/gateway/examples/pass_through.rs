@@ -28,6 +28,7 @@ async fn main() -> std::io::Result<()> {
     let gateway = Gateway::new(GatewayConfig {
         base_domain: "gw.local".into(),
         limits: Default::default(),
+        access_log: pylon_gateway::AccessLogSink::off(),
     });
     gateway.apply(&snapshot).map_err(std::io::Error::other)?;
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;

@@ -29,6 +29,7 @@ use pylon_router::RouteError;
 use backend::client::HttpClient;
 use compiled::{Carried, Compiled};
 pub use limits::{Limits, MIN_HEADER_SIZE};
+pub use observe::log::sink::AccessLogSink;
 pub use observe::trace::{
     CallerTrace, DebugTrace, ErrorTrace, HttpMessage, ParameterTrace, PhaseTrace, PolicyTrace,
     RouteTrace,
@@ -42,6 +43,8 @@ pub struct GatewayConfig {
     /// Groups are also served on `<group-id>.<base_domain>`.
     pub base_domain: String,
     pub limits: Limits,
+    /// Where each request's access-log line goes.
+    pub access_log: AccessLogSink,
 }
 
 pub struct Gateway {
@@ -156,7 +159,9 @@ impl Gateway {
             extensions,
             peer,
             client_path.as_deref(),
+            &self.config.access_log,
         );
+        ctx.body_len = Some(body.len() as u64);
         let mut recorder = observe::trace::Trace::default();
         recorder.out.request = observe::trace::message(
             Some(parts.method.as_str()),
@@ -204,7 +209,15 @@ impl Gateway {
             Some(compiled) => {
                 // Held for the request: a reload meanwhile does not change who is trusted.
                 let limits = self.limits.load_full();
-                pipeline::handle(&compiled, client, request, peer, &limits.trusted_proxies).await
+                pipeline::handle(
+                    &compiled,
+                    client,
+                    request,
+                    peer,
+                    &limits.trusted_proxies,
+                    &self.config.access_log,
+                )
+                .await
             }
             None => {
                 let id = request::id::RequestId::generate();

@@ -182,6 +182,7 @@ impl RunningGateway {
         let gateway = Gateway::new(GatewayConfig {
             base_domain: BASE_DOMAIN.into(),
             limits: Default::default(),
+            access_log: pylon_gateway::AccessLogSink::off(),
         });
         gateway.apply(snapshot).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
