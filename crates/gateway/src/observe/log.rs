@@ -24,7 +24,7 @@ pub(crate) struct AccessLog<'a> {
     /// Until the backend's response head.
     backend_took: Option<Duration>,
     /// `host:port` of the backend target that answered.
-    upstream: Option<String>,
+    upstream: Option<Upstream>,
 }
 
 impl<'a> AccessLog<'a> {
@@ -45,7 +45,7 @@ impl Observer for AccessLog<'_> {
 
     fn backend_sent(&mut self, sent: &Sent<'_>) {
         if self.sink.is_some() {
-            self.upstream = Some(sent.authority.as_str().to_owned());
+            self.upstream = Some(Upstream::new(sent.authority.as_str()));
         }
     }
 
@@ -59,7 +59,11 @@ impl Observer for AccessLog<'_> {
             let backend = self
                 .backend_took
                 .or_else(|| self.backend_started.map(|t| t.elapsed()));
-            let line = Line::new(finished, backend, self.upstream.as_deref());
+            let line = Line::new(
+                finished,
+                backend,
+                self.upstream.as_ref().map(Upstream::as_str),
+            );
             sink.send(line.to_json());
         }
         debug_event(finished);
@@ -100,6 +104,39 @@ fn debug_event(finished: &Finished<'_>) {
             request_id, group, env, api, method, path, status, duration_us,
             "request"
         ),
+    }
+}
+
+/// A backend's `host:port`, copied without an allocation when it fits, as it nearly always
+/// does: the line's buffer is then the request's only allocation for the log.
+enum Upstream {
+    Inline { len: u8, bytes: [u8; 62] },
+    Long(Box<str>),
+}
+
+impl Upstream {
+    fn new(authority: &str) -> Upstream {
+        let mut bytes = [0u8; 62];
+        match bytes.get_mut(..authority.len()) {
+            Some(head) => {
+                head.copy_from_slice(authority.as_bytes());
+                Upstream::Inline {
+                    len: authority.len() as u8,
+                    bytes,
+                }
+            }
+            None => Upstream::Long(authority.into()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Whole UTF-8 text was copied in.
+            Upstream::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            Upstream::Long(text) => text,
+        }
     }
 }
 
@@ -253,6 +290,18 @@ mod tests {
             rfc3339_millis(UNIX_EPOCH, &mut buf),
             "1970-01-01T00:00:00.000Z"
         );
+    }
+
+    #[test]
+    fn upstreams_short_and_long_read_back_as_given() {
+        for authority in ["10.0.0.5:8080", &format!("{}.example:443", "x".repeat(240))] {
+            assert_eq!(Upstream::new(authority).as_str(), authority);
+        }
+        assert!(matches!(
+            Upstream::new(&"y".repeat(62)),
+            Upstream::Inline { .. }
+        ));
+        assert!(matches!(Upstream::new(&"y".repeat(63)), Upstream::Long(_)));
     }
 
     #[test]
