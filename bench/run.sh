@@ -302,10 +302,13 @@ WRAP=()
 STATUS=()
 SERVE_HELP=$("$PYLON_BIN" serve --help)
 [[ $SERVE_HELP == *--status-listen* ]] && STATUS=(--status-listen 127.0.0.1:0)
+# nginx runs with `access_log off`: so does Pylon, on builds that have an access log.
+ACCESS_LOG=()
+[[ $SERVE_HELP == *--access-log* ]] && ACCESS_LOG=(--access-log off)
 PYLON_LOG=warn "${WRAP[@]}" "$PYLON_BIN" serve \
   --data-dir "$TMP/pylon-data" \
   --listen "127.0.0.1:$PYLON_PORT" \
-  --admin-listen "127.0.0.1:$ADMIN_PORT" "${STATUS[@]}" \
+  --admin-listen "127.0.0.1:$ADMIN_PORT" "${STATUS[@]}" "${ACCESS_LOG[@]}" \
   --admin-token "$TOKEN" >"$TMP/pylon.log" 2>&1 &
 PYLON_PID=$!
 PIDS+=("$PYLON_PID")
