@@ -74,6 +74,10 @@ pub struct ServeArgs {
     /// trace [default: 1].
     #[arg(long, env = "PYLON_TRACE_SAMPLING")]
     pub trace_sampling: Option<f64>,
+    /// Access log, one JSON line per request: `stdout`, `off`, or a file path to append to
+    /// [default: stdout].
+    #[arg(long, env = "PYLON_ACCESS_LOG")]
+    pub access_log: Option<String>,
     /// Seconds added to the clock that throttling windows and quota periods read (signatures
     /// and token expiry keep the real one): for testing what happens at a period's end.
     #[arg(
@@ -108,6 +112,7 @@ struct FileConfig {
     trace_sampling: Option<f64>,
     /// The log filter when `PYLON_LOG` is not set.
     log: Option<String>,
+    access_log: Option<String>,
 }
 
 /// The settings `pylon serve` runs with, every layer resolved.
@@ -124,6 +129,28 @@ pub struct Settings {
     pub tracing: Option<pylon_gateway::TracingConfig>,
     /// Log filter from the config file (`PYLON_LOG` wins over it).
     pub log: Option<String>,
+    pub access_log: AccessLogTo,
+}
+
+/// Where the access log goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLogTo {
+    Stdout,
+    Off,
+    /// Appended to this file.
+    File(PathBuf),
+}
+
+impl AccessLogTo {
+    /// `stdout`, `off`, or a path (anything else).
+    pub fn parse(text: &str) -> anyhow::Result<AccessLogTo> {
+        match text.trim() {
+            "" => bail!("access_log must be `stdout`, `off` or a file path"),
+            "stdout" => Ok(AccessLogTo::Stdout),
+            "off" => Ok(AccessLogTo::Off),
+            path => Ok(AccessLogTo::File(path.into())),
+        }
+    }
 }
 
 impl Settings {
@@ -150,6 +177,9 @@ impl Settings {
         }
         if self.tracing != next.tracing {
             changed.push("otlp_endpoint/trace_sampling");
+        }
+        if self.access_log != next.access_log {
+            changed.push("access_log");
         }
         changed
     }
@@ -317,6 +347,12 @@ impl ServeArgs {
             limits,
             tracing,
             log: file.log,
+            access_log: AccessLogTo::parse(
+                self.access_log
+                    .as_deref()
+                    .or(file.access_log.as_deref())
+                    .unwrap_or("stdout"),
+            )?,
         };
         if settings.base_domain.is_empty() {
             bail!("base_domain must not be empty");
@@ -494,6 +530,29 @@ mod tests {
         args.otlp_endpoint = Some("collector:4318".into());
         let err = format!("{:#}", args.resolve(1024).unwrap_err());
         assert!(err.contains("must be an http:// or https:// URL"), "{err}");
+    }
+
+    #[test]
+    fn access_log_is_stdout_unless_turned_off_or_sent_to_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pylon.yaml");
+        assert_eq!(
+            ServeArgs::default().resolve(1024).unwrap().access_log,
+            AccessLogTo::Stdout
+        );
+        std::fs::write(&file, "access_log: /var/log/pylon/access.log\n").unwrap();
+        let mut args = ServeArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        assert_eq!(
+            args.resolve(1024).unwrap().access_log,
+            AccessLogTo::File("/var/log/pylon/access.log".into())
+        );
+        args.access_log = Some("off".into());
+        assert_eq!(args.resolve(1024).unwrap().access_log, AccessLogTo::Off);
+        args.access_log = Some(" ".into());
+        assert!(args.resolve(1024).is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use pylon_admin::{AdminConfig, OnChange};
-use pylon_gateway::{Gateway, GatewayConfig};
+use pylon_gateway::{AccessLogSink, Gateway, GatewayConfig};
 use pylon_model::Change;
 use pylon_store::Store;
 use tokio::net::TcpListener;
@@ -15,7 +15,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Registry, reload};
 
-use crate::config::{self, ServeArgs, Settings};
+use crate::config::{self, AccessLogTo, ServeArgs, Settings};
 use crate::lock;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -59,10 +59,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot open the store {}", db.display()))?;
 
+    let access_log = access_log(&settings.access_log)?;
     let gateway = Gateway::new(GatewayConfig {
         base_domain: settings.base_domain.clone(),
         limits: settings.limits.clone(),
         tracing: settings.tracing.clone(),
+        access_log: access_log.clone(),
     });
     let snapshot = store
         .load_snapshot()
@@ -168,8 +170,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     status_result
         .context("status task failed")?
         .context("status listener failed")?;
+    // The requests are done: what their lines still wait in goes out before the process ends.
+    access_log.close();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The access log's writer for `to`; a file that cannot be opened stops the start.
+fn access_log(to: &AccessLogTo) -> anyhow::Result<AccessLogSink> {
+    let sink = match to {
+        AccessLogTo::Off => AccessLogSink::off(),
+        AccessLogTo::Stdout => {
+            AccessLogSink::stdout().context("cannot start the access log writer")?
+        }
+        AccessLogTo::File(path) => AccessLogSink::file(path)
+            .with_context(|| format!("cannot open the access log {}", path.display()))?,
+    };
+    tracing::debug!(access_log = ?sink, "access log");
+    Ok(sink)
 }
 
 /// The signals `serve` handles, registered at start.

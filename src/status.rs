@@ -84,6 +84,7 @@ mod tests {
             base_domain: "pylon.test".into(),
             limits: Default::default(),
             tracing: None,
+            access_log: pylon_gateway::AccessLogSink::off(),
         });
         let app = router(store.clone(), gateway);
         assert_eq!(get_json(&app, "/healthz").await.0, StatusCode::OK);

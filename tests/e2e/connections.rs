@@ -380,4 +380,14 @@ async fn client_values_cannot_forge_fields_of_the_access_log() {
         line.ends_with(r#"error="no group serves host `evil\" status=200 api=\"admin`""#),
         "the forged text stays inside one quoted field: {line}"
     );
+    // The JSON access line: the forged Host is one string value.
+    let stdout = pylon.stdout();
+    let line: serde_json::Value = stdout
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .unwrap_or_else(|| panic!("no JSON access line: {stdout}"));
+    assert_eq!(line["host"], forged, "{line}");
+    assert_eq!(line["status"], 400, "{line}");
+    assert!(line["api"].is_null(), "{line}");
 }

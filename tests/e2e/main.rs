@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod access_log;
 mod admin;
 mod apps;
 mod backends;

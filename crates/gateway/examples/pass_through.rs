@@ -29,6 +29,7 @@ async fn main() -> std::io::Result<()> {
         base_domain: "gw.local".into(),
         limits: Default::default(),
         tracing: None,
+        access_log: pylon_gateway::AccessLogSink::off(),
     });
     gateway.apply(&snapshot).map_err(std::io::Error::other)?;
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;

@@ -12,6 +12,8 @@ use pylon_router::{EnvId, GroupId};
 use crate::compiled::access::AppIdx;
 use crate::compiled::{ApiPlan, Compiled};
 use crate::observe::Observers;
+use crate::observe::log::AccessLog;
+use crate::observe::log::sink::AccessLogSink;
 use crate::observe::observer::RouteInfo;
 use crate::policy::kind::PolicyRequest;
 use crate::request::id::RequestId;
@@ -130,18 +132,22 @@ pub(crate) struct RequestContext<'a> {
     /// Headers the policies add to whatever response goes back (`X-RateLimit-*`).
     pub(crate) policy_headers: HeaderMap,
     /// Who watches this request: the access log, and the recorder of a debugged request.
-    pub(crate) observers: Observers,
+    pub(crate) observers: Observers<'a>,
+    /// The request body's declared length, for the access log (`None`: streamed without one).
+    pub(crate) body_len: Option<u64>,
 }
 
 impl<'a> RequestContext<'a> {
     /// `parts` comes without its extensions, which are handed over in `extensions`;
-    /// `client_path`: the path as the client sent it, when normalising changed it.
+    /// `client_path`: the path as the client sent it, when normalising changed it;
+    /// `access_log`: where the request's access-log line goes.
     pub(crate) fn new(
         compiled: &'a Compiled,
         parts: &'a Parts,
         extensions: http::Extensions,
         peer: SocketAddr,
         client_path: Option<&'a str>,
+        access_log: &'a AccessLogSink,
     ) -> Self {
         let host = parts
             .headers
@@ -162,7 +168,11 @@ impl<'a> RequestContext<'a> {
             routed: None,
             caller: Caller::default(),
             policy_headers: HeaderMap::new(),
-            observers: Observers::default(),
+            observers: Observers {
+                log: AccessLog::new(access_log),
+                ..Observers::default()
+            },
+            body_len: None,
         }
     }
 

@@ -29,6 +29,7 @@ use pylon_router::RouteError;
 use backend::client::HttpClient;
 use compiled::{Carried, Compiled};
 pub use limits::{Limits, MIN_HEADER_SIZE};
+pub use observe::log::sink::AccessLogSink;
 pub use observe::otel::TracingConfig;
 pub use observe::trace::{
     CallerTrace, DebugTrace, ErrorTrace, HttpMessage, ParameterTrace, PhaseTrace, PolicyTrace,
@@ -45,6 +46,8 @@ pub struct GatewayConfig {
     pub limits: Limits,
     /// OpenTelemetry traces, when set.
     pub tracing: Option<TracingConfig>,
+    /// Where each request's access-log line goes.
+    pub access_log: AccessLogSink,
 }
 
 pub struct Gateway {
@@ -166,7 +169,9 @@ impl Gateway {
             extensions,
             peer,
             client_path.as_deref(),
+            &self.config.access_log,
         );
+        ctx.body_len = Some(body.len() as u64);
         let mut recorder = observe::trace::Trace::default();
         recorder.out.request = observe::trace::message(
             Some(parts.method.as_str()),
@@ -222,6 +227,7 @@ impl Gateway {
                     peer,
                     &limits.trusted_proxies,
                     telemetry,
+                    &self.config.access_log,
                 )
                 .await
             }

@@ -1,42 +1,314 @@
-//! The access log: one line per request, success or error.
+//! The access log: one JSON line per request, success or error, formatted on the request path
+//! and handed to the [`AccessLogSink`]'s writer. Only what is listed in docs/observability.md
+//! goes in: never a query string, a header, or a credential.
 
+pub(crate) mod sink;
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use http::{HeaderMap, StatusCode};
+use serde::{Serialize, Serializer};
+
+use self::sink::AccessLogSink;
 use super::observer::{Finished, Observer};
+use crate::backend::Target;
+use crate::backend::send::Sent;
+use crate::request::outgoing::Outgoing;
 
-/// Writes to the `pylon::access` tracing target.
+/// What one request's line needs beyond [`Finished`], gathered while it runs.
 #[derive(Default)]
-pub(crate) struct AccessLog;
+pub(crate) struct AccessLog<'a> {
+    sink: Option<&'a AccessLogSink>,
+    /// When the backend request was about to go out.
+    backend_started: Option<Instant>,
+    /// Until the backend's response head.
+    backend_took: Option<Duration>,
+    /// `host:port` of the backend target that answered.
+    upstream: Option<Upstream>,
+}
 
-impl Observer for AccessLog {
-    /// Values a client controls (the path, the Host in an error) are recorded as strings, which
-    /// the log writes quoted and escaped: no request can forge a field or a line of the log.
-    fn done(&mut self, finished: &Finished<'_>) {
-        let duration_us = finished.took.as_micros() as u64;
-        let (group, env, api) = match &finished.route {
-            Some(r) => (r.group, r.environment, r.plan.api_name.as_str()),
-            None => ("-", "-", "-"),
-        };
-        let request_id = finished.request_id.as_str();
-        let method = finished.method.as_str();
-        let path = finished.path;
-        let status = finished.status.as_u16();
-        match finished.error {
-            // Server-side failures carry the detail (which target, which stage variable) that
-            // the client is not shown.
-            Some(e) if status >= 500 => tracing::warn!(
-                target: "pylon::access",
-                request_id, group, env, api, method, path, status, duration_us, error = e.to_string(),
-                "request failed"
-            ),
-            Some(e) => tracing::info!(
-                target: "pylon::access",
-                request_id, group, env, api, method, path, status, duration_us, error = e.to_string(),
-                "request rejected"
-            ),
-            None => tracing::info!(
-                target: "pylon::access",
-                request_id, group, env, api, method, path, status, duration_us,
-                "request"
-            ),
+impl<'a> AccessLog<'a> {
+    pub(crate) fn new(sink: &'a AccessLogSink) -> Self {
+        AccessLog {
+            sink: sink.is_on().then_some(sink),
+            ..Self::default()
         }
+    }
+}
+
+impl Observer for AccessLog<'_> {
+    fn backend_request(&mut self, _target: &Target, _out: &Outgoing) {
+        if self.sink.is_some() {
+            self.backend_started = Some(Instant::now());
+        }
+    }
+
+    fn backend_sent(&mut self, sent: &Sent<'_>) {
+        if self.sink.is_some() {
+            self.upstream = Some(Upstream::new(sent.authority.as_str()));
+        }
+    }
+
+    fn backend_response(&mut self, _status: StatusCode, _headers: &HeaderMap) {
+        self.backend_took = self.backend_started.map(|t| t.elapsed());
+    }
+
+    fn done(&mut self, finished: &Finished<'_>) {
+        if let Some(sink) = self.sink {
+            // A failed backend call took until now.
+            let backend = self
+                .backend_took
+                .or_else(|| self.backend_started.map(|t| t.elapsed()));
+            let line = Line::new(
+                finished,
+                backend,
+                self.upstream.as_ref().map(Upstream::as_str),
+            );
+            sink.send(line.to_json());
+        }
+        debug_event(finished);
+    }
+}
+
+/// The operational log's view of a request, on the `pylon::access` tracing target: every
+/// request at debug level, with the error's detail, and at warn level the server-side failures,
+/// whose detail (which target, which stage variable) the client is not shown. Values a client
+/// controls are recorded as strings, which the log writes quoted and escaped.
+fn debug_event(finished: &Finished<'_>) {
+    let status = finished.status.as_u16();
+    let failed = status >= 500 && finished.error.is_some();
+    if !failed && !tracing::enabled!(target: "pylon::access", tracing::Level::DEBUG) {
+        return;
+    }
+    let duration_us = finished.took.as_micros() as u64;
+    let (group, env, api) = match &finished.route {
+        Some(r) => (r.group, r.environment, r.plan.api_name.as_str()),
+        None => ("-", "-", "-"),
+    };
+    let request_id = finished.request_id.as_str();
+    let method = finished.method.as_str();
+    let path = finished.path;
+    match finished.error {
+        Some(e) if failed => tracing::warn!(
+            target: "pylon::access",
+            request_id, group, env, api, method, path, status, duration_us, error = e.to_string(),
+            "request failed"
+        ),
+        Some(e) => tracing::debug!(
+            target: "pylon::access",
+            request_id, group, env, api, method, path, status, duration_us, error = e.to_string(),
+            "request rejected"
+        ),
+        None => tracing::debug!(
+            target: "pylon::access",
+            request_id, group, env, api, method, path, status, duration_us,
+            "request"
+        ),
+    }
+}
+
+/// A backend's `host:port`, copied without an allocation when it fits, as it nearly always
+/// does: the line's buffer is then the request's only allocation for the log.
+enum Upstream {
+    Inline { len: u8, bytes: [u8; 62] },
+    Long(Box<str>),
+}
+
+impl Upstream {
+    fn new(authority: &str) -> Upstream {
+        let mut bytes = [0u8; 62];
+        match bytes.get_mut(..authority.len()) {
+            Some(head) => {
+                head.copy_from_slice(authority.as_bytes());
+                Upstream::Inline {
+                    len: authority.len() as u8,
+                    bytes,
+                }
+            }
+            None => Upstream::Long(authority.into()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Whole UTF-8 text was copied in.
+            Upstream::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            Upstream::Long(text) => text,
+        }
+    }
+}
+
+/// One line of the access log, in field order. Unknown values are `null`.
+#[derive(Serialize)]
+struct Line<'f> {
+    time: Rfc3339Millis,
+    request_id: &'f str,
+    client: std::net::IpAddr,
+    method: &'f str,
+    host: &'f str,
+    path: &'f str,
+    status: u16,
+    bytes_in: Option<u64>,
+    bytes_out: Option<u64>,
+    duration_ms: Millis,
+    backend_ms: Option<Millis>,
+    group: Option<&'f str>,
+    api: Option<&'f str>,
+    api_id: Option<&'f str>,
+    environment: Option<&'f str>,
+    app_id: Option<&'f str>,
+    error_code: Option<&'static str>,
+    upstream: Option<&'f str>,
+}
+
+impl<'f> Line<'f> {
+    fn new(f: &'f Finished<'f>, backend: Option<Duration>, upstream: Option<&'f str>) -> Self {
+        let route = f.route.as_ref();
+        // When the request arrived.
+        let time = SystemTime::now()
+            .checked_sub(f.took)
+            .unwrap_or_else(SystemTime::now);
+        Line {
+            time: Rfc3339Millis(time),
+            request_id: f.request_id.as_str(),
+            client: f.client,
+            method: f.method.as_str(),
+            host: f.host,
+            path: f.path,
+            status: f.status.as_u16(),
+            bytes_in: f.bytes_in,
+            bytes_out: f.bytes_out,
+            duration_ms: Millis(f.took),
+            backend_ms: backend.map(Millis),
+            group: route.map(|r| r.group),
+            api: route.map(|r| r.plan.api_name.as_str()),
+            api_id: route.map(|r| r.plan.api_id.as_str()),
+            environment: route.map(|r| r.environment),
+            app_id: f.app_id,
+            error_code: f.error.map(|e| e.code()),
+            upstream,
+        }
+    }
+
+    /// The line and its newline, in one allocation sized for a typical line.
+    fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(512);
+        // Serialising borrowed strings and numbers into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut out, self);
+        out.push(b'\n');
+        out
+    }
+}
+
+/// A duration as fractional milliseconds, to the microsecond (`12.345`).
+struct Millis(Duration);
+
+impl Serialize for Millis {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.0.as_micros() as f64 / 1000.0)
+    }
+}
+
+/// A time as RFC 3339 in UTC with milliseconds: `2026-12-01T09:03:13.042Z`.
+struct Rfc3339Millis(SystemTime);
+
+impl Serialize for Rfc3339Millis {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut buf = [0u8; 24];
+        s.serialize_str(rfc3339_millis(self.0, &mut buf))
+    }
+}
+
+/// Formats `time` into `buf` without allocating. Times before 1970 show as the epoch.
+fn rfc3339_millis(time: SystemTime, buf: &mut [u8; 24]) -> &str {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, of_day) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    let fields: [(usize, u64, usize); 7] = [
+        (0, year as u64, 4),
+        (5, month as u64, 2),
+        (8, day as u64, 2),
+        (11, of_day / 3600, 2),
+        (14, of_day % 3600 / 60, 2),
+        (17, of_day % 60, 2),
+        (20, u64::from(since.subsec_millis()), 3),
+    ];
+    *buf = *b"0000-00-00T00:00:00.000Z";
+    for (at, mut value, width) in fields {
+        for i in (at..at + width).rev() {
+            buf[i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    }
+    // Only ASCII digits and separators were written.
+    std::str::from_utf8(buf).unwrap_or_default()
+}
+
+/// Year, month, day of a count of days since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_utc_with_milliseconds() {
+        let mut buf = [0u8; 24];
+        for (secs, millis) in [
+            (0u64, 0u32),
+            (951_782_400, 1),     // 2000-02-29, a leap day
+            (1_796_115_793, 42),  // 2026-12-01
+            (4_102_444_799, 999), // 2099-12-31T23:59:59.999
+            (1_709_251_199, 500), // 2024-02-29T23:59:59
+            (7_258_118_399, 7),   // 2199-12-31T23:59:59
+        ] {
+            let time =
+                UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(millis.into());
+            let expected = jiff::Timestamp::from_second(secs as i64)
+                .unwrap()
+                .checked_add(jiff::SignedDuration::from_millis(millis.into()))
+                .unwrap()
+                .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string();
+            assert_eq!(rfc3339_millis(time, &mut buf), expected);
+        }
+        assert_eq!(
+            rfc3339_millis(UNIX_EPOCH, &mut buf),
+            "1970-01-01T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn upstreams_short_and_long_read_back_as_given() {
+        for authority in ["10.0.0.5:8080", &format!("{}.example:443", "x".repeat(240))] {
+            assert_eq!(Upstream::new(authority).as_str(), authority);
+        }
+        assert!(matches!(
+            Upstream::new(&"y".repeat(62)),
+            Upstream::Inline { .. }
+        ));
+        assert!(matches!(Upstream::new(&"y".repeat(63)), Upstream::Long(_)));
+    }
+
+    #[test]
+    fn durations_are_milliseconds_to_the_microsecond() {
+        let json = |d| serde_json::to_string(&Millis(d)).unwrap();
+        assert_eq!(json(Duration::from_nanos(12_345_678)), "12.345");
+        assert_eq!(json(Duration::from_micros(1)), "0.001");
+        assert_eq!(json(Duration::ZERO), "0.0");
     }
 }

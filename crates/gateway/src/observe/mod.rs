@@ -26,15 +26,15 @@ use crate::request::values::Values;
 
 /// Every observer of one request.
 #[derive(Default)]
-pub(crate) struct Observers {
-    pub(crate) log: AccessLog,
+pub(crate) struct Observers<'a> {
+    pub(crate) log: AccessLog<'a>,
     /// Present only on online-debugging requests.
     pub(crate) trace: Option<Box<Trace>>,
     /// Present only on requests whose trace is sampled for OpenTelemetry.
     pub(crate) otel: Option<Box<RequestSpan>>,
 }
 
-impl Observer for Observers {
+impl Observer for Observers<'_> {
     fn times_phases(&self) -> bool {
         self.log.times_phases() || self.trace.is_some()
     }

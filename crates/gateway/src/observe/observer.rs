@@ -48,6 +48,15 @@ pub(crate) struct Finished<'f> {
     pub(crate) app_id: Option<&'f str>,
     /// What the authenticate phase added for the backend (JWT claims).
     pub(crate) identity_headers: &'f [(HeaderName, HeaderValue)],
+    /// The Host the client asked for.
+    pub(crate) host: &'f str,
+    /// The client's address, as the pipeline decided it (the peer, or a trusted proxy's word).
+    pub(crate) client: std::net::IpAddr,
+    /// The request body's declared length (`Content-Length`, or its size when in memory);
+    /// `None` when it streams without one.
+    pub(crate) bytes_in: Option<u64>,
+    /// The response body's length as the response goes out, by the same rule.
+    pub(crate) bytes_out: Option<u64>,
 }
 
 pub(crate) trait Observer {

@@ -27,6 +27,7 @@ use crate::backend::resolve::Unservable;
 use crate::compiled::Compiled;
 use crate::context::{RequestContext, Routed};
 use crate::error::{self, Dialect, GatewayError};
+use crate::observe::log::sink::AccessLogSink;
 use crate::observe::observer::{Finished, FinishedRoute, Observer};
 use crate::observe::otel::{TRACEPARENT, Telemetry};
 use crate::request::body::GatewayBody;
@@ -48,11 +49,20 @@ pub(crate) async fn handle(
     peer: SocketAddr,
     trusted_proxies: &[ipnet::IpNet],
     telemetry: Option<&Telemetry>,
+    access_log: &AccessLogSink,
 ) -> Response<GatewayBody> {
     let (mut parts, body) = request.into_parts();
     let extensions = std::mem::take(&mut parts.extensions);
     let (client_path, normalized) = normalize_request(&mut parts);
-    let mut ctx = RequestContext::new(compiled, &parts, extensions, peer, client_path.as_deref());
+    let mut ctx = RequestContext::new(
+        compiled,
+        &parts,
+        extensions,
+        peer,
+        client_path.as_deref(),
+        access_log,
+    );
+    ctx.body_len = http_body::Body::size_hint(&body).exact();
     if !trusted_proxies.is_empty() {
         ctx.client = client_address(peer, &parts.headers, trusted_proxies);
     }
@@ -120,6 +130,10 @@ pub(crate) fn finish(
         }),
         app_id: ctx.app_id(),
         identity_headers: &ctx.caller.identity_headers,
+        host: ctx.host,
+        client: ctx.client,
+        bytes_in: ctx.body_len,
+        bytes_out: http_body::Body::size_hint(response.body()).exact(),
     };
     ctx.observers.done(&finished);
     response

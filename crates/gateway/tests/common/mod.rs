@@ -183,6 +183,7 @@ impl RunningGateway {
             base_domain: BASE_DOMAIN.into(),
             limits: Default::default(),
             tracing: None,
+            access_log: pylon_gateway::AccessLogSink::off(),
         });
         gateway.apply(snapshot).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -58,7 +58,14 @@ fn forward(api: serde_json::Value, request: Parts) -> Outgoing {
     .unwrap();
     let compiled = Compiled::build(&snapshot, "gw.test", &Carried::default()).unwrap();
     let peer = "192.0.2.1:5000".parse().unwrap();
-    let mut ctx = RequestContext::new(&compiled, &request, Default::default(), peer, None);
+    let mut ctx = RequestContext::new(
+        &compiled,
+        &request,
+        Default::default(),
+        peer,
+        None,
+        &crate::observe::log::sink::OFF,
+    );
     let route = route::route(&mut ctx).unwrap();
     let plan = route.plan;
     let backend = plan.backend.as_ref().unwrap();

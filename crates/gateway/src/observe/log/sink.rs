@@ -1,0 +1,339 @@
+//! Where access-log lines go: a bounded channel drained by one OS thread that writes through a
+//! buffer. The request path only formats its line and tries to queue it: it never takes a lock
+//! shared with other requests, nor waits on a write. A full queue drops the line and counts it.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Lines queued at most between the request path and the writer (about 20 MB of lines).
+pub const QUEUE_LINES: usize = 65_536;
+
+/// Bytes the writer buffers before a write; it also writes whenever it finds the queue empty.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+/// While lines come, the writer's pause between two drains of the queue: the longest a line
+/// waits before it is written, under load.
+const POLL: Duration = Duration::from_millis(2);
+
+/// Without a line for this long, the writer stops polling and waits on the queue.
+const PARK_AFTER: Duration = Duration::from_millis(100);
+
+/// How long [`AccessLogSink::close`] waits for the writer.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+/// How often at most the writer warns of dropped lines or failed writes.
+const WARN_EVERY: Duration = Duration::from_secs(1);
+
+/// Where the gateway's access log goes: one JSON line per request, written by a dedicated
+/// thread. Cloning shares the writer; [`AccessLogSink::off`] writes nothing.
+#[derive(Clone, Default)]
+pub struct AccessLogSink {
+    inner: Option<Arc<Shared>>,
+}
+
+struct Shared {
+    lines: SyncSender<Vec<u8>>,
+    /// Lines refused because the queue was full, since the writer last said so.
+    dropped: Arc<AtomicU64>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    name: String,
+}
+
+impl std::fmt::Debug for AccessLogSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.inner {
+            Some(s) => write!(f, "AccessLogSink({})", s.name),
+            None => f.write_str("AccessLogSink(off)"),
+        }
+    }
+}
+
+/// The sink that writes nothing, for contexts that have none (tests).
+#[cfg(test)]
+pub(crate) static OFF: AccessLogSink = AccessLogSink { inner: None };
+
+impl AccessLogSink {
+    /// No access log.
+    pub fn off() -> AccessLogSink {
+        AccessLogSink { inner: None }
+    }
+
+    /// Lines to standard output.
+    pub fn stdout() -> io::Result<AccessLogSink> {
+        Self::start("stdout".into(), Box::new(io::stdout()), QUEUE_LINES)
+    }
+
+    /// Lines appended to `path`, created if missing (mode 0640 on Unix).
+    pub fn file(path: &Path) -> io::Result<AccessLogSink> {
+        let mut options = OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o640);
+        let file: File = options.open(path)?;
+        Self::start(path.display().to_string(), Box::new(file), QUEUE_LINES)
+    }
+
+    /// A writer thread draining a queue of `capacity` lines into `out`.
+    fn start(
+        name: String,
+        out: Box<dyn Write + Send>,
+        capacity: usize,
+    ) -> io::Result<AccessLogSink> {
+        let (lines, queue) = mpsc::sync_channel(capacity);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let writer = Writer {
+            queue,
+            out: BufWriter::with_capacity(WRITE_BUFFER, out),
+            dropped: Arc::clone(&dropped),
+            name: name.clone(),
+            failed: 0,
+            last_error: None,
+            last_warning: None,
+        };
+        let handle = std::thread::Builder::new()
+            .name("pylon-access-log".into())
+            .spawn(move || writer.run())?;
+        Ok(AccessLogSink {
+            inner: Some(Arc::new(Shared {
+                lines,
+                dropped,
+                writer: Mutex::new(Some(handle)),
+                name,
+            })),
+        })
+    }
+
+    /// Whether lines are written at all: observers skip their work when not.
+    pub(crate) fn is_on(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// Queues one line (ending in a newline) without waiting: dropped and counted when the
+    /// writer is that far behind.
+    pub(crate) fn send(&self, line: Vec<u8>) {
+        let Some(shared) = &self.inner else {
+            return;
+        };
+        match shared.lines.try_send(line) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                shared.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Writes out what is queued and stops the writer (at shutdown), waiting for it at most
+    /// [`CLOSE_WAIT`]: a destination that blocks (a pipe nobody reads) does not hold the
+    /// process up. Lines sent afterwards are dropped.
+    pub fn close(&self) {
+        let Some(shared) = &self.inner else {
+            return;
+        };
+        let deadline = Instant::now() + CLOSE_WAIT;
+        // The empty line tells the writer to stop once everything before it is written.
+        let mut stop = Vec::new();
+        loop {
+            match shared.lines.try_send(stop) {
+                Err(TrySendError::Full(back)) if Instant::now() < deadline => {
+                    stop = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                _ => break,
+            }
+        }
+        let mut writer = shared.writer.lock().unwrap_or_else(|p| p.into_inner());
+        while writer.as_ref().is_some_and(|h| !h.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if writer.as_ref().is_some_and(|h| h.is_finished())
+            && let Some(handle) = writer.take()
+        {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// The writer thread's state.
+struct Writer {
+    queue: Receiver<Vec<u8>>,
+    out: BufWriter<Box<dyn Write + Send>>,
+    dropped: Arc<AtomicU64>,
+    name: String,
+    /// Lines lost to failed writes since the last warning, and the last error.
+    failed: u64,
+    last_error: Option<io::Error>,
+    last_warning: Option<Instant>,
+}
+
+impl Writer {
+    /// Drains the queue, writing out whenever it is empty. While lines keep coming the writer
+    /// sleeps [`POLL`] between drains instead of waiting on the queue: a sender then never has
+    /// to wake it (a futex call and a context switch per line), and each write carries a batch.
+    /// After [`PARK_AFTER`] without a line it waits on the queue, so an idle gateway costs
+    /// nothing; the first line after the pause pays for the wake-up.
+    fn run(mut self) {
+        let mut last_line = Instant::now();
+        loop {
+            let mut written = 0u32;
+            loop {
+                match self.queue.try_recv() {
+                    Ok(line) if line.is_empty() => return self.stop(),
+                    Ok(line) => {
+                        self.write(&line);
+                        written += 1;
+                        if written.is_multiple_of(4096) {
+                            // A queue that never empties still gets its drops reported.
+                            self.warn();
+                        }
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => return self.stop(),
+                }
+            }
+            if written > 0 {
+                self.flush();
+                last_line = Instant::now();
+            }
+            self.warn();
+            if last_line.elapsed() < PARK_AFTER {
+                std::thread::sleep(POLL);
+                continue;
+            }
+            // Wakes up every so often to report drops even when no line comes.
+            match self.queue.recv_timeout(WARN_EVERY) {
+                Ok(line) if line.is_empty() => return self.stop(),
+                Ok(line) => {
+                    self.write(&line);
+                    last_line = Instant::now();
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return self.stop(),
+            }
+        }
+    }
+
+    fn stop(&mut self) {
+        self.flush();
+        self.warn();
+    }
+
+    fn write(&mut self, line: &[u8]) {
+        if let Err(e) = self.out.write_all(line) {
+            self.failed += 1;
+            self.last_error = Some(e);
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Err(e) = self.out.flush() {
+            self.last_error = Some(e);
+        }
+    }
+
+    /// Says how many lines were dropped or failed, at most once per [`WARN_EVERY`].
+    fn warn(&mut self) {
+        if self.dropped.load(Ordering::Relaxed) == 0 && self.last_error.is_none() {
+            return;
+        }
+        if self.last_warning.is_some_and(|t| t.elapsed() < WARN_EVERY) {
+            return;
+        }
+        self.last_warning = Some(Instant::now());
+        let dropped = self.dropped.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                destination = %self.name,
+                "access log: lines dropped, the writer fell behind"
+            );
+        }
+        if let Some(error) = self.last_error.take() {
+            tracing::warn!(
+                failed = self.failed,
+                destination = %self.name,
+                %error,
+                "access log: cannot write"
+            );
+            self.failed = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `Write` that collects into shared memory, optionally blocking until released.
+    #[derive(Clone, Default)]
+    struct Collect {
+        bytes: Arc<Mutex<Vec<u8>>>,
+        gate: Arc<Mutex<()>>,
+    }
+
+    impl Write for Collect {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let _open = self.gate.lock().unwrap();
+            self.bytes.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_arrive_in_order_and_close_writes_them_out() {
+        let out = Collect::default();
+        let sink = AccessLogSink::start("test".into(), Box::new(out.clone()), 16).unwrap();
+        for i in 0..10 {
+            sink.send(format!("{{\"n\":{i}}}\n").into_bytes());
+        }
+        sink.close();
+        let text = String::from_utf8(out.bytes.lock().unwrap().clone()).unwrap();
+        let numbers: Vec<&str> = text.lines().collect();
+        assert_eq!(numbers.len(), 10, "{text}");
+        assert_eq!(numbers[9], "{\"n\":9}");
+        // After close, nothing is queued and nothing blocks.
+        sink.send(b"late\n".to_vec());
+        sink.close();
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_instead_of_waiting() {
+        let out = Collect::default();
+        let gate = out.gate.lock().unwrap();
+        let sink = AccessLogSink::start("test".into(), Box::new(out.clone()), 4).unwrap();
+        // The writer takes this line and, the queue being empty, blocks writing it out.
+        sink.send(b"x\n".to_vec());
+        std::thread::sleep(Duration::from_millis(200));
+        let started = Instant::now();
+        for _ in 0..1000 {
+            sink.send(b"x\n".to_vec());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "sending never waits"
+        );
+        let dropped = sink.inner.as_ref().unwrap().dropped.load(Ordering::Relaxed);
+        assert_eq!(dropped, 1000 - 4);
+        drop(gate);
+        sink.close();
+        assert_eq!(out.bytes.lock().unwrap().len(), 2 * 5);
+    }
+
+    #[test]
+    fn off_writes_nothing() {
+        let sink = AccessLogSink::off();
+        assert!(!sink.is_on());
+        sink.send(b"x\n".to_vec());
+        sink.close();
+        assert_eq!(format!("{sink:?}"), "AccessLogSink(off)");
+    }
+}
