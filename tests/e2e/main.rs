@@ -12,6 +12,7 @@ mod debug;
 mod deployments;
 mod environments;
 mod lifecycle;
+mod metrics;
 mod paths;
 mod policies;
 mod readme;

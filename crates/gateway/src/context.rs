@@ -130,7 +130,7 @@ pub(crate) struct RequestContext<'a> {
     /// Headers the policies add to whatever response goes back (`X-RateLimit-*`).
     pub(crate) policy_headers: HeaderMap,
     /// Who watches this request: the access log, and the recorder of a debugged request.
-    pub(crate) observers: Observers,
+    pub(crate) observers: Observers<'a>,
 }
 
 impl<'a> RequestContext<'a> {
@@ -162,7 +162,7 @@ impl<'a> RequestContext<'a> {
             routed: None,
             caller: Caller::default(),
             policy_headers: HeaderMap::new(),
-            observers: Observers::default(),
+            observers: Observers::new(&compiled.metrics),
         }
     }
 

@@ -1,5 +1,5 @@
 //! The observer interface: what the pipeline tells whoever watches requests (the access log,
-//! the debug trace, metrics next). Every hook defaults to nothing, so an observer implements
+//! the debug trace, the metrics). Every hook defaults to nothing, so an observer implements
 //! only what it records.
 
 use std::time::Duration;
@@ -40,6 +40,8 @@ pub(crate) struct Finished<'f> {
     pub(crate) request_id: &'f RequestId,
     pub(crate) method: &'f http::Method,
     pub(crate) path: &'f str,
+    /// The client's request headers (the metrics read the declared body length).
+    pub(crate) request_headers: &'f HeaderMap,
     pub(crate) status: StatusCode,
     pub(crate) error: Option<&'f GatewayError>,
     pub(crate) took: Duration,

@@ -110,6 +110,7 @@ pub(crate) fn finish(
         request_id: &ctx.request_id,
         method: &ctx.parts.method,
         path: ctx.parts.uri.path(),
+        request_headers: &ctx.parts.headers,
         status: response.status(),
         error: failure.as_ref(),
         took: ctx.start.elapsed(),
@@ -122,7 +123,8 @@ pub(crate) fn finish(
         identity_headers: &ctx.caller.identity_headers,
     };
     ctx.observers.done(&finished);
-    response
+    let plan = ctx.routed.map(|r| r.plan);
+    ctx.observers.metrics.count_body(plan, response)
 }
 
 /// Runs a phase; the one place observers hear of phases. The clock is read only when an

@@ -1,0 +1,103 @@
+//! Prometheus metrics as an observer: `MetricsObserver` records each request into the API's
+//! handles (`registry::ApiMetrics`, resolved when the plan was compiled), so the request path
+//! only adds to atomics; `registry` holds what is exposed on `/metrics` and how.
+
+mod codes;
+mod health;
+mod histogram;
+pub(crate) mod registry;
+
+use std::time::{Duration, Instant};
+
+use http::{Response, StatusCode};
+
+use self::registry::{Metrics, Sample};
+use super::observer::{Finished, Observer};
+use crate::backend::Target;
+use crate::compiled::ApiPlan;
+use crate::error::GatewayError;
+use crate::request::body::GatewayBody;
+use crate::request::outgoing::Outgoing;
+
+/// Records one request into the gateway's metrics. Off for online-debugging requests, which
+/// are an operator's tests, not traffic.
+#[derive(Default)]
+pub(crate) struct MetricsObserver<'m> {
+    metrics: Option<&'m Metrics>,
+    backend_started: Option<Instant>,
+    backend_took: Option<Duration>,
+}
+
+impl<'m> MetricsObserver<'m> {
+    pub(crate) fn new(metrics: &'m Metrics) -> Self {
+        MetricsObserver {
+            metrics: Some(metrics),
+            backend_started: None,
+            backend_took: None,
+        }
+    }
+
+    /// The response body, made to count its bytes into the API's series as it is sent. A
+    /// body the gateway holds whole is counted at once.
+    pub(crate) fn count_body(
+        &self,
+        plan: Option<&ApiPlan>,
+        response: Response<GatewayBody>,
+    ) -> Response<GatewayBody> {
+        let Some(metrics) = self.metrics else {
+            return response;
+        };
+        let api = plan.map_or(metrics.unmatched(), |p| &*p.metrics);
+        response.map(|body| match body {
+            GatewayBody::Full(bytes) => {
+                let n = bytes.as_ref().map_or(0, |b| b.len() as u64);
+                api.response_bytes().inc_by(n);
+                GatewayBody::Full(bytes)
+            }
+            GatewayBody::Stream(s) => GatewayBody::counted(s, api.response_bytes().clone()),
+            counted @ GatewayBody::Counted(_) => counted,
+        })
+    }
+}
+
+impl Observer for MetricsObserver<'_> {
+    fn backend_request(&mut self, _target: &Target, _out: &Outgoing) {
+        if self.metrics.is_some() {
+            self.backend_started = Some(Instant::now());
+        }
+    }
+
+    fn backend_response(&mut self, _status: StatusCode, _headers: &http::HeaderMap) {
+        self.backend_took = self.backend_started.map(|s| s.elapsed());
+    }
+
+    fn done(&mut self, finished: &Finished<'_>) {
+        let Some(metrics) = self.metrics else {
+            return;
+        };
+        let api = finished
+            .route
+            .as_ref()
+            .map_or(metrics.unmatched(), |r| &*r.plan.metrics);
+        api.record(&Sample {
+            status: finished.status,
+            took: finished.took,
+            // A failed call never saw a response head: it ended about now.
+            backend_took: self
+                .backend_started
+                .map(|started| self.backend_took.unwrap_or_else(|| started.elapsed())),
+            request_bytes: finished
+                .request_headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok()),
+        });
+        if let Some(e) = finished.error {
+            metrics.error(
+                e.code(),
+                e.status().is_server_error(),
+                matches!(e, GatewayError::Auth(_)),
+            );
+        }
+    }
+}
