@@ -367,6 +367,13 @@ mod tests {
     }
 
     #[test]
+    fn each_upstream_is_listed_once_though_indexed_twice() {
+        let upstreams = Upstreams::build(&[upstream(&["a:1", "b:2"])], &HealthRegistry::default());
+        let names: Vec<&str> = upstreams.plans().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["vpc"]);
+    }
+
+    #[test]
     fn health_survives_a_recompile() {
         let mut used = HashMap::new();
         let first = UpstreamPlan::compile(&upstream(&["a:1"]), &HashMap::new(), &mut used).unwrap();

@@ -101,3 +101,74 @@ impl Observer for MetricsObserver<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::AuthError;
+    use crate::request::id::RequestId;
+
+    fn finish(observer: &mut MetricsObserver<'_>, error: Option<&GatewayError>, length: &str) {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::CONTENT_LENGTH, length.parse().unwrap());
+        let status = error.map_or(StatusCode::OK, GatewayError::status);
+        observer.done(&Finished {
+            request_id: &RequestId::generate(),
+            method: &http::Method::POST,
+            path: "/client/path",
+            request_headers: &headers,
+            status,
+            error,
+            took: Duration::from_millis(1),
+            route: None,
+            app_id: None,
+            identity_headers: &[],
+        });
+    }
+
+    #[test]
+    fn errors_count_by_code_as_refusals_failures_and_auth_failures() {
+        let metrics = Metrics::new();
+        let mut observer = MetricsObserver::new(&metrics);
+        finish(&mut observer, Some(&AuthError::MissingAppKey.into()), "3");
+        finish(
+            &mut observer,
+            Some(&GatewayError::Internal("x".into())),
+            "4",
+        );
+        finish(&mut observer, None, "5");
+        let text = metrics.encode();
+        let has = |line: &str| text.lines().any(|l| l == line);
+        assert!(
+            has(r#"pylon_refused_requests_total{reason="A400MK"} 1"#),
+            "{text}"
+        );
+        assert!(has(r#"pylon_auth_failures_total{reason="A400MK"} 1"#));
+        assert!(has(r#"pylon_failed_requests_total{reason="S500IE"} 1"#));
+        let none = r#"group="",api="",environment="""#;
+        assert!(has(&format!(
+            r#"pylon_requests_total{{{none},status="4xx"}} 1"#
+        )));
+        assert!(has(&format!(
+            r#"pylon_requests_total{{{none},status="5xx"}} 1"#
+        )));
+        assert!(has(&format!(
+            r#"pylon_request_body_bytes_total{{{none}}} 12"#
+        )));
+        assert!(!text.contains("/client/path"));
+    }
+
+    #[test]
+    fn an_online_debugging_request_is_not_counted() {
+        let metrics = Metrics::new();
+        let mut observer = MetricsObserver::default();
+        finish(&mut observer, None, "5");
+        let text = metrics.encode();
+        assert!(
+            text.lines()
+                .any(|l| l
+                    == r#"pylon_requests_total{group="",api="",environment="",status="2xx"} 0"#),
+            "{text}"
+        );
+    }
+}
