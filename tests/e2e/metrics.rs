@@ -129,6 +129,16 @@ async fn a_live_scrape_counts_requests_and_refusals_and_passes_promtool() {
         .await
         .assert_error(400, "API Not Found");
 
+    // Online debugging runs the pipeline and calls the backend, but is not traffic.
+    let debugged = pylon
+        .ok(
+            Method::POST,
+            "/v1/debug",
+            json!({"group_id": g, "api_id": orders, "environment": "RELEASE"}),
+        )
+        .await;
+    assert!(debugged["trace"]["error"].is_null(), "{debugged}");
+
     let r = scrape(&pylon).await;
     assert_eq!(r.status, 200);
     assert_eq!(
@@ -167,12 +177,13 @@ async fn a_live_scrape_counts_requests_and_refusals_and_passes_promtool() {
         Some(4.0),
         "{text}"
     );
+    // A status class no response had has no series yet.
     assert_eq!(
         count(
             &text,
             format!(r#"pylon_requests_total{{{orders_labels},status="5xx"}}"#)
         ),
-        Some(0.0)
+        None
     );
     assert_eq!(
         count(

@@ -2,7 +2,6 @@
 //! `observe`; an API's requests on every core would queue on it, so the request path records
 //! into fixed buckets with one relaxed `fetch_add` each and the scrape adds them up.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -29,24 +28,21 @@ const BOUNDS_NS: [u64; 15] = [
     30_000_000_000,
 ];
 
+/// Held inline in an API's handles, which are shared as a whole.
 #[derive(Debug)]
-struct Inner {
+pub(crate) struct LatencyHistogram {
     /// Per bucket, not cumulative; the last one is `+Inf`.
     buckets: [AtomicU64; BOUNDS_NS.len() + 1],
     /// Whole nanoseconds: an integer sum needs no compare-and-swap loop.
     sum_ns: AtomicU64,
 }
 
-/// A clone records into the same histogram.
-#[derive(Debug, Clone)]
-pub(crate) struct LatencyHistogram(Arc<Inner>);
-
 impl Default for LatencyHistogram {
     fn default() -> Self {
-        LatencyHistogram(Arc::new(Inner {
+        LatencyHistogram {
             buckets: std::array::from_fn(|_| AtomicU64::new(0)),
             sum_ns: AtomicU64::new(0),
-        }))
+        }
     }
 }
 
@@ -54,8 +50,12 @@ impl LatencyHistogram {
     pub(crate) fn observe(&self, took: Duration) {
         let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
         let i = BOUNDS_NS.partition_point(|&bound| bound < ns);
-        self.0.buckets[i].fetch_add(1, Ordering::Relaxed);
-        self.0.sum_ns.fetch_add(ns, Ordering::Relaxed);
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count(&self) -> u64 {
+        self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
     }
 
     /// The count is the buckets' total, so `_count` always equals the `+Inf` bucket even while
@@ -63,7 +63,6 @@ impl LatencyHistogram {
     fn read(&self) -> (f64, u64, Vec<(f64, u64)>) {
         let mut count = 0;
         let buckets = self
-            .0
             .buckets
             .iter()
             .enumerate()
@@ -76,7 +75,7 @@ impl LatencyHistogram {
                 (bound, n)
             })
             .collect();
-        let sum = self.0.sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
+        let sum = self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
         (sum, count, buckets)
     }
 }
