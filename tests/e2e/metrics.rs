@@ -1,6 +1,6 @@
 //! `/metrics` on the status listener: a live scrape after real traffic shows the exact counts
-//! by API and by refusal code, upstream target health and the config gauges, carries no
-//! client value as a label, and passes `promtool check metrics`.
+//! by API and by refusal code (IP control, throttling, no API), upstream target health and the
+//! config gauges, carries no client value as a label, and passes `promtool check metrics`.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -109,6 +109,29 @@ async fn a_live_scrape_counts_requests_and_refusals_and_passes_promtool() {
         )
         .await;
 
+    let limited = pylon
+        .create_api(
+            &g,
+            http_api("limited", "GET", "/limited", &backend.url(), "/"),
+        )
+        .await;
+    pylon.publish(&g, &limited, "RELEASE").await;
+    pylon
+        .ok(
+            Method::POST,
+            "/v1/policies",
+            json!({"name": "one-a-day", "kind": "throttle",
+                   "config": {"unit": "day", "api_limit": 1}}),
+        )
+        .await;
+    pylon
+        .ok(
+            Method::POST,
+            "/v1/policies/one-a-day/bindings",
+            json!({"api_id": limited, "environment": "RELEASE"}),
+        )
+        .await;
+
     // Three GETs and a POST with a 5-byte body; the dead target is tried and marked down.
     let mut sent_bytes = 0;
     for i in 0..4 {
@@ -124,6 +147,11 @@ async fn a_live_scrape_counts_requests_and_refusals_and_passes_promtool() {
         .get(&g, "/private")
         .await
         .assert_error(403, "Access Denied by IP Control");
+    assert_eq!(pylon.get(&g, "/limited").await.status, 200);
+    pylon
+        .get(&g, "/limited")
+        .await
+        .assert_error(403, "Throttled by API Flow Control");
     pylon
         .get(&g, "/nowhere-secret-path")
         .await
@@ -232,6 +260,25 @@ async fn a_live_scrape_counts_requests_and_refusals_and_passes_promtool() {
         value(&text, r#"pylon_refused_requests_total{reason="D400NF"}"#),
         Some(1.0)
     );
+    // Throttling's refusals are counted by their code like any other.
+    assert_eq!(
+        value(&text, r#"pylon_refused_requests_total{reason="T403AP"}"#),
+        Some(1.0),
+        "{text}"
+    );
+    for (class, n) in [("2xx", 1.0), ("4xx", 1.0)] {
+        assert_eq!(
+            count(
+                &text,
+                format!(
+                    r#"pylon_requests_total{{{},status="{class}"}}"#,
+                    api("limited")
+                )
+            ),
+            Some(n),
+            "{text}"
+        );
+    }
     assert!(!text.contains("nowhere-secret-path"), "{text}");
     assert!(!text.contains("127.0.0.1\""), "client address in: {text}");
     assert_eq!(
