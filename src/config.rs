@@ -35,7 +35,7 @@ pub struct ServeArgs {
     /// Admin API listener [default: 127.0.0.1:9180].
     #[arg(long, env = "PYLON_ADMIN_LISTEN")]
     pub admin_listen: Option<SocketAddr>,
-    /// Status listener: `/healthz` and `/readyz`, no token [default: 127.0.0.1:9181].
+    /// Status listener: `/healthz`, `/readyz` and `/metrics`, no token [default: 127.0.0.1:9181].
     #[arg(long, env = "PYLON_STATUS_LISTEN")]
     pub status_listen: Option<SocketAddr>,
     /// Admin bearer token; generated and stored in the data directory when absent.

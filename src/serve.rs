@@ -66,20 +66,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing: settings.tracing.clone(),
         access_log: access_log.clone(),
     });
-    let snapshot = store
-        .load_snapshot()
+    let (revision, snapshot) = store
+        .load_snapshot_at()
         .await
         .context("cannot load the published state")?;
     gateway
         .apply(&snapshot)
         .context("the published state does not compile")?;
+    gateway.set_revision(revision.served);
     drop(snapshot);
     release_freed_memory();
 
     let on_change: OnChange = {
         let gateway = Arc::clone(&gateway);
-        Arc::new(move |change| {
+        Arc::new(move |change, revision| {
             let applied = gateway.apply_change(change).map_err(|e| e.to_string());
+            if applied.is_ok() {
+                gateway.set_revision(revision);
+            }
             if matches!(change, Change::Full(_)) {
                 release_freed_memory();
             }
@@ -107,7 +111,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| {
             format!(
-                "cannot listen on {} for /healthz and /readyz (choose another with --status-listen)",
+                "cannot listen on {} for /healthz, /readyz and /metrics (choose another with --status-listen)",
                 settings.status_listen
             )
         })?;

@@ -1,5 +1,6 @@
-//! The status listener: `/healthz` (the process answers) and `/readyz` (a snapshot is served
-//! and the store answers), without a token, for probes and load balancers.
+//! The status listener: `/healthz` (the process answers), `/readyz` (a snapshot is served and
+//! the store answers) and `/metrics` (the Prometheus exposition), without a token, for probes,
+//! load balancers and Prometheus.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,6 +8,8 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use pylon_gateway::Gateway;
 use pylon_store::Store;
@@ -25,11 +28,19 @@ pub fn router(store: Store, gateway: Arc<Gateway>) -> axum::Router {
     axum::Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .with_state(Status { store, gateway })
 }
 
 async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
+}
+
+async fn metrics(State(s): State<Status>) -> impl IntoResponse {
+    (
+        [(CONTENT_TYPE, pylon_gateway::METRICS_CONTENT_TYPE)],
+        s.gateway.metrics(),
+    )
 }
 
 async fn readyz(State(s): State<Status>) -> (StatusCode, Json<Value>) {
@@ -98,5 +109,37 @@ mod tests {
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
         assert!(body["reason"].as_str().unwrap().contains("store"), "{body}");
         assert_eq!(get_json(&app, "/healthz").await.0, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn metrics_are_served_as_prometheus_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(
+            &dir.path().join("pylon.db"),
+            pylon_store::SecretKey::generate(),
+        )
+        .await
+        .unwrap();
+        let gateway = Gateway::new(pylon_gateway::GatewayConfig {
+            base_domain: "pylon.test".into(),
+            limits: Default::default(),
+            tracing: None,
+            access_log: pylon_gateway::AccessLogSink::off(),
+        });
+        gateway.set_revision(3);
+        let app = router(store, gateway);
+        let request = http::Request::get("/metrics").body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()[CONTENT_TYPE],
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        assert!(
+            text.lines().any(|l| l == "pylon_config_revision 3"),
+            "{text}"
+        );
     }
 }

@@ -26,7 +26,7 @@ pub struct Pylon {
     _tmp: Option<tempfile::TempDir>,
     pub gateway: SocketAddr,
     pub admin: SocketAddr,
-    /// `/healthz` and `/readyz`.
+    /// `/healthz`, `/readyz` and `/metrics`.
     pub status: SocketAddr,
     pub base_domain: String,
     /// Everything the process printed on stdout so far.

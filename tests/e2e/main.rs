@@ -13,6 +13,7 @@ mod debug;
 mod deployments;
 mod environments;
 mod lifecycle;
+mod metrics;
 mod paths;
 mod policies;
 mod readme;

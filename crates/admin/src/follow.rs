@@ -15,9 +15,10 @@ use tokio::sync::watch;
 use crate::error::{ApiError, ApiResult};
 
 /// Called with what changed when what the gateway serves has changed (once for a burst of
-/// changes); the binary wires it to `Gateway::apply_change`. Each change follows the one
-/// before: whoever receives them holds the state of the last one.
-pub type OnChange = Arc<dyn Fn(&Change) -> Result<(), String> + Send + Sync>;
+/// changes), and the store's `served` revision it brings the receiver to; the binary wires it
+/// to `Gateway::apply_change`. Each change follows the one before: whoever receives them
+/// holds the state of the last one.
+pub type OnChange = Arc<dyn Fn(&Change, u64) -> Result<(), String> + Send + Sync>;
 
 /// How long a handler waits for the gateway to serve its change before saying so.
 const APPLY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -59,7 +60,7 @@ pub(crate) fn spawn(store: Store, on_change: OnChange) -> watch::Receiver<Applie
             let next = match store.load_change(since).await {
                 Ok((revision, change)) => {
                     let loaded = started.elapsed();
-                    let failure = on_change(&change).err();
+                    let failure = on_change(&change, revision.served).err();
                     tracing::debug!(
                         revision = revision.served,
                         full = matches!(change, Change::Full(_)),

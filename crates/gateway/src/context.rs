@@ -12,7 +12,6 @@ use pylon_router::{EnvId, GroupId};
 use crate::compiled::access::AppIdx;
 use crate::compiled::{ApiPlan, Compiled};
 use crate::observe::Observers;
-use crate::observe::log::AccessLog;
 use crate::observe::log::sink::AccessLogSink;
 use crate::observe::observer::RouteInfo;
 use crate::policy::kind::PolicyRequest;
@@ -168,10 +167,7 @@ impl<'a> RequestContext<'a> {
             routed: None,
             caller: Caller::default(),
             policy_headers: HeaderMap::new(),
-            observers: Observers {
-                log: AccessLog::new(access_log),
-                ..Observers::default()
-            },
+            observers: Observers::new(access_log, &compiled.metrics),
             body_len: None,
         }
     }

@@ -30,6 +30,7 @@ use backend::client::HttpClient;
 use compiled::{Carried, Compiled};
 pub use limits::{Limits, MIN_HEADER_SIZE};
 pub use observe::log::sink::AccessLogSink;
+pub use observe::metrics::registry::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 pub use observe::otel::TracingConfig;
 pub use observe::trace::{
     CallerTrace, DebugTrace, ErrorTrace, HttpMessage, ParameterTrace, PhaseTrace, PolicyTrace,
@@ -93,6 +94,7 @@ impl Gateway {
     pub fn apply(&self, snapshot: &Snapshot) -> Result<(), RouteError> {
         let _guard = self.applying.lock().unwrap_or_else(|p| p.into_inner());
         let compiled = Compiled::build(snapshot, &self.config.base_domain, &self.carried)?;
+        self.carried.metrics.applied(compiled.upstreams());
         self.compiled.store(Some(Arc::new(compiled)));
         tracing::info!(
             deployments = snapshot.deployments.len(),
@@ -117,6 +119,7 @@ impl Gateway {
             ));
         };
         let compiled = current.update(partial, &self.config.base_domain, &self.carried)?;
+        self.carried.metrics.applied(compiled.upstreams());
         self.compiled.store(Some(Arc::new(compiled)));
         tracing::info!(
             changed_groups = partial.changed.len(),
@@ -124,6 +127,18 @@ impl Gateway {
             "change applied"
         );
         Ok(())
+    }
+
+    /// Records the store revision of what is served, for the `pylon_config_revision` gauge:
+    /// the gateway applies snapshots and changes without knowing their revision, whoever
+    /// hands them over does.
+    pub fn set_revision(&self, revision: u64) {
+        self.carried.metrics.set_revision(revision);
+    }
+
+    /// The metrics exposition, in the format [`METRICS_CONTENT_TYPE`] names.
+    pub fn metrics(&self) -> String {
+        self.carried.metrics.encode()
     }
 
     /// Whether a compiled snapshot is being served (readiness).
@@ -181,6 +196,8 @@ impl Gateway {
             &body,
         );
         ctx.observers.trace = Some(Box::new(recorder));
+        // An operator's test call, not traffic: the metrics do not count it.
+        ctx.observers.metrics = Default::default();
         let result = match normalized {
             Ok(()) => pipeline::run(&mut ctx, &client, pipeline::Inbound::Bytes(body)).await,
             Err(e) => Err(e),

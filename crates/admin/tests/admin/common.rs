@@ -38,7 +38,7 @@ impl Harness {
         .unwrap();
         let applied = Arc::new(Mutex::new(Vec::<Snapshot>::new()));
         let sink = applied.clone();
-        let on_change: OnChange = Arc::new(move |change: &Change| {
+        let on_change: OnChange = Arc::new(move |change: &Change, _revision| {
             let mut applied = sink.lock().unwrap();
             let mut next = applied.last().cloned().unwrap_or_default();
             next.patch(change);

@@ -37,6 +37,11 @@ impl TargetHealth {
         self.down_until.load(Ordering::Relaxed) > now
     }
 
+    /// Whether the target is taken as up now (the metrics read it when scraped).
+    pub(crate) fn is_up(&self) -> bool {
+        !self.is_down(now_ms())
+    }
+
     pub(crate) fn mark_down(&self) {
         self.down_until.store(
             now_ms().saturating_add(DOWN_FOR.as_millis() as i64),
@@ -169,6 +174,15 @@ pub(crate) struct Upstreams {
 }
 
 impl Upstreams {
+    /// Each compiled upstream once (they are indexed by id and by name).
+    pub(crate) fn plans(&self) -> impl Iterator<Item = &UpstreamPlan> {
+        let mut seen = std::collections::HashSet::new();
+        self.plans
+            .values()
+            .filter(move |p| seen.insert(Arc::as_ptr(p)))
+            .map(|p| &**p)
+    }
+
     /// Compiles every upstream, handing target health over from the previous snapshot; the
     /// registry keeps exactly the entries this snapshot uses.
     pub(crate) fn build(upstreams: &[Upstream], health: &HealthRegistry) -> Self {
@@ -350,6 +364,13 @@ mod tests {
         assert_eq!(order(&plan), ["b:2", "a:1"]);
         plan.targets[0].health.mark_up();
         assert_eq!(order(&plan), ["a:1", "b:2"]);
+    }
+
+    #[test]
+    fn each_upstream_is_listed_once_though_indexed_twice() {
+        let upstreams = Upstreams::build(&[upstream(&["a:1", "b:2"])], &HealthRegistry::default());
+        let names: Vec<&str> = upstreams.plans().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["vpc"]);
     }
 
     #[test]

@@ -19,19 +19,21 @@ use pylon_model::{
 use pylon_router::{EnvId, Environments, GroupId, GroupRoutes, RouteError, RouteSpec, Router};
 
 use crate::backend::Resolver;
-use crate::backend::upstream::HealthRegistry;
+use crate::backend::upstream::{HealthRegistry, UpstreamPlan};
+use crate::observe::metrics::registry::Metrics;
 use crate::policy::state::PolicyStates;
 use access::Apps;
 pub(crate) use plan::ApiPlan;
 use pylon_auth::nonce::NonceCache;
 
-/// What outlives snapshots: target health, fetched JWK Sets, seen nonces and policy state are
-/// handed from one compiled snapshot to the next.
+/// What outlives snapshots: target health, fetched JWK Sets, seen nonces, policy state and
+/// the metrics are handed from one compiled snapshot to the next.
 pub(crate) struct Carried {
     pub(crate) health: HealthRegistry,
     pub(crate) jwks: jwt::JwksRegistry,
     pub(crate) nonces: Arc<NonceCache>,
     pub(crate) policies: PolicyStates,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 /// Distinct nonces remembered at most (about 16 bytes each); see `pylon_auth::nonce`.
@@ -44,6 +46,7 @@ impl Default for Carried {
             jwks: jwt::JwksRegistry::default(),
             nonces: Arc::new(NonceCache::new(MAX_NONCES)),
             policies: PolicyStates::default(),
+            metrics: Arc::new(Metrics::new()),
         }
     }
 }
@@ -114,6 +117,8 @@ pub(crate) struct Compiled {
     pub(crate) release: Option<EnvId>,
     pub(crate) apps: Arc<Apps>,
     pub(crate) nonces: Arc<NonceCache>,
+    /// The gateway's metrics, which every request of this snapshot records into.
+    pub(crate) metrics: Arc<Metrics>,
     inputs: Inputs,
 }
 
@@ -191,6 +196,7 @@ impl Compiled {
             groups,
             apps: Arc::new(Apps::build(&snapshot.apps)),
             nonces: carried.nonces.clone(),
+            metrics: carried.metrics.clone(),
             inputs,
         })
     }
@@ -270,8 +276,14 @@ impl Compiled {
             groups,
             apps,
             nonces: carried.nonces.clone(),
+            metrics: carried.metrics.clone(),
             inputs,
         })
+    }
+
+    /// The upstreams this snapshot compiled, each once.
+    pub(crate) fn upstreams(&self) -> impl Iterator<Item = &UpstreamPlan> {
+        self.inputs.resolver.upstreams.plans()
     }
 
     /// The plan a route match of `group` points at.
@@ -395,6 +407,7 @@ impl Inputs {
             bound,
             jwks: &carried.jwks,
             states: &carried.policies,
+            metrics: &carried.metrics,
         };
         ApiPlan::compile(d, &inputs)
     }

@@ -2,6 +2,7 @@
 //! parameters as ready headers and encoded query pieces, and the resolved backend.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
@@ -15,6 +16,7 @@ use super::params::ParamPlan;
 use super::path::BackendPath;
 use crate::backend::resolve::{Unservable, render_template};
 use crate::backend::{Resolver, Target};
+use crate::observe::metrics::registry::{ApiMetrics, Metrics};
 use crate::policy::kind::Binding;
 use crate::policy::state::PolicyStates;
 use crate::policy::{self, Policies};
@@ -124,6 +126,8 @@ pub(crate) struct ApiPlan {
     /// Likewise for query parameters (system parameters, constants, credentials), decoded.
     pub(crate) reserved_query: Vec<String>,
     pub(crate) backend: Result<BackendPlan, Unservable>,
+    /// This API's series in this environment: requests only add to them.
+    pub(crate) metrics: Arc<ApiMetrics>,
 }
 
 /// What compiling one deployment reads besides the deployment itself, resolved for its
@@ -140,6 +144,7 @@ pub(crate) struct PlanInputs<'i> {
     pub(crate) bound: &'i [pylon_model::Policy],
     pub(crate) jwks: &'i super::jwt::JwksRegistry,
     pub(crate) states: &'i PolicyStates,
+    pub(crate) metrics: &'i Metrics,
 }
 
 impl ApiPlan {
@@ -173,6 +178,9 @@ impl ApiPlan {
             reserved_headers: Vec::new(),
             reserved_query: Vec::new(),
             backend: Err(Unservable::Internal(String::new())),
+            metrics: inputs
+                .metrics
+                .api(&deployment.group_id, &spec.name, &deployment.environment),
         };
         plan.backend = plan.fill(deployment, inputs);
         plan.reserve(spec);

@@ -99,7 +99,7 @@ pub(crate) fn to_wire(response: Response<GatewayBody>) -> Vec<u8> {
     let (parts, body) = response.into_parts();
     let body = match body {
         GatewayBody::Full(bytes) => bytes.unwrap_or_default(),
-        GatewayBody::Stream(_) => bytes::Bytes::new(),
+        GatewayBody::Stream(_) | GatewayBody::Counted(_) => bytes::Bytes::new(),
     };
     let mut out = Vec::with_capacity(256 + body.len());
     out.extend_from_slice(b"HTTP/1.1 ");

@@ -1,9 +1,10 @@
-//! Observers: who watches requests go through the pipeline. The access log watches every
-//! request, the debug trace only online-debugging ones, the OpenTelemetry span only sampled
-//! ones; metrics will be the next field of [`Observers`]. The fan-out is static, so an
-//! untraced request pays one `Option` check per hook.
+//! Observers: who watches requests go through the pipeline. The access log and the metrics
+//! watch every request, the debug trace only online-debugging ones, the OpenTelemetry span
+//! only sampled ones. The fan-out is static, so an untraced request pays one `Option` check
+//! per hook.
 
 pub(crate) mod log;
+pub(crate) mod metrics;
 pub(crate) mod observer;
 pub(crate) mod otel;
 pub(crate) mod trace;
@@ -13,6 +14,9 @@ use std::time::Duration;
 use http::{HeaderMap, StatusCode};
 
 use self::log::AccessLog;
+use self::log::sink::AccessLogSink;
+use self::metrics::MetricsObserver;
+use self::metrics::registry::Metrics;
 use self::observer::{Finished, Observer, RouteInfo};
 use self::otel::RequestSpan;
 use self::trace::Trace;
@@ -25,13 +29,24 @@ use crate::request::outgoing::Outgoing;
 use crate::request::values::Values;
 
 /// Every observer of one request.
-#[derive(Default)]
 pub(crate) struct Observers<'a> {
     pub(crate) log: AccessLog<'a>,
+    pub(crate) metrics: MetricsObserver<'a>,
     /// Present only on online-debugging requests.
     pub(crate) trace: Option<Box<Trace>>,
     /// Present only on requests whose trace is sampled for OpenTelemetry.
     pub(crate) otel: Option<Box<RequestSpan>>,
+}
+
+impl<'a> Observers<'a> {
+    pub(crate) fn new(access_log: &'a AccessLogSink, metrics: &'a Metrics) -> Self {
+        Observers {
+            log: AccessLog::new(access_log),
+            metrics: MetricsObserver::new(metrics),
+            trace: None,
+            otel: None,
+        }
+    }
 }
 
 impl Observer for Observers<'_> {
@@ -76,6 +91,7 @@ impl Observer for Observers<'_> {
 
     fn backend_request(&mut self, target: &Target, out: &Outgoing) {
         self.log.backend_request(target, out);
+        self.metrics.backend_request(target, out);
         if let Some(t) = &mut self.trace {
             t.backend_request(target, out);
         }
@@ -96,6 +112,7 @@ impl Observer for Observers<'_> {
 
     fn backend_response(&mut self, status: StatusCode, headers: &HeaderMap) {
         self.log.backend_response(status, headers);
+        self.metrics.backend_response(status, headers);
         if let Some(t) = &mut self.trace {
             t.backend_response(status, headers);
         }
@@ -106,6 +123,7 @@ impl Observer for Observers<'_> {
 
     fn done(&mut self, finished: &Finished<'_>) {
         self.log.done(finished);
+        self.metrics.done(finished);
         if let Some(t) = &mut self.trace {
             t.done(finished);
         }

@@ -1,5 +1,5 @@
 //! The observer interface: what the pipeline tells whoever watches requests (the access log,
-//! the debug trace, metrics next). Every hook defaults to nothing, so an observer implements
+//! the debug trace, the metrics). Every hook defaults to nothing, so an observer implements
 //! only what it records.
 
 use std::time::Duration;

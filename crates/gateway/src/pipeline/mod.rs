@@ -136,7 +136,8 @@ pub(crate) fn finish(
         bytes_out: http_body::Body::size_hint(response.body()).exact(),
     };
     ctx.observers.done(&finished);
-    response
+    let plan = ctx.routed.map(|r| r.plan);
+    ctx.observers.metrics.count_body(plan, response)
 }
 
 /// Runs a phase; the one place observers hear of phases. The clock is read only when an

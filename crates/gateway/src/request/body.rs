@@ -8,15 +8,41 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
+use prometheus_client::metrics::counter::Counter;
 
 /// What the gateway answers with: its own bytes (errors, mocks) or the backend's stream.
 #[derive(Debug)]
 pub enum GatewayBody {
     Full(Option<Bytes>),
     Stream(Incoming),
+    /// The backend's stream, counting the bytes that pass into the metrics.
+    Counted(CountedStream),
+}
+
+/// A backend's body that adds the bytes it passed on to a counter when it is dropped: one
+/// atomic add per response, whether it ended or the client went away.
+#[derive(Debug)]
+pub struct CountedStream {
+    inner: Incoming,
+    passed: u64,
+    into: Counter,
+}
+
+impl Drop for CountedStream {
+    fn drop(&mut self) {
+        self.into.inc_by(self.passed);
+    }
 }
 
 impl GatewayBody {
+    pub(crate) fn counted(inner: Incoming, into: Counter) -> Self {
+        Self::Counted(CountedStream {
+            inner,
+            passed: 0,
+            into,
+        })
+    }
+
     pub(crate) fn full(bytes: Bytes) -> Self {
         Self::Full(Some(bytes))
     }
@@ -37,6 +63,15 @@ impl Body for GatewayBody {
         match self.get_mut() {
             Self::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Self::Stream(incoming) => Pin::new(incoming).poll_frame(cx),
+            Self::Counted(counted) => {
+                let polled = Pin::new(&mut counted.inner).poll_frame(cx);
+                if let Poll::Ready(Some(Ok(frame))) = &polled
+                    && let Some(data) = frame.data_ref()
+                {
+                    counted.passed += data.len() as u64;
+                }
+                polled
+            }
         }
     }
 
@@ -44,6 +79,7 @@ impl Body for GatewayBody {
         match self {
             Self::Full(bytes) => bytes.is_none(),
             Self::Stream(incoming) => incoming.is_end_stream(),
+            Self::Counted(counted) => counted.inner.is_end_stream(),
         }
     }
 
@@ -51,6 +87,7 @@ impl Body for GatewayBody {
         match self {
             Self::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
             Self::Stream(incoming) => incoming.size_hint(),
+            Self::Counted(counted) => counted.inner.size_hint(),
         }
     }
 }
