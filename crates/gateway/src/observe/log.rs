@@ -239,10 +239,11 @@ impl<'f> Line<'f> {
 /// A JSON string: as it is when nothing in it needs escaping (ASCII without quotes,
 /// backslashes or control characters: nearly always), else escaped by serde_json.
 fn string(out: &mut Vec<u8>, text: &str) {
-    let plain = text
-        .bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
-    if plain {
+    // A fold rather than `all`: without the early exit the check compiles to vector code.
+    let escaped = text.bytes().fold(false, |any, b| {
+        any | !(0x20..0x7f).contains(&b) | (b == b'"') | (b == b'\\')
+    });
+    if !escaped {
         out.push(b'"');
         out.extend_from_slice(text.as_bytes());
         out.push(b'"');
