@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{OnceLock, PoisonError, RwLock};
 
 /// Whom a count is for.
 #[derive(Debug, Clone, Copy)]
@@ -44,9 +44,8 @@ pub(crate) const MAX_TRACKED: usize = 65_536;
 const SHARDS: usize = 16;
 const PER_SHARD: usize = MAX_TRACKED / SHARDS;
 
-/// Counts kept in this process. The API's count is one atomic word; the keyed ones are
-/// spread over shards, each behind its own lock held for one map operation, so callers
-/// contend only when they land on the same shard. A kind's shards are made on its first
+/// Counts kept in this process. Every count is one atomic word; the keyed ones sit in maps
+/// spread over shards, read under a lock callers share. A kind's shards are made on its first
 /// count: a binding that limits only the API costs one word.
 #[derive(Debug, Default)]
 pub(crate) struct MemoryCounters {
@@ -90,6 +89,11 @@ fn keyed<K>(lazy: &OnceLock<Keyed<K>>) -> &Keyed<K> {
 struct Slot(AtomicU64);
 
 impl Slot {
+    /// The window this slot last counted in, as its 32-bit tag.
+    fn tag(&self) -> u32 {
+        (self.0.load(Ordering::Relaxed) >> 32) as u32
+    }
+
     fn acquire(&self, window: i64, limit: u32) -> Option<u32> {
         let tag = window as u32;
         let mut current = self.0.load(Ordering::Relaxed);
@@ -128,31 +132,28 @@ impl Slot {
 #[derive(Debug)]
 struct Keyed<K> {
     hasher: RandomState,
-    shards: Box<[Mutex<Shard<K>>]>,
+    shards: Box<[RwLock<Shard<K>>]>,
     /// Shared by the subjects that found their shard full.
     overflow: Slot,
 }
 
+/// A shard's counts, each an atomic [`Slot`]: a caller already counted takes only the read
+/// lock, which callers share, so a hot app or address on every core never makes one wait
+/// for another; the write lock is taken to add a caller and, once per window, to sweep.
 #[derive(Debug)]
 struct Shard<K> {
-    counts: HashMap<K, Count>,
+    counts: HashMap<K, Slot>,
     /// The newest window seen: entries of older windows are dropped when it changes.
-    window: i64,
-}
-
-#[derive(Debug)]
-struct Count {
-    window: i64,
-    count: u32,
+    window: AtomicI64,
 }
 
 impl<K> Default for Keyed<K> {
     fn default() -> Self {
         let shards = (0..SHARDS)
             .map(|_| {
-                Mutex::new(Shard {
+                RwLock::new(Shard {
                     counts: HashMap::new(),
-                    window: i64::MIN,
+                    window: AtomicI64::new(i64::MIN),
                 })
             })
             .collect();
@@ -165,13 +166,10 @@ impl<K> Default for Keyed<K> {
 }
 
 impl<K: Hash + Eq> Keyed<K> {
-    /// The shard `key` lives in, locked. Nothing panics while a shard is held, so a poisoned
-    /// lock still holds sound counts.
-    fn locked<Q: Hash + ?Sized>(&self, key: &Q) -> MutexGuard<'_, Shard<K>> {
-        let at = self.hasher.hash_one(key) as usize % SHARDS;
-        self.shards[at]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    /// The shard `key` lives in. Nothing panics while a shard is held, so a poisoned lock
+    /// still holds sound counts.
+    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> &RwLock<Shard<K>> {
+        &self.shards[self.hasher.hash_one(key) as usize % SHARDS]
     }
 
     fn acquire<Q>(&self, key: &Q, owned: impl FnOnce() -> K, window: i64, limit: u32) -> Option<u32>
@@ -179,28 +177,33 @@ impl<K: Hash + Eq> Keyed<K> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let mut shard = self.locked(key);
-        if window > shard.window {
-            // Once per window and shard: what was counted before cannot refuse anyone now.
-            shard.counts.retain(|_, c| c.window >= window);
-            shard.window = window;
+        let lock = self.shard(key);
+        {
+            let shard = lock.read().unwrap_or_else(PoisonError::into_inner);
+            if window <= shard.window.load(Ordering::Relaxed)
+                && let Some(slot) = shard.counts.get(key)
+            {
+                return slot.acquire(window, limit);
+            }
         }
-        if let Some(c) = shard.counts.get_mut(key) {
-            if c.window != window {
-                *c = Count { window, count: 0 };
-            }
-            if c.count >= limit {
-                return None;
-            }
-            c.count += 1;
-            return Some(c.count);
+        let mut shard = lock.write().unwrap_or_else(PoisonError::into_inner);
+        if window > *shard.window.get_mut() {
+            // Once per window and shard: what was counted before cannot refuse anyone now.
+            let tag = window as u32;
+            shard.counts.retain(|_, slot| slot.tag() == tag);
+            *shard.window.get_mut() = window;
+        }
+        if let Some(slot) = shard.counts.get(key) {
+            return slot.acquire(window, limit);
         }
         if shard.counts.len() >= PER_SHARD {
             drop(shard);
             return self.overflow.acquire(window, limit);
         }
-        shard.counts.insert(owned(), Count { window, count: 1 });
-        Some(1)
+        let slot = Slot::default();
+        let count = slot.acquire(window, limit);
+        shard.counts.insert(owned(), slot);
+        count
     }
 
     fn release<Q>(&self, key: &Q, window: i64)
@@ -208,10 +211,12 @@ impl<K: Hash + Eq> Keyed<K> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let mut shard = self.locked(key);
-        match shard.counts.get_mut(key) {
-            Some(c) if c.window == window => c.count = c.count.saturating_sub(1),
-            Some(_) => {}
+        let shard = self
+            .shard(key)
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        match shard.counts.get(key) {
+            Some(slot) => slot.release(window),
             None => {
                 drop(shard);
                 self.overflow.release(window);
@@ -224,7 +229,7 @@ impl<K: Hash + Eq> Keyed<K> {
         self.shards
             .iter()
             .map(|s| {
-                s.lock()
+                s.read()
                     .unwrap_or_else(PoisonError::into_inner)
                     .counts
                     .len()
