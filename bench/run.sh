@@ -616,6 +616,8 @@ APP_URL="http://127.0.0.1:$PYLON_PORT/bench"
 for round in $(seq "$ROUNDS"); do
   sfx=""
   ((round == 1)) || sfx="#$round"
+  # nginx again each round after the first, so each round's ratios to it are of neighbours.
+  ((round == 1)) || run_target "nginx$sfx" "http://127.0.0.1:$PROXY_PORT/bench" "$PROXY_PID" "$DURATION"
   run_target "pylon$sfx" "http://127.0.0.1:$PYLON_PORT/bench" "$PYLON_PID" "$DURATION" -H "Host: $PYLON_HOST"
   run_target "pylon-app$sfx" "$APP_URL" "$PYLON_PID" "$DURATION" -s "$APP_LUA" \
     -- cycle "$TMP/signed" "$APP_HOST" /bench "$APP_KEY"
@@ -689,15 +691,13 @@ ratio "pylon-full/nginx rps ratio" "${RPS[pylon-full]}" "${RPS[nginx]}"
 ratio "pylon-full/pylon rps ratio" "${RPS[pylon-full]}" "${RPS[pylon]}"
 ratio "pylon-full/pylon cpu-per-request ratio" "$(cpu_us_per_req pylon-full)" "$(cpu_us_per_req pylon)"
 if ((ROUNDS > 1)); then
-  # Per round: one target's round r against another's, measured one after the other (nginx was
-  # measured once, before the rounds).
+  # Per round: one target's round r against another's, measured one after the other.
   per_round() { # "rps" or "cpu", target, against
     local r sfx sfx2 a b out=()
     for r in $(seq "$ROUNDS"); do
       sfx=""
       ((r == 1)) || sfx="#$r"
       sfx2=$sfx
-      [[ $3 == nginx ]] && sfx2=""
       if [[ $1 == rps ]]; then a=${RPS[$2$sfx]} b=${RPS[$3$sfx2]}
       else a=$(cpu_us_per_req "$2$sfx") b=$(cpu_us_per_req "$3$sfx2"); fi
       out+=("$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.3f", a / b }')")
