@@ -395,3 +395,67 @@ async fn each_jwt_subject_has_its_own_user_limit() {
         "another subject counts apart"
     );
 }
+
+#[tokio::test]
+async fn each_tencent_key_id_is_a_user_of_its_own() {
+    let backend = Backend::start("b").await;
+    let pylon = Pylon::start_with(&["--clock-offset", &offset_to(12 * 3600)], false).await;
+    let g = pylon.create_group("keys").await;
+    let mut spec = http_api("a", "GET", "/a", &backend.url(), "/");
+    spec["auth"] = json!({"type": "key-pair"});
+    let api = pylon.create_api(&g, spec).await;
+    pylon.publish(&g, &api, "RELEASE").await;
+    let mut keys = Vec::new();
+    for name in ["first", "second"] {
+        let app = pylon
+            .ok(Method::POST, "/v1/apps", json!({"name": name}))
+            .await;
+        let key = &app["keys"][0];
+        keys.push((
+            key["app_key"].as_str().unwrap().to_string(),
+            key["app_secret"].as_str().unwrap().to_string(),
+        ));
+        pylon
+            .ok(
+                Method::POST,
+                "/v1/authorizations",
+                json!({"app_id": app["id"], "api_id": api, "environment": "RELEASE"}),
+            )
+            .await;
+    }
+    policy(&pylon, "per-key", json!({"unit": "day", "user_limit": 1})).await;
+    bind(&pylon, "per-key", &api).await;
+    let call = |(id, secret): &(String, String)| {
+        let mut headers = http::HeaderMap::new();
+        pylon_auth::tencent::sign_request(
+            &mut headers,
+            id,
+            secret,
+            pylon_auth::tencent::Algorithm::Sha256,
+            pylon_auth::now_ms(),
+        )
+        .unwrap();
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+            .collect();
+        let (pylon, g) = (&pylon, g.clone());
+        async move {
+            let headers: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            pylon.call(&g, Method::GET, "/a", &headers, "").await
+        }
+    };
+    let first = call(&keys[0]).await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    call(&keys[0])
+        .await
+        .assert_error(403, "Throttled by USER Flow Control");
+    assert_eq!(
+        call(&keys[1]).await.status,
+        200,
+        "another key id counts apart"
+    );
+}
