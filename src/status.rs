@@ -82,8 +82,9 @@ mod tests {
         (status, serde_json::from_slice(&bytes).unwrap())
     }
 
-    #[tokio::test]
-    async fn ready_while_the_store_answers_and_not_after() {
+    /// A store in a temporary directory (kept while the returned guard lives) and a gateway
+    /// serving nothing.
+    async fn fixture() -> (tempfile::TempDir, Store, Arc<Gateway>) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_sqlite(
             &dir.path().join("pylon.db"),
@@ -97,6 +98,12 @@ mod tests {
             tracing: None,
             access_log: pylon_gateway::AccessLogSink::off(),
         });
+        (dir, store, gateway)
+    }
+
+    #[tokio::test]
+    async fn ready_while_the_store_answers_and_not_after() {
+        let (_dir, store, gateway) = fixture().await;
         let app = router(store.clone(), gateway);
         assert_eq!(get_json(&app, "/healthz").await.0, StatusCode::OK);
         let (status, body) = get_json(&app, "/readyz").await;
@@ -113,19 +120,7 @@ mod tests {
 
     #[tokio::test]
     async fn metrics_are_served_as_prometheus_text() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_sqlite(
-            &dir.path().join("pylon.db"),
-            pylon_store::SecretKey::generate(),
-        )
-        .await
-        .unwrap();
-        let gateway = Gateway::new(pylon_gateway::GatewayConfig {
-            base_domain: "pylon.test".into(),
-            limits: Default::default(),
-            tracing: None,
-            access_log: pylon_gateway::AccessLogSink::off(),
-        });
+        let (_dir, store, gateway) = fixture().await;
         gateway.set_revision(3);
         let app = router(store, gateway);
         let request = http::Request::get("/metrics").body(Body::empty()).unwrap();

@@ -55,12 +55,7 @@ async fn scenario(pylon: &Pylon) -> Scenario {
     let app_id = app["id"].as_str().unwrap().to_string();
     let app_key = app["keys"][0]["app_key"].as_str().unwrap().to_string();
     let app_secret = app["keys"][0]["app_secret"].as_str().unwrap().to_string();
-    let code = pylon
-        .ok(Method::POST, &format!("/v1/apps/{app_id}/codes"), json!({}))
-        .await["code"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let code = pylon.app_code(&app_id).await;
 
     let jwt = json!({"type": "jwt", "jwt": {
         "algorithms": ["RS256"], "issuer": ISSUER, "audiences": [AUDIENCE],
@@ -80,13 +75,7 @@ async fn scenario(pylon: &Pylon) -> Scenario {
         let api = pylon.create_api(&g, spec).await;
         pylon.publish(&g, &api, "RELEASE").await;
         if name != "jwt" {
-            pylon
-                .ok(
-                    Method::POST,
-                    "/v1/authorizations",
-                    json!({"app_id": app_id, "api_id": api, "environment": "RELEASE"}),
-                )
-                .await;
+            pylon.grant(&app_id, &api, "RELEASE").await;
         }
         api_ids.push((name, api));
     }

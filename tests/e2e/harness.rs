@@ -260,6 +260,24 @@ impl Pylon {
         .await
     }
 
+    /// Lets `app` call `api` in `env`.
+    pub async fn grant(&self, app: &str, api: &str, env: &str) {
+        self.ok(
+            Method::POST,
+            "/v1/authorizations",
+            json!({"app_id": app, "api_id": api, "environment": env}),
+        )
+        .await;
+    }
+
+    /// A new AppCode of `app`.
+    pub async fn app_code(&self, app: &str) -> String {
+        let code = self
+            .ok(Method::POST, &format!("/v1/apps/{app}/codes"), json!({}))
+            .await;
+        code["code"].as_str().expect("an AppCode").to_string()
+    }
+
     /// A call through the gateway to `path` on the group's default domain.
     pub async fn call(
         &self,

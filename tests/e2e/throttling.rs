@@ -154,17 +154,8 @@ async fn app_address_and_special_limits_apply_and_edits_take_effect_at_once() {
             .ok(Method::POST, "/v1/apps", json!({"name": name}))
             .await;
         let id = app["id"].as_str().unwrap().to_string();
-        let code = pylon
-            .ok(Method::POST, &format!("/v1/apps/{id}/codes"), json!({}))
-            .await;
-        codes.insert(name, code["code"].as_str().unwrap().to_string());
-        pylon
-            .ok(
-                Method::POST,
-                "/v1/authorizations",
-                json!({"app_id": id, "api_id": api, "environment": "RELEASE"}),
-            )
-            .await;
+        codes.insert(name, pylon.app_code(&id).await);
+        pylon.grant(&id, &api, "RELEASE").await;
         if name == "vip" {
             codes.insert("vip-id", id);
         }
@@ -267,25 +258,14 @@ async fn quotas_end_at_midnight_in_their_time_zone_for_api_key_callers() {
         .ok(Method::POST, "/v1/apps", json!({"name": "customer"}))
         .await;
     let app_id = app["id"].as_str().unwrap().to_string();
-    let key = pylon
-        .ok(Method::POST, &format!("/v1/apps/{app_id}/codes"), json!({}))
-        .await["code"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key = pylon.app_code(&app_id).await;
     let mut apis = Vec::new();
     for (name, zone) in [("shanghai", "Asia/Shanghai"), ("utc", "UTC")] {
         let mut spec = http_api(name, "GET", &format!("/{name}"), &backend.url(), "/");
         spec["auth"] = json!({"type": "api-key"});
         let api = pylon.create_api(&g, spec).await;
         pylon.publish(&g, &api, "RELEASE").await;
-        pylon
-            .ok(
-                Method::POST,
-                "/v1/authorizations",
-                json!({"app_id": app_id, "api_id": api, "environment": "RELEASE"}),
-            )
-            .await;
+        pylon.grant(&app_id, &api, "RELEASE").await;
         policy(
             &pylon,
             name,
@@ -416,11 +396,7 @@ async fn each_tencent_key_id_is_a_user_of_its_own() {
             key["app_secret"].as_str().unwrap().to_string(),
         ));
         pylon
-            .ok(
-                Method::POST,
-                "/v1/authorizations",
-                json!({"app_id": app["id"], "api_id": api, "environment": "RELEASE"}),
-            )
+            .grant(app["id"].as_str().unwrap(), &api, "RELEASE")
             .await;
     }
     policy(&pylon, "per-key", json!({"unit": "day", "user_limit": 1})).await;
