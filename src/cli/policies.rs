@@ -58,31 +58,13 @@ pub enum PolicyCommand {
     },
     /// Apply a policy to an API in an environment; in force at once, without a republish.
     Bind {
-        /// The policy (id or name).
-        policy: String,
-        /// The API's group (id or name).
-        #[arg(long)]
-        group: String,
-        /// The API (id or name).
-        #[arg(long)]
-        api: String,
-        /// The environment.
-        #[arg(long = "env")]
-        environment: String,
+        #[command(flatten)]
+        at: BindingArgs,
     },
     /// Stop applying a policy to an API in an environment.
     Unbind {
-        /// The policy (id or name).
-        policy: String,
-        /// The API's group (id or name).
-        #[arg(long)]
-        group: String,
-        /// The API (id or name).
-        #[arg(long)]
-        api: String,
-        /// The environment.
-        #[arg(long = "env")]
-        environment: String,
+        #[command(flatten)]
+        at: BindingArgs,
     },
     /// The policies bound to an API, in every environment or one.
     Bound {
@@ -96,6 +78,22 @@ pub enum PolicyCommand {
         #[arg(long = "env")]
         environment: Option<String>,
     },
+}
+
+/// A policy and where it is (un)bound: an API in an environment.
+#[derive(clap::Args, Debug)]
+pub struct BindingArgs {
+    /// The policy (id or name).
+    policy: String,
+    /// The API's group (id or name).
+    #[arg(long)]
+    group: String,
+    /// The API (id or name).
+    #[arg(long)]
+    api: String,
+    /// The environment.
+    #[arg(long = "env")]
+    environment: String,
 }
 
 /// Reads `--config`: JSON, or `@path` to a file holding it.
@@ -156,10 +154,13 @@ pub async fn policy(ctx: &Ctx, command: PolicyCommand) -> anyhow::Result<()> {
             Ok(())
         }
         PolicyCommand::Bind {
-            policy,
-            group,
-            api,
-            environment,
+            at:
+                BindingArgs {
+                    policy,
+                    group,
+                    api,
+                    environment,
+                },
         } => {
             let (_, api) = api_id(ctx, &group, &api).await?;
             let path = format!("/v1/policies/{}/bindings", seg(&id(policy).await?));
@@ -167,10 +168,13 @@ pub async fn policy(ctx: &Ctx, command: PolicyCommand) -> anyhow::Result<()> {
             output::object(ctx.format, &c.send(Method::POST, &path, &body).await?)
         }
         PolicyCommand::Unbind {
-            policy,
-            group,
-            api,
-            environment,
+            at:
+                BindingArgs {
+                    policy,
+                    group,
+                    api,
+                    environment,
+                },
         } => {
             let (_, api_key) = api_id(ctx, &group, &api).await?;
             let path = format!(

@@ -1,8 +1,7 @@
 //! Authenticate phase: establishes who calls, by the API's scheme: Alibaba APP signature or
 //! AppCode (`app`), Tencent HMAC (`key-pair`), a bearer JWT (`jwt`), or an AWS API key
-//! (`api-key`). The schemes themselves
-//! are pure functions in `pylon-auth`; this phase feeds them the request and the compiled
-//! credentials, and turns their verdicts into wire errors.
+//! (`api-key`). The schemes themselves are pure functions in `pylon-auth`; this phase feeds
+//! them the request and the compiled credentials, and turns their verdicts into wire errors.
 
 use pylon_auth::nonce::NonceCheck;
 use pylon_auth::{alibaba, appcode, tencent};
