@@ -289,4 +289,27 @@ async fn a_trusted_proxy_names_the_client_for_ip_control() {
         )
         .await;
     assert_eq!(forwarded.status, 200);
+
+    // The `client_ip` system parameter is that client too; `X-Forwarded-For` gains the peer.
+    let spec = json!({
+        "name": "who",
+        "request": {"method": "GET", "path": "/who"},
+        "system_parameters": [{"kind": "client_ip", "name": "X-Client-Ip"}],
+        "backend": {"service": {"inline": {"type": "http", "url": backend.url()}}, "path": "/"}
+    });
+    let who = pylon.create_api(&g, spec).await;
+    pylon.publish(&g, &who, "RELEASE").await;
+    let r = pylon
+        .call(
+            &g,
+            Method::GET,
+            "/who",
+            &[("x-forwarded-for", "203.0.113.9")],
+            "",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let seen = r.json();
+    assert_eq!(seen["headers"]["x-client-ip"], "203.0.113.9");
+    assert_eq!(seen["headers"]["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
 }

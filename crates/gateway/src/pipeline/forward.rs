@@ -2,7 +2,6 @@
 //! the API's plan. The backend's address and Host are added per attempt by `backend`.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 use bytes::{Bytes, BytesMut};
 use http::header::{
@@ -21,6 +20,7 @@ use crate::context::{RequestContext, Routed};
 use crate::error::GatewayError;
 use crate::hop;
 use crate::pipeline::normalize;
+use crate::request::client::IpText;
 use crate::request::headers::CREDENTIAL_HEADERS;
 use crate::request::outgoing::{OutBody, Outgoing, RequestBody};
 use crate::request::values::Values;
@@ -55,8 +55,10 @@ pub(crate) fn build(
     let values = &routed.values;
     let parts = ctx.parts;
     let (route_params, rest) = (routed.route.params.as_slice(), routed.route.rest);
-    let mut client_ip = String::with_capacity(40);
-    let _ = write!(client_ip, "{}", ctx.peer.ip());
+    // The address this connection came from: `X-Forwarded-For` gains it. (The client's own
+    // address, which a trusted proxy may have named, is `ctx.client`.)
+    let peer = IpText::new(ctx.peer.ip().to_canonical());
+    let peer = peer.as_str();
 
     let mut target = String::with_capacity(base_path.len() + parts.uri.path().len() + 64);
     target.push_str(base_path);
@@ -69,7 +71,7 @@ pub(crate) fn build(
     // combination of them (or a backend path configured with dot segments) can climb out.
     normalize::check_raw(&target, true)
         .map_err(|e| GatewayError::Internal(format!("backend path `{target}` refused: {}", e.0)))?;
-    write_query(&mut target, ctx, plan, backend, values, &client_ip);
+    write_query(&mut target, ctx, plan, backend, values);
 
     let mut headers = match plan.mode {
         RequestMode::PassThrough => {
@@ -113,8 +115,7 @@ pub(crate) fn build(
     }
     for s in &plan.system {
         if let SystemTarget::Header(name) = &s.target
-            && let Some(value) =
-                header_value(&system_value(s.kind, s.fixed.as_deref(), ctx, &client_ip))
+            && let Some(value) = header_value(&system_value(s.kind, s.fixed.as_deref(), ctx))
         {
             headers.insert(name.clone(), value);
         }
@@ -122,7 +123,7 @@ pub(crate) fn build(
     for (name, value) in &ctx.caller.identity_headers {
         headers.insert(name.clone(), value.clone());
     }
-    forwarded_headers(&mut headers, parts, ctx.host, &client_ip);
+    forwarded_headers(&mut headers, parts, ctx.host, peer);
 
     let body = build_body(plan, values, body, &mut headers);
     Ok(Outgoing {
@@ -202,7 +203,6 @@ fn write_query(
     plan: &ApiPlan,
     backend: &BackendPlan,
     values: &Values<'_>,
-    client_ip: &str,
 ) {
     let mut query = String::new();
     if let Some(fixed) = &backend.path.query {
@@ -226,7 +226,7 @@ fn write_query(
     urlencoded::append_encoded(&mut query, &plan.constant_query);
     for s in &plan.system {
         if let SystemTarget::Query(name) = &s.target {
-            let value = system_value(s.kind, s.fixed.as_deref(), ctx, client_ip);
+            let value = system_value(s.kind, s.fixed.as_deref(), ctx);
             if !query.is_empty() {
                 query.push('&');
             }
@@ -245,13 +245,14 @@ fn system_value<'x>(
     kind: SystemParameterKind,
     fixed: Option<&'x str>,
     ctx: &'x RequestContext<'_>,
-    client_ip: &'x str,
 ) -> Cow<'x, str> {
     if let Some(f) = fixed {
         return Cow::Borrowed(f);
     }
     Cow::Borrowed(match kind {
-        SystemParameterKind::ClientIp => client_ip,
+        SystemParameterKind::ClientIp => {
+            return Cow::Owned(IpText::new(ctx.client).as_str().to_owned());
+        }
         SystemParameterKind::RequestId => ctx.request_id.as_str(),
         SystemParameterKind::Domain => ctx.host,
         SystemParameterKind::UserAgent => ctx
@@ -268,12 +269,7 @@ fn system_value<'x>(
 }
 
 /// `X-Forwarded-For` gains the client's address; `-Proto` and `-Host` say what it asked for.
-pub(crate) fn forwarded_headers(
-    headers: &mut HeaderMap,
-    parts: &Parts,
-    host: &str,
-    client_ip: &str,
-) {
+pub(crate) fn forwarded_headers(headers: &mut HeaderMap, parts: &Parts, host: &str, peer: &str) {
     let mut chain = String::new();
     for v in parts.headers.get_all(&X_FORWARDED_FOR) {
         if let Ok(s) = v.to_str() {
@@ -284,10 +280,10 @@ pub(crate) fn forwarded_headers(
         }
     }
     let value = if chain.is_empty() {
-        HeaderValue::from_str(client_ip)
+        HeaderValue::from_str(peer)
     } else {
         chain.push_str(", ");
-        chain.push_str(client_ip);
+        chain.push_str(peer);
         HeaderValue::from_str(&chain)
     };
     if let Ok(v) = value {
