@@ -7,20 +7,20 @@ use std::time::Duration;
 
 use ::http::uri::Authority;
 use ::http::{HeaderValue, Response};
-use hyper::body::Incoming;
 
 use super::client::HttpClient;
+use super::pool::Endpoint;
 use super::resolve::{Unservable, render_template};
 use super::send::{self, Attempts, Sent};
 use crate::error::GatewayError;
-use crate::request::body::ForwardBody;
+use crate::request::body::{BackendBody, ForwardBody};
 use crate::request::outgoing::Outgoing;
 
 #[derive(Debug)]
 pub(crate) struct HttpTarget {
     /// The URL as configured after substitution, for logs.
     pub(crate) label: String,
-    pub(crate) authority: Authority,
+    pub(crate) endpoint: Endpoint,
     /// The URL's path, without a trailing `/`.
     pub(crate) base_path: String,
     pub(crate) host: HeaderValue,
@@ -39,19 +39,19 @@ impl HttpTarget {
         timeout: Duration,
         sets_host: bool,
         out: Outgoing,
-    ) -> Result<(Response<Incoming>, Sent<'p>), GatewayError> {
+    ) -> Result<(Response<BackendBody>, Sent<'p>), GatewayError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let path = send::path(out.path_and_query)?;
         let body = Attempts::new(out.body, false)
             .next()
             .unwrap_or(ForwardBody::Full(None));
         let host = (!sets_host).then_some(&self.host);
-        let req = send::request(&out.method, &self.authority, &path, out.headers, host, body)?;
-        match tokio::time::timeout_at(deadline, client.request(req)).await {
+        let req = send::request(&out.method, &path, out.headers, host, body);
+        match tokio::time::timeout_at(deadline, client.send(&self.endpoint, req)).await {
             Ok(Ok(response)) => Ok((
                 response,
                 Sent {
-                    authority: &self.authority,
+                    authority: self.endpoint.authority(),
                     host,
                 },
             )),
@@ -89,7 +89,7 @@ pub(crate) fn parse_http_url(url: &str) -> Result<HttpTarget, Unservable> {
     let base_path = path.split(['?', '#']).next().unwrap_or("");
     Ok(HttpTarget {
         label: url.to_string(),
-        authority,
+        endpoint: Endpoint::new(authority),
         base_path: base_path.trim_end_matches('/').to_string(),
         host,
     })
@@ -102,12 +102,12 @@ mod tests {
     #[test]
     fn http_urls_split_into_authority_and_base_path() {
         let HttpTarget {
-            authority,
+            endpoint,
             base_path,
             host,
             ..
         } = parse_http_url("HTTP://127.0.0.1:8080/base/").unwrap();
-        assert_eq!(authority.as_str(), "127.0.0.1:8080");
+        assert_eq!(endpoint.authority().as_str(), "127.0.0.1:8080");
         assert_eq!(base_path, "/base");
         assert_eq!(host, "127.0.0.1:8080");
         let HttpTarget { base_path, .. } = parse_http_url("http://backend.internal").unwrap();

@@ -5,6 +5,7 @@
 pub(crate) mod client;
 pub(crate) mod http;
 pub(crate) mod mock;
+pub(crate) mod pool;
 pub(crate) mod resolve;
 pub(crate) mod send;
 pub(crate) mod upstream;
@@ -23,7 +24,7 @@ use self::resolve::Unservable;
 use self::send::Sent;
 use self::upstream::{HealthRegistry, UpstreamTarget, Upstreams};
 use crate::error::GatewayError;
-use crate::request::body::GatewayBody;
+use crate::request::body::{BackendBody, GatewayBody};
 use crate::request::id::RequestId;
 use crate::request::outgoing::Outgoing;
 
@@ -104,7 +105,7 @@ impl Target {
         outgoing: Option<Outgoing>,
         request_id: &RequestId,
     ) -> Result<(Response<GatewayBody>, Option<Sent<'p>>), GatewayError> {
-        let streamed = |(response, sent): (Response<hyper::body::Incoming>, Sent<'p>)| {
+        let streamed = |(response, sent): (Response<BackendBody>, Sent<'p>)| {
             (response.map(GatewayBody::Stream), Some(sent))
         };
         match (self, outgoing) {
@@ -143,8 +144,8 @@ mod tests {
             url: "http://${stageVariables.host}/v1".into(),
         };
         match Target::compile(&def, &vars, &resolver).unwrap() {
-            Target::Http(HttpTarget { authority, .. }) => {
-                assert_eq!(authority.as_str(), "10.0.0.1:81")
+            Target::Http(HttpTarget { endpoint, .. }) => {
+                assert_eq!(endpoint.authority().as_str(), "10.0.0.1:81")
             }
             other => panic!("{other:?}"),
         }

@@ -2,10 +2,11 @@
 //! body from one attempt to the next, and telling the client's failures from the backend's.
 
 use ::http::header::HOST;
-use ::http::uri::{Authority, PathAndQuery, Scheme};
+use ::http::uri::{Authority, PathAndQuery};
 use ::http::{HeaderMap, HeaderValue, Request, Uri};
 use hyper::body::Incoming;
 
+use super::client::SendError;
 use crate::compiled::jwt::error_chain;
 use crate::error::GatewayError;
 use crate::request::body::{ForwardBody, ReclaimableBody};
@@ -45,28 +46,23 @@ impl Attempts {
     }
 }
 
+/// One attempt's request, in origin form (`/path?query`), as HTTP/1.1 sends it to a server
+/// that is not a proxy; the address it goes to is the pool's `Endpoint`.
 pub(crate) fn request(
     method: &::http::Method,
-    authority: &Authority,
     path: &PathAndQuery,
     headers: HeaderMap,
     host: Option<&HeaderValue>,
     body: ForwardBody,
-) -> Result<Request<ForwardBody>, GatewayError> {
-    let uri = Uri::builder()
-        .scheme(Scheme::HTTP)
-        .authority(authority.clone())
-        .path_and_query(path.clone())
-        .build()
-        .map_err(|e| GatewayError::Internal(format!("backend URI: {e}")))?;
+) -> Request<ForwardBody> {
     let mut req = Request::new(body);
     *req.method_mut() = method.clone();
-    *req.uri_mut() = uri;
+    *req.uri_mut() = Uri::from(path.clone());
     *req.headers_mut() = headers;
     if let Some(host) = host {
         req.headers_mut().insert(HOST, host.clone());
     }
-    Ok(req)
+    req
 }
 
 /// The backend request's path and query, checked once for every attempt.
@@ -78,28 +74,32 @@ pub(crate) fn path(path_and_query: String) -> Result<PathAndQuery, GatewayError>
 /// The client's own body failing while it streamed to the backend (broken chunked framing,
 /// a connection cut mid-body) is the client's error, not the backend's: hyper reports it as
 /// a user-body error whose cause is the error of the client's `Incoming`.
-fn client_body_error(error: &hyper_util::client::legacy::Error) -> Option<GatewayError> {
-    let mut source = std::error::Error::source(error);
-    while let Some(s) = source {
-        if let Some(h) = s.downcast_ref::<hyper::Error>()
+fn client_body_error(error: &hyper::Error) -> Option<GatewayError> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = current {
+        if let Some(h) = e.downcast_ref::<hyper::Error>()
             && h.is_user()
             && let Some(cause) = std::error::Error::source(h)
             && cause.downcast_ref::<hyper::Error>().is_some()
         {
             return Some(GatewayError::RequestBody(cause.to_string()));
         }
-        source = s.source();
+        current = e.source();
     }
     None
 }
 
 /// A failed backend call: the client's body, or the backend.
-pub(crate) fn failed(
-    target: impl FnOnce() -> String,
-    error: &hyper_util::client::legacy::Error,
-) -> GatewayError {
-    client_body_error(error).unwrap_or_else(|| GatewayError::BackendFailed {
+pub(crate) fn failed(target: impl FnOnce() -> String, error: &SendError) -> GatewayError {
+    let reason = match error {
+        SendError::Connect(reason) => reason.clone(),
+        SendError::Request(e) => match client_body_error(e) {
+            Some(client) => return client,
+            None => error_chain(e),
+        },
+    };
+    GatewayError::BackendFailed {
         target: target(),
-        reason: error_chain(error),
-    })
+        reason,
+    }
 }

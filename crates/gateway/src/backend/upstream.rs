@@ -10,15 +10,15 @@ use std::time::Duration;
 
 use http::uri::Authority;
 use http::{HeaderValue, Response};
-use hyper::body::Incoming;
 use pylon_auth::now_ms;
 use pylon_model::Upstream;
 
-use super::client::HttpClient;
+use super::client::{HttpClient, SendError};
+use super::pool::Endpoint;
 use super::resolve::{Unservable, render_template};
 use super::send::{self, Attempts, Sent};
-use crate::compiled::jwt::error_chain;
 use crate::error::GatewayError;
+use crate::request::body::BackendBody;
 use crate::request::outgoing::Outgoing;
 
 /// How long a target that failed to connect is skipped.
@@ -80,7 +80,7 @@ impl HealthRegistry {
 pub(crate) struct Target {
     /// `host:port` as configured, for logs.
     pub(crate) address: String,
-    pub(crate) authority: Authority,
+    pub(crate) endpoint: Endpoint,
     /// The Host header: the upstream's `host_header`, else the address.
     pub(crate) host: HeaderValue,
     pub(crate) health: Arc<TargetHealth>,
@@ -128,7 +128,7 @@ impl UpstreamPlan {
                 .clone();
             targets.push(Target {
                 address: address.clone(),
-                authority,
+                endpoint: Endpoint::new(authority),
                 host,
                 health,
             });
@@ -243,7 +243,7 @@ impl UpstreamTarget {
         timeout: Duration,
         sets_host: bool,
         out: Outgoing,
-    ) -> Result<(Response<Incoming>, Sent<'p>), GatewayError> {
+    ) -> Result<(Response<BackendBody>, Sent<'p>), GatewayError> {
         let upstream = &self.upstream;
         let deadline = tokio::time::Instant::now() + timeout;
         let timeout_ms = timeout.as_millis() as u64;
@@ -263,26 +263,19 @@ impl UpstreamTarget {
                 headers.take().unwrap_or_default()
             };
             let host = (!sets_host).then_some(&target.host);
-            let req = send::request(
-                &out.method,
-                &target.authority,
-                &path,
-                attempt_headers,
-                host,
-                attempt_body,
-            )?;
-            match tokio::time::timeout_at(deadline, client.request(req)).await {
+            let req = send::request(&out.method, &path, attempt_headers, host, attempt_body);
+            match tokio::time::timeout_at(deadline, client.send(&target.endpoint, req)).await {
                 Ok(Ok(response)) => {
                     target.health.mark_up();
                     let sent = Sent {
-                        authority: &target.authority,
+                        authority: target.endpoint.authority(),
                         host,
                     };
                     return Ok((response, sent));
                 }
-                Ok(Err(e)) if e.is_connect() => {
+                Ok(Err(SendError::Connect(reason))) => {
                     target.health.mark_down();
-                    failures.push(format!("{}: {}", target.address, error_chain(&e)));
+                    failures.push(format!("{}: {reason}", target.address));
                 }
                 Ok(Err(e)) => {
                     return Err(send::failed(

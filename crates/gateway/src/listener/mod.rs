@@ -188,6 +188,7 @@ async fn worker<S: Service>(
                 }
             },
             _ = reap.tick() => {
+                client.reap();
                 let limits = shared.gateway.limits();
                 registry(&mut |r| {
                     r.prune();

@@ -10,11 +10,13 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use prometheus_client::metrics::counter::Counter;
 
+use crate::backend::pool::Ticket;
+
 /// What the gateway answers with: its own bytes (errors, mocks) or the backend's stream.
 #[derive(Debug)]
 pub enum GatewayBody {
     Full(Option<Bytes>),
-    Stream(Incoming),
+    Stream(BackendBody),
     /// The backend's stream, counting the bytes that pass into the metrics.
     Counted(CountedStream),
 }
@@ -23,7 +25,7 @@ pub enum GatewayBody {
 /// atomic add per response, whether it ended or the client went away.
 #[derive(Debug)]
 pub struct CountedStream {
-    inner: Incoming,
+    inner: BackendBody,
     passed: u64,
     into: Counter,
 }
@@ -35,7 +37,7 @@ impl Drop for CountedStream {
 }
 
 impl GatewayBody {
-    pub(crate) fn counted(inner: Incoming, into: Counter) -> Self {
+    pub(crate) fn counted(inner: BackendBody, into: Counter) -> Self {
         Self::Counted(CountedStream {
             inner,
             passed: 0,
@@ -89,6 +91,64 @@ impl Body for GatewayBody {
             Self::Stream(incoming) => incoming.size_hint(),
             Self::Counted(counted) => counted.inner.size_hint(),
         }
+    }
+}
+
+/// A backend's response body. Its connection goes back to the worker's pool once the body has
+/// been read to the end (a body that ends at its head, at once); dropped before that, the
+/// connection closes with it.
+#[derive(Debug)]
+pub struct BackendBody {
+    inner: Incoming,
+    ticket: Option<Ticket<ForwardBody>>,
+}
+
+impl BackendBody {
+    pub(crate) fn new(inner: Incoming, ticket: Ticket<ForwardBody>) -> Self {
+        let mut body = BackendBody {
+            inner,
+            ticket: Some(ticket),
+        };
+        if body.inner.is_end_stream() {
+            body.release();
+        }
+        body
+    }
+
+    fn release(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            ticket.release();
+        }
+    }
+}
+
+impl Body for BackendBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            // Released before the last frame is passed on, so that a client sending its next
+            // request as soon as it has this one finds the connection back in the pool.
+            Poll::Ready(None) => this.release(),
+            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.release(),
+            Poll::Ready(Some(Err(_))) => this.ticket = None,
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -1,0 +1,214 @@
+//! Idle HTTP/1.1 connections to backends, kept per backend address by each worker thread.
+//!
+//! A connection comes back when the response it carried has been read to its end (`Ticket`),
+//! and the newest goes out first, so a busy worker keeps reusing a few warm connections while
+//! the others age out. Lookups hash nothing per request: an `Endpoint` carries its hash,
+//! worked out when the snapshot is compiled.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use http::uri::Authority;
+use hyper::client::conn::http1::SendRequest;
+
+/// An idle connection older than this is closed.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Idle connections kept per address; one more is closed instead.
+const MAX_IDLE_PER_ENDPOINT: usize = 1024;
+
+/// A backend address, the key connections are pooled by.
+#[derive(Clone, Debug)]
+pub(crate) struct Endpoint {
+    authority: Authority,
+    hash: u64,
+}
+
+impl Endpoint {
+    pub(crate) fn new(authority: Authority) -> Self {
+        // Fixed keys: the same address must hash the same in every snapshot. Addresses come
+        // from the configuration, not from clients, so there is no flooding to defend against.
+        let mut hasher = std::hash::DefaultHasher::new();
+        authority.as_str().to_ascii_lowercase().hash(&mut hasher);
+        Endpoint {
+            hash: hasher.finish(),
+            authority,
+        }
+    }
+
+    pub(crate) fn authority(&self) -> &Authority {
+        &self.authority
+    }
+}
+
+impl PartialEq for Endpoint {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.authority == other.authority
+    }
+}
+
+impl Eq for Endpoint {}
+
+impl Hash for Endpoint {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// Passes an `Endpoint`'s own hash through.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used; this keeps any other use correct, if slower.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type IdleMap<B> = HashMap<Endpoint, Vec<Idle<B>>, BuildHasherDefault<Prehashed>>;
+
+struct Idle<B> {
+    sender: SendRequest<B>,
+    since: Instant,
+}
+
+/// One worker's idle connections. Cloning shares them.
+pub(crate) struct Pool<B> {
+    idle: Arc<Mutex<IdleMap<B>>>,
+}
+
+impl<B> Clone for Pool<B> {
+    fn clone(&self) -> Self {
+        Pool {
+            idle: self.idle.clone(),
+        }
+    }
+}
+
+impl<B> Default for Pool<B> {
+    fn default() -> Self {
+        Pool {
+            idle: Arc::default(),
+        }
+    }
+}
+
+impl<B: Send + 'static> Pool<B> {
+    fn lock(&self) -> MutexGuard<'_, IdleMap<B>> {
+        // The map stays consistent whatever panicked while holding it.
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The newest idle connection to `endpoint` that can take a request now.
+    pub(crate) fn checkout(&self, endpoint: &Endpoint) -> Option<SendRequest<B>> {
+        let mut idle = self.lock();
+        let list = idle.get_mut(endpoint)?;
+        while let Some(entry) = list.pop() {
+            if entry.sender.is_ready() {
+                return Some(entry.sender);
+            }
+        }
+        None
+    }
+
+    fn put(&self, endpoint: Endpoint, sender: SendRequest<B>) {
+        let since = Instant::now();
+        let mut idle = self.lock();
+        let list = idle.entry(endpoint).or_default();
+        if list.len() < MAX_IDLE_PER_ENDPOINT {
+            list.push(Idle { sender, since });
+        }
+    }
+
+    /// Closes connections idle for too long or closed by the backend, and forgets addresses
+    /// with none left. Called on the worker's housekeeping tick.
+    pub(crate) fn reap(&self) {
+        let now = Instant::now();
+        let mut idle = self.lock();
+        idle.retain(|_, list| {
+            list.retain(|e| !e.sender.is_closed() && now.duration_since(e.since) < IDLE_TIMEOUT);
+            !list.is_empty()
+        });
+    }
+
+    /// How many connections are idle, for tests.
+    #[cfg(test)]
+    pub(crate) fn idle_count(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+}
+
+/// A connection lent to one response: it goes back to the pool when the response has been
+/// read to its end, and is closed if the response is dropped before that.
+pub(crate) struct Ticket<B> {
+    pool: Pool<B>,
+    endpoint: Endpoint,
+    sender: SendRequest<B>,
+}
+
+impl<B: Send + 'static> Ticket<B> {
+    pub(crate) fn new(pool: Pool<B>, endpoint: Endpoint, sender: SendRequest<B>) -> Self {
+        Ticket {
+            pool,
+            endpoint,
+            sender,
+        }
+    }
+
+    /// The response was read to its end: the connection goes back once it can take the next
+    /// request. That is nearly always at once; when the request's body is still being sent
+    /// (a backend that answered before reading it), a task waits for it.
+    pub(crate) fn release(mut self) {
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.sender.poll_ready(&mut cx) {
+            Poll::Ready(Ok(())) => self.pool.put(self.endpoint, self.sender),
+            Poll::Ready(Err(_)) => {}
+            Poll::Pending => {
+                // Outside a runtime (a body read after its worker stopped) it is simply closed.
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(async move {
+                        if self.sender.ready().await.is_ok() {
+                            self.pool.put(self.endpoint, self.sender);
+                        }
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl<B> std::fmt::Debug for Ticket<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ticket")
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_equal_by_address_whatever_the_case() {
+        let a = Endpoint::new(Authority::from_static("Backend.Internal:8080"));
+        let b = Endpoint::new(Authority::from_static("backend.internal:8080"));
+        let c = Endpoint::new(Authority::from_static("backend.internal:8081"));
+        assert_eq!(a, b);
+        assert_eq!(a.hash, b.hash);
+        assert_ne!(a, c);
+    }
+}
