@@ -38,6 +38,29 @@ pub(crate) fn strip(headers: &mut HeaderMap) {
     }
 }
 
+/// Appends to `to` the end-to-end headers of `from` that `keep` accepts: all but the hop-by-hop
+/// ones and those `Connection` lists. Into a map sized for the result this costs less than
+/// cloning the map and removing from it, which shifts entries and makes the clone grow.
+pub(crate) fn copy_end_to_end(
+    from: &HeaderMap,
+    to: &mut HeaderMap,
+    keep: impl Fn(&HeaderName) -> bool,
+) {
+    let mut connection = false;
+    for (name, value) in from {
+        let hop = bit(name);
+        connection |= hop == CONNECTION_BIT;
+        if hop == 0 && keep(name) {
+            to.append(name.clone(), value.clone());
+        }
+    }
+    if connection {
+        for value in from.get_all(CONNECTION) {
+            remove_listed(to, value);
+        }
+    }
+}
+
 /// The name's bit in the mask of hop-by-hop headers present; 0 for any other header.
 fn bit(name: &HeaderName) -> u8 {
     match name.as_str() {
@@ -157,5 +180,25 @@ mod tests {
         let before = h.clone();
         strip(&mut h);
         assert_eq!(h, before);
+    }
+
+    #[test]
+    fn copying_leaves_out_hop_by_hop_headers_listed_ones_and_what_keep_refuses() {
+        let from = map(&[
+            ("connection", "keep-alive, X-Listed"),
+            ("connection", "x-second"),
+            ("keep-alive", "timeout=5"),
+            ("transfer-encoding", "chunked"),
+            ("x-listed", "1"),
+            ("x-second", "2"),
+            ("x-refused", "3"),
+            ("accept", "a"),
+            ("accept", "b"),
+        ]);
+        let mut to = HeaderMap::new();
+        copy_end_to_end(&from, &mut to, |name| name != "x-refused");
+        assert_eq!(names(&to), ["accept"]);
+        let accepts: Vec<_> = to.get_all("accept").iter().collect();
+        assert_eq!(accepts, ["a", "b"]);
     }
 }

@@ -125,11 +125,18 @@ impl<B: Send + 'static> Pool<B> {
     }
 
     fn put(&self, endpoint: Endpoint, sender: SendRequest<B>) {
-        let since = Instant::now();
+        let entry = Idle {
+            sender,
+            since: Instant::now(),
+        };
         let mut idle = self.lock();
-        let list = idle.entry(endpoint).or_default();
+        // The key is nearly always there already: look it up without handing over `endpoint`.
+        let list = match idle.get_mut(&endpoint) {
+            Some(list) => list,
+            None => idle.entry(endpoint).or_default(),
+        };
         if list.len() < MAX_IDLE_PER_ENDPOINT {
-            list.push(Idle { sender, since });
+            list.push(entry);
         }
     }
 

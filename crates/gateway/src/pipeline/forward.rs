@@ -73,23 +73,26 @@ pub(crate) fn build(
         .map_err(|e| GatewayError::Internal(format!("backend path `{target}` refused: {}", e.0)))?;
     write_query(&mut target, ctx, plan, backend, values);
 
+    // Room for everything the gateway adds, so that the map never grows.
+    let added = 4
+        + plan.params.len()
+        + plan.constant_headers.len()
+        + plan.system.len()
+        + ctx.caller.identity_headers.len();
     let mut headers = match plan.mode {
         RequestMode::PassThrough => {
-            let mut h = parts.headers.clone();
-            hop::strip(&mut h);
-            h.remove(HOST);
-            if plan.auth.kind != AuthType::None && !plan.auth.forward_credentials {
-                for name in &CREDENTIAL_HEADERS {
-                    h.remove(name);
-                }
-            }
-            for name in &plan.reserved_headers {
-                h.remove(name);
-            }
+            let mut h = HeaderMap::with_capacity(parts.headers.len() + added);
+            let drop_credentials =
+                plan.auth.kind != AuthType::None && !plan.auth.forward_credentials;
+            hop::copy_end_to_end(&parts.headers, &mut h, |name| {
+                name != HOST
+                    && !(drop_credentials && CREDENTIAL_HEADERS.contains(name))
+                    && !plan.reserved_headers.contains(name)
+            });
             h
         }
         RequestMode::Mapping => {
-            let mut h = HeaderMap::with_capacity(16);
+            let mut h = HeaderMap::with_capacity(MAPPING_KEPT_HEADERS.len() + added);
             for name in MAPPING_KEPT_HEADERS {
                 for v in parts.headers.get_all(&name) {
                     h.append(name.clone(), v.clone());

@@ -9,7 +9,7 @@ pub(crate) const X_CA_ERROR_MESSAGE: HeaderName = HeaderName::from_static("x-ca-
 pub(crate) const X_CA_ERROR_CODE: HeaderName = HeaderName::from_static("x-ca-error-code");
 
 /// Headers that carry a client's credentials; not forwarded unless the API says so.
-pub(crate) const CREDENTIAL_HEADERS: [HeaderName; 9] = [
+pub(crate) static CREDENTIAL_HEADERS: [HeaderName; 9] = [
     http::header::AUTHORIZATION,
     alibaba::X_CA_KEY,
     alibaba::X_CA_SIGNATURE,
