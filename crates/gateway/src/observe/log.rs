@@ -143,7 +143,7 @@ impl Upstream {
 /// One line of the access log, in field order. Unknown values are `null`.
 struct Line<'f> {
     time: SystemTime,
-    request_id: &'f str,
+    request_id: &'f [u8],
     client: std::net::IpAddr,
     method: &'f str,
     host: &'f str,
@@ -171,7 +171,7 @@ impl<'f> Line<'f> {
             .unwrap_or_else(SystemTime::now);
         Line {
             time,
-            request_id: f.request_id.as_str(),
+            request_id: f.request_id.as_bytes(),
             client: f.client,
             method: f.method.as_str(),
             host: f.host,
@@ -199,13 +199,16 @@ impl<'f> Line<'f> {
         let mut out = Vec::with_capacity(512);
         let mut time = [0u8; 24];
         out.extend_from_slice(b"{\"time\":\"");
-        out.extend_from_slice(rfc3339_millis(self.time, &mut time).as_bytes());
-        out.extend_from_slice(b"\",\"request_id\":");
-        string(&mut out, self.request_id);
-        out.extend_from_slice(b",\"client\":\"");
+        out.extend_from_slice(rfc3339_millis(self.time, &mut time));
+        // The id, the method and the error code are written as they are: an id is hex digits
+        // and hyphens, a method a token (no quotes, backslashes or controls), a code ASCII.
+        out.extend_from_slice(b"\",\"request_id\":\"");
+        out.extend_from_slice(self.request_id);
+        out.extend_from_slice(b"\",\"client\":\"");
         out.extend_from_slice(IpText::new(self.client).as_str().as_bytes());
-        out.extend_from_slice(b"\",\"method\":");
-        string(&mut out, self.method);
+        out.extend_from_slice(b"\",\"method\":\"");
+        out.extend_from_slice(self.method.as_bytes());
+        out.push(b'"');
         out.extend_from_slice(b",\"host\":");
         string(&mut out, self.host);
         out.extend_from_slice(b",\"path\":");
@@ -226,12 +229,18 @@ impl<'f> Line<'f> {
             (b",\"api_id\":", self.api_id),
             (b",\"environment\":", self.environment),
             (b",\"app_id\":", self.app_id),
-            (b",\"error_code\":", self.error_code),
-            (b",\"upstream\":", self.upstream),
         ] {
             out.extend_from_slice(key);
             optional(&mut out, value, string);
         }
+        out.extend_from_slice(b",\"error_code\":");
+        optional(&mut out, self.error_code, |out, code| {
+            out.push(b'"');
+            out.extend_from_slice(code.as_bytes());
+            out.push(b'"');
+        });
+        out.extend_from_slice(b",\"upstream\":");
+        optional(&mut out, self.upstream, string);
         out.extend_from_slice(b"}\n");
         out
     }
@@ -279,7 +288,7 @@ fn optional<T>(out: &mut Vec<u8>, value: Option<T>, write: impl FnOnce(&mut Vec<
 }
 
 /// Formats `time` into `buf` without allocating. Times before 1970 show as the epoch.
-fn rfc3339_millis(time: SystemTime, buf: &mut [u8; 24]) -> &str {
+fn rfc3339_millis(time: SystemTime, buf: &mut [u8; 24]) -> &[u8] {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
     let (days, of_day) = (secs / 86_400, secs % 86_400);
@@ -300,8 +309,7 @@ fn rfc3339_millis(time: SystemTime, buf: &mut [u8; 24]) -> &str {
             value /= 10;
         }
     }
-    // Only ASCII digits and separators were written.
-    std::str::from_utf8(buf).unwrap_or_default()
+    buf
 }
 
 /// Year, month, day of a count of days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -341,11 +349,11 @@ mod tests {
                 .unwrap()
                 .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
                 .to_string();
-            assert_eq!(rfc3339_millis(time, &mut buf), expected);
+            assert_eq!(rfc3339_millis(time, &mut buf), expected.as_bytes());
         }
         assert_eq!(
             rfc3339_millis(UNIX_EPOCH, &mut buf),
-            "1970-01-01T00:00:00.000Z"
+            b"1970-01-01T00:00:00.000Z"
         );
     }
 
@@ -378,7 +386,7 @@ mod tests {
     fn lines_are_the_json_serde_would_write() {
         let line = Line {
             time: UNIX_EPOCH + Duration::from_millis(1_796_115_793_042),
-            request_id: "5CE72CC6-E751-449B-B6A9-7553D673CB98",
+            request_id: b"5CE72CC6-E751-449B-B6A9-7553D673CB98",
             client: "2001:db8::7".parse().unwrap(),
             method: "GET",
             host: "shop.example.com",

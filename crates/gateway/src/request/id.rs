@@ -22,6 +22,10 @@ impl RequestId {
         Self { text }
     }
 
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.text
+    }
+
     pub(crate) fn as_str(&self) -> &str {
         // Always ASCII: written by `encode_upper`.
         std::str::from_utf8(&self.text).unwrap_or_default()
