@@ -52,10 +52,10 @@ pub struct ServeArgs {
     /// [default: 64KiB, at least 8KiB].
     #[arg(long, env = "PYLON_MAX_HEADER_SIZE", value_parser = parse_size)]
     pub max_header_size: Option<usize>,
-    /// Time from accept (and between requests) to a complete request head, e.g. `30s` [default: 30s].
+    /// Time from accept, or from a request's first byte, to its complete head, e.g. `30s` [default: 30s].
     #[arg(long, env = "PYLON_HEADER_TIMEOUT", value_parser = parse_duration)]
     pub header_timeout: Option<Duration>,
-    /// A connection with no request in flight is closed after this, e.g. `75s` [default: 75s].
+    /// A kept-alive connection with no request in flight is closed after this, e.g. `75s` [default: 75s].
     #[arg(long, env = "PYLON_IDLE_TIMEOUT", value_parser = parse_duration)]
     pub idle_timeout: Option<Duration>,
     /// After SIGTERM, requests on open connections are still answered this long, e.g. `1s` [default: 1s].

@@ -159,6 +159,37 @@ async fn silent_and_slow_connections_are_closed_from_accept() {
 }
 
 #[tokio::test]
+async fn a_slow_head_after_a_served_request_is_cut_at_the_header_timeout() {
+    // The idle timeout is far longer: only the header timeout can close it in time.
+    let pylon =
+        Pylon::start_with(&["--header-timeout", "1s", "--idle-timeout", "60s"], false).await;
+    let backend = Backend::start("b").await;
+    let host = published(&pylon, http_api("s", "GET", "/s", &backend.url(), "/")).await;
+    let mut stream = TcpStream::connect(pylon.gateway).await.unwrap();
+    let request = format!("GET /s HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    assert_eq!(read_reply(&mut stream).await.status, 200);
+    // Kept alive and idle well past the header timeout: an idle connection is not cut.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    stream.write_all(request.as_bytes()).await.unwrap();
+    assert_eq!(read_reply(&mut stream).await.status, 200);
+    // Now a head that never ends.
+    let started = Instant::now();
+    stream
+        .write_all(format!("GET /s HTTP/1.1\r\nHost: {host}\r\n").as_bytes())
+        .await
+        .unwrap();
+    assert!(
+        closed_within(&mut stream, Duration::from_secs(5)).await,
+        "partial second head"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "not before the timeout"
+    );
+}
+
+#[tokio::test]
 async fn the_connection_cap_closes_the_oldest_idle_connection_first() {
     let pylon = Pylon::start_with(&["--max-connections", "3"], false).await;
     let backend = Backend::start("b").await;

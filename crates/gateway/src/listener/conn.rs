@@ -14,6 +14,8 @@ use tokio::sync::Notify;
 
 use crate::request::body::GatewayBody;
 
+const NOT_STARTED: u64 = u64::MAX;
+
 /// One client connection, shared by its task, its service and the accept loop.
 #[derive(Debug)]
 pub(crate) struct ConnState {
@@ -24,6 +26,9 @@ pub(crate) struct ConnState {
     requests: AtomicU64,
     /// Milliseconds after `accepted` when the last response finished.
     last_active_ms: AtomicU64,
+    /// Milliseconds after `accepted` when the first bytes of the next request arrived, while
+    /// its head is incomplete; `NOT_STARTED` otherwise.
+    head_started_ms: AtomicU64,
     /// Has served an HTTP/2 request: GOAWAY, not `Connection: close`, ends it.
     pub(crate) h2: AtomicBool,
     pub(crate) done: AtomicBool,
@@ -37,6 +42,7 @@ impl ConnState {
             in_flight: AtomicU32::new(0),
             requests: AtomicU64::new(0),
             last_active_ms: AtomicU64::new(0),
+            head_started_ms: AtomicU64::new(NOT_STARTED),
             h2: AtomicBool::new(false),
             done: AtomicBool::new(false),
             close: Notify::new(),
@@ -51,7 +57,24 @@ impl ConnState {
     pub(crate) fn begin(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.requests.fetch_add(1, Ordering::Relaxed);
+        self.head_started_ms.store(NOT_STARTED, Ordering::Relaxed);
         InFlight(self.clone())
+    }
+
+    /// Bytes came in. Between requests they start the next head, which from then on has the
+    /// header timeout to complete; while a request is in flight they are its body. One clock
+    /// read per request, where a timer per request head cost hundreds of instructions.
+    pub(crate) fn bytes_arrived(&self) {
+        if self.is_idle() && self.head_started_ms.load(Ordering::Relaxed) == NOT_STARTED {
+            self.head_started_ms
+                .store(self.ms_since_accepted(Instant::now()), Ordering::Relaxed);
+        }
+    }
+
+    fn ms_since_accepted(&self, now: Instant) -> u64 {
+        let ms = now.saturating_duration_since(self.accepted).as_millis();
+        // Never `NOT_STARTED`: that would take 584 million years.
+        u64::try_from(ms).unwrap_or(NOT_STARTED - 1)
     }
 
     /// How long it has been idle, or `None` while a request is in flight.
@@ -71,8 +94,14 @@ impl ConnState {
         idle_timeout: Duration,
     ) -> Option<&'static str> {
         let idle = self.idle_for(now)?;
+        let head_started = self.head_started_ms.load(Ordering::Relaxed);
         if self.requests.load(Ordering::Relaxed) == 0 {
             (idle >= header_timeout).then_some("no request head within the header timeout")
+        } else if head_started != NOT_STARTED && !self.h2.load(Ordering::Relaxed) {
+            // (HTTP/2 frames between requests, a PING, are no request head.)
+            let waited = self.ms_since_accepted(now).saturating_sub(head_started);
+            (Duration::from_millis(waited) >= header_timeout)
+                .then_some("request head not complete within the header timeout")
         } else {
             (idle >= idle_timeout).then_some("idle timeout")
         }
@@ -228,6 +257,41 @@ mod tests {
         assert_eq!(conn.expired(soon, header, idle), None);
         let late = Instant::now() + Duration::from_secs(76);
         assert_eq!(conn.expired(late, header, idle), Some("idle timeout"));
+    }
+
+    #[test]
+    fn a_head_begun_between_requests_has_the_header_timeout_to_complete() {
+        let conn = ConnState::new();
+        let header = Duration::from_secs(30);
+        let idle = Duration::from_secs(75);
+        drop(conn.begin());
+        // The body of a request in flight starts no head.
+        let guard = conn.begin();
+        conn.bytes_arrived();
+        drop(guard);
+        let now = Instant::now();
+        assert_eq!(
+            conn.expired(now + Duration::from_secs(31), header, idle),
+            None
+        );
+        conn.bytes_arrived();
+        assert_eq!(
+            conn.expired(now + Duration::from_secs(31), header, idle),
+            Some("request head not complete within the header timeout")
+        );
+        // Once the head is complete its request begins, and the clock is off again.
+        drop(conn.begin());
+        assert_eq!(
+            conn.expired(Instant::now() + Duration::from_secs(31), header, idle),
+            None
+        );
+        // HTTP/2 frames between requests start no head.
+        conn.h2.store(true, Ordering::Relaxed);
+        conn.bytes_arrived();
+        assert_eq!(
+            conn.expired(Instant::now() + Duration::from_secs(31), header, idle),
+            None
+        );
     }
 
     #[test]

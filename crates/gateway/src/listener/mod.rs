@@ -297,8 +297,10 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
+        // The accept loop's housekeeping enforces the header timeout (`ConnState::expired`):
+        // hyper's own would arm a timer per request head, and would also cut a keep-alive
+        // connection idle for that long, before the idle timeout.
+        .header_read_timeout(None)
         .max_buf_size(limits.max_header_size.max(MIN_HEADER_SIZE));
     builder
         .http2()
