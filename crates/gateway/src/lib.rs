@@ -7,6 +7,7 @@ mod backend;
 mod compiled;
 mod context;
 mod error;
+mod fast_hash;
 mod hop;
 mod limits;
 mod listener;

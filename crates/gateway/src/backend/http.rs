@@ -46,7 +46,7 @@ impl HttpTarget {
             .next()
             .unwrap_or(ForwardBody::Full(None));
         let host = (!sets_host).then_some(&self.host);
-        let req = send::request(&out.method, &path, out.headers, host, body);
+        let req = send::request(&out.method, path, out.headers, host, body);
         match tokio::time::timeout_at(deadline, client.send(&self.endpoint, req)).await {
             Ok(Ok(response)) => Ok((
                 response,

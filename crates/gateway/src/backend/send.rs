@@ -50,14 +50,14 @@ impl Attempts {
 /// that is not a proxy; the address it goes to is the pool's `Endpoint`.
 pub(crate) fn request(
     method: &::http::Method,
-    path: &PathAndQuery,
+    path: PathAndQuery,
     headers: HeaderMap,
     host: Option<&HeaderValue>,
     body: ForwardBody,
 ) -> Request<ForwardBody> {
     let mut req = Request::new(body);
     *req.method_mut() = method.clone();
-    *req.uri_mut() = Uri::from(path.clone());
+    *req.uri_mut() = Uri::from(path);
     *req.headers_mut() = headers;
     if let Some(host) = host {
         req.headers_mut().insert(HOST, host.clone());

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http::uri::Authority;
+use http::uri::{Authority, PathAndQuery};
 use http::{HeaderValue, Response};
 use pylon_auth::now_ms;
 use pylon_model::Upstream;
@@ -247,7 +247,7 @@ impl UpstreamTarget {
         let upstream = &self.upstream;
         let deadline = tokio::time::Instant::now() + timeout;
         let timeout_ms = timeout.as_millis() as u64;
-        let path = send::path(out.path_and_query)?;
+        let mut path = send::path(out.path_and_query)?;
         let count = upstream.targets.len();
         let mut body = Attempts::new(out.body, count > 1);
         let mut headers = Some(out.headers);
@@ -256,14 +256,21 @@ impl UpstreamTarget {
             let Some(attempt_body) = body.next() else {
                 break;
             };
-            // Headers are copied only while another attempt may follow.
-            let attempt_headers = if attempt + 1 < count {
-                headers.clone().unwrap_or_default()
+            // Headers and path are copied only while another attempt may follow.
+            let (attempt_headers, attempt_path) = if attempt + 1 < count {
+                (headers.clone().unwrap_or_default(), path.clone())
             } else {
-                headers.take().unwrap_or_default()
+                let last = std::mem::replace(&mut path, PathAndQuery::from_static("/"));
+                (headers.take().unwrap_or_default(), last)
             };
             let host = (!sets_host).then_some(&target.host);
-            let req = send::request(&out.method, &path, attempt_headers, host, attempt_body);
+            let req = send::request(
+                &out.method,
+                attempt_path,
+                attempt_headers,
+                host,
+                attempt_body,
+            );
             match tokio::time::timeout_at(deadline, client.send(&target.endpoint, req)).await {
                 Ok(Ok(response)) => {
                     target.health.mark_up();

@@ -1,10 +1,10 @@
 //! Who may call, compiled at publish: every app's keys and codes by value, and each API's
 //! grants by app.
 
-use std::collections::HashMap;
-
 use pylon_auth::alibaba::SigningKey;
 use pylon_model::{AppCredentials, Authorization};
+
+use crate::fast_hash::FastMap;
 
 /// Index of an app in [`Apps::ids`].
 pub(crate) type AppIdx = u32;
@@ -21,8 +21,8 @@ pub(crate) struct AppKey {
 /// Every app's credentials, looked up by the value a request presents.
 #[derive(Default)]
 pub(crate) struct Apps {
-    by_key: HashMap<Box<str>, AppKey>,
-    by_code: HashMap<Box<str>, AppIdx>,
+    by_key: FastMap<Box<str>, AppKey>,
+    by_code: FastMap<Box<str>, AppIdx>,
     ids: Vec<String>,
 }
 
@@ -65,7 +65,7 @@ impl Apps {
 /// leaves the compiled APIs as they are.
 #[derive(Debug, Default)]
 pub(crate) struct Grants {
-    by_app: HashMap<Box<str>, Option<i64>>,
+    by_app: FastMap<Box<str>, Option<i64>>,
 }
 
 impl Grants {

@@ -6,12 +6,13 @@
 //! keeps the same numbers. A refused request counts nowhere.
 
 use std::borrow::Borrow;
-use std::collections::HashMap;
 use std::fmt::Debug;
-use std::hash::{BuildHasher, Hash, RandomState};
+use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{OnceLock, PoisonError, RwLock};
+
+use crate::fast_hash::{FastMap, FastState};
 
 /// Whom a count is for.
 #[derive(Debug, Clone, Copy)]
@@ -131,7 +132,7 @@ impl Slot {
 
 #[derive(Debug)]
 struct Keyed<K> {
-    hasher: RandomState,
+    hasher: FastState,
     shards: Box<[RwLock<Shard<K>>]>,
     /// Shared by the subjects that found their shard full.
     overflow: Slot,
@@ -142,7 +143,7 @@ struct Keyed<K> {
 /// for another; the write lock is taken to add a caller and, once per window, to sweep.
 #[derive(Debug)]
 struct Shard<K> {
-    counts: HashMap<K, Slot>,
+    counts: FastMap<K, Slot>,
     /// The newest window seen: entries of older windows are dropped when it changes.
     window: AtomicI64,
 }
@@ -152,13 +153,13 @@ impl<K> Default for Keyed<K> {
         let shards = (0..SHARDS)
             .map(|_| {
                 RwLock::new(Shard {
-                    counts: HashMap::new(),
+                    counts: FastMap::default(),
                     window: AtomicI64::new(i64::MIN),
                 })
             })
             .collect();
         Keyed {
-            hasher: RandomState::new(),
+            hasher: FastState::default(),
             shards,
             overflow: Slot::default(),
         }
