@@ -69,6 +69,13 @@ if [[ -z $NGINX ]]; then
   NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 fi
 command -v wrk >/dev/null || { log "installing wrk"; apt_install wrk; }
+# HAProxy and Caddy: reference rows, the other proxies users might pick instead (wrk runs only).
+if ((CALLGRIND == 0)); then
+  command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]] || { log "installing haproxy"; apt_install haproxy; }
+  command -v caddy >/dev/null || { log "installing caddy"; apt_install caddy; }
+fi
+HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
+CADDY=$(command -v caddy || true)
 command -v curl >/dev/null || { log "installing curl"; apt_install curl; }
 if ((CALLGRIND)); then
   command -v valgrind >/dev/null || { log "installing valgrind"; apt_install valgrind; }
@@ -291,6 +298,62 @@ wait_http_200 "http://127.0.0.1:$BACKEND_PORT/bench" "$BACKEND_PID"
 start_nginx proxy
 PROXY_PID=$STARTED
 wait_http_200 "http://127.0.0.1:$PROXY_PORT/bench" "$PROXY_PID"
+
+# ---------------------------------------------------------------------------------------------
+# 4b. HAProxy and Caddy as the same pass-through proxy: one thread per CPU (nbthread,
+#     GOMAXPROCS), kept-alive backend connections (http-reuse always; Caddy's transport keeps
+#     64 idle per host, as nginx's keepalive 64), no access log (neither logs by default).
+# ---------------------------------------------------------------------------------------------
+HAPROXY_PID="" CADDY_PID=""
+if ((CALLGRIND == 0)); then
+  [[ -x $HAPROXY && -n $CADDY ]] || die "haproxy or caddy not found after install"
+  HAPROXY_PORT=$(free_port)
+  CADDY_PORT=$(free_port)
+  cat >"$TMP/haproxy.cfg" <<EOF
+global
+    nbthread $NCPU
+    maxconn 8192
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    http-reuse always
+frontend bench
+    bind 127.0.0.1:$HAPROXY_PORT
+    default_backend backend
+backend backend
+    server b1 127.0.0.1:$BACKEND_PORT
+EOF
+  "$HAPROXY" -c -q -f "$TMP/haproxy.cfg" || die "haproxy rejected $TMP/haproxy.cfg"
+  "$HAPROXY" -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
+  HAPROXY_PID=$!
+  PIDS+=("$HAPROXY_PID")
+  wait_http_200 "http://127.0.0.1:$HAPROXY_PORT/bench" "$HAPROXY_PID"
+
+  mkdir -p "$TMP/caddy-home"
+  cat >"$TMP/Caddyfile" <<EOF
+{
+    admin off
+    auto_https off
+}
+:$CADDY_PORT {
+    bind 127.0.0.1
+    reverse_proxy 127.0.0.1:$BACKEND_PORT {
+        transport http {
+            keepalive 90s
+            keepalive_idle_conns_per_host 64
+        }
+    }
+}
+EOF
+  # A home of its own: Caddy keeps state under HOME and the XDG directories.
+  HOME="$TMP/caddy-home" XDG_DATA_HOME="$TMP/caddy-home" XDG_CONFIG_HOME="$TMP/caddy-home" \
+    GOMAXPROCS=$NCPU "$CADDY" run --config "$TMP/Caddyfile" --adapter caddyfile >"$TMP/caddy.log" 2>&1 &
+  CADDY_PID=$!
+  PIDS+=("$CADDY_PID")
+  wait_http_200 "http://127.0.0.1:$CADDY_PORT/bench" "$CADDY_PID"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # 5. Pylon with one published pass-through API to the same backend.
@@ -557,6 +620,15 @@ to_ms() {
     printf "%.2f", n }'
 }
 
+# CPU ticks of every server the bench started, idle or not.
+servers_ticks() {
+  local pid total=0
+  for pid in "$BACKEND_PID" "$PROXY_PID" "$PYLON_PID" "$FULL_PID" "$HAPROXY_PID" "$CADDY_PID"; do
+    [[ -n $pid ]] && total=$((total + $(cpu_ticks "$pid")))
+  done
+  echo "$total"
+}
+
 declare -A RPS P50 P99 REQS BAD ERRS CPU OTHER WRKCPU
 ROWS=() # target names in the order they ran
 # wrk's arguments for the warm-up when they differ from the measured run's (the nonce run warms
@@ -579,7 +651,7 @@ run_target() { # name url pid duration [wrk options...] [-- script args...]
   WARM_ARGS=()
   local servers_before servers_after busy total wrk_ticks
   before=$(cpu_ticks "$pid")
-  servers_before=$(($(cpu_ticks "$BACKEND_PID") + $(cpu_ticks "$PROXY_PID") + $(cpu_ticks "$PYLON_PID") + $(cpu_ticks "$FULL_PID")))
+  servers_before=$(servers_ticks)
   children_ticks
   wrk_ticks=$CHILD_TICKS
   machine_ticks
@@ -589,7 +661,7 @@ run_target() { # name url pid duration [wrk options...] [-- script args...]
   children_ticks
   busy=$((MACHINE_BUSY - busy)) total=$((MACHINE_TOTAL - total)) wrk_ticks=$((CHILD_TICKS - wrk_ticks))
   after=$(cpu_ticks "$pid")
-  servers_after=$(($(cpu_ticks "$BACKEND_PID") + $(cpu_ticks "$PROXY_PID") + $(cpu_ticks "$PYLON_PID") + $(cpu_ticks "$FULL_PID")))
+  servers_after=$(servers_ticks)
   # Everything else on the machine (other jobs, the hypervisor's steal) as a share of all CPUs.
   OTHER[$name]=$(awk -v b="$busy" -v t="$total" -v s=$((servers_after - servers_before)) -v w="$wrk_ticks" \
     'BEGIN { o = b - s - w; if (o < 0) o = 0; printf "%.1f", (t > 0 ? 100 * o / t : 0) }')
@@ -608,6 +680,8 @@ run_target() { # name url pid duration [wrk options...] [-- script args...]
 
 run_target backend "http://127.0.0.1:$BACKEND_PORT/bench" "$BACKEND_PID" "$DURATION"
 run_target nginx "http://127.0.0.1:$PROXY_PORT/bench" "$PROXY_PID" "$DURATION"
+run_target haproxy "http://127.0.0.1:$HAPROXY_PORT/bench" "$HAPROXY_PID" "$DURATION"
+run_target caddy "http://127.0.0.1:$CADDY_PORT/bench" "$CADDY_PID" "$DURATION"
 APP_URL="http://127.0.0.1:$PYLON_PORT/bench"
 # pylon, then (a) pylon-app: the 1000 precomputed signed requests per thread, cycled; no
 # X-Ca-Nonce. With ROUNDS > 1 the pair is measured again (as pylon#2, pylon-app#2, ...), so that
@@ -667,6 +741,8 @@ echo "per wrk thread cycled by bench/app-sign.lua (X-Ca-Timestamp, no X-Ca-Nonce
 echo "distinct X-Ca-Nonce per request (${NONCE_DURATION}s, ${NONCE_SENT:-?} signed requests sent)."
 echo "pylon-full: the app route on a second pylon with a throttling policy (API, app and address limits far above"
 echo "the load), an IP allow list, metrics, and the access log written to a file."
+echo "haproxy ($("$HAPROXY" -v | awk 'NR == 1 {print $3}'), nbthread $NCPU, http-reuse always) and caddy ($("$CADDY" version | awk '{print $1}'),"
+echo "GOMAXPROCS $NCPU, 64 idle backend connections): the same pass-through, for reference."
 echo
 printf '%-15s %12s %10s %10s %10s %8s %14s %8s %16s\n' target 'req/s' 'p50(ms)' 'p99(ms)' non-2xx errors 'cpu/req(us)' 'other%' 'wrk-cpu/req(us)'
 for name in "${ROWS[@]}"; do
@@ -682,6 +758,11 @@ echo
 ratio "pylon/nginx rps ratio" "${RPS[pylon]}" "${RPS[nginx]}"
 ratio "pylon/nginx cpu-per-request ratio" "$(cpu_us_per_req pylon)" "$(cpu_us_per_req nginx)"
 ratio "pylon/nginx p99 ratio" "${P99[pylon]}" "${P99[nginx]}"
+ratio "haproxy/nginx rps ratio" "${RPS[haproxy]}" "${RPS[nginx]}"
+ratio "caddy/nginx rps ratio" "${RPS[caddy]}" "${RPS[nginx]}"
+ratio "pylon/haproxy rps ratio" "${RPS[pylon]}" "${RPS[haproxy]}"
+ratio "pylon/haproxy cpu-per-request ratio" "$(cpu_us_per_req pylon)" "$(cpu_us_per_req haproxy)"
+ratio "pylon/caddy rps ratio" "${RPS[pylon]}" "${RPS[caddy]}"
 echo
 ratio "pylon-app/pylon rps ratio" "${RPS[pylon-app]}" "${RPS[pylon]}"
 ratio "pylon-app/nginx rps ratio" "${RPS[pylon-app]}" "${RPS[nginx]}"

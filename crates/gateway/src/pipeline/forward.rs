@@ -293,7 +293,14 @@ pub(crate) fn forwarded_headers(headers: &mut HeaderMap, parts: &Parts, host: &s
         headers.insert(X_FORWARDED_FOR, v);
     }
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-    if let Ok(h) = HeaderValue::from_str(host) {
+    // The client's own `Host` value when that is where `host` came from: a shared copy.
+    let forwarded_host = parts
+        .headers
+        .get(HOST)
+        .filter(|h| h.as_bytes() == host.as_bytes())
+        .cloned()
+        .or_else(|| HeaderValue::from_str(host).ok());
+    if let Some(h) = forwarded_host {
         headers.insert(X_FORWARDED_HOST, h);
     }
 }
