@@ -82,6 +82,13 @@ impl Hasher for Prehashed {
 
 type IdleMap<B> = HashMap<Endpoint, Vec<Idle<B>>, BuildHasherDefault<Prehashed>>;
 
+struct State<B> {
+    idle: IdleMap<B>,
+    /// The time of the last housekeeping tick: a connection put back is stamped with it, so
+    /// that the request path reads no clock for the pool (ages are then good to a tick).
+    now: Instant,
+}
+
 struct Idle<B> {
     sender: SendRequest<B>,
     since: Instant,
@@ -89,13 +96,13 @@ struct Idle<B> {
 
 /// One worker's idle connections. Cloning shares them.
 pub(crate) struct Pool<B> {
-    idle: Arc<Mutex<IdleMap<B>>>,
+    state: Arc<Mutex<State<B>>>,
 }
 
 impl<B> Clone for Pool<B> {
     fn clone(&self) -> Self {
         Pool {
-            idle: self.idle.clone(),
+            state: self.state.clone(),
         }
     }
 }
@@ -103,21 +110,24 @@ impl<B> Clone for Pool<B> {
 impl<B> Default for Pool<B> {
     fn default() -> Self {
         Pool {
-            idle: Arc::default(),
+            state: Arc::new(Mutex::new(State {
+                idle: IdleMap::default(),
+                now: Instant::now(),
+            })),
         }
     }
 }
 
 impl<B: Send + 'static> Pool<B> {
-    fn lock(&self) -> MutexGuard<'_, IdleMap<B>> {
+    fn lock(&self) -> MutexGuard<'_, State<B>> {
         // The map stays consistent whatever panicked while holding it.
-        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The newest idle connection to `endpoint` that can take a request now.
     pub(crate) fn checkout(&self, endpoint: &Endpoint) -> Option<SendRequest<B>> {
-        let mut idle = self.lock();
-        let list = idle.get_mut(endpoint)?;
+        let mut state = self.lock();
+        let list = state.idle.get_mut(endpoint)?;
         while let Some(entry) = list.pop() {
             if entry.sender.is_ready() {
                 return Some(entry.sender);
@@ -127,15 +137,15 @@ impl<B: Send + 'static> Pool<B> {
     }
 
     fn put(&self, endpoint: Endpoint, sender: SendRequest<B>) {
+        let mut state = self.lock();
         let entry = Idle {
             sender,
-            since: Instant::now(),
+            since: state.now,
         };
-        let mut idle = self.lock();
         // The key is nearly always there already: look it up without handing over `endpoint`.
-        let list = match idle.get_mut(&endpoint) {
+        let list = match state.idle.get_mut(&endpoint) {
             Some(list) => list,
-            None => idle.entry(endpoint).or_default(),
+            None => state.idle.entry(endpoint).or_default(),
         };
         if list.len() < MAX_IDLE_PER_ENDPOINT {
             list.push(entry);
@@ -146,8 +156,9 @@ impl<B: Send + 'static> Pool<B> {
     /// with none left. Called on the worker's housekeeping tick.
     pub(crate) fn reap(&self) {
         let now = Instant::now();
-        let mut idle = self.lock();
-        idle.retain(|_, list| {
+        let mut state = self.lock();
+        state.now = now;
+        state.idle.retain(|_, list| {
             list.retain(|e| !e.sender.is_closed() && now.duration_since(e.since) < IDLE_TIMEOUT);
             !list.is_empty()
         });
@@ -156,7 +167,7 @@ impl<B: Send + 'static> Pool<B> {
     /// How many connections are idle, for tests.
     #[cfg(test)]
     pub(crate) fn idle_count(&self) -> usize {
-        self.lock().values().map(Vec::len).sum()
+        self.lock().idle.values().map(Vec::len).sum()
     }
 }
 

@@ -37,9 +37,9 @@ impl<'a> AccessLog<'a> {
 }
 
 impl Observer for AccessLog<'_> {
-    fn backend_request(&mut self, _target: &Target, _out: &Outgoing) {
+    fn backend_request(&mut self, _target: &Target, _out: &Outgoing, at: Instant) {
         if self.sink.is_some() {
-            self.backend_started = Some(Instant::now());
+            self.backend_started = Some(at);
         }
     }
 
@@ -49,8 +49,10 @@ impl Observer for AccessLog<'_> {
         }
     }
 
-    fn backend_response(&mut self, _status: StatusCode, _headers: &HeaderMap) {
-        self.backend_took = self.backend_started.map(|t| t.elapsed());
+    fn backend_response(&mut self, _status: StatusCode, _headers: &HeaderMap, at: Instant) {
+        self.backend_took = self
+            .backend_started
+            .map(|t| at.saturating_duration_since(t));
     }
 
     fn done(&mut self, finished: &Finished<'_>) {

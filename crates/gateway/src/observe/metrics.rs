@@ -62,14 +62,16 @@ impl<'m> MetricsObserver<'m> {
 }
 
 impl Observer for MetricsObserver<'_> {
-    fn backend_request(&mut self, _target: &Target, _out: &Outgoing) {
+    fn backend_request(&mut self, _target: &Target, _out: &Outgoing, at: Instant) {
         if self.metrics.is_some() {
-            self.backend_started = Some(Instant::now());
+            self.backend_started = Some(at);
         }
     }
 
-    fn backend_response(&mut self, _status: StatusCode, _headers: &http::HeaderMap) {
-        self.backend_took = self.backend_started.map(|s| s.elapsed());
+    fn backend_response(&mut self, _status: StatusCode, _headers: &http::HeaderMap, at: Instant) {
+        self.backend_took = self
+            .backend_started
+            .map(|s| at.saturating_duration_since(s));
     }
 
     fn done(&mut self, finished: &Finished<'_>) {

@@ -9,7 +9,7 @@ pub(crate) mod observer;
 pub(crate) mod otel;
 pub(crate) mod trace;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::{HeaderMap, StatusCode};
 
@@ -89,14 +89,14 @@ impl Observer for Observers<'_> {
         }
     }
 
-    fn backend_request(&mut self, target: &Target, out: &Outgoing) {
-        self.log.backend_request(target, out);
-        self.metrics.backend_request(target, out);
+    fn backend_request(&mut self, target: &Target, out: &Outgoing, at: Instant) {
+        self.log.backend_request(target, out, at);
+        self.metrics.backend_request(target, out, at);
         if let Some(t) = &mut self.trace {
-            t.backend_request(target, out);
+            t.backend_request(target, out, at);
         }
         if let Some(o) = &mut self.otel {
-            o.backend_request(target, out);
+            o.backend_request(target, out, at);
         }
     }
 
@@ -110,14 +110,14 @@ impl Observer for Observers<'_> {
         }
     }
 
-    fn backend_response(&mut self, status: StatusCode, headers: &HeaderMap) {
-        self.log.backend_response(status, headers);
-        self.metrics.backend_response(status, headers);
+    fn backend_response(&mut self, status: StatusCode, headers: &HeaderMap, at: Instant) {
+        self.log.backend_response(status, headers, at);
+        self.metrics.backend_response(status, headers, at);
         if let Some(t) = &mut self.trace {
-            t.backend_response(status, headers);
+            t.backend_response(status, headers, at);
         }
         if let Some(o) = &mut self.otel {
-            o.backend_response(status, headers);
+            o.backend_response(status, headers, at);
         }
     }
 

@@ -2,7 +2,7 @@
 //! the debug trace, the metrics). Every hook defaults to nothing, so an observer implements
 //! only what it records.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
@@ -81,14 +81,15 @@ pub(crate) trait Observer {
     /// What each of the API's policies decided, in the order they ran.
     fn policies(&mut self, _decisions: &[Decision]) {}
 
-    /// The backend request as built, before a target is chosen.
-    fn backend_request(&mut self, _target: &Target, _out: &Outgoing) {}
+    /// The backend request as built, before a target is chosen, `at` that moment: the
+    /// pipeline reads the clock once for every observer.
+    fn backend_request(&mut self, _target: &Target, _out: &Outgoing, _at: Instant) {}
 
     /// Where the backend request went.
     fn backend_sent(&mut self, _sent: &Sent<'_>) {}
 
-    /// The backend's response head, as it came.
-    fn backend_response(&mut self, _status: StatusCode, _headers: &HeaderMap) {}
+    /// The backend's response head, as it came, `at` its arrival.
+    fn backend_response(&mut self, _status: StatusCode, _headers: &HeaderMap, _at: Instant) {}
 
     fn done(&mut self, _finished: &Finished<'_>) {}
 }

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -308,7 +308,7 @@ impl Observer for RequestSpan {
         });
     }
 
-    fn backend_request(&mut self, _target: &Target, out: &Outgoing) {
+    fn backend_request(&mut self, _target: &Target, out: &Outgoing, _at: Instant) {
         self.backend.method = out.method.as_str().into();
         self.backend.start = Some(now_ns());
     }
@@ -317,7 +317,7 @@ impl Observer for RequestSpan {
         self.backend.target = Some(sent.authority.as_str().into());
     }
 
-    fn backend_response(&mut self, status: StatusCode, _headers: &HeaderMap) {
+    fn backend_response(&mut self, status: StatusCode, _headers: &HeaderMap, _at: Instant) {
         self.backend.end = Some(now_ns());
         self.backend.status = Some(status.as_u16());
     }

@@ -1,7 +1,7 @@
 //! Online debugging: the recorder a traced request carries among its observers, and the
 //! [`DebugTrace`] it produces. Untraced requests pay one `Option` check per hook.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
@@ -187,7 +187,7 @@ impl Observer for Trace {
             .collect();
     }
 
-    fn backend_request(&mut self, target: &Target, out: &Outgoing) {
+    fn backend_request(&mut self, target: &Target, out: &Outgoing, _at: Instant) {
         let target = target.describe();
         let body = match &out.body {
             OutBody::Empty => Bytes::new(),
@@ -223,7 +223,7 @@ impl Observer for Trace {
         }
     }
 
-    fn backend_response(&mut self, status: StatusCode, headers: &HeaderMap) {
+    fn backend_response(&mut self, status: StatusCode, headers: &HeaderMap, _at: Instant) {
         self.out.backend_response = Some(message(None, None, Some(status.as_u16()), headers, &[]));
     }
 

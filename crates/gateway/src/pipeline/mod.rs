@@ -14,6 +14,7 @@ pub(crate) mod route;
 pub(crate) mod validate;
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use bytes::Bytes;
 use bytes::BytesMut;
@@ -241,7 +242,8 @@ pub(crate) async fn run(
         out.headers.insert(TRACEPARENT, span.backend_traceparent());
     }
     if let Some(out) = &outgoing {
-        ctx.observers.backend_request(&backend.target, out);
+        ctx.observers
+            .backend_request(&backend.target, out, Instant::now());
     }
     // A kind that sends no request answers at once, without a traced backend phase.
     let sends = outgoing.is_some();
@@ -263,7 +265,7 @@ pub(crate) async fn run(
     };
     ctx.observers.backend_sent(&sent);
     ctx.observers
-        .backend_response(response.status(), response.headers());
+        .backend_response(response.status(), response.headers(), Instant::now());
     Ok(respond::respond(ctx, response))
 }
 
