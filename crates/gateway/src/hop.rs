@@ -149,6 +149,15 @@ mod tests {
     }
 
     #[test]
+    fn each_fixed_name_has_the_bit_strip_removes_it_by() {
+        for (i, name) in FIXED.iter().enumerate() {
+            assert_eq!(bit(name), 1 << i, "{name}");
+        }
+        assert_eq!(bit(&CONNECTION), CONNECTION_BIT);
+        assert_eq!(bit(&http::header::HOST), 0);
+    }
+
+    #[test]
     fn every_connection_header_line_is_honoured() {
         // A second `Connection` line must not smuggle its listed header past the gateway.
         let mut h = map(&[

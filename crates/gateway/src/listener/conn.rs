@@ -115,10 +115,9 @@ pub(crate) struct InFlight(Arc<ConnState>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         let state = &self.0;
-        let ms = state.accepted.elapsed().as_millis();
         state
             .last_active_ms
-            .store(u64::try_from(ms).unwrap_or(u64::MAX), Ordering::Relaxed);
+            .store(state.ms_since_accepted(Instant::now()), Ordering::Relaxed);
         state.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
