@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// Gateway listener [default: 0.0.0.0:8080].
     #[arg(long, env = "PYLON_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// HTTPS gateway listener, e.g. `0.0.0.0:8443`; certificates come from
+    /// `pylon certificate add` [default: none, no HTTPS].
+    #[arg(long, env = "PYLON_TLS_LISTEN")]
+    pub tls_listen: Option<SocketAddr>,
     /// Admin API listener [default: 127.0.0.1:9180].
     #[arg(long, env = "PYLON_ADMIN_LISTEN")]
     pub admin_listen: Option<SocketAddr>,
@@ -94,6 +98,7 @@ pub struct ServeArgs {
 struct FileConfig {
     data_dir: Option<PathBuf>,
     listen: Option<SocketAddr>,
+    tls_listen: Option<SocketAddr>,
     admin_listen: Option<SocketAddr>,
     status_listen: Option<SocketAddr>,
     admin_token: Option<String>,
@@ -120,6 +125,8 @@ struct FileConfig {
 pub struct Settings {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
+    /// The HTTPS listener, when one is asked for.
+    pub tls_listen: Option<SocketAddr>,
     pub admin_listen: SocketAddr,
     pub status_listen: SocketAddr,
     pub admin_token: Option<String>,
@@ -162,6 +169,9 @@ impl Settings {
         }
         if self.listen != next.listen {
             changed.push("listen");
+        }
+        if self.tls_listen != next.tls_listen {
+            changed.push("tls_listen");
         }
         if self.admin_listen != next.admin_listen {
             changed.push("admin_listen");
@@ -324,6 +334,7 @@ impl ServeArgs {
                 .or(file.data_dir)
                 .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
             listen: self.listen.or(file.listen).unwrap_or(DEFAULT_LISTEN),
+            tls_listen: self.tls_listen.or(file.tls_listen),
             admin_listen: self
                 .admin_listen
                 .or(file.admin_listen)

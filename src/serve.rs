@@ -104,6 +104,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let gateway_listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let tls_listener = match settings.tls_listen {
+        None => None,
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for HTTPS (--tls-listen)"))?,
+        ),
+    };
     let admin_listener = TcpListener::bind(settings.admin_listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.admin_listen))?;
@@ -121,6 +129,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "pylon gateway listening on {}",
         gateway_listener.local_addr()?
     );
+    if let Some(tls) = &tls_listener {
+        println!("pylon gateway listening for HTTPS on {}", tls.local_addr()?);
+    }
     println!("pylon admin listening on {}", admin_listener.local_addr()?);
     println!(
         "pylon status listening on {}",
@@ -138,6 +149,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let gateway_task =
         tokio::spawn(Arc::clone(&gateway).serve(gateway_listener, stopped(stop_rx.clone())));
+    let tls_task = tls_listener.map(|listener| {
+        tokio::spawn(Arc::clone(&gateway).serve_tls(listener, stopped(stop_rx.clone())))
+    });
     let status = crate::status::router(status_store, Arc::clone(&gateway));
     let status_stop = stopped(stop_rx.clone());
     let status_task = tokio::spawn(async move {
@@ -163,11 +177,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     shutdown_signal(terminate).await;
     tracing::info!("shutting down: draining in-flight requests");
     let _ = stop_tx.send(true);
-    let (gateway_result, admin_result, status_result) =
-        tokio::join!(gateway_task, admin_task, status_task);
+    let tls_done = async move {
+        match tls_task {
+            Some(task) => Some(task.await),
+            None => None,
+        }
+    };
+    let (gateway_result, tls_result, admin_result, status_result) =
+        tokio::join!(gateway_task, tls_done, admin_task, status_task);
     gateway_result
         .context("gateway task failed")?
         .context("gateway listener failed")?;
+    if let Some(result) = tls_result {
+        result
+            .context("HTTPS gateway task failed")?
+            .context("HTTPS gateway listener failed")?;
+    }
     admin_result
         .context("admin task failed")?
         .context("admin listener failed")?;

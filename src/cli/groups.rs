@@ -56,6 +56,10 @@ pub enum GroupCommand {
         /// Serve only this environment on the domain, whatever X-Ca-Stage says.
         #[arg(long, visible_alias = "env")]
         environment: Option<String>,
+        /// Present this certificate (by name) for the domain over HTTPS, over any other that
+        /// lists it (see `pylon certificate list`).
+        #[arg(long)]
+        certificate: Option<String>,
     },
     /// Unbind a custom domain.
     RemoveDomain {
@@ -145,13 +149,14 @@ pub async fn group(ctx: &Ctx, command: GroupCommand) -> anyhow::Result<()> {
             group,
             domain,
             environment,
+            certificate,
         } => {
             let id = group_id(ctx, &group).await?;
             let v = c
                 .send(
                     Method::POST,
                     &format!("/v1/groups/{}/domains", seg(&id)),
-                    &json!({"name": domain, "environment": environment}),
+                    &json!({"name": domain, "environment": environment, "certificate": certificate}),
                 )
                 .await?;
             output::object(ctx.format, &v)

@@ -4,6 +4,7 @@ mod apis;
 mod apps;
 mod authorizations;
 mod backends;
+mod certificates;
 mod client;
 mod debug;
 mod environments;
@@ -87,6 +88,8 @@ pub enum AdminCommand {
     /// Stage variables of a group in an environment.
     #[command(name = "stage-vars")]
     StageVariables(Nested<stage_variables::StageVariablesCommand>),
+    /// TLS certificates for the HTTPS listener, picked by SNI.
+    Certificate(Nested<certificates::CertificateCommand>),
     /// Upstreams: named private targets (VPC access authorizations / VPC links).
     Upstream(Nested<upstreams::UpstreamCommand>),
     /// Backend services, with one definition per environment.
@@ -133,6 +136,7 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
         A::StageVariables(c) => {
             stage_variables::stage_variables(&Ctx::new(c.connection)?, c.command).await
         }
+        A::Certificate(c) => certificates::certificate(&Ctx::new(c.connection)?, c.command).await,
         A::Upstream(c) => upstreams::upstream(&Ctx::new(c.connection)?, c.command).await,
         A::Backend(c) => backends::backend(&Ctx::new(c.connection)?, c.command).await,
         A::Api(c) => apis::api(&Ctx::new(c.connection)?, c.command).await,

@@ -25,6 +25,8 @@ pub struct Pylon {
     pub data_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     pub gateway: SocketAddr,
+    /// The HTTPS listener, when started with `--tls-listen`.
+    pub https: Option<SocketAddr>,
     pub admin: SocketAddr,
     /// `/healthz`, `/readyz` and `/metrics`.
     pub status: SocketAddr,
@@ -124,12 +126,15 @@ impl Pylon {
         let mut child = command.spawn().expect("pylon binary starts");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let stdout = Arc::new(Mutex::new(String::new()));
-        let (mut gateway, mut admin, mut status) = (None, None, None);
+        let (mut gateway, mut https, mut admin, mut status) = (None, None, None, None);
         let read = async {
             while let Some(line) = lines.next_line().await.unwrap() {
                 stdout.lock().unwrap().push_str(&format!("{line}\n"));
                 if let Some(a) = line.strip_prefix("pylon gateway listening on ") {
                     gateway = Some(a.parse().unwrap());
+                }
+                if let Some(a) = line.strip_prefix("pylon gateway listening for HTTPS on ") {
+                    https = Some(a.parse().unwrap());
                 }
                 if let Some(a) = line.strip_prefix("pylon admin listening on ") {
                     admin = Some(a.parse().unwrap());
@@ -157,6 +162,7 @@ impl Pylon {
             data_dir: data_dir.to_path_buf(),
             _tmp: None,
             gateway: gateway.unwrap(),
+            https,
             admin: admin.unwrap(),
             status: status.unwrap(),
             base_domain: "pylon.test".into(),

@@ -20,4 +20,5 @@ mod readme;
 mod real_clients;
 mod routing;
 mod throttling;
+mod tls;
 mod traces;

@@ -23,6 +23,10 @@ pub struct DomainRequest {
     /// that cannot send it). Absent: every environment, chosen by `X-Ca-Stage`.
     #[serde(default)]
     pub environment: Option<String>,
+    /// The certificate (by name) the HTTPS listener presents for this domain, over any other
+    /// that lists it; it must be valid for the domain. Absent: whichever certificate lists it.
+    #[serde(default)]
+    pub certificate: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/groups/{group_id}/domains", tag = "groups",
@@ -76,7 +80,26 @@ pub(crate) async fn create(
             "domain `{name}` is already bound to {whose}"
         )));
     }
-    let domain = Domain { name, environment };
+    let certificate = match req.certificate.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(c) => match s.store.get_certificate(c).await {
+            Ok(found) => Some(found.name),
+            Err(StoreError::NotFound { .. }) => {
+                return Err(ApiError::invalid(
+                    "certificate",
+                    format!(
+                        "certificate `{c}` does not exist (upload it with `pylon certificate add`)"
+                    ),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let domain = Domain {
+        name,
+        environment,
+        certificate,
+    };
     // Added to the group as stored now, not to the copy read above, so a concurrent edit of
     // the group is kept; the store checks, in its transaction, that the domain is free (the
     // router keys hosts by the same normalised name, exact or `*.` wildcard, so that is every

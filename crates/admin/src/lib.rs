@@ -6,6 +6,7 @@ mod apps;
 mod auth;
 mod authorizations;
 mod backends;
+mod certificates;
 mod debug;
 mod deployments;
 mod domains;

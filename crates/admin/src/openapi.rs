@@ -9,8 +9,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::{
-    apis, apps, authorizations, backends, debug, deployments, domains, environments, groups,
-    policies, stage_variables, upstreams,
+    apis, apps, authorizations, backends, certificates, debug, deployments, domains, environments,
+    groups, policies, stage_variables, upstreams,
 };
 
 pub(crate) const PATH: &str = "/v1/openapi.json";
@@ -19,7 +19,7 @@ pub(crate) const PATH: &str = "/v1/openapi.json";
 #[openapi(
     info(
         title = "Pylon admin API",
-        description = "Configure Pylon: groups, environments, upstreams, backend services, APIs \
+        description = "Configure Pylon: groups and their domains, TLS certificates, environments, upstreams, backend services, APIs \
                        and their deployments, apps and their authorizations, policies and \
                        their bindings. Every call but this document's needs \
                        `Authorization: Bearer <token>`."
@@ -28,6 +28,8 @@ pub(crate) const PATH: &str = "/v1/openapi.json";
         serve,
         groups::list, groups::create, groups::get, groups::update, groups::delete,
         domains::list, domains::create, domains::delete,
+        certificates::list, certificates::create, certificates::get, certificates::update,
+        certificates::delete,
         environments::list, environments::create, environments::delete,
         stage_variables::get, stage_variables::put,
         upstreams::list, upstreams::create, upstreams::get, upstreams::update, upstreams::delete,

@@ -7,8 +7,8 @@ use http::Method;
 
 use crate::error::ApiError;
 use crate::{
-    AppState, apis, apps, authorizations, backends, debug, deployments, domains, environments,
-    groups, policies, stage_variables, upstreams,
+    AppState, apis, apps, authorizations, backends, certificates, debug, deployments, domains,
+    environments, groups, policies, stage_variables, upstreams,
 };
 
 /// An axum router plus the (path, method) pairs it was given.
@@ -90,6 +90,11 @@ pub(crate) fn table() -> RouteTable {
             "/v1/groups/{group_id}/stage-variables/{environment}",
             stage_variables::put,
         )
+        .get("/v1/certificates", certificates::list)
+        .post("/v1/certificates", certificates::create)
+        .get("/v1/certificates/{id}", certificates::get)
+        .put("/v1/certificates/{id}", certificates::update)
+        .delete("/v1/certificates/{id}", certificates::delete)
         .get("/v1/upstreams", upstreams::list)
         .post("/v1/upstreams", upstreams::create)
         .get("/v1/upstreams/{id}", upstreams::get)

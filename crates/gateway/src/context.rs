@@ -125,6 +125,8 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) start: Instant,
     /// The Host the client asked for (Host header, or the HTTP/2 authority).
     pub(crate) host: &'a str,
+    /// Whether the request came over TLS.
+    pub(crate) secure: bool,
     /// Set by the route phase.
     pub(crate) routed: Option<RouteSummary<'a>>,
     pub(crate) caller: Caller,
@@ -164,6 +166,7 @@ impl<'a> RequestContext<'a> {
             request_id: RequestId::generate(),
             start: Instant::now(),
             host,
+            secure: false,
             routed: None,
             caller: Caller::default(),
             policy_headers: HeaderMap::new(),

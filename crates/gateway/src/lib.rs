@@ -15,6 +15,7 @@ mod observe;
 mod pipeline;
 mod policy;
 mod request;
+mod tls;
 mod urlencoded;
 
 use std::future::Future;
@@ -39,6 +40,7 @@ pub use observe::trace::{
 };
 pub use policy::window::set_clock_offset;
 pub use request::body::GatewayBody;
+pub use tls::certificate::{CertificateError, CertificateInfo, inspect as inspect_certificate};
 
 /// How the gateway is set up; what it serves comes from snapshots.
 #[derive(Debug, Clone)]
@@ -61,6 +63,9 @@ pub struct Gateway {
     /// Applies compile one at a time, so target health is handed over in order.
     applying: Mutex<()>,
     telemetry: Option<observe::otel::Telemetry>,
+    /// What the HTTPS listener presents, kept beside the compiled snapshot: a handshake needs
+    /// no route, and a change of certificates recompiles nothing else.
+    certificates: tls::table::Certificates,
 }
 
 impl Gateway {
@@ -86,6 +91,7 @@ impl Gateway {
             compiled: ArcSwapOption::new(compiled),
             carried,
             applying: Mutex::new(()),
+            certificates: Default::default(),
         })
     }
 
@@ -97,6 +103,8 @@ impl Gateway {
         let compiled = Compiled::build(snapshot, &self.config.base_domain, &self.carried)?;
         self.carried.metrics.applied(compiled.upstreams());
         self.compiled.store(Some(Arc::new(compiled)));
+        self.certificates
+            .apply(Some(&snapshot.certificates), &snapshot.groups);
         tracing::info!(
             deployments = snapshot.deployments.len(),
             groups = snapshot.groups.len(),
@@ -122,6 +130,7 @@ impl Gateway {
         let compiled = current.update(partial, &self.config.base_domain, &self.carried)?;
         self.carried.metrics.applied(compiled.upstreams());
         self.compiled.store(Some(Arc::new(compiled)));
+        self.certificates.apply(None, &partial.groups);
         tracing::info!(
             changed_groups = partial.changed.len(),
             apps = partial.apps.is_some(),
@@ -164,7 +173,19 @@ impl Gateway {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        listener::serve(self, listener, shutdown).await
+        listener::serve(self, listener, None, shutdown).await
+    }
+
+    /// As [`Gateway::serve`], over TLS: each handshake gets the certificate its SNI names
+    /// (the module doc of `tls::table`), from the certificates applied at that moment.
+    pub async fn serve_tls(
+        self: Arc<Self>,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let config = tls::server_config(self.certificates.resolver())
+            .map_err(|e| std::io::Error::other(format!("TLS configuration: {e}")))?;
+        listener::serve(self, listener, Some(config), shutdown).await
     }
 
     /// Online debugging: runs `request` through the real pipeline on the current snapshot,
@@ -232,6 +253,7 @@ impl Gateway {
         client: &HttpClient,
         request: Request<Incoming>,
         peer: SocketAddr,
+        secure: bool,
     ) -> Response<GatewayBody> {
         match self.compiled.load_full() {
             Some(compiled) => {
@@ -243,6 +265,7 @@ impl Gateway {
                     client,
                     request,
                     peer,
+                    secure,
                     &limits.trusted_proxies,
                     telemetry,
                     &self.config.access_log,
@@ -270,7 +293,8 @@ impl listener::Service for Gateway {
         client: &HttpClient,
         request: Request<Incoming>,
         peer: SocketAddr,
+        secure: bool,
     ) -> impl Future<Output = Response<GatewayBody>> + Send {
-        Gateway::handle(self, client, request, peer)
+        Gateway::handle(self, client, request, peer, secure)
     }
 }

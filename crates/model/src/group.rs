@@ -21,7 +21,7 @@ impl GroupSpec {
 }
 
 /// A custom domain bound to a group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Domain {
     /// Host name, lowercase, without port (e.g. `api.example.com`).
@@ -31,6 +31,10 @@ pub struct Domain {
     /// reach TEST or PRE. Absent: every environment, chosen by `X-Ca-Stage` (RELEASE without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
+    /// The certificate (by name) the HTTPS listener presents for this domain, chosen over any
+    /// other certificate that lists the name. Absent: whichever certificate lists it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
 }
 
 /// A stored group. `id` is lowercase hex, so `<id>.<base-domain>` is a valid host name.

@@ -5,6 +5,7 @@ mod api;
 mod app;
 mod auth;
 mod backend;
+mod certificate;
 mod deployment;
 mod environment;
 mod error;
@@ -32,6 +33,7 @@ pub use auth::{
 pub use backend::{
     Backend, BackendDefinition, BackendEnvironment, BackendKind, BackendSpec, HTTPS_NOT_SUPPORTED,
 };
+pub use certificate::{Certificate, CertificateSpec, MAX_PEM_LEN, ServedCertificate, name_covers};
 pub use deployment::{Deployment, PublishRequest};
 pub use environment::{
     BUILTIN_ENVIRONMENTS, Environment, EnvironmentSpec, StageVariables, normalize_environment,

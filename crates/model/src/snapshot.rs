@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     AppCredentials, Authorization, Backend, BackendEnvironment, Deployment, Environment, Group,
-    Policy, PolicyBinding, StageVariables, Upstream,
+    Policy, PolicyBinding, ServedCertificate, StageVariables, Upstream,
 };
 
 /// What changed in the published state since a revision a follower already holds.
@@ -78,6 +78,9 @@ pub struct Snapshot {
     pub policies: Vec<Policy>,
     #[serde(default)]
     pub policy_bindings: Vec<PolicyBinding>,
+    /// Every TLS certificate with its key in the clear, in creation order.
+    #[serde(default)]
+    pub certificates: Vec<ServedCertificate>,
 }
 
 impl Snapshot {

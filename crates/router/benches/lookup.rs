@@ -85,6 +85,7 @@ fn snapshot() -> Snapshot {
             domains: vec![Domain {
                 name: "api.example.com".into(),
                 environment: None,
+                ..Default::default()
             }],
             created_at: 0,
             updated_at: 0,

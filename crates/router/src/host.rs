@@ -166,6 +166,7 @@ mod tests {
                 .map(|d| Domain {
                     name: (*d).to_string(),
                     environment: None,
+                    ..Default::default()
                 })
                 .collect(),
             created_at: 0,
@@ -206,6 +207,7 @@ mod tests {
             g.domains.push(Domain {
                 name: name.into(),
                 environment: Some(env.into()),
+                ..Default::default()
             });
         }
         let t = build(&[g], "gw.local").unwrap();

@@ -17,6 +17,7 @@ pub(crate) fn group(id: &str, domains: &[&str]) -> Group {
             .map(|d| Domain {
                 name: (*d).to_string(),
                 environment: None,
+                ..Default::default()
             })
             .collect(),
         created_at: 0,

@@ -291,6 +291,7 @@ mod tests {
         g.domains.push(Domain {
             name: "canary.example.com".into(),
             environment: Some("CANARY".into()),
+            ..Default::default()
         });
         store.create_group(&g).await.unwrap();
         let err = store.delete_environment("canary").await.unwrap_err();
@@ -305,6 +306,7 @@ mod tests {
         g.domains.push(Domain {
             name: "canary.example.com".into(),
             environment: Some("CANARY".into()),
+            ..Default::default()
         });
         assert!(matches!(
             store.update_group(&g).await,

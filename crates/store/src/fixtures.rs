@@ -35,6 +35,7 @@ pub(crate) fn with_domains(mut g: Group, domains: &[&str]) -> Group {
         .map(|d| Domain {
             name: d.to_string(),
             environment: None,
+            ..Default::default()
         })
         .collect();
     g

@@ -19,6 +19,7 @@ impl Store {
         }
         name_free(&mut tx, g).await?;
         check_domains_free(&mut tx, g).await?;
+        crate::certificates::check_bindings(&mut tx, g).await?;
         sqlx::query("INSERT INTO groups (id, name, created_at, body) VALUES ($1, $2, $3, $4)")
             .bind(&g.id)
             .bind(&g.name)
@@ -142,6 +143,7 @@ pub(crate) async fn exists(conn: &mut AnyConnection, sql: &'static str, key: &st
 async fn write_group(conn: &mut AnyConnection, g: &Group) -> Result<()> {
     name_free(&mut *conn, g).await?;
     check_domains_free(&mut *conn, g).await?;
+    crate::certificates::check_bindings(&mut *conn, g).await?;
     sqlx::query("UPDATE groups SET name = $1, created_at = $2, body = $3 WHERE id = $4")
         .bind(&g.name)
         .bind(g.created_at)
@@ -307,6 +309,7 @@ mod tests {
                 g.domains.push(pylon_model::Domain {
                     name: "b.example.com".into(),
                     environment: None,
+                    ..Default::default()
                 });
                 Ok(())
             })
@@ -330,6 +333,7 @@ mod tests {
                 h.domains.push(pylon_model::Domain {
                     name: "a.example.com".into(),
                     environment: None,
+                    ..Default::default()
                 });
                 Ok(())
             })

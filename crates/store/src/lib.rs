@@ -9,6 +9,7 @@ mod apis;
 mod apps;
 mod authorizations;
 mod backends;
+mod certificates;
 mod codec;
 mod deployments;
 mod environments;

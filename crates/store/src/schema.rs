@@ -171,6 +171,16 @@ const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX policy_bindings_environment ON policy_bindings (environment)",
         ],
     },
+    // 6: TLS certificates; `private_key` is sealed (`secrets::Sealer`), bound to the id.
+    Migration {
+        version: 6,
+        statements: &["CREATE TABLE certificates (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                created_at BIGINT NOT NULL,
+                body TEXT NOT NULL,
+                private_key TEXT NOT NULL)"],
+    },
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction.

@@ -35,6 +35,7 @@ impl Store {
             authorizations: authorizations::list_all(&mut tx).await?,
             policies: policies::list_policies(&mut tx).await?,
             policy_bindings: policies::list_all_bindings(&mut tx).await?,
+            certificates: crate::certificates::list_served(&mut tx, &self.sealer).await?,
         };
         tx.commit().await?;
         Ok((revision, snapshot))

@@ -13,23 +13,23 @@ use std::task::{Context, Poll, ready};
 
 use http::Response;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 
 use super::conn::ConnState;
 use crate::error::{self, GatewayError};
 use crate::request::body::GatewayBody;
 use crate::request::id::RequestId;
 
-pub(crate) struct ConnIo {
-    inner: TcpStream,
+/// `S`: the TCP stream, or the TLS stream over it (interception works on plaintext).
+pub(crate) struct ConnIo<S> {
+    inner: S,
     state: Arc<ConnState>,
     peer: SocketAddr,
     /// The gateway's error written in place of hyper's, and how much of it is out.
     replacement: Option<(Vec<u8>, usize)>,
 }
 
-impl ConnIo {
-    pub(crate) fn new(inner: TcpStream, state: Arc<ConnState>, peer: SocketAddr) -> Self {
+impl<S: AsyncWrite + Unpin> ConnIo<S> {
+    pub(crate) fn new(inner: S, state: Arc<ConnState>, peer: SocketAddr) -> Self {
         ConnIo {
             inner,
             state,
@@ -132,7 +132,7 @@ pub(crate) fn to_wire(response: Response<GatewayBody>) -> Vec<u8> {
     out
 }
 
-impl AsyncRead for ConnIo {
+impl<S: AsyncRead + Unpin> AsyncRead for ConnIo<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -148,7 +148,7 @@ impl AsyncRead for ConnIo {
     }
 }
 
-impl AsyncWrite for ConnIo {
+impl<S: AsyncWrite + Unpin> AsyncWrite for ConnIo<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -30,6 +30,7 @@ use hyper_util::server::conn::auto;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
+use tokio_rustls::TlsAcceptor;
 
 use crate::backend::client as backend_client;
 use crate::error::{self, GatewayError};
@@ -46,6 +47,8 @@ const REAP_INTERVAL: Duration = Duration::from_millis(500);
 const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// An idle connection asked to close that has not within this time is dropped.
 const CLOSE_IDLE_WITHIN: Duration = Duration::from_secs(1);
+/// A TLS handshake not finished within this time is dropped.
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the listener answers each request with: the gateway, which implements it in `lib.rs`.
 /// The listener names this trait, not `Gateway`, so that it sits below the facade that starts
@@ -54,12 +57,14 @@ pub(crate) trait Service: Send + Sync + 'static {
     /// The limits now in force; read per connection, so a change reaches new connections.
     fn limits(&self) -> Arc<Limits>;
 
-    /// One request. `client` is the calling worker's own backend pool.
+    /// One request. `client` is the calling worker's own backend pool; `secure`, whether it
+    /// came over TLS.
     fn handle(
         &self,
         client: &backend_client::HttpClient,
         request: Request<Incoming>,
         peer: SocketAddr,
+        secure: bool,
     ) -> impl Future<Output = http::Response<GatewayBody>> + Send;
 }
 
@@ -72,11 +77,15 @@ struct Shared<S> {
     registries: Vec<Mutex<Registry>>,
     /// Set at shutdown: HTTP/1 responses then carry `Connection: close`.
     draining: AtomicBool,
+    /// Set on the HTTPS listener: every connection starts with a handshake.
+    tls: Option<TlsAcceptor>,
 }
 
+/// `tls`: serve HTTPS with this configuration instead of plain HTTP.
 pub(crate) async fn serve<S: Service>(
     gateway: Arc<S>,
     listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -87,6 +96,7 @@ pub(crate) async fn serve<S: Service>(
         open: Arc::default(),
         registries: (0..workers).map(|_| Mutex::default()).collect(),
         draining: AtomicBool::new(false),
+        tls: tls.map(TlsAcceptor::from),
     });
     let mut finished = Vec::with_capacity(workers);
     for index in 0..workers {
@@ -318,6 +328,39 @@ async fn connection<S: Service>(
     state: Arc<ConnState>,
     _open: OpenGuard,
 ) {
+    match shared.tls.clone() {
+        None => serve_connection(&shared, builder, client, stream, peer, &state, false).await,
+        Some(acceptor) => {
+            let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+            let accepted = tokio::select! {
+                accepted = handshake => accepted,
+                () = state.close.notified() => Ok(Err(std::io::ErrorKind::Interrupted.into())),
+            };
+            match accepted {
+                Ok(Ok(tls)) => {
+                    serve_connection(&shared, builder, client, tls, peer, &state, true).await;
+                }
+                Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+        }
+    }
+    state.done.store(true, Ordering::Release);
+}
+
+/// Serves HTTP on `io` (the TCP stream, or the TLS stream over it) until it closes.
+async fn serve_connection<S, I>(
+    shared: &Arc<Shared<S>>,
+    builder: auto::Builder<TokioExecutor>,
+    client: backend_client::HttpClient,
+    stream: I,
+    peer: SocketAddr,
+    state: &Arc<ConnState>,
+    secure: bool,
+) where
+    S: Service,
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = {
         let state = state.clone();
         let shared = shared.clone();
@@ -330,7 +373,7 @@ async fn connection<S: Service>(
                 state.h2.store(true, Ordering::Relaxed);
             }
             async move {
-                let mut response = shared.gateway.handle(&client, request, peer).await;
+                let mut response = shared.gateway.handle(&client, request, peer, secure).await;
                 if shared.draining.load(Ordering::Acquire) && version < Version::HTTP_2 {
                     response
                         .headers_mut()
@@ -360,5 +403,4 @@ async fn connection<S: Service>(
     if let Err(e) = result {
         tracing::debug!(error = %e, %peer, "connection ended with an error");
     }
-    state.done.store(true, Ordering::Release);
 }

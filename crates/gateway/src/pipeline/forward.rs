@@ -126,7 +126,7 @@ pub(crate) fn build(
     for (name, value) in &ctx.caller.identity_headers {
         headers.insert(name.clone(), value.clone());
     }
-    forwarded_headers(&mut headers, parts, ctx.host, peer);
+    forwarded_headers(&mut headers, parts, ctx.host, ctx.secure, peer);
 
     let body = build_body(plan, values, body, &mut headers);
     Ok(Outgoing {
@@ -271,8 +271,15 @@ fn system_value<'x>(
     })
 }
 
-/// `X-Forwarded-For` gains the client's address; `-Proto` and `-Host` say what it asked for.
-pub(crate) fn forwarded_headers(headers: &mut HeaderMap, parts: &Parts, host: &str, peer: &str) {
+/// `X-Forwarded-For` gains the client's address; `-Proto` and `-Host` say what it asked for
+/// (`secure`: over TLS).
+pub(crate) fn forwarded_headers(
+    headers: &mut HeaderMap,
+    parts: &Parts,
+    host: &str,
+    secure: bool,
+    peer: &str,
+) {
     let mut chain = String::new();
     for v in parts.headers.get_all(&X_FORWARDED_FOR) {
         if let Ok(s) = v.to_str() {
@@ -292,7 +299,8 @@ pub(crate) fn forwarded_headers(headers: &mut HeaderMap, parts: &Parts, host: &s
     if let Ok(v) = value {
         headers.insert(X_FORWARDED_FOR, v);
     }
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    let proto = if secure { "https" } else { "http" };
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     // The client's own `Host` value when that is where `host` came from: a shared copy.
     let forwarded_host = parts
         .headers

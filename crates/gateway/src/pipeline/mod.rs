@@ -41,13 +41,18 @@ pub(crate) const MAX_BUFFERED_BODY: usize = 8 * 1024 * 1024;
 
 /// Serves one request on `compiled`, which the caller loaded once: a publish during the call
 /// does not change what this request sees.
-/// `trusted_proxies`: peers whose forwarding headers name the client's address; `telemetry`:
-/// where sampled requests' spans go.
+/// `secure`: the request came over TLS; `trusted_proxies`: peers whose forwarding headers name
+/// the client's address; `telemetry`: where sampled requests' spans go.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the listener's facts, each a plain value"
+)]
 pub(crate) async fn handle(
     compiled: &Compiled,
     client: &HttpClient,
     request: Request<Incoming>,
     peer: SocketAddr,
+    secure: bool,
     trusted_proxies: &[ipnet::IpNet],
     telemetry: Option<&Telemetry>,
     access_log: &AccessLogSink,
@@ -64,6 +69,7 @@ pub(crate) async fn handle(
         access_log,
     );
     ctx.body_len = http_body::Body::size_hint(&body).exact();
+    ctx.secure = secure;
     if !trusted_proxies.is_empty() {
         ctx.client = client_address(peer, &parts.headers, trusted_proxies);
     }
