@@ -147,11 +147,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let gateway_task =
-        tokio::spawn(Arc::clone(&gateway).serve(gateway_listener, stopped(stop_rx.clone())));
-    let tls_task = tls_listener.map(|listener| {
-        tokio::spawn(Arc::clone(&gateway).serve_tls(listener, stopped(stop_rx.clone())))
-    });
+    let gateway_task = tokio::spawn(Arc::clone(&gateway).serve_with_tls(
+        gateway_listener,
+        tls_listener,
+        stopped(stop_rx.clone()),
+    ));
     let status = crate::status::router(status_store, Arc::clone(&gateway));
     let status_stop = stopped(stop_rx.clone());
     let status_task = tokio::spawn(async move {
@@ -177,22 +177,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     shutdown_signal(terminate).await;
     tracing::info!("shutting down: draining in-flight requests");
     let _ = stop_tx.send(true);
-    let tls_done = async move {
-        match tls_task {
-            Some(task) => Some(task.await),
-            None => None,
-        }
-    };
-    let (gateway_result, tls_result, admin_result, status_result) =
-        tokio::join!(gateway_task, tls_done, admin_task, status_task);
+    let (gateway_result, admin_result, status_result) =
+        tokio::join!(gateway_task, admin_task, status_task);
     gateway_result
         .context("gateway task failed")?
         .context("gateway listener failed")?;
-    if let Some(result) = tls_result {
-        result
-            .context("HTTPS gateway task failed")?
-            .context("HTTPS gateway listener failed")?;
-    }
     admin_result
         .context("admin task failed")?
         .context("admin listener failed")?;

@@ -583,3 +583,144 @@ async fn uploads_are_checked_and_the_private_key_never_comes_back() {
         "{list}"
     );
 }
+
+#[tokio::test]
+async fn api_protocols_are_enforced_and_an_https_only_api_may_redirect() {
+    let (pylon, group, backend) = https_pylon().await;
+    let https = pylon.https.unwrap();
+    let ca = TestCa::new();
+    upload(&pylon, "shop", ca.leaf(&["shop.example.com"]), false).await;
+    let api = |name: &str, path: &str, protocols: Value, redirect: bool| {
+        let mut spec = http_api(name, "GET", path, &backend.url(), path);
+        spec["request"]["protocols"] = protocols;
+        spec["request"]["https_redirect"] = json!(redirect);
+        spec
+    };
+    for spec in [
+        api("secure", "/secure", json!(["HTTPS"]), false),
+        api("plain", "/plain", json!(["HTTP"]), false),
+        api("moved", "/moved", json!(["HTTPS"]), true),
+    ] {
+        let id = pylon.create_api(&group, spec).await;
+        pylon.publish(&group, &id, "RELEASE").await;
+    }
+    let over_http = |path: &str| {
+        let pylon = &pylon;
+        let url = format!("http://{}{path}", pylon.gateway);
+        async move {
+            send(
+                Method::GET,
+                &url,
+                &[("host".into(), "shop.example.com".into())],
+                Default::default(),
+            )
+            .await
+        }
+    };
+
+    over_http("/secure")
+        .await
+        .assert_error(403, "Invalid protocol HTTP unsupported");
+    assert_eq!(
+        over_http("/secure").await.header("x-ca-error-code"),
+        "D403PT"
+    );
+    let (ok, out, err) = curl(https, &ca.ca_file(), "shop.example.com", "/secure", &[]).await;
+    assert!(ok && out.contains("\"path\":\"/secure\""), "{out}{err}");
+
+    assert_eq!(over_http("/plain").await.status, StatusCode::OK);
+    let (ok, out, _) = curl(https, &ca.ca_file(), "shop.example.com", "/plain", &["-i"]).await;
+    assert!(ok);
+    assert!(out.starts_with("HTTP/2 403"), "{out}");
+    assert!(out.contains("Invalid protocol HTTPS unsupported"), "{out}");
+
+    // A redirect keeps the path and query and names the HTTPS listener's port; curl follows it.
+    let moved = over_http("/moved?x=1&y=%2F").await;
+    assert_eq!(moved.status, StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(
+        moved.header("location"),
+        format!("https://shop.example.com:{}/moved?x=1&y=%2F", https.port())
+    );
+    let port = https.port();
+    let out = Command::new("curl")
+        .args(["-sS", "-L", "--max-time", "10", "--cacert"])
+        .arg(ca.ca_file())
+        .arg("--resolve")
+        .arg(format!("shop.example.com:{port}:127.0.0.1"))
+        .args(["-H", "host: shop.example.com"])
+        .arg(format!("http://{}/moved?x=1", pylon.gateway))
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\"query\":\"x=1\""), "{text}");
+    assert!(text.contains("\"x-forwarded-proto\":\"https\""), "{text}");
+
+    // A redirect for an API also served over HTTP makes no sense: refused when configured.
+    let (status, body) = pylon
+        .admin(
+            Method::POST,
+            &format!("/v1/groups/{group}/apis"),
+            Some(api("both", "/both", json!(["HTTP", "HTTPS"]), true)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "request.https_redirect", "{body}");
+}
+
+#[tokio::test]
+async fn plain_and_https_connections_share_one_connection_cap() {
+    let pylon = Pylon::start_with(
+        &["--tls-listen", "127.0.0.1:0", "--max-connections", "2"],
+        false,
+    )
+    .await;
+    let https = pylon.https.unwrap();
+    let backend = Backend::start("b").await;
+    let group = pylon.create_group("shop").await;
+    pylon
+        .ok(
+            Method::POST,
+            &format!("/v1/groups/{group}/domains"),
+            json!({"name": "shop.example.com"}),
+        )
+        .await;
+    let api = pylon
+        .create_api(
+            &group,
+            http_api("echo", "GET", "/echo", &backend.url(), "/echo"),
+        )
+        .await;
+    pylon.publish(&group, &api, "RELEASE").await;
+    let ca = TestCa::new();
+    upload(&pylon, "shop", ca.leaf(&["shop.example.com"]), false).await;
+
+    let mut oldest = tokio::net::TcpStream::connect(pylon.gateway).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let mut kept = KeptConnection::open(https, &ca.cert_pem, "shop.example.com").await;
+    assert!(
+        kept.get("shop.example.com", "/echo")
+            .await
+            .starts_with("200 ")
+    );
+    // A third connection, over HTTPS: the idle plain one, oldest, makes room.
+    let mut third = KeptConnection::open(https, &ca.cert_pem, "shop.example.com").await;
+    assert!(
+        third
+            .get("shop.example.com", "/echo")
+            .await
+            .starts_with("200 ")
+    );
+    let mut buf = [0u8; 64];
+    let closed =
+        tokio::time::timeout(std::time::Duration::from_secs(3), oldest.read(&mut buf)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "the plain connection was shed: {closed:?}"
+    );
+    assert!(
+        kept.get("shop.example.com", "/echo")
+            .await
+            .starts_with("200 ")
+    );
+}

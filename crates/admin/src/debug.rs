@@ -47,6 +47,10 @@ pub struct DebugRequest {
     pub headers: BTreeMap<String, String>,
     #[serde(default)]
     pub body: String,
+    /// Run it as a call that came over HTTPS (for an API's `protocols`). Default: when the
+    /// API (`api_id`) is served over HTTPS only.
+    #[serde(default)]
+    pub https: Option<bool>,
 }
 
 fn release() -> String {
@@ -164,7 +168,15 @@ pub(crate) async fn debug(
         .parse()
         .map_err(|_| ApiError::invalid("path", "path and query do not form a URL"))?;
     *request.headers_mut() = headers;
-    let trace = gateway.debug(request).await;
+    let https = req.https.unwrap_or_else(|| {
+        api.as_ref().is_some_and(|a| {
+            !a.spec
+                .request
+                .protocols
+                .contains(&pylon_model::Protocol::Http)
+        })
+    });
+    let trace = gateway.debug(request, https).await;
     Ok(Json(DebugResponse { signed, trace }))
 }
 

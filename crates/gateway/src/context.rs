@@ -127,6 +127,8 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) host: &'a str,
     /// Whether the request came over TLS.
     pub(crate) secure: bool,
+    /// The HTTPS listener's port, if one runs.
+    pub(crate) https_port: Option<u16>,
     /// Set by the route phase.
     pub(crate) routed: Option<RouteSummary<'a>>,
     pub(crate) caller: Caller,
@@ -167,6 +169,7 @@ impl<'a> RequestContext<'a> {
             start: Instant::now(),
             host,
             secure: false,
+            https_port: None,
             routed: None,
             caller: Caller::default(),
             policy_headers: HeaderMap::new(),

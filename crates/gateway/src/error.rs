@@ -26,6 +26,9 @@ pub(crate) enum GatewayError {
     InvalidUrl(String),
     #[error("method `{0}` is not routed")]
     InvalidHttpMethod(String),
+    /// `HTTP` or `HTTPS`: the transport the API does not list in `request.protocols`.
+    #[error("the API is not served over {0} (request.protocols)")]
+    ProtocolNotAllowed(&'static str),
     /// With why, when it was worked out (online debugging).
     #[error("no API matches the request{}", .0.as_deref().map(|w| format!(": {w}")).unwrap_or_default())]
     ApiNotFound(Option<String>),
@@ -109,6 +112,7 @@ impl GatewayError {
             Self::CorsOrigin(_)
             | Self::CorsMethod(_)
             | Self::IpDenied(_)
+            | Self::ProtocolNotAllowed(_)
             | Self::Throttled { .. } => StatusCode::FORBIDDEN,
         }
     }
@@ -121,6 +125,7 @@ impl GatewayError {
             Self::InvalidDomain(_) => "D400ID",
             Self::InvalidUrl(_) => "D400IU",
             Self::InvalidHttpMethod(_) => "D400IM",
+            Self::ProtocolNotAllowed(_) => "D403PT",
             Self::ApiNotFound(_) => "D400NF",
             Self::InvalidPath(_) => "D400IP",
             Self::HeadTooLarge => "R431HL",
@@ -154,6 +159,8 @@ impl GatewayError {
             Self::InvalidDomain(_) => "Invalid Domain".into(),
             Self::InvalidUrl(_) => "Invalid Url".into(),
             Self::InvalidHttpMethod(_) => "Invalid HttpMethod".into(),
+            // Alibaba's words (its code I403PT).
+            Self::ProtocolNotAllowed(used) => format!("Invalid protocol {used} unsupported"),
             Self::ApiNotFound(_) => "API Not Found".into(),
             Self::InvalidPath(reason) => format!("Invalid Url: {reason}"),
             Self::HeadTooLarge => "Request Header Fields Too Large".into(),
@@ -438,6 +445,11 @@ mod tests {
                 GatewayError::BodyTooLarge { limit: 1 },
                 413,
                 "Request Body Too Large",
+            ),
+            (
+                GatewayError::ProtocolNotAllowed("HTTP"),
+                403,
+                "Invalid protocol HTTP unsupported",
             ),
         ];
         for (error, status, message) in cases {

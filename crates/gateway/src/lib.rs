@@ -20,6 +20,7 @@ mod urlencoded;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -66,6 +67,8 @@ pub struct Gateway {
     /// What the HTTPS listener presents, kept beside the compiled snapshot: a handshake needs
     /// no route, and a change of certificates recompiles nothing else.
     certificates: tls::table::Certificates,
+    /// The HTTPS listener's port once it runs (0: none).
+    https_port: AtomicU16,
 }
 
 impl Gateway {
@@ -92,6 +95,7 @@ impl Gateway {
             carried,
             applying: Mutex::new(()),
             certificates: Default::default(),
+            https_port: AtomicU16::new(0),
         })
     }
 
@@ -173,25 +177,36 @@ impl Gateway {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        listener::serve(self, listener, None, shutdown).await
+        self.serve_with_tls(listener, None, shutdown).await
     }
 
-    /// As [`Gateway::serve`], over TLS: each handshake gets the certificate its SNI names
-    /// (the module doc of `tls::table`), from the certificates applied at that moment.
-    pub async fn serve_tls(
+    /// As [`Gateway::serve`], with HTTPS on `tls_listener` too: each handshake gets the
+    /// certificate its SNI names (the module doc of `tls::table`), from the certificates
+    /// applied at that moment. Both listeners share the workers and the connection cap.
+    pub async fn serve_with_tls(
         self: Arc<Self>,
         listener: tokio::net::TcpListener,
+        tls_listener: Option<tokio::net::TcpListener>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let config = tls::server_config(self.certificates.resolver())
-            .map_err(|e| std::io::Error::other(format!("TLS configuration: {e}")))?;
-        listener::serve(self, listener, Some(config), shutdown).await
+        let tls = match tls_listener {
+            None => None,
+            Some(tls_listener) => {
+                let config = tls::server_config(self.certificates.resolver())
+                    .map_err(|e| std::io::Error::other(format!("TLS configuration: {e}")))?;
+                self.https_port
+                    .store(tls_listener.local_addr()?.port(), Ordering::Relaxed);
+                Some((tls_listener, config))
+            }
+        };
+        listener::serve(self, listener, tls, shutdown).await
     }
 
     /// Online debugging: runs `request` through the real pipeline on the current snapshot,
     /// calling the real backend, and returns what happened in each phase. The request's Host
-    /// header picks the group as for any request.
-    pub async fn debug(&self, request: Request<bytes::Bytes>) -> DebugTrace {
+    /// header picks the group as for any request; `secure` runs it as a call that came over
+    /// TLS (for the API's `protocols`).
+    pub async fn debug(&self, request: Request<bytes::Bytes>, secure: bool) -> DebugTrace {
         let Some(compiled) = self.compiled.load_full() else {
             return DebugTrace::default();
         };
@@ -209,6 +224,7 @@ impl Gateway {
             &self.config.access_log,
         );
         ctx.body_len = Some(body.len() as u64);
+        ctx.secure = secure;
         let mut recorder = observe::trace::Trace::default();
         recorder.out.request = observe::trace::message(
             Some(parts.method.as_str()),
@@ -260,17 +276,16 @@ impl Gateway {
                 // Held for the request: a reload meanwhile does not change who is trusted.
                 let limits = self.limits.load_full();
                 let telemetry = self.telemetry.as_ref();
-                pipeline::handle(
-                    &compiled,
-                    client,
-                    request,
-                    peer,
-                    secure,
-                    &limits.trusted_proxies,
+                let edge = pipeline::Edge {
+                    trusted_proxies: &limits.trusted_proxies,
                     telemetry,
-                    &self.config.access_log,
-                )
-                .await
+                    access_log: &self.config.access_log,
+                    https_port: match self.https_port.load(Ordering::Relaxed) {
+                        0 => None,
+                        port => Some(port),
+                    },
+                };
+                pipeline::handle(&compiled, client, request, peer, secure, &edge).await
             }
             None => {
                 let id = request::id::RequestId::generate();

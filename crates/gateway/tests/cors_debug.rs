@@ -147,7 +147,7 @@ async fn a_debug_trace_shows_each_phase_and_the_backend_exchange() {
         .header("x-ca-stage", "RELEASE")
         .body(Bytes::new())
         .unwrap();
-    let trace = gw.gateway.debug(request).await;
+    let trace = gw.gateway.debug(request, false).await;
     let route = trace.route.as_ref().unwrap();
     assert_eq!(route.group_id, GROUP);
     assert_eq!(route.environment, "RELEASE");
@@ -175,6 +175,7 @@ async fn a_debug_trace_shows_each_phase_and_the_backend_exchange() {
         names,
         [
             "route",
+            "protocol",
             "read body",
             "validate",
             "authenticate",
@@ -192,7 +193,7 @@ async fn a_debug_trace_shows_each_phase_and_the_backend_exchange() {
         .header("host", HOST)
         .body(Bytes::new())
         .unwrap();
-    let trace = gw.gateway.debug(request).await;
+    let trace = gw.gateway.debug(request, false).await;
     let error = trace.error.as_ref().unwrap();
     assert_eq!(error.status, 400);
     assert_eq!(error.code, "P400IP");
@@ -228,7 +229,7 @@ async fn a_debug_trace_says_what_chose_the_environment() {
         let request = b.body(Bytes::new()).unwrap();
         let gateway = gw.gateway.clone();
         async move {
-            let trace = gateway.debug(request).await;
+            let trace = gateway.debug(request, false).await;
             let route = trace.route.expect("routed");
             (route.environment, route.environment_from)
         }

@@ -205,6 +205,10 @@ pub struct RequestConfig {
     /// match, for backends that take encoded slashes as data. Dot segments stay refused.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_encoded_slashes: bool,
+    /// For an HTTPS-only API: a call over plain HTTP is answered with a `308` redirect to the
+    /// same URL over `https://` instead of the refusal `Invalid protocol HTTP unsupported`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub https_redirect: bool,
 }
 
 fn default_protocols() -> Vec<Protocol> {
@@ -326,6 +330,11 @@ impl ApiSpec {
             !self.request.protocols.is_empty(),
             "request.protocols",
             "at least one protocol is required",
+        )?;
+        check(
+            !self.request.https_redirect || self.request.protocols == [Protocol::Https],
+            "request.https_redirect",
+            "redirects to HTTPS only for an HTTPS-only API (`protocols: [HTTPS]`)",
         )?;
         let pattern = PathPattern::parse_definition(&self.request.path)?;
         let path_params = pattern.param_names();

@@ -32,6 +32,7 @@ fn deployment(index: usize, method: Method, path: String) -> Deployment {
                     path,
                     regex_priority: 0,
                     allow_encoded_slashes: false,
+                    https_redirect: false,
                     mode: RequestMode::PassThrough,
                 },
                 parameters: Vec::new(),

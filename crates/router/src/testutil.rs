@@ -62,6 +62,7 @@ pub(crate) fn deployment(
                     path: path.into(),
                     regex_priority: 0,
                     allow_encoded_slashes: false,
+                    https_redirect: false,
                     mode: RequestMode::PassThrough,
                 },
                 parameters: Vec::new(),

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
 use pylon_model::{
-    AppCodeMode, AuthType, Authorization, BackendDefinition, Deployment, Location, RequestMode,
-    SystemParameterKind,
+    AppCodeMode, AuthType, Authorization, BackendDefinition, Deployment, Location, Protocol,
+    RequestMode, SystemParameterKind,
 };
 
 use super::access::Grants;
@@ -103,6 +103,7 @@ pub(crate) struct ApiPlan {
     pub(crate) mode: RequestMode,
     /// `request.allow_encoded_slashes`: path values may carry `%2F`, `%5C` and `\`.
     pub(crate) allow_encoded_slashes: bool,
+    pub(crate) protocols: Protocols,
     pub(crate) auth: AuthPlan,
     /// The apps that may call this API in this environment.
     pub(crate) grants: Grants,
@@ -128,6 +129,15 @@ pub(crate) struct ApiPlan {
     pub(crate) backend: Result<BackendPlan, Unservable>,
     /// This API's series in this environment: requests only add to them.
     pub(crate) metrics: Arc<ApiMetrics>,
+}
+
+/// The transports an API is served on (`request.protocols`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Protocols {
+    pub(crate) http: bool,
+    pub(crate) https: bool,
+    /// Plain-HTTP calls get a redirect to HTTPS instead of a refusal.
+    pub(crate) https_redirect: bool,
 }
 
 /// What compiling one deployment reads besides the deployment itself, resolved for its
@@ -158,6 +168,11 @@ impl ApiPlan {
             environment: deployment.environment.clone(),
             mode: spec.request.mode,
             allow_encoded_slashes: spec.request.allow_encoded_slashes,
+            protocols: Protocols {
+                http: spec.request.protocols.contains(&Protocol::Http),
+                https: spec.request.protocols.contains(&Protocol::Https),
+                https_redirect: spec.request.https_redirect,
+            },
             auth: AuthPlan {
                 kind: spec.auth.auth_type,
                 app_code: spec.auth.app_code,

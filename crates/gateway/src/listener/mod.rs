@@ -81,15 +81,20 @@ struct Shared<S> {
     tls: Option<TlsAcceptor>,
 }
 
-/// `tls`: serve HTTPS with this configuration instead of plain HTTP.
+/// Serves plain HTTP on `listener` and, with `tls`, HTTPS on its socket with its
+/// configuration: the same workers accept from both, under one connection cap.
 pub(crate) async fn serve<S: Service>(
     gateway: Arc<S>,
     listener: TcpListener,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: Option<(TcpListener, Arc<rustls::ServerConfig>)>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let listener = listener.into_std()?;
+    let (tls_listener, tls) = match tls {
+        Some((listener, config)) => (Some(listener.into_std()?), Some(config)),
+        None => (None, None),
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let shared = Arc::new(Shared {
         gateway,
@@ -101,6 +106,7 @@ pub(crate) async fn serve<S: Service>(
     let mut finished = Vec::with_capacity(workers);
     for index in 0..workers {
         let socket = listener.try_clone()?;
+        let tls_socket = tls_listener.as_ref().map(|l| l.try_clone()).transpose()?;
         let shared = shared.clone();
         let stop = stop_rx.clone();
         let (done_tx, done_rx) = oneshot::channel();
@@ -112,14 +118,16 @@ pub(crate) async fn serve<S: Service>(
                     .build()
                     .and_then(|runtime| {
                         runtime.block_on(async move {
-                            worker(shared, index, TcpListener::from_std(socket)?, stop).await
+                            let plain = TcpListener::from_std(socket)?;
+                            let tls = tls_socket.map(TcpListener::from_std).transpose()?;
+                            worker(shared, index, plain, tls, stop).await
                         })
                     });
                 let _ = done_tx.send(result);
             })?;
         finished.push(done_rx);
     }
-    drop(listener);
+    drop((listener, tls_listener));
     shutdown.await;
     shared.draining.store(true, Ordering::Release);
     let _ = stop_tx.send(true);
@@ -165,11 +173,20 @@ impl AcceptBackoff {
     }
 }
 
-/// One event loop: accepts, serves, reaps, and on `stop` drains.
+/// Accepts on `listener`, or never when there is none.
+async fn accept_on(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One event loop: accepts (plain and TLS), serves, reaps, and on `stop` drains.
 async fn worker<S: Service>(
     shared: Arc<Shared<S>>,
     index: usize,
     listener: TcpListener,
+    tls_listener: Option<TcpListener>,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let client = backend_client::client();
@@ -182,21 +199,9 @@ async fn worker<S: Service>(
     let mut reap = tokio::time::interval(REAP_INTERVAL);
     reap.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => {
-                    backoff.succeeded();
-                    pair
-                }
-                Err(e) => {
-                    // Out of file descriptors: an idle connection gives one back.
-                    if matches!(e.raw_os_error(), Some(24 | 23)) {
-                        shed_oldest_idle(&shared);
-                    }
-                    tokio::time::sleep(backoff.failed(&e)).await;
-                    continue;
-                }
-            },
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted.map(|(s, p)| (s, p, false)),
+            accepted = accept_on(tls_listener.as_ref()) => accepted.map(|(s, p)| (s, p, true)),
             _ = reap.tick() => {
                 client.reap();
                 let limits = shared.gateway.limits();
@@ -208,10 +213,30 @@ async fn worker<S: Service>(
             }
             _ = stop.wait_for(|stop| *stop) => break,
         };
+        let (stream, peer, secure) = match accepted {
+            Ok(accepted) => {
+                backoff.succeeded();
+                accepted
+            }
+            Err(e) => {
+                // Out of file descriptors: an idle connection gives one back.
+                if matches!(e.raw_os_error(), Some(24 | 23)) {
+                    shed_oldest_idle(&shared);
+                }
+                tokio::time::sleep(backoff.failed(&e)).await;
+                continue;
+            }
+        };
         let limits = shared.gateway.limits();
         let (open, guard) = shared.open.open();
         if open > limits.max_connections && !shed_oldest_idle(&shared) {
-            tokio::spawn(refuse(stream, peer, guard));
+            if secure {
+                // A plain-text 503 means nothing to a TLS client, and a handshake is the
+                // expensive part the cap guards against: the connection is closed.
+                tracing::warn!(%peer, "HTTPS connection closed: connection limit reached");
+            } else {
+                tokio::spawn(refuse(stream, peer, guard));
+            }
             continue;
         }
         if let Err(e) = stream.set_nodelay(true) {
@@ -219,17 +244,21 @@ async fn worker<S: Service>(
         }
         let state = ConnState::new();
         registry(&mut |r| r.add(state.clone()));
+        let accepted = Accepted {
+            stream,
+            peer,
+            secure,
+            state,
+            _open: guard,
+        };
         tokio::spawn(connection(
             shared.clone(),
             builder(&limits),
             client.clone(),
-            stream,
-            peer,
-            state,
-            guard,
+            accepted,
         ));
     }
-    drop(listener);
+    drop((listener, tls_listener));
     let mine = shared
         .registries
         .get(index)
@@ -319,16 +348,30 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     builder
 }
 
+/// A connection just accepted, counted and registered.
+struct Accepted {
+    stream: TcpStream,
+    peer: SocketAddr,
+    /// Accepted on the HTTPS listener: a handshake comes first.
+    secure: bool,
+    state: Arc<ConnState>,
+    _open: OpenGuard,
+}
+
 async fn connection<S: Service>(
     shared: Arc<Shared<S>>,
     builder: auto::Builder<TokioExecutor>,
     client: backend_client::HttpClient,
-    stream: TcpStream,
-    peer: SocketAddr,
-    state: Arc<ConnState>,
-    _open: OpenGuard,
+    accepted: Accepted,
 ) {
-    match shared.tls.clone() {
+    let Accepted {
+        stream,
+        peer,
+        secure,
+        state,
+        _open,
+    } = accepted;
+    match shared.tls.clone().filter(|_| secure) {
         None => serve_connection(&shared, builder, client, stream, peer, &state, false).await,
         Some(acceptor) => {
             let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));

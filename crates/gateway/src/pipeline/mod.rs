@@ -9,6 +9,7 @@ pub(crate) mod forward;
 pub(crate) mod jwt;
 pub(crate) mod normalize;
 pub(crate) mod policies;
+pub(crate) mod protocol;
 pub(crate) mod respond;
 pub(crate) mod route;
 pub(crate) mod validate;
@@ -39,23 +40,26 @@ use pylon_auth::alibaba::{self, CONTENT_MD5};
 /// Bodies read into memory (forms, signed bodies) are refused (413) past this size.
 pub(crate) const MAX_BUFFERED_BODY: usize = 8 * 1024 * 1024;
 
+/// What the gateway around the pipeline holds for every request.
+pub(crate) struct Edge<'e> {
+    /// Peers whose forwarding headers name the client's address.
+    pub(crate) trusted_proxies: &'e [ipnet::IpNet],
+    /// Where sampled requests' spans go.
+    pub(crate) telemetry: Option<&'e Telemetry>,
+    pub(crate) access_log: &'e AccessLogSink,
+    /// The HTTPS listener's port, where plain-HTTP calls to HTTPS-only APIs are redirected.
+    pub(crate) https_port: Option<u16>,
+}
+
 /// Serves one request on `compiled`, which the caller loaded once: a publish during the call
-/// does not change what this request sees.
-/// `secure`: the request came over TLS; `trusted_proxies`: peers whose forwarding headers name
-/// the client's address; `telemetry`: where sampled requests' spans go.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the listener's facts, each a plain value"
-)]
+/// does not change what this request sees. `secure`: the request came over TLS.
 pub(crate) async fn handle(
     compiled: &Compiled,
     client: &HttpClient,
     request: Request<Incoming>,
     peer: SocketAddr,
     secure: bool,
-    trusted_proxies: &[ipnet::IpNet],
-    telemetry: Option<&Telemetry>,
-    access_log: &AccessLogSink,
+    edge: &Edge<'_>,
 ) -> Response<GatewayBody> {
     let (mut parts, body) = request.into_parts();
     let extensions = std::mem::take(&mut parts.extensions);
@@ -66,14 +70,15 @@ pub(crate) async fn handle(
         extensions,
         peer,
         client_path.as_deref(),
-        access_log,
+        edge.access_log,
     );
     ctx.body_len = http_body::Body::size_hint(&body).exact();
     ctx.secure = secure;
-    if !trusted_proxies.is_empty() {
-        ctx.client = client_address(peer, &parts.headers, trusted_proxies);
+    ctx.https_port = edge.https_port;
+    if !edge.trusted_proxies.is_empty() {
+        ctx.client = client_address(peer, &parts.headers, edge.trusted_proxies);
     }
-    if let Some(telemetry) = telemetry {
+    if let Some(telemetry) = edge.telemetry {
         ctx.observers.otel = telemetry.begin(&parts.headers);
     }
     let result = match normalized {
@@ -167,6 +172,9 @@ pub(crate) async fn run(
 ) -> Result<Response<GatewayBody>, GatewayError> {
     let route = phase!(ctx.observers, "route", route::route(ctx));
     ctx.observers.routed(&route.info(ctx.compiled, ctx.host));
+    if let Some(redirect) = phase!(ctx.observers, "protocol", protocol::check(ctx, route.plan)) {
+        return Ok(redirect);
+    }
     let body = match inbound {
         Inbound::Incoming(body) => RequestBody::Stream(body),
         Inbound::Bytes(bytes) => RequestBody::Buffered {
