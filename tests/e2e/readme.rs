@@ -37,12 +37,14 @@ fn free_port() -> u16 {
 async fn readme_quick_start() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let (gateway, admin, files) = (free_port(), free_port(), free_port());
+    let (gateway, admin, files, https) = (free_port(), free_port(), free_port(), free_port());
     let script = quick_start_script(&readme)
         .replace(":8080", &format!(":{gateway}"))
+        .replace("0.0.0.0:8443", &format!("127.0.0.1:{https}"))
+        .replace(":8443", &format!(":{https}"))
         .replace("http.server 8000", &format!("http.server {files}"))
         .replace("127.0.0.1:8000", &format!("127.0.0.1:{files}"));
-    assert!(script.contains("pylon serve &"), "{script}");
+    assert!(script.contains("pylon serve --tls-listen"), "{script}");
     let dir = tempfile::tempdir().unwrap();
     let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_pylon"))
         .parent()
@@ -83,6 +85,14 @@ async fn readme_quick_start() {
     assert!(stdout.contains("API Not Found"), "{stdout}");
     assert!(
         stdout.contains("description: Static files of the shop"),
+        "{stdout}"
+    );
+    // The certificate is listed, then the file comes over HTTPS (curl verified the chain).
+    let after_certificate = stdout.split("shop-tls").nth(1).unwrap_or("");
+    assert!(
+        after_certificate.split_once('\n').is_some_and(
+            |(_, next)| next.starts_with("name: files\ndescription: Static files of the shop")
+        ),
         "{stdout}"
     );
     // Two versions, and the rollback made version 1 active again.

@@ -1,4 +1,4 @@
-//! Encryption at rest of AppSecrets and AppCodes, and the key that does it.
+//! Encryption at rest of AppSecrets, AppCodes and TLS private keys, and the key that does it.
 //!
 //! Each value is sealed with XChaCha20-Poly1305 under a fresh random 192-bit nonce (large enough
 //! that random nonces never repeat in practice) and stored as `v1:` + base64(nonce || ciphertext).
@@ -27,7 +27,7 @@ const NONCE_LEN: usize = 24;
 const WRONG_KEY: &str =
     "cannot decrypt stored secrets: the secret key does not match the one they were written with";
 
-/// 32-byte key that encrypts AppSecrets, AppCodes and JWT HS256 secrets at rest. Debug prints nothing secret.
+/// 32-byte key that encrypts AppSecrets, AppCodes, JWT HS256 secrets and TLS private keys at rest. Debug prints nothing secret.
 #[derive(Clone)]
 pub struct SecretKey([u8; 32]);
 
