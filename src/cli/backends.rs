@@ -52,8 +52,8 @@ pub enum BackendCommand {
         backend: String,
         /// The environment, e.g. RELEASE.
         environment: String,
-        /// http: base URL, `http://host:port/base` (may hold `${stageVariables.x}`; https:// is
-        /// not supported yet).
+        /// http: base URL, `http://host:port/base` or `https://...` (may hold
+        /// `${stageVariables.x}`); TLS settings (CA bundle, server name) go in a `--file`.
         #[arg(long, conflicts_with_all = ["upstream", "mock_status", "file"])]
         url: Option<String>,
         /// upstream: the upstream's id or name.

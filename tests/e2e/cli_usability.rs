@@ -142,13 +142,13 @@ async fn cli_errors_name_the_cli_command_not_the_rest_call() {
             "svc",
             "RELEASE",
             "--url",
-            "https://api.example.com",
+            "ftp://api.example.com",
         ],
     )
     .await;
     assert!(!ok);
     assert!(
-        stderr.contains("422") && stderr.contains("HTTPS backends are not supported yet"),
+        stderr.contains("422") && stderr.contains("must start with http:// or https://"),
         "{stderr}"
     );
 

@@ -14,14 +14,14 @@ use tokio::process::Command;
 use crate::harness::*;
 
 /// A CA made for one test, and certificates it signs.
-struct TestCa {
+pub(crate) struct TestCa {
     issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-    cert_pem: String,
+    pub(crate) cert_pem: String,
     dir: tempfile::TempDir,
 }
 
 impl TestCa {
-    fn new() -> TestCa {
+    pub(crate) fn new() -> TestCa {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -38,12 +38,12 @@ impl TestCa {
         }
     }
 
-    fn ca_file(&self) -> PathBuf {
+    pub(crate) fn ca_file(&self) -> PathBuf {
         self.dir.path().join("ca.pem")
     }
 
     /// A server certificate for `names` (chain PEM, key PEM).
-    fn leaf(&self, names: &[&str]) -> (String, String) {
+    pub(crate) fn leaf(&self, names: &[&str]) -> (String, String) {
         let key = rcgen::KeyPair::generate().unwrap();
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let mut params = rcgen::CertificateParams::new(names.clone()).unwrap();
@@ -65,7 +65,12 @@ impl TestCa {
     }
 }
 
-async fn upload(pylon: &Pylon, name: &str, (cert, key): (String, String), default: bool) -> Value {
+pub(crate) async fn upload(
+    pylon: &Pylon,
+    name: &str,
+    (cert, key): (String, String),
+    default: bool,
+) -> Value {
     pylon
         .ok(
             Method::POST,

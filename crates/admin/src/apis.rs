@@ -36,7 +36,9 @@ async fn validate(s: &AppState, spec: &ApiSpec) -> ApiResult<()> {
             Err(e) => Err(e.into()),
         },
         BackendTarget::Inline(def) => {
-            check_upstream_reference(&s.store, def, "backend.service.inline.upstream").await
+            check_upstream_reference(&s.store, def, "backend.service.inline.upstream").await?;
+            let tls = crate::backends::definition_tls(def);
+            crate::backends::check_tls(&s.store, tls, "backend.service.inline.tls").await
         }
     }
 }

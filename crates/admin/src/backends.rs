@@ -4,7 +4,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
 use pylon_model::template::StageTemplate;
-use pylon_model::{Backend, BackendDefinition, BackendEnvironment, BackendSpec, ValidationError};
+use pylon_model::{
+    Backend, BackendDefinition, BackendEnvironment, BackendSpec, BackendTls, ValidationError,
+};
 use pylon_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -144,6 +146,7 @@ pub(crate) async fn put_definition(
         ValidationError::new(field, e.message)
     })?;
     check_upstream_reference(&s.store, &definition, "upstream").await?;
+    check_tls(&s.store, definition_tls(&definition), "tls").await?;
     let record = BackendEnvironment {
         backend_id: backend.id,
         environment: env.name,
@@ -219,6 +222,45 @@ pub(crate) fn kind_name(spec: &BackendSpec) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+/// TLS settings must load as the gateway will load them: a CA bundle of certificates it can
+/// trust, a client certificate that exists. `field` names the settings (`tls`, `backend.tls`).
+pub(crate) async fn check_tls(
+    store: &Store,
+    tls: Option<&BackendTls>,
+    field: &str,
+) -> ApiResult<()> {
+    let Some(tls) = tls else {
+        return Ok(());
+    };
+    if let Some(bundle) = &tls.ca_bundle {
+        pylon_gateway::check_ca_bundle(bundle)
+            .map_err(|e| ApiError::invalid(format!("{field}.ca_bundle"), e))?;
+    }
+    if let Some(name) = &tls.client_certificate {
+        match store.get_certificate(name).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound { .. }) => {
+                return Err(ApiError::invalid(
+                    format!("{field}.client_certificate"),
+                    format!(
+                        "certificate `{name}` does not exist (upload it with `pylon certificate add`)"
+                    ),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// The TLS settings of an http definition, if any.
+pub(crate) fn definition_tls(definition: &BackendDefinition) -> Option<&BackendTls> {
+    match definition {
+        BackendDefinition::Http { tls, .. } => tls.as_ref(),
+        _ => None,
+    }
 }
 
 /// An `upstream` definition must name an existing upstream, unless the name is only known per

@@ -118,7 +118,7 @@ async fn check_rendered_url(
     definition: &BackendDefinition,
     field: &str,
 ) -> ApiResult<()> {
-    let BackendDefinition::Http { url } = definition else {
+    let BackendDefinition::Http { url, tls } = definition else {
         return Ok(());
     };
     let template = StageTemplate::parse(url, field)?;
@@ -134,6 +134,7 @@ async fn check_rendered_url(
     };
     BackendDefinition::Http {
         url: rendered.clone(),
+        tls: tls.clone(),
     }
     .validate(field)
     .map_err(|e| {

@@ -23,6 +23,7 @@ pub(crate) async fn create(
     JsonBody(spec): JsonBody<UpstreamSpec>,
 ) -> ApiResult<(StatusCode, Json<Upstream>)> {
     spec.validate()?;
+    crate::backends::check_tls(&s.store, spec.tls.as_ref(), "tls").await?;
     let now = now_ms();
     let upstream = Upstream {
         id: new_id(),
@@ -55,6 +56,7 @@ pub(crate) async fn update(
     JsonBody(spec): JsonBody<UpstreamSpec>,
 ) -> ApiResult<Json<Upstream>> {
     spec.validate()?;
+    crate::backends::check_tls(&s.store, spec.tls.as_ref(), "tls").await?;
     let mut upstream = s.store.get_upstream(&id).await?;
     upstream.spec = spec;
     upstream.updated_at = now_ms();

@@ -30,14 +30,15 @@ use pylon_model::{Change, Snapshot};
 use pylon_router::RouteError;
 
 use backend::client::HttpClient;
+pub use backend::tls::check_ca_bundle;
 use compiled::{Carried, Compiled};
 pub use limits::{Limits, MIN_HEADER_SIZE};
 pub use observe::log::sink::AccessLogSink;
 pub use observe::metrics::registry::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 pub use observe::otel::TracingConfig;
 pub use observe::trace::{
-    CallerTrace, DebugTrace, ErrorTrace, HttpMessage, ParameterTrace, PhaseTrace, PolicyTrace,
-    RouteTrace,
+    BackendTlsTrace, CallerTrace, DebugTrace, ErrorTrace, HttpMessage, ParameterTrace, PhaseTrace,
+    PolicyTrace, RouteTrace,
 };
 pub use policy::window::set_clock_offset;
 pub use request::body::GatewayBody;

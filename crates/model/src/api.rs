@@ -489,7 +489,8 @@ mod tests {
         assert_eq!(
             yaml,
             BackendTarget::Inline(BackendDefinition::Http {
-                url: "http://10.0.0.1".into()
+                url: "http://10.0.0.1".into(),
+                tls: None,
             })
         );
         assert!(serde_json::from_str::<BackendTarget>("{}").is_err());

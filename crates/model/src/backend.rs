@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::BackendTls;
 use crate::error::{ValidationError, check, non_empty_name};
 use crate::template::StageTemplate;
 
@@ -46,9 +47,14 @@ pub struct Backend {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum BackendDefinition {
-    /// A base URL, `http://host:port/base`; may hold `${stageVariables.x}`. `https://` is
-    /// refused until the gateway's backend client speaks TLS.
-    Http { url: String },
+    /// A base URL, `http://host:port/base` or `https://...`; may hold `${stageVariables.x}`.
+    Http {
+        url: String,
+        /// How an `https://` backend is verified (system roots when absent); only for
+        /// `https://` URLs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tls: Option<BackendTls>,
+    },
     /// An upstream by id or name (may be `${stageVariables.x}`), reached over plain HTTP,
     /// with an optional base path prefixed to every backend path.
     Upstream {
@@ -67,10 +73,6 @@ pub enum BackendDefinition {
     },
 }
 
-/// Why an `https://` backend URL is refused, in the words every entry point uses.
-pub const HTTPS_NOT_SUPPORTED: &str = "HTTPS backends are not supported yet: the gateway \
-    calls backends over plain HTTP; use an http:// URL (or an upstream reached over HTTP)";
-
 fn default_mock_status() -> u16 {
     200
 }
@@ -87,14 +89,21 @@ impl BackendDefinition {
     /// `field` prefixes the names in errors (e.g. `backend.service.inline`).
     pub fn validate(&self, field: &str) -> Result<(), ValidationError> {
         match self {
-            Self::Http { url } => {
+            Self::Http { url, tls } => {
                 let f = format!("{field}.url");
                 StageTemplate::parse(url, &f)?;
                 let lower = url.to_ascii_lowercase();
-                // Refused here rather than failing every call later: the gateway's backend
-                // client speaks plain HTTP only.
-                check(!lower.starts_with("https://"), &f, HTTPS_NOT_SUPPORTED)?;
-                check(lower.starts_with("http://"), &f, "must start with http://")?;
+                let https = lower.starts_with("https://");
+                check(
+                    https || lower.starts_with("http://"),
+                    &f,
+                    "must start with http:// or https://",
+                )?;
+                if let Some(tls) = tls {
+                    let t = format!("{field}.tls");
+                    check(https, &t, "TLS settings need an https:// URL")?;
+                    tls.validate(&t)?;
+                }
                 let host = url
                     .split_once("://")
                     .map(|(_, r)| r.split(['/', '?']).next().unwrap_or(""))
@@ -181,6 +190,7 @@ mod tests {
     fn http_urls_are_checked() {
         let bad = BackendDefinition::Http {
             url: "ftp://x".into(),
+            tls: None,
         };
         assert_eq!(
             bad.validate("definition").unwrap_err().field,
@@ -188,14 +198,16 @@ mod tests {
         );
         assert!(
             BackendDefinition::Http {
-                url: "http://${stageVariables.host}/v1".into()
+                url: "http://${stageVariables.host}/v1".into(),
+                tls: None,
             }
             .validate("d")
             .is_ok()
         );
         assert!(
             BackendDefinition::Http {
-                url: "http:///x".into()
+                url: "http:///x".into(),
+                tls: None,
             }
             .validate("d")
             .is_err()
@@ -203,20 +215,25 @@ mod tests {
     }
 
     #[test]
-    fn https_urls_are_refused_until_supported() {
+    fn https_urls_take_tls_settings_and_http_urls_refuse_them() {
+        let tls = Some(BackendTls::default());
         for url in [
             "https://api.example.com",
             "HTTPS://x/y",
             "https://${stageVariables.h}",
         ] {
-            let e = BackendDefinition::Http { url: url.into() }
-                .validate("definition")
-                .unwrap_err();
-            assert_eq!(e.field, "definition.url");
-            assert!(
-                e.message.contains("HTTPS backends are not supported yet"),
-                "{e}"
-            );
+            let def = BackendDefinition::Http {
+                url: url.into(),
+                tls: tls.clone(),
+            };
+            assert!(def.validate("definition").is_ok(), "{url}");
         }
+        let e = BackendDefinition::Http {
+            url: "http://x".into(),
+            tls,
+        }
+        .validate("definition")
+        .unwrap_err();
+        assert_eq!(e.field, "definition.tls");
     }
 }

@@ -16,6 +16,7 @@ mod policy;
 mod snapshot;
 pub mod template;
 mod throttle;
+mod tls;
 mod upstream;
 
 pub use api::{
@@ -30,9 +31,7 @@ pub use app::{
 pub use auth::{
     AppCodeMode, AuthConfig, AuthType, ClaimHeader, CorsConfig, JwtAlgorithm, JwtConfig, JwtKey,
 };
-pub use backend::{
-    Backend, BackendDefinition, BackendEnvironment, BackendKind, BackendSpec, HTTPS_NOT_SUPPORTED,
-};
+pub use backend::{Backend, BackendDefinition, BackendEnvironment, BackendKind, BackendSpec};
 pub use certificate::{Certificate, CertificateSpec, MAX_PEM_LEN, ServedCertificate, name_covers};
 pub use deployment::{Deployment, PublishRequest};
 pub use environment::{
@@ -52,4 +51,5 @@ pub use throttle::{
     AppQuota, MAX_LIMIT, MAX_SPECIAL_LIMITS, QuotaConfig, QuotaPeriod, SpecialLimit,
     ThrottleConfig, ThrottleUnit, parse_time_zone,
 };
+pub use tls::BackendTls;
 pub use upstream::{Upstream, UpstreamSpec};

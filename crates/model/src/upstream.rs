@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::BackendTls;
 use crate::error::{ValidationError, check, non_empty_name};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -17,6 +18,10 @@ pub struct UpstreamSpec {
     /// Host header sent to the targets instead of the target address.
     #[serde(default)]
     pub host_header: Option<String>,
+    /// Reach the targets over TLS, verified as this says (`{}`: the system's trust roots,
+    /// for the `host_header` or the target's host). Absent: plain HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<BackendTls>,
 }
 
 impl UpstreamSpec {
@@ -44,6 +49,9 @@ impl UpstreamSpec {
                 "must be a host name, optionally with :port",
             )?;
         }
+        if let Some(tls) = &self.tls {
+            tls.validate("tls")?;
+        }
         Ok(())
     }
 }
@@ -67,6 +75,7 @@ mod tests {
             description: String::new(),
             targets: targets.iter().map(|s| s.to_string()).collect(),
             host_header: None,
+            tls: None,
         }
     }
 

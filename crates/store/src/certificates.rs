@@ -1,7 +1,10 @@
 //! TLS certificates: the chain and what it says as the JSON record, the private key sealed
 //! in its own column (bound to the certificate's id), never in the record.
 
-use pylon_model::{Certificate, Group, ServedCertificate};
+use pylon_model::{
+    Api, BackendDefinition, BackendEnvironment, BackendTarget, BackendTls, Certificate, Group,
+    ServedCertificate, Upstream,
+};
 use sqlx::{AnyConnection, Row};
 
 use crate::Store;
@@ -42,14 +45,18 @@ impl Store {
         name_free(&mut tx, c).await?;
         default_free(&mut tx, c).await?;
         let bound = domains_bound_to(&mut tx, &old.name).await?;
-        if old.name != c.name
-            && let Some((domain, group)) = bound.first()
-        {
-            return Err(StoreError::Conflict(format!(
-                "certificate `{}` is bound to domain `{domain}` of group `{group}`; \
-                 unbind it before renaming the certificate",
-                old.name
-            )));
+        if old.name != c.name {
+            let mut users: Vec<String> = bound
+                .iter()
+                .map(|(domain, group)| format!("domain `{domain}` (group `{group}`)"))
+                .collect();
+            users.extend(backends_presenting(&mut tx, &old.name).await?);
+            if let Some(user) = users.first() {
+                return Err(StoreError::Conflict(format!(
+                    "certificate `{}` is used by {user}; it cannot be renamed while in use",
+                    old.name
+                )));
+            }
         }
         if let Some((domain, group)) = bound.iter().find(|(d, _)| !c.covers(d)) {
             return Err(StoreError::Conflict(format!(
@@ -89,6 +96,14 @@ impl Store {
     pub async fn delete_certificate(&self, id: &str) -> Result<()> {
         let mut tx = self.write_tx().await?;
         let c: Certificate = get_by_id(&mut tx, id).await?;
+        let users = backends_presenting(&mut tx, &c.name).await?;
+        if !users.is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "certificate `{}` is the client certificate of {}; change their TLS settings first",
+                c.name,
+                users.join(", ")
+            )));
+        }
         let bound = domains_bound_to(&mut tx, &c.name).await?;
         if !bound.is_empty() {
             let list: Vec<String> = bound
@@ -204,6 +219,55 @@ async fn domains_bound_to(conn: &mut AnyConnection, name: &str) -> Result<Vec<(S
                 .map(|d| (d.name.clone(), g.name.clone()))
         })
         .collect())
+}
+
+/// What presents the certificate named `name` to its backends (`tls.client_certificate`):
+/// upstreams, backend definitions and API drafts with an inline backend, as "upstream `x`".
+async fn backends_presenting(conn: &mut AnyConnection, name: &str) -> Result<Vec<String>> {
+    let presents =
+        |tls: Option<&BackendTls>| tls.and_then(|t| t.client_certificate.as_deref()) == Some(name);
+    let definition_tls = |d: &BackendDefinition| match d {
+        BackendDefinition::Http { tls, .. } => tls.clone(),
+        _ => None,
+    };
+    // A cheap filter first; the records are then checked exactly.
+    let filter = "%client_certificate%";
+    let mut users = Vec::new();
+    let rows = sqlx::query("SELECT body FROM upstreams WHERE body LIKE $1")
+        .bind(filter)
+        .fetch_all(&mut *conn)
+        .await?;
+    for u in decode_all::<Upstream>(&rows)? {
+        if presents(u.spec.tls.as_ref()) {
+            users.push(format!("upstream `{}`", u.spec.name));
+        }
+    }
+    let rows = sqlx::query(
+        "SELECT b.name, d.body FROM backend_definitions d JOIN backends b ON b.id = d.backend_id
+         WHERE d.body LIKE $1",
+    )
+    .bind(filter)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in &rows {
+        let d: BackendEnvironment = decode(row)?;
+        if presents(definition_tls(&d.definition).as_ref()) {
+            let backend: String = row.try_get("name")?;
+            users.push(format!("backend `{backend}` in {}", d.environment));
+        }
+    }
+    let rows = sqlx::query("SELECT body FROM apis WHERE body LIKE $1")
+        .bind(filter)
+        .fetch_all(&mut *conn)
+        .await?;
+    for api in decode_all::<Api>(&rows)? {
+        if let BackendTarget::Inline(d) = &api.spec.backend.service
+            && presents(definition_tls(d).as_ref())
+        {
+            users.push(format!("API `{}`", api.spec.name));
+        }
+    }
+    Ok(users)
 }
 
 fn key_row(id: &str) -> [&str; 2] {
@@ -343,7 +407,10 @@ mod tests {
         );
         let renamed = cert("c1", "renamed", &["*.example.com"], false);
         let e = store.replace_certificate(&renamed, "k").await.unwrap_err();
-        assert!(e.to_string().contains("before renaming"), "{e}");
+        assert!(
+            e.to_string().contains("cannot be renamed while in use"),
+            "{e}"
+        );
 
         let mut g2 = group("g2", "other", 2);
         g2.domains.push(Domain {

@@ -67,6 +67,7 @@ pub(crate) fn upstream(id: &str, name: &str, at: i64) -> Upstream {
             description: String::new(),
             targets: vec!["10.0.0.1:80".into()],
             host_header: None,
+            tls: None,
         },
         created_at: at,
         updated_at: at,
@@ -92,6 +93,7 @@ pub(crate) fn http_definition(backend_id: &str, environment: &str) -> BackendEnv
         environment: environment.into(),
         definition: BackendDefinition::Http {
             url: "http://127.0.0.1:9000".into(),
+            tls: None,
         },
         updated_at: 1,
     }

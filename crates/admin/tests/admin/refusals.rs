@@ -30,23 +30,31 @@ async fn http_backend(h: &Harness, name: &str) -> String {
 }
 
 #[tokio::test]
-async fn https_backend_urls_are_refused_until_supported() {
+async fn https_backend_urls_are_accepted_and_tls_needs_one() {
     let h = Harness::new().await;
     let b = http_backend(&h, "svc").await;
     let (status, body) = h
         .call(
             "PUT",
             &format!("/v1/backends/{b}/environments/RELEASE"),
-            Some(json!({ "type": "http", "url": "https://api.example.com/v1" })),
+            Some(json!({ "type": "http", "url": "https://api.example.com/v1", "tls": {} })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = h
+        .call(
+            "PUT",
+            &format!("/v1/backends/{b}/environments/RELEASE"),
+            Some(json!({ "type": "http", "url": "http://api.example.com/v1", "tls": {} })),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["field"], "url");
+    assert_eq!(body["field"], "tls");
     assert!(
         body["message"]
             .as_str()
             .unwrap()
-            .contains("HTTPS backends are not supported yet"),
+            .contains("need an https:// URL"),
         "{body}"
     );
 
@@ -57,15 +65,7 @@ async fn https_backend_urls_are_refused_until_supported() {
     let (status, body) = h
         .call("POST", &format!("/v1/groups/{g}/apis"), Some(spec))
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["field"], "backend.service.inline.url");
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("HTTPS backends are not supported yet"),
-        "{body}"
-    );
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
 #[tokio::test]

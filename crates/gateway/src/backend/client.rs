@@ -1,5 +1,6 @@
-//! The HTTP/1.1 client backend calls go through. Each gateway worker thread has its own, so a
-//! pooled connection is always driven by the thread that uses it.
+//! The client backend calls go through: HTTP/1.1, or over TLS HTTP/1.1 or HTTP/2 as the
+//! backend chooses by ALPN. Each gateway worker thread has its own, so a pooled connection is
+//! always driven by the thread that uses it.
 //!
 //! Built on hyper's connection API rather than a general-purpose client: a backend call needs
 //! only a pooled connection to an address known at publish time, and the general client's
@@ -9,12 +10,15 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use http::header::HOST;
+use http::uri::{Scheme, Uri};
 use http::{Request, Response};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
+use hyper::client::conn::http2;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
-use super::pool::{Endpoint, Pool, Ticket};
+use super::pool::{Endpoint, Negotiated, Pool, Ticket};
 use crate::request::body::{BackendBody, ForwardBody};
 
 /// A target that does not accept within this time counts as down, so failover stays prompt.
@@ -41,15 +45,26 @@ pub(crate) fn client() -> HttpClient {
 
 impl HttpClient {
     /// Sends `request` (origin-form URI, `Host` set) to `endpoint` on an idle connection, or a
-    /// new one. The response's body hands the connection back when it has been read.
+    /// new one, and says what the connection negotiated. The response's body hands an
+    /// HTTP/1.1 connection back when it has been read.
     pub(crate) async fn send(
         &self,
         endpoint: &Endpoint,
         mut request: Request<ForwardBody>,
-    ) -> Result<Response<BackendBody>, SendError> {
-        while let Some(mut sender) = self.pool.checkout(endpoint) {
+    ) -> Result<(Response<BackendBody>, Negotiated), SendError> {
+        if endpoint.tls().is_some()
+            && let Some((sender, negotiated)) = self.pool.shared(endpoint)
+        {
+            return send_h2(sender, request, negotiated).await;
+        }
+        while let Some((mut sender, negotiated)) = self.pool.checkout(endpoint) {
             match sender.try_send_request(request).await {
-                Ok(response) => return Ok(self.lend(endpoint, sender, response)),
+                Ok(response) => {
+                    return Ok((
+                        self.lend(endpoint, sender, negotiated, response),
+                        negotiated,
+                    ));
+                }
                 Err(mut e) => match e.take_message() {
                     // The connection closed before it took the request (the backend ended
                     // it while it was idle): the request is intact for the next one.
@@ -58,10 +73,19 @@ impl HttpClient {
                 },
             }
         }
-        let mut sender = connect(endpoint).await.map_err(SendError::Connect)?;
-        match sender.send_request(request).await {
-            Ok(response) => Ok(self.lend(endpoint, sender, response)),
-            Err(e) => Err(SendError::Request(e)),
+        match connect(endpoint).await.map_err(SendError::Connect)? {
+            Connection::Http1(mut sender, negotiated) => match sender.send_request(request).await {
+                Ok(response) => Ok((
+                    self.lend(endpoint, sender, negotiated, response),
+                    negotiated,
+                )),
+                Err(e) => Err(SendError::Request(e)),
+            },
+            Connection::Http2(sender, negotiated) => {
+                self.pool
+                    .share(endpoint.clone(), sender.clone(), negotiated);
+                send_h2(sender, request, negotiated).await
+            }
         }
     }
 
@@ -69,9 +93,10 @@ impl HttpClient {
         &self,
         endpoint: &Endpoint,
         sender: SendRequest<ForwardBody>,
+        negotiated: Negotiated,
         response: Response<hyper::body::Incoming>,
     ) -> Response<BackendBody> {
-        let ticket = Ticket::new(self.pool.clone(), endpoint.clone(), sender);
+        let ticket = Ticket::new(self.pool.clone(), endpoint.clone(), sender, negotiated);
         response.map(|body| BackendBody::new(body, ticket))
     }
 
@@ -86,9 +111,36 @@ impl HttpClient {
     }
 }
 
+/// A request over HTTP/2: the URI in absolute form, its authority from the Host header (the
+/// `:authority` HTTP/2 sends in its place).
+async fn send_h2(
+    mut sender: http2::SendRequest<ForwardBody>,
+    mut request: Request<ForwardBody>,
+    negotiated: Negotiated,
+) -> Result<(Response<BackendBody>, Negotiated), SendError> {
+    let host = request.headers_mut().remove(HOST);
+    let mut parts = request.uri().clone().into_parts();
+    parts.scheme = Some(Scheme::HTTPS);
+    parts.authority = host.and_then(|h| http::uri::Authority::try_from(h.as_bytes()).ok());
+    if let Ok(uri) = Uri::from_parts(parts) {
+        *request.uri_mut() = uri;
+    }
+    sender.ready().await.map_err(SendError::Request)?;
+    match sender.send_request(request).await {
+        Ok(response) => Ok((response.map(BackendBody::unpooled), negotiated)),
+        Err(e) => Err(SendError::Request(e)),
+    }
+}
+
+/// A new connection, as the backend chose to speak.
+enum Connection {
+    Http1(SendRequest<ForwardBody>, Negotiated),
+    Http2(http2::SendRequest<ForwardBody>, Negotiated),
+}
+
 /// Opens a connection: the address itself, or each address the name resolves to in turn, the
 /// connect timeout shared between them.
-async fn connect(endpoint: &Endpoint) -> Result<SendRequest<ForwardBody>, String> {
+async fn connect(endpoint: &Endpoint) -> Result<Connection, String> {
     let authority = endpoint.authority();
     let port = authority.port_u16().unwrap_or(80);
     let host = authority.host();
@@ -116,7 +168,7 @@ async fn connect(endpoint: &Endpoint) -> Result<SendRequest<ForwardBody>, String
             String::new()
         };
         match tokio::time::timeout(each, TcpStream::connect(address)).await {
-            Ok(Ok(stream)) => return handshake(stream).await,
+            Ok(Ok(stream)) => return handshake(endpoint, stream).await,
             Ok(Err(e)) => failure = format!("tcp connect error: {which}{e}"),
             Err(_) => {
                 failure = format!(
@@ -129,14 +181,51 @@ async fn connect(endpoint: &Endpoint) -> Result<SendRequest<ForwardBody>, String
     Err(failure)
 }
 
-async fn handshake(stream: TcpStream) -> Result<SendRequest<ForwardBody>, String> {
+/// HTTP over the TCP connection: directly, or after a TLS handshake, in the protocol the
+/// backend picked by ALPN.
+async fn handshake(endpoint: &Endpoint, stream: TcpStream) -> Result<Connection, String> {
     // Small requests go out at once rather than waiting for an acknowledgement.
     let _ = stream.set_nodelay(true);
+    let Some(tls) = endpoint.tls() else {
+        let sender = http1_handshake(stream).await?;
+        return Ok(Connection::Http1(sender, Negotiated::default()));
+    };
+    let secured = tls
+        .connector
+        .connect(tls.server_name.clone(), stream)
+        .await
+        .map_err(|e| format!("tls handshake: {}", crate::compiled::jwt::error_chain(&e)))?;
+    let (_, session) = secured.get_ref();
+    let negotiated = Negotiated {
+        tls: session.protocol_version().map(version_name),
+        h2: session.alpn_protocol() == Some(b"h2"),
+    };
+    if !negotiated.h2 {
+        let sender = http1_handshake(secured).await?;
+        return Ok(Connection::Http1(sender, negotiated));
+    }
+    let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .handshake(TokioIo::new(secured))
+        .await
+        .map_err(|e| format!("h2 handshake: {e}"))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "backend HTTP/2 connection ended");
+        }
+    });
+    Ok(Connection::Http2(sender, negotiated))
+}
+
+async fn http1_handshake<I>(io: I) -> Result<SendRequest<ForwardBody>, String>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (sender, connection) = http1::Builder::new()
         // One buffer per write: a proxied request's head is small, and copying it beats a
         // vectored write's bookkeeping.
         .writev(false)
-        .handshake(TokioIo::new(stream))
+        .handshake(TokioIo::new(io))
         .await
         .map_err(|e| format!("handshake: {e}"))?;
     tokio::spawn(async move {
@@ -145,6 +234,14 @@ async fn handshake(stream: TcpStream) -> Result<SendRequest<ForwardBody>, String
         }
     });
     Ok(sender)
+}
+
+fn version_name(version: rustls::ProtocolVersion) -> &'static str {
+    match version {
+        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
+        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
+        _ => "TLS",
+    }
 }
 
 #[cfg(test)]
@@ -224,7 +321,7 @@ mod tests {
         let (endpoint, accepted) = backend(3, false).await;
         let client = client();
         for _ in 0..5 {
-            let response = client.send(&endpoint, get(&endpoint)).await.unwrap();
+            let (response, _) = client.send(&endpoint, get(&endpoint)).await.unwrap();
             assert_eq!(read(response).await, 3);
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
@@ -236,7 +333,7 @@ mod tests {
         let (endpoint, accepted) = backend(0, false).await;
         let client = client();
         for _ in 0..3 {
-            let response = client.send(&endpoint, get(&endpoint)).await.unwrap();
+            let (response, _) = client.send(&endpoint, get(&endpoint)).await.unwrap();
             assert!(response.body().is_end_stream());
             drop(response);
         }
@@ -247,10 +344,10 @@ mod tests {
     async fn a_response_dropped_unread_closes_its_connection() {
         let (endpoint, accepted) = backend(1 << 20, false).await;
         let client = client();
-        let response = client.send(&endpoint, get(&endpoint)).await.unwrap();
+        let (response, _) = client.send(&endpoint, get(&endpoint)).await.unwrap();
         drop(response);
         assert_eq!(client.idle_count(), 0);
-        let response = client.send(&endpoint, get(&endpoint)).await.unwrap();
+        let (response, _) = client.send(&endpoint, get(&endpoint)).await.unwrap();
         assert_eq!(read(response).await, 1 << 20);
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
@@ -259,11 +356,11 @@ mod tests {
     async fn a_connection_the_backend_closed_while_idle_is_not_used_again() {
         let (endpoint, accepted) = backend(2, true).await;
         let client = client();
-        let response = client.send(&endpoint, get(&endpoint)).await.unwrap();
+        let (response, _) = client.send(&endpoint, get(&endpoint)).await.unwrap();
         assert_eq!(read(response).await, 2);
         assert_eq!(client.idle_count(), 1);
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let response = client.send(&endpoint, get(&endpoint)).await.unwrap();
+        let (response, _) = client.send(&endpoint, get(&endpoint)).await.unwrap();
         assert_eq!(read(response).await, 2);
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
         // The housekeeping tick drops what the backend closed.

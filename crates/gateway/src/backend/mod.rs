@@ -8,6 +8,7 @@ pub(crate) mod mock;
 pub(crate) mod pool;
 pub(crate) mod resolve;
 pub(crate) mod send;
+pub(crate) mod tls;
 pub(crate) mod upstream;
 
 use std::borrow::Cow;
@@ -15,13 +16,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ::http::Response;
-use pylon_model::{BackendDefinition, Upstream};
+use pylon_model::{BackendDefinition, ServedCertificate, Upstream};
 
 use self::client::HttpClient;
 use self::http::HttpTarget;
 use self::mock::MockPlan;
 use self::resolve::Unservable;
 use self::send::Sent;
+use self::tls::ClientCertificates;
 use self::upstream::{HealthRegistry, UpstreamTarget, Upstreams};
 use crate::error::GatewayError;
 use crate::request::body::{BackendBody, GatewayBody};
@@ -41,12 +43,20 @@ pub(crate) enum Target {
 #[derive(Default)]
 pub(crate) struct Resolver {
     pub(crate) upstreams: Upstreams,
+    /// What `tls.client_certificate` may name.
+    pub(crate) certificates: ClientCertificates,
 }
 
 impl Resolver {
-    pub(crate) fn build(upstreams: &[Upstream], health: &HealthRegistry) -> Self {
+    pub(crate) fn build(
+        upstreams: &[Upstream],
+        certificates: &[ServedCertificate],
+        health: &HealthRegistry,
+    ) -> Self {
+        let certificates = ClientCertificates::build(certificates);
         Resolver {
-            upstreams: Upstreams::build(upstreams, health),
+            upstreams: Upstreams::build(upstreams, &certificates, health),
+            certificates,
         }
     }
 }
@@ -59,7 +69,10 @@ impl Target {
         resolver: &Resolver,
     ) -> Result<Self, Unservable> {
         match definition {
-            BackendDefinition::Http { url } => HttpTarget::compile(url, vars).map(Target::Http),
+            BackendDefinition::Http { url, tls } => {
+                HttpTarget::compile(url, tls.as_ref(), vars, &resolver.certificates)
+                    .map(Target::Http)
+            }
             BackendDefinition::Upstream {
                 upstream,
                 path_prefix,
@@ -133,6 +146,7 @@ mod tests {
     fn resolver() -> Resolver {
         Resolver {
             upstreams: Upstreams::default(),
+            certificates: Default::default(),
         }
     }
 
@@ -142,6 +156,7 @@ mod tests {
         let vars = BTreeMap::from([("host".to_string(), "10.0.0.1:81".to_string())]);
         let def = BackendDefinition::Http {
             url: "http://${stageVariables.host}/v1".into(),
+            tls: None,
         };
         match Target::compile(&def, &vars, &resolver).unwrap() {
             Target::Http(HttpTarget { endpoint, .. }) => {

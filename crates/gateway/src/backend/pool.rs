@@ -1,9 +1,11 @@
-//! Idle HTTP/1.1 connections to backends, kept per backend address by each worker thread.
+//! Connections to backends, kept per backend address and TLS settings by each worker thread:
+//! idle HTTP/1.1 connections, and one shared HTTP/2 connection where the backend chose h2.
 //!
-//! A connection comes back when the response it carried has been read to its end (`Ticket`),
-//! and the newest goes out first, so a busy worker keeps reusing a few warm connections while
-//! the others age out. Lookups hash nothing per request: an `Endpoint` carries its hash,
-//! worked out when the snapshot is compiled.
+//! An HTTP/1.1 connection comes back when the response it carried has been read to its end
+//! (`Ticket`), and the newest goes out first, so a busy worker keeps reusing a few warm
+//! connections while the others age out. An HTTP/2 connection carries every request at once
+//! and stays until it closes or idles out. Lookups hash nothing per request: an `Endpoint`
+//! carries its hash, worked out when the snapshot is compiled.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -13,33 +15,54 @@ use std::time::{Duration, Instant};
 
 use http::uri::Authority;
 use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::http2;
+
+use super::tls::TlsConnect;
 
 /// An idle connection older than this is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Idle connections kept per address; one more is closed instead.
 const MAX_IDLE_PER_ENDPOINT: usize = 1024;
 
-/// A backend address, the key connections are pooled by.
+/// A backend address and how it is reached (plain, or TLS with given settings): the key
+/// connections are pooled by.
 #[derive(Clone, Debug)]
 pub(crate) struct Endpoint {
     authority: Authority,
+    tls: Option<Arc<TlsConnect>>,
     hash: u64,
 }
 
 impl Endpoint {
     pub(crate) fn new(authority: Authority) -> Self {
+        Self::with_tls(authority, None)
+    }
+
+    pub(crate) fn with_tls(authority: Authority, tls: Option<Arc<TlsConnect>>) -> Self {
         // Fixed keys: the same address must hash the same in every snapshot. Addresses come
         // from the configuration, not from clients, so there is no flooding to defend against.
         let mut hasher = std::hash::DefaultHasher::new();
         authority.as_str().hash(&mut hasher);
+        if let Some(tls) = &tls {
+            tls.key.hash(&mut hasher);
+        }
         Endpoint {
             hash: hasher.finish(),
             authority,
+            tls,
         }
     }
 
     pub(crate) fn authority(&self) -> &Authority {
         &self.authority
+    }
+
+    pub(crate) fn tls(&self) -> Option<&TlsConnect> {
+        self.tls.as_deref()
+    }
+
+    fn tls_key(&self) -> Option<u64> {
+        self.tls.as_ref().map(|t| t.key)
     }
 }
 
@@ -47,7 +70,9 @@ impl Endpoint {
 /// written in two cases only gets two pools.
 impl PartialEq for Endpoint {
     fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.authority.as_str() == other.authority.as_str()
+        self.hash == other.hash
+            && self.authority.as_str() == other.authority.as_str()
+            && self.tls_key() == other.tls_key()
     }
 }
 
@@ -81,9 +106,20 @@ impl Hasher for Prehashed {
 }
 
 type IdleMap<B> = HashMap<Endpoint, Vec<Idle<B>>, BuildHasherDefault<Prehashed>>;
+type SharedMap<B> = HashMap<Endpoint, Shared<B>, BuildHasherDefault<Prehashed>>;
+
+/// What a connection negotiated, for the debug trace.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Negotiated {
+    /// `TLSv1.3`, `TLSv1.2`; `None` over plain TCP.
+    pub(crate) tls: Option<&'static str>,
+    pub(crate) h2: bool,
+}
 
 struct State<B> {
     idle: IdleMap<B>,
+    /// HTTP/2 connections, one per endpoint, shared by every request to it.
+    shared: SharedMap<B>,
     /// The time of the last housekeeping tick: a connection put back is stamped with it, so
     /// that the request path reads no clock for the pool (ages are then good to a tick).
     now: Instant,
@@ -91,7 +127,15 @@ struct State<B> {
 
 struct Idle<B> {
     sender: SendRequest<B>,
+    negotiated: Negotiated,
     since: Instant,
+}
+
+struct Shared<B> {
+    sender: http2::SendRequest<B>,
+    negotiated: Negotiated,
+    /// Stamped when a request takes it: it idles out like an HTTP/1.1 connection.
+    used: Instant,
 }
 
 /// One worker's idle connections. Cloning shares them.
@@ -112,6 +156,7 @@ impl<B> Default for Pool<B> {
         Pool {
             state: Arc::new(Mutex::new(State {
                 idle: IdleMap::default(),
+                shared: SharedMap::default(),
                 now: Instant::now(),
             })),
         }
@@ -125,21 +170,57 @@ impl<B: Send + 'static> Pool<B> {
     }
 
     /// The newest idle connection to `endpoint` that can take a request now.
-    pub(crate) fn checkout(&self, endpoint: &Endpoint) -> Option<SendRequest<B>> {
+    pub(crate) fn checkout(&self, endpoint: &Endpoint) -> Option<(SendRequest<B>, Negotiated)> {
         let mut state = self.lock();
         let list = state.idle.get_mut(endpoint)?;
         while let Some(entry) = list.pop() {
             if entry.sender.is_ready() {
-                return Some(entry.sender);
+                return Some((entry.sender, entry.negotiated));
             }
         }
         None
     }
 
-    fn put(&self, endpoint: Endpoint, sender: SendRequest<B>) {
+    /// The HTTP/2 connection to `endpoint`, if one is open.
+    pub(crate) fn shared(
+        &self,
+        endpoint: &Endpoint,
+    ) -> Option<(http2::SendRequest<B>, Negotiated)> {
+        let mut state = self.lock();
+        let now = state.now;
+        let entry = state.shared.get_mut(endpoint)?;
+        if entry.sender.is_closed() {
+            state.shared.remove(endpoint);
+            return None;
+        }
+        entry.used = now;
+        Some((entry.sender.clone(), entry.negotiated))
+    }
+
+    /// Keeps `sender`, a new HTTP/2 connection, for the next requests to `endpoint`.
+    pub(crate) fn share(
+        &self,
+        endpoint: Endpoint,
+        sender: http2::SendRequest<B>,
+        negotiated: Negotiated,
+    ) {
+        let mut state = self.lock();
+        let used = state.now;
+        state.shared.insert(
+            endpoint,
+            Shared {
+                sender,
+                negotiated,
+                used,
+            },
+        );
+    }
+
+    fn put(&self, endpoint: Endpoint, sender: SendRequest<B>, negotiated: Negotiated) {
         let mut state = self.lock();
         let entry = Idle {
             sender,
+            negotiated,
             since: state.now,
         };
         // The key is nearly always there already: look it up without handing over `endpoint`.
@@ -162,6 +243,11 @@ impl<B: Send + 'static> Pool<B> {
             list.retain(|e| !e.sender.is_closed() && now.duration_since(e.since) < IDLE_TIMEOUT);
             !list.is_empty()
         });
+        // An HTTP/2 connection no request took for the idle timeout is dropped (in-flight
+        // requests hold their own handles to it).
+        state
+            .shared
+            .retain(|_, s| !s.sender.is_closed() && now.duration_since(s.used) < IDLE_TIMEOUT);
     }
 
     /// How many connections are idle, for tests.
@@ -177,14 +263,21 @@ pub(crate) struct Ticket<B> {
     pool: Pool<B>,
     endpoint: Endpoint,
     sender: SendRequest<B>,
+    negotiated: Negotiated,
 }
 
 impl<B: Send + 'static> Ticket<B> {
-    pub(crate) fn new(pool: Pool<B>, endpoint: Endpoint, sender: SendRequest<B>) -> Self {
+    pub(crate) fn new(
+        pool: Pool<B>,
+        endpoint: Endpoint,
+        sender: SendRequest<B>,
+        negotiated: Negotiated,
+    ) -> Self {
         Ticket {
             pool,
             endpoint,
             sender,
+            negotiated,
         }
     }
 
@@ -194,14 +287,14 @@ impl<B: Send + 'static> Ticket<B> {
     pub(crate) fn release(mut self) {
         let mut cx = Context::from_waker(Waker::noop());
         match self.sender.poll_ready(&mut cx) {
-            Poll::Ready(Ok(())) => self.pool.put(self.endpoint, self.sender),
+            Poll::Ready(Ok(())) => self.pool.put(self.endpoint, self.sender, self.negotiated),
             Poll::Ready(Err(_)) => {}
             Poll::Pending => {
                 // Outside a runtime (a body read after its worker stopped) it is simply closed.
                 if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                     runtime.spawn(async move {
                         if self.sender.ready().await.is_ok() {
-                            self.pool.put(self.endpoint, self.sender);
+                            self.pool.put(self.endpoint, self.sender, self.negotiated);
                         }
                     });
                 }

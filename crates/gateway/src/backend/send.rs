@@ -7,16 +7,35 @@ use ::http::{HeaderMap, HeaderValue, Request, Uri};
 use hyper::body::Incoming;
 
 use super::client::SendError;
+use super::pool::{Endpoint, Negotiated};
 use crate::compiled::jwt::error_chain;
 use crate::error::GatewayError;
 use crate::request::body::{ForwardBody, ReclaimableBody};
 use crate::request::outgoing::OutBody;
 
-/// Where a backend request went: the address called and the Host header the gateway set
-/// (`None` when the API's constant Host, already among the headers, was sent).
+/// Where a backend request went: the address called, the Host header the gateway set
+/// (`None` when the API's constant Host, already among the headers, was sent), and over what.
 pub(crate) struct Sent<'p> {
     pub(crate) authority: &'p Authority,
     pub(crate) host: Option<&'p HeaderValue>,
+    pub(crate) negotiated: Negotiated,
+    /// Over TLS: the name the backend's certificate was verified for (or that it was not).
+    pub(crate) verified: Option<&'p str>,
+}
+
+impl<'p> Sent<'p> {
+    pub(crate) fn new(
+        endpoint: &'p Endpoint,
+        host: Option<&'p HeaderValue>,
+        negotiated: Negotiated,
+    ) -> Self {
+        Sent {
+            authority: endpoint.authority(),
+            host,
+            negotiated,
+            verified: endpoint.tls().map(|t| t.verified.as_str()),
+        }
+    }
 }
 
 /// The body for one attempt, and whether it can be handed to another.

@@ -17,6 +17,7 @@ use super::client::{HttpClient, SendError};
 use super::pool::Endpoint;
 use super::resolve::{Unservable, render_template};
 use super::send::{self, Attempts, Sent};
+use super::tls::{self, ClientCertificates};
 use crate::error::GatewayError;
 use crate::request::body::BackendBody;
 use crate::request::outgoing::Outgoing;
@@ -97,6 +98,7 @@ impl UpstreamPlan {
     /// `old` holds the health entries of the previous snapshot; `used` collects this one's.
     pub(crate) fn compile(
         upstream: &Upstream,
+        certificates: &ClientCertificates,
         old: &HashMap<String, Arc<TargetHealth>>,
         used: &mut HashMap<String, Arc<TargetHealth>>,
     ) -> Result<Self, String> {
@@ -126,9 +128,25 @@ impl UpstreamPlan {
                 .entry(address.clone())
                 .or_insert_with(|| old.get(address).cloned().unwrap_or_default())
                 .clone();
+            // Over TLS the certificate is checked for the Host the targets are asked for.
+            let tls = match &upstream.spec.tls {
+                None => None,
+                Some(settings) => {
+                    let default_name = match &upstream.spec.host_header {
+                        Some(h) => Authority::from_str(h)
+                            .map(|a| a.host().to_string())
+                            .unwrap_or_else(|_| h.clone()),
+                        None => authority.host().to_string(),
+                    };
+                    Some(
+                        tls::compile(settings, &default_name, certificates)
+                            .map_err(|e| format!("upstream `{}`: {e}", upstream.spec.name))?,
+                    )
+                }
+            };
             targets.push(Target {
                 address: address.clone(),
-                endpoint: Endpoint::new(authority),
+                endpoint: Endpoint::with_tls(authority, tls),
                 host,
                 health,
             });
@@ -185,13 +203,17 @@ impl Upstreams {
 
     /// Compiles every upstream, handing target health over from the previous snapshot; the
     /// registry keeps exactly the entries this snapshot uses.
-    pub(crate) fn build(upstreams: &[Upstream], health: &HealthRegistry) -> Self {
+    pub(crate) fn build(
+        upstreams: &[Upstream],
+        certificates: &ClientCertificates,
+        health: &HealthRegistry,
+    ) -> Self {
         let old_health = health.current();
         let mut used_health = HashMap::new();
         let mut out = Upstreams::default();
         // Names first, ids after, so an id wins when a name happens to equal another's id.
         for u in upstreams {
-            match UpstreamPlan::compile(u, &old_health, &mut used_health) {
+            match UpstreamPlan::compile(u, certificates, &old_health, &mut used_health) {
                 Ok(plan) => {
                     let plan = Arc::new(plan);
                     out.plans.insert(u.spec.name.clone(), plan.clone());
@@ -272,13 +294,9 @@ impl UpstreamTarget {
                 attempt_body,
             );
             match tokio::time::timeout_at(deadline, client.send(&target.endpoint, req)).await {
-                Ok(Ok(response)) => {
+                Ok(Ok((response, negotiated))) => {
                     target.health.mark_up();
-                    let sent = Sent {
-                        authority: target.endpoint.authority(),
-                        host,
-                    };
-                    return Ok((response, sent));
+                    return Ok((response, Sent::new(&target.endpoint, host, negotiated)));
                 }
                 Ok(Err(SendError::Connect(reason))) => {
                     target.health.mark_down();
@@ -329,6 +347,7 @@ mod tests {
                 description: String::new(),
                 targets: targets.iter().map(|s| s.to_string()).collect(),
                 host_header: None,
+                tls: None,
             },
             created_at: 0,
             updated_at: 0,
@@ -344,6 +363,7 @@ mod tests {
         let mut used = HashMap::new();
         let plan = UpstreamPlan::compile(
             &upstream(&["a:1", "b:2", "c:3"]),
+            &ClientCertificates::default(),
             &HashMap::new(),
             &mut used,
         )
@@ -357,8 +377,13 @@ mod tests {
     #[test]
     fn down_targets_go_last_until_they_recover() {
         let mut used = HashMap::new();
-        let plan =
-            UpstreamPlan::compile(&upstream(&["a:1", "b:2"]), &HashMap::new(), &mut used).unwrap();
+        let plan = UpstreamPlan::compile(
+            &upstream(&["a:1", "b:2"]),
+            &ClientCertificates::default(),
+            &HashMap::new(),
+            &mut used,
+        )
+        .unwrap();
         plan.targets[0].health.mark_down();
         assert_eq!(order(&plan), ["b:2", "a:1"]);
         assert_eq!(order(&plan), ["b:2", "a:1"]);
@@ -368,7 +393,11 @@ mod tests {
 
     #[test]
     fn each_upstream_is_listed_once_though_indexed_twice() {
-        let upstreams = Upstreams::build(&[upstream(&["a:1", "b:2"])], &HealthRegistry::default());
+        let upstreams = Upstreams::build(
+            &[upstream(&["a:1", "b:2"])],
+            &ClientCertificates::default(),
+            &HealthRegistry::default(),
+        );
         let names: Vec<&str> = upstreams.plans().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["vpc"]);
     }
@@ -376,10 +405,22 @@ mod tests {
     #[test]
     fn health_survives_a_recompile() {
         let mut used = HashMap::new();
-        let first = UpstreamPlan::compile(&upstream(&["a:1"]), &HashMap::new(), &mut used).unwrap();
+        let first = UpstreamPlan::compile(
+            &upstream(&["a:1"]),
+            &ClientCertificates::default(),
+            &HashMap::new(),
+            &mut used,
+        )
+        .unwrap();
         first.targets[0].health.mark_down();
         let mut again = HashMap::new();
-        let second = UpstreamPlan::compile(&upstream(&["a:1"]), &used, &mut again).unwrap();
+        let second = UpstreamPlan::compile(
+            &upstream(&["a:1"]),
+            &ClientCertificates::default(),
+            &used,
+            &mut again,
+        )
+        .unwrap();
         assert!(second.targets[0].health.is_down(now_ms()));
     }
 }

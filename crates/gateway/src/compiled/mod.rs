@@ -130,7 +130,8 @@ impl Compiled {
         base_domain: &str,
         carried: &Carried,
     ) -> Result<Self, RouteError> {
-        let resolver = Resolver::build(&snapshot.upstreams, &carried.health);
+        let resolver =
+            Resolver::build(&snapshot.upstreams, &snapshot.certificates, &carried.health);
         let definitions = snapshot
             .backend_definitions
             .iter()

@@ -32,6 +32,9 @@ pub struct DebugTrace {
     pub caller: Option<CallerTrace>,
     /// The request exactly as sent to the backend (`None` if no backend was called).
     pub backend_request: Option<HttpMessage>,
+    /// How the backend connection was secured, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_tls: Option<BackendTlsTrace>,
     pub backend_response: Option<HttpMessage>,
     /// What the client got.
     pub response: HttpMessage,
@@ -41,6 +44,17 @@ pub struct DebugTrace {
     /// What each of the API's policies decided, in the order they ran.
     pub policies: Vec<PolicyTrace>,
     pub total_us: u64,
+}
+
+/// The TLS of a backend connection.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BackendTlsTrace {
+    /// `TLSv1.3` or `TLSv1.2`.
+    pub version: String,
+    /// What ALPN chose: `h2` or `http/1.1`.
+    pub protocol: String,
+    /// The name the backend's certificate was verified for, or `not verified (insecure)`.
+    pub verified: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -216,10 +230,22 @@ impl Observer for Trace {
             .and_then(|u| u.rsplit_once(' ').map(|(_, p)| p))
             .unwrap_or("/")
             .to_string();
-        request.url = Some(format!("http://{}{path}", sent.authority));
+        let scheme = if sent.verified.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        request.url = Some(format!("{scheme}://{}{path}", sent.authority));
         if let Some(host) = sent.host {
             let value = String::from_utf8_lossy(host.as_bytes()).into_owned();
             request.headers.insert(0, ("host".into(), value));
+        }
+        if let (Some(version), Some(verified)) = (sent.negotiated.tls, sent.verified) {
+            self.out.backend_tls = Some(BackendTlsTrace {
+                version: version.into(),
+                protocol: if sent.negotiated.h2 { "h2" } else { "http/1.1" }.into(),
+                verified: verified.into(),
+            });
         }
     }
 

@@ -115,6 +115,14 @@ impl BackendBody {
         body
     }
 
+    /// A body whose connection is not the pool's to take back (HTTP/2, shared).
+    pub(crate) fn unpooled(inner: Incoming) -> Self {
+        BackendBody {
+            inner,
+            ticket: None,
+        }
+    }
+
     fn release(&mut self) {
         if let Some(ticket) = self.ticket.take() {
             ticket.release();
