@@ -60,6 +60,13 @@ pub enum GroupCommand {
         /// lists it (see `pylon certificate list`).
         #[arg(long)]
         certificate: Option<String>,
+        /// Take the environment from the path's first segment: `aws` (`/<ENVIRONMENT>/...`)
+        /// or `tencent` (`/release`, `/prepub`, `/test`).
+        #[arg(long, value_parser = ["aws", "tencent"])]
+        stage_path: Option<String>,
+        /// Shape of the gateway's own errors on this domain.
+        #[arg(long, value_parser = ["alibaba", "aws"], default_value = "alibaba")]
+        error_format: String,
     },
     /// Unbind a custom domain.
     RemoveDomain {
@@ -150,13 +157,21 @@ pub async fn group(ctx: &Ctx, command: GroupCommand) -> anyhow::Result<()> {
             domain,
             environment,
             certificate,
+            stage_path,
+            error_format,
         } => {
             let id = group_id(ctx, &group).await?;
             let v = c
                 .send(
                     Method::POST,
                     &format!("/v1/groups/{}/domains", seg(&id)),
-                    &json!({"name": domain, "environment": environment, "certificate": certificate}),
+                    &json!({
+                        "name": domain,
+                        "environment": environment,
+                        "certificate": certificate,
+                        "stage_path": stage_path,
+                        "error_format": error_format,
+                    }),
                 )
                 .await?;
             output::object(ctx.format, &v)

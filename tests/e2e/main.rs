@@ -20,6 +20,7 @@ mod policies;
 mod readme;
 mod real_clients;
 mod routing;
+mod stage_paths;
 mod throttling;
 mod tls;
 mod traces;

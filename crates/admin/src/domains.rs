@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
-use pylon_model::{Domain, normalize_domain};
+use pylon_model::{Domain, ErrorFormat, StagePath, normalize_domain};
 use pylon_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -27,6 +27,15 @@ pub struct DomainRequest {
     /// that lists it; it must be valid for the domain. Absent: whichever certificate lists it.
     #[serde(default)]
     pub certificate: Option<String>,
+    /// Take the environment from the path's first segment and strip it: `aws`
+    /// (`/<ENVIRONMENT>/...`, case-sensitive) or `tencent` (`/release`, `/prepub`, `/test`).
+    /// Not with `environment`.
+    #[serde(default)]
+    pub stage_path: Option<StagePath>,
+    /// `aws`: the gateway's own errors as AWS clients expect them (`{"message"}`,
+    /// `x-amzn-ErrorType`). Default `alibaba`.
+    #[serde(default)]
+    pub error_format: ErrorFormat,
 }
 
 #[utoipa::path(get, path = "/v1/groups/{group_id}/domains", tag = "groups",
@@ -95,10 +104,19 @@ pub(crate) async fn create(
             Err(e) => return Err(e.into()),
         },
     };
+    if req.stage_path.is_some() && environment.is_some() {
+        return Err(ApiError::invalid(
+            "stage_path",
+            "a domain bound to one environment cannot also take it from the path; \
+             set either `environment` or `stage_path`",
+        ));
+    }
     let domain = Domain {
         name,
         environment,
         certificate,
+        stage_path: req.stage_path,
+        error_format: req.error_format,
     };
     // Added to the group as stored now, not to the copy read above, so a concurrent edit of
     // the group is kept; the store checks, in its transaction, that the domain is free (the

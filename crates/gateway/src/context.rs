@@ -77,6 +77,8 @@ impl<'a> Route<'a> {
 pub(crate) enum EnvFrom {
     /// The Host is a domain bound to one environment.
     Domain,
+    /// The path's first segment, on a stage-path domain.
+    Path,
     /// `X-Ca-Stage`.
     Header,
     /// Neither: RELEASE.
@@ -87,6 +89,7 @@ impl EnvFrom {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             EnvFrom::Domain => "domain",
+            EnvFrom::Path => "path",
             EnvFrom::Header => "X-Ca-Stage",
             EnvFrom::Default => "default",
         }
@@ -127,6 +130,10 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) host: &'a str,
     /// Whether the request came over TLS.
     pub(crate) secure: bool,
+    /// The environment the path named, on a stage-path domain.
+    pub(crate) path_env: Option<pylon_router::EnvId>,
+    /// The domain answers errors in AWS's shape.
+    pub(crate) aws_errors: bool,
     /// The HTTPS listener's port, if one runs.
     pub(crate) https_port: Option<u16>,
     /// Set by the route phase.
@@ -152,12 +159,7 @@ impl<'a> RequestContext<'a> {
         client_path: Option<&'a str>,
         access_log: &'a AccessLogSink,
     ) -> Self {
-        let host = parts
-            .headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| parts.uri.authority().map(|a| a.as_str()))
-            .unwrap_or("");
+        let host = request_host(parts);
         Self {
             compiled,
             parts,
@@ -169,6 +171,8 @@ impl<'a> RequestContext<'a> {
             start: Instant::now(),
             host,
             secure: false,
+            path_env: None,
+            aws_errors: false,
             https_port: None,
             routed: None,
             caller: Caller::default(),
@@ -199,6 +203,16 @@ impl<'a> RequestContext<'a> {
     pub(crate) fn app_id(&self) -> Option<&'a str> {
         self.caller.app.map(|app| self.compiled.apps.id(app))
     }
+}
+
+/// The Host the client asked for: the Host header, or the HTTP/2 authority.
+pub(crate) fn request_host(parts: &Parts) -> &str {
+    parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .unwrap_or("")
 }
 
 /// The context after routing: what every later phase reads is a field, not an `Option`.

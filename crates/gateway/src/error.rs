@@ -26,6 +26,9 @@ pub(crate) enum GatewayError {
     InvalidUrl(String),
     #[error("method `{0}` is not routed")]
     InvalidHttpMethod(String),
+    /// A stage-path domain's first path segment names no environment.
+    #[error("the path's first segment `{0}` names no environment (stage-path domain)")]
+    StageNotFound(String),
     /// `HTTP` or `HTTPS`: the transport the API does not list in `request.protocols`.
     #[error("the API is not served over {0} (request.protocols)")]
     ProtocolNotAllowed(&'static str),
@@ -96,6 +99,7 @@ impl GatewayError {
             | Self::InvalidUrl(_)
             | Self::InvalidHttpMethod(_)
             | Self::ApiNotFound(_)
+            | Self::StageNotFound(_)
             | Self::InvalidPath(_)
             | Self::MalformedRequest
             | Self::InvalidParameter { .. }
@@ -127,6 +131,7 @@ impl GatewayError {
             Self::InvalidHttpMethod(_) => "D400IM",
             Self::ProtocolNotAllowed(_) => "D403PT",
             Self::ApiNotFound(_) => "D400NF",
+            Self::StageNotFound(_) => "D400SN",
             Self::InvalidPath(_) => "D400IP",
             Self::HeadTooLarge => "R431HL",
             Self::UriTooLong => "R414UL",
@@ -162,6 +167,7 @@ impl GatewayError {
             // Alibaba's words (its code I403PT).
             Self::ProtocolNotAllowed(used) => format!("Invalid protocol {used} unsupported"),
             Self::ApiNotFound(_) => "API Not Found".into(),
+            Self::StageNotFound(_) => "Invalid Url".into(),
             Self::InvalidPath(reason) => format!("Invalid Url: {reason}"),
             Self::HeadTooLarge => "Request Header Fields Too Large".into(),
             Self::UriTooLong => "Request URI Too Long".into(),
@@ -209,6 +215,13 @@ impl GatewayError {
             )
         };
         match error {
+            // What AWS answers for a path no resource serves, or a stage it does not have.
+            GatewayError::ApiNotFound(_) | GatewayError::InvalidHttpMethod(_) => form(
+                StatusCode::FORBIDDEN,
+                "Missing Authentication Token".into(),
+                Some("MissingAuthenticationTokenException"),
+            ),
+            GatewayError::StageNotFound(_) | GatewayError::InvalidDomain(_) => forbidden(),
             GatewayError::Throttled {
                 scope: ThrottleScope::Quota,
                 ..

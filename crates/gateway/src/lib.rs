@@ -215,15 +215,16 @@ impl Gateway {
         let (mut parts, body) = request.into_parts();
         let extensions = std::mem::take(&mut parts.extensions);
         let peer = SocketAddr::from(([127, 0, 0, 1], 0));
-        let (client_path, normalized) = pipeline::normalize_request(&mut parts);
+        let (arrival, normalized) = pipeline::normalize_request(&compiled, &mut parts);
         let mut ctx = context::RequestContext::new(
             &compiled,
             &parts,
             extensions,
             peer,
-            client_path.as_deref(),
+            arrival.client_path.as_deref(),
             &self.config.access_log,
         );
+        arrival.settle(&mut ctx);
         ctx.body_len = Some(body.len() as u64);
         ctx.secure = secure;
         let mut recorder = observe::trace::Trace::default();

@@ -35,6 +35,54 @@ pub struct Domain {
     /// other certificate that lists the name. Absent: whichever certificate lists it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<String>,
+    /// Take the environment from the path's first segment, and strip it: AWS's
+    /// `/<ENVIRONMENT>/...` or Tencent's `/release|/prepub|/test/...`. Not with `environment`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage_path: Option<StagePath>,
+    /// The shape of the gateway's own errors on this domain.
+    #[serde(default, skip_serializing_if = "ErrorFormat::is_default")]
+    pub error_format: ErrorFormat,
+}
+
+/// How a domain in stage-path mode reads the environment from the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StagePath {
+    /// `/<stage>/...`: the environment's name, matched case-sensitively as AWS matches stages.
+    Aws,
+    /// `/release`, `/prepub`, `/test` for RELEASE, PRE and TEST.
+    Tencent,
+}
+
+impl StagePath {
+    /// The environment a first path segment names, in this style's words.
+    pub fn environment(self, segment: &str) -> Option<&str> {
+        match self {
+            StagePath::Aws => Some(segment),
+            StagePath::Tencent => match segment {
+                "release" => Some("RELEASE"),
+                "prepub" => Some("PRE"),
+                "test" => Some("TEST"),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// Alibaba's `X-Ca-Error-*` headers and JSON body, or AWS's `{"message"}` with
+/// `x-amzn-ErrorType`, for clients of that cloud.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorFormat {
+    #[default]
+    Alibaba,
+    Aws,
+}
+
+impl ErrorFormat {
+    fn is_default(&self) -> bool {
+        *self == ErrorFormat::Alibaba
+    }
 }
 
 /// A stored group. `id` is lowercase hex, so `<id>.<base-domain>` is a valid host name.

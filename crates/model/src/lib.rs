@@ -39,7 +39,7 @@ pub use environment::{
     validate_stage_variable_name, validate_stage_variable_value,
 };
 pub use error::ValidationError;
-pub use group::{Domain, Group, GroupSpec, normalize_domain};
+pub use group::{Domain, ErrorFormat, Group, GroupSpec, StagePath, normalize_domain};
 pub use ip::parse_ip_range;
 pub use path::PathPattern;
 pub use policy::{

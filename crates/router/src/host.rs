@@ -19,6 +19,7 @@ pub(crate) struct HostTable {
     exact: HashMap<Box<str>, HostMatch>,
     /// `*.example.com` is stored under `example.com`.
     wildcard: HashMap<Box<str>, HostMatch>,
+    stage_paths: bool,
 }
 
 impl HostTable {
@@ -41,9 +42,12 @@ impl HostTable {
                         None => continue,
                     },
                 };
+                table.stage_paths |= domain.stage_path.is_some();
                 let to = HostMatch {
                     group: id,
                     environment: bound,
+                    stage_path: domain.stage_path,
+                    aws_errors: domain.error_format == pylon_model::ErrorFormat::Aws,
                 };
                 let name = domain
                     .name
@@ -60,6 +64,8 @@ impl HostTable {
                 let to = HostMatch {
                     group: id,
                     environment: None,
+                    stage_path: None,
+                    aws_errors: false,
                 };
                 table.bind(false, &group.default_domain(base), to, groups)?;
             }
@@ -96,6 +102,10 @@ impl HostTable {
                 second_group: groups[to.group.0 as usize].id.clone(),
             }),
         }
+    }
+
+    pub(crate) fn has_stage_paths(&self) -> bool {
+        self.stage_paths
     }
 
     /// Exact names win; then the most specific wildcard. A wildcard covers any depth of

@@ -262,6 +262,12 @@ impl Router {
         self.hosts.lookup(host)
     }
 
+    /// Whether some domain takes the environment from the path (else no request needs its
+    /// host looked up before routing).
+    pub fn has_stage_paths(&self) -> bool {
+        self.hosts.has_stage_paths()
+    }
+
     /// Case-insensitive; only environments in the snapshot.
     pub fn environment(&self, name: &str) -> Option<EnvId> {
         self.environments.get(name)

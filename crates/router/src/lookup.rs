@@ -30,6 +30,10 @@ pub struct HostMatch {
     pub group: GroupId,
     /// `Some` for a domain bound to one environment, which then wins over `X-Ca-Stage`.
     pub environment: Option<EnvId>,
+    /// The domain takes the environment from the path's first segment.
+    pub stage_path: Option<pylon_model::StagePath>,
+    /// The domain answers the gateway's errors in AWS's shape.
+    pub aws_errors: bool,
 }
 
 /// The deployment that serves a request, and what its path pattern captured.

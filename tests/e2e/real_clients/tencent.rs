@@ -128,3 +128,39 @@ async fn tencent_stale_x_date() {
     .await;
     r.echo();
 }
+
+#[tokio::test]
+async fn tencent_signer_through_a_stage_path_domain() {
+    let s = Setup::start().await;
+    let api = s
+        .api(
+            "orders",
+            "GET",
+            "/orders",
+            json!({"type": "key-pair"}),
+            &["TEST"],
+        )
+        .await;
+    let app = s.app("shop").await;
+    s.grant(&app, &api, "TEST", None).await;
+    // `localhost` reads the environment from the path, as Tencent's service URLs do.
+    s.pylon
+        .ok(
+            http::Method::POST,
+            &format!("/v1/groups/{}/domains", s.group),
+            json!({"name": "localhost", "stage_path": "tencent"}),
+        )
+        .await;
+    let r = call(
+        Client::Tencent,
+        json!({"secret_id": app.key, "secret_key": app.secret, "method": "GET",
+               "url": s.url_on("localhost", "/test/orders?x=1"),
+               "headers": {"Source": "pylon-e2e"}}),
+    )
+    .await;
+    let echo = r.echo();
+    assert_eq!(echo["path"], "/backend/orders");
+    assert_eq!(echo["query"], "x=1");
+    assert_eq!(echo["headers"]["x-stage"], "TEST");
+    assert_eq!(echo["headers"]["x-app-id"], app.id.as_str());
+}

@@ -12,6 +12,7 @@ pub(crate) mod policies;
 pub(crate) mod protocol;
 pub(crate) mod respond;
 pub(crate) mod route;
+pub(crate) mod stage;
 pub(crate) mod validate;
 
 use std::net::SocketAddr;
@@ -63,15 +64,16 @@ pub(crate) async fn handle(
 ) -> Response<GatewayBody> {
     let (mut parts, body) = request.into_parts();
     let extensions = std::mem::take(&mut parts.extensions);
-    let (client_path, normalized) = normalize_request(&mut parts);
+    let (arrival, normalized) = normalize_request(compiled, &mut parts);
     let mut ctx = RequestContext::new(
         compiled,
         &parts,
         extensions,
         peer,
-        client_path.as_deref(),
+        arrival.client_path.as_deref(),
         edge.access_log,
     );
+    arrival.settle(&mut ctx);
     ctx.body_len = http_body::Body::size_hint(&body).exact();
     ctx.secure = secure;
     ctx.https_port = edge.https_port;
@@ -88,19 +90,44 @@ pub(crate) async fn handle(
     finish(&mut ctx, result)
 }
 
-/// The normalise phase, which runs before the context exists because it rewrites the URI every
-/// later phase reads. Returns the path as the client sent it when it changed: signatures are
-/// computed over what the client sent.
+/// What the phases before the context found: the path as the client sent it, when they
+/// changed it (signatures are computed over what the client sent), and the stage a
+/// stage-path domain read from it.
+pub(crate) struct Arrival {
+    pub(crate) client_path: Option<String>,
+    pub(crate) stage: stage::PathStage,
+}
+
+/// The normalise and stage-path phases, which run before the context exists because they
+/// rewrite the URI every later phase reads.
 pub(crate) fn normalize_request(
+    compiled: &Compiled,
     parts: &mut http::request::Parts,
-) -> (Option<String>, Result<(), GatewayError>) {
-    match normalize::normalize_uri(&parts.uri) {
-        Ok(None) => (None, Ok(())),
+) -> (Arrival, Result<(), GatewayError>) {
+    let client_path = match normalize::normalize_uri(&parts.uri) {
+        Ok(None) => None,
         Ok(Some(uri)) => {
             let original = std::mem::replace(&mut parts.uri, uri);
-            (Some(original.path().to_string()), Ok(()))
+            Some(original.path().to_string())
         }
-        Err(e) => (None, Err(GatewayError::InvalidPath(e.0))),
+        Err(e) => {
+            let arrival = Arrival {
+                client_path: None,
+                stage: stage::PathStage::default(),
+            };
+            return (arrival, Err(GatewayError::InvalidPath(e.0)));
+        }
+    };
+    let (mut stage, staged) = stage::take(&compiled.router, parts);
+    let client_path = client_path.or_else(|| stage.full_path.take());
+    (Arrival { client_path, stage }, staged)
+}
+
+impl Arrival {
+    /// Hands what the early phases found to the context.
+    pub(crate) fn settle(&self, ctx: &mut RequestContext<'_>) {
+        ctx.path_env = self.stage.env;
+        ctx.aws_errors = self.stage.aws_errors;
     }
 }
 
@@ -120,9 +147,11 @@ pub(crate) fn finish(
     let (mut response, failure) = match result {
         Ok(response) => (response, None),
         Err(e) => {
-            let dialect = ctx
-                .routed
-                .map_or(Dialect::Alibaba, |r| Dialect::of(r.plan.auth.kind));
+            let dialect = match ctx.routed {
+                _ if ctx.aws_errors => Dialect::Aws,
+                Some(r) => Dialect::of(r.plan.auth.kind),
+                None => Dialect::Alibaba,
+            };
             (error::render_in(dialect, &e, &ctx.request_id), Some(e))
         }
     };

@@ -1,5 +1,5 @@
-//! Route phase: Host -> group, the domain's bound environment or else `X-Ca-Stage` ->
-//! environment (RELEASE when absent), method and path -> the deployment that serves the request.
+//! Route phase: Host -> group, the domain's bound environment, the path's stage (stage-path
+//! domains, `stage.rs`) or else `X-Ca-Stage` -> environment (RELEASE when absent), method and path -> the deployment that serves the request.
 
 use pylon_auth::alibaba::X_CA_STAGE;
 use pylon_model::Method;
@@ -21,16 +21,18 @@ pub(crate) fn route<'a>(ctx: &mut RequestContext<'a>) -> Result<Route<'a>, Gatew
         .ok_or_else(|| GatewayError::InvalidDomain(ctx.host.to_string()))?;
     let group = host.group;
     // A domain bound to an environment serves only that one (Alibaba's BindStageName).
-    let (env, env_from) = match (host.environment, parts.headers.get(X_CA_STAGE)) {
-        (Some(bound), _) => (bound, EnvFrom::Domain),
-        (None, Some(stage)) => {
+    let header = parts.headers.get(X_CA_STAGE);
+    let (env, env_from) = match (host.environment, ctx.path_env, header) {
+        (Some(bound), _, _) => (bound, EnvFrom::Domain),
+        (None, Some(from_path), _) => (from_path, EnvFrom::Path),
+        (None, None, Some(stage)) => {
             let name = stage.to_str().unwrap_or("");
             let env = router
                 .environment(name.trim())
                 .ok_or_else(|| GatewayError::InvalidUrl(name.to_string()))?;
             (env, EnvFrom::Header)
         }
-        (None, None) => {
+        (None, None, None) => {
             let env = compiled
                 .release
                 .ok_or_else(|| GatewayError::InvalidUrl("RELEASE".into()))?;
