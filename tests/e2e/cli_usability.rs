@@ -148,7 +148,7 @@ async fn cli_errors_name_the_cli_command_not_the_rest_call() {
     .await;
     assert!(!ok);
     assert!(
-        stderr.contains("422") && stderr.contains("must start with http:// or https://"),
+        stderr.contains("422") && stderr.contains("must start with http://, https://"),
         "{stderr}"
     );
 

@@ -7,6 +7,7 @@ mod alibaba;
 mod alibaba_errors;
 mod jwt;
 mod tencent;
+mod websocket;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,19 +19,20 @@ use serde_json::{Value, json};
 
 use crate::harness::{Backend, Pylon, http_api};
 
-const CLIENTS_SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/clients");
+pub(crate) const CLIENTS_SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/clients");
 
 /// Where install.sh put the clients.
-struct Installed {
+pub(crate) struct Installed {
     dir: PathBuf,
     python_aliyun: PathBuf,
     python_tencent: PathBuf,
+    pub(crate) python_websockets: PathBuf,
 }
 
 static INSTALLED: OnceLock<Result<Installed, String>> = OnceLock::new();
 
 /// Runs install.sh once per process; it returns at once when everything is in place.
-fn installed() -> &'static Installed {
+pub(crate) fn installed() -> &'static Installed {
     let result = INSTALLED.get_or_init(|| {
         let out = std::process::Command::new("bash")
             .arg(format!("{CLIENTS_SRC}/install.sh"))
@@ -56,6 +58,7 @@ fn installed() -> &'static Installed {
             dir: path("clients_dir")?,
             python_aliyun: path("python_aliyun")?,
             python_tencent: path("python_tencent")?,
+            python_websockets: path("python_websockets")?,
         })
     });
     match result {

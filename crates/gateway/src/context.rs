@@ -114,10 +114,6 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) parts: &'a Parts,
     /// The request's extensions, owned, so that a phase can take hyper's upgrade handle
     /// (`OnUpgrade`) out of them.
-    #[expect(
-        dead_code,
-        reason = "kept for the WebSocket phase, which takes `OnUpgrade`"
-    )]
     pub(crate) extensions: http::Extensions,
     /// The path as the client sent it, before normalisation: what signatures cover.
     pub(crate) client_path: &'a str,
@@ -130,6 +126,8 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) host: &'a str,
     /// Whether the request came over TLS.
     pub(crate) secure: bool,
+    /// The request asks to become a WebSocket (`Upgrade: websocket`).
+    pub(crate) websocket: bool,
     /// The environment the path named, on a stage-path domain.
     pub(crate) path_env: Option<pylon_router::EnvId>,
     /// The domain answers errors in AWS's shape.
@@ -171,6 +169,7 @@ impl<'a> RequestContext<'a> {
             start: Instant::now(),
             host,
             secure: false,
+            websocket: crate::request::headers::asks_for_websocket(parts),
             path_env: None,
             aws_errors: false,
             https_port: None,

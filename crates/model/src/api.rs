@@ -74,6 +74,48 @@ impl Method {
 pub enum Protocol {
     Http,
     Https,
+    /// WebSocket upgrades over plain HTTP/1.1.
+    Ws,
+    /// WebSocket upgrades over TLS.
+    Wss,
+}
+
+/// Limits of an API's WebSocket connections (protocols `WS`/`WSS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebSocketConfig {
+    /// A connection with no frame either way for this long is closed.
+    #[serde(default = "default_ws_idle_ms")]
+    pub idle_timeout_ms: u64,
+    /// Open connections at most, per environment; past it an upgrade gets `503`.
+    #[serde(default = "default_ws_max")]
+    pub max_connections: u32,
+}
+
+pub const DEFAULT_WS_IDLE_MS: u64 = 10 * 60 * 1000;
+pub const MAX_WS_IDLE_MS: u64 = 2 * 60 * 60 * 1000;
+
+fn default_ws_idle_ms() -> u64 {
+    DEFAULT_WS_IDLE_MS
+}
+
+fn default_ws_max() -> u32 {
+    10_000
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        WebSocketConfig {
+            idle_timeout_ms: DEFAULT_WS_IDLE_MS,
+            max_connections: default_ws_max(),
+        }
+    }
+}
+
+impl WebSocketConfig {
+    fn is_default(&self) -> bool {
+        *self == WebSocketConfig::default()
+    }
 }
 
 /// Pass-through forwards the request as it came (parameters are only validated);
@@ -209,6 +251,9 @@ pub struct RequestConfig {
     /// same URL over `https://` instead of the refusal `Invalid protocol HTTP unsupported`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub https_redirect: bool,
+    /// For WebSocket APIs: idle timeout and the cap on open connections.
+    #[serde(default, skip_serializing_if = "WebSocketConfig::is_default")]
+    pub websocket: WebSocketConfig,
 }
 
 fn default_protocols() -> Vec<Protocol> {
@@ -330,6 +375,31 @@ impl ApiSpec {
             !self.request.protocols.is_empty(),
             "request.protocols",
             "at least one protocol is required",
+        )?;
+        let ws = &self.request.websocket;
+        check(
+            (1000..=MAX_WS_IDLE_MS).contains(&ws.idle_timeout_ms),
+            "request.websocket.idle_timeout_ms",
+            format!("must be 1000 to {MAX_WS_IDLE_MS} (2 hours)"),
+        )?;
+        check(
+            ws.max_connections >= 1,
+            "request.websocket.max_connections",
+            "must be at least 1",
+        )?;
+        let websocket = self
+            .request
+            .protocols
+            .iter()
+            .any(|p| matches!(p, Protocol::Ws | Protocol::Wss));
+        check(
+            !websocket
+                || !matches!(
+                    self.backend.service,
+                    BackendTarget::Inline(BackendDefinition::Mock { .. })
+                ),
+            "request.protocols",
+            "a mock backend cannot carry WebSocket connections; use an http (ws://, wss://) or upstream backend",
         )?;
         check(
             !self.request.https_redirect || self.request.protocols == [Protocol::Https],

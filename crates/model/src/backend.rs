@@ -93,15 +93,15 @@ impl BackendDefinition {
                 let f = format!("{field}.url");
                 StageTemplate::parse(url, &f)?;
                 let lower = url.to_ascii_lowercase();
-                let https = lower.starts_with("https://");
+                let https = lower.starts_with("https://") || lower.starts_with("wss://");
                 check(
-                    https || lower.starts_with("http://"),
+                    https || lower.starts_with("http://") || lower.starts_with("ws://"),
                     &f,
-                    "must start with http:// or https://",
+                    "must start with http://, https://, ws:// or wss://",
                 )?;
                 if let Some(tls) = tls {
                     let t = format!("{field}.tls");
-                    check(https, &t, "TLS settings need an https:// URL")?;
+                    check(https, &t, "TLS settings need an https:// or wss:// URL")?;
                     tls.validate(&t)?;
                 }
                 let host = url

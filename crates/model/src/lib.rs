@@ -21,8 +21,9 @@ mod upstream;
 
 pub use api::{
     Api, ApiSpec, BackendConfig, BackendTarget, ConstantParameter, Constraints, DEFAULT_TIMEOUT_MS,
-    ErrorCodeDoc, Location, MAX_API_NAME_LEN, MAX_TIMEOUT_MS, Method, ParamType, Parameter,
-    Protocol, RequestConfig, RequestMode, ResponseDoc, SystemParameter, SystemParameterKind,
+    DEFAULT_WS_IDLE_MS, ErrorCodeDoc, Location, MAX_API_NAME_LEN, MAX_TIMEOUT_MS, MAX_WS_IDLE_MS,
+    Method, ParamType, Parameter, Protocol, RequestConfig, RequestMode, ResponseDoc,
+    SystemParameter, SystemParameterKind, WebSocketConfig,
 };
 pub use app::{
     App, AppCode, AppCredentials, AppKey, AppSpec, Authorization, AuthorizationSpec,

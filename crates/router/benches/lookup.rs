@@ -33,6 +33,7 @@ fn deployment(index: usize, method: Method, path: String) -> Deployment {
                     regex_priority: 0,
                     allow_encoded_slashes: false,
                     https_redirect: false,
+                    websocket: Default::default(),
                     mode: RequestMode::PassThrough,
                 },
                 parameters: Vec::new(),

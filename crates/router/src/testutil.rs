@@ -63,6 +63,7 @@ pub(crate) fn deployment(
                     regex_priority: 0,
                     allow_encoded_slashes: false,
                     https_redirect: false,
+                    websocket: Default::default(),
                     mode: RequestMode::PassThrough,
                 },
                 parameters: Vec::new(),

@@ -54,7 +54,7 @@ async fn https_backend_urls_are_accepted_and_tls_needs_one() {
         body["message"]
             .as_str()
             .unwrap()
-            .contains("need an https:// URL"),
+            .contains("need an https:// or wss:// URL"),
         "{body}"
     );
 

@@ -10,7 +10,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use http::header::HOST;
+use http::header::{HOST, UPGRADE};
 use http::uri::{Scheme, Uri};
 use http::{Request, Response};
 use hyper::client::conn::http1::{self, SendRequest};
@@ -52,6 +52,9 @@ impl HttpClient {
         endpoint: &Endpoint,
         mut request: Request<ForwardBody>,
     ) -> Result<(Response<BackendBody>, Negotiated), SendError> {
+        if request.headers().contains_key(UPGRADE) {
+            return upgrade(endpoint, request).await;
+        }
         if endpoint.tls().is_some()
             && let Some((sender, negotiated)) = self.pool.shared(endpoint)
         {
@@ -132,6 +135,41 @@ async fn send_h2(
     }
 }
 
+/// An upgrade request (a WebSocket) goes on a connection of its own, HTTP/1.1 even over TLS,
+/// never pooled: after a `101` the connection is the WebSocket's. The response keeps hyper's
+/// upgrade handle.
+async fn upgrade(
+    endpoint: &Endpoint,
+    request: Request<ForwardBody>,
+) -> Result<(Response<BackendBody>, Negotiated), SendError> {
+    let (mut sender, negotiated) = connect_with(endpoint, Alpn::Http1)
+        .await
+        .map_err(SendError::Connect)?;
+    match sender.send_request(request).await {
+        Ok(response) => Ok((response.map(BackendBody::unpooled), negotiated)),
+        Err(e) => Err(SendError::Request(e)),
+    }
+}
+
+/// What a TLS connection offers by ALPN.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Alpn {
+    /// `h2` and `http/1.1`: pooled requests.
+    Any,
+    /// `http/1.1` only, with upgrades: WebSockets.
+    Http1,
+}
+
+async fn connect_with(
+    endpoint: &Endpoint,
+    alpn: Alpn,
+) -> Result<(SendRequest<ForwardBody>, Negotiated), String> {
+    match connect_alpn(endpoint, alpn).await? {
+        Connection::Http1(sender, negotiated) => Ok((sender, negotiated)),
+        Connection::Http2(..) => Err("the backend chose HTTP/2 for an upgrade".into()),
+    }
+}
+
 /// A new connection, as the backend chose to speak.
 enum Connection {
     Http1(SendRequest<ForwardBody>, Negotiated),
@@ -141,6 +179,10 @@ enum Connection {
 /// Opens a connection: the address itself, or each address the name resolves to in turn, the
 /// connect timeout shared between them.
 async fn connect(endpoint: &Endpoint) -> Result<Connection, String> {
+    connect_alpn(endpoint, Alpn::Any).await
+}
+
+async fn connect_alpn(endpoint: &Endpoint, alpn: Alpn) -> Result<Connection, String> {
     let authority = endpoint.authority();
     let port = authority.port_u16().unwrap_or(80);
     let host = authority.host();
@@ -168,7 +210,7 @@ async fn connect(endpoint: &Endpoint) -> Result<Connection, String> {
             String::new()
         };
         match tokio::time::timeout(each, TcpStream::connect(address)).await {
-            Ok(Ok(stream)) => return handshake(endpoint, stream).await,
+            Ok(Ok(stream)) => return handshake(endpoint, stream, alpn).await,
             Ok(Err(e)) => failure = format!("tcp connect error: {which}{e}"),
             Err(_) => {
                 failure = format!(
@@ -183,15 +225,23 @@ async fn connect(endpoint: &Endpoint) -> Result<Connection, String> {
 
 /// HTTP over the TCP connection: directly, or after a TLS handshake, in the protocol the
 /// backend picked by ALPN.
-async fn handshake(endpoint: &Endpoint, stream: TcpStream) -> Result<Connection, String> {
+async fn handshake(
+    endpoint: &Endpoint,
+    stream: TcpStream,
+    alpn: Alpn,
+) -> Result<Connection, String> {
     // Small requests go out at once rather than waiting for an acknowledgement.
     let _ = stream.set_nodelay(true);
+    let upgrades = alpn == Alpn::Http1;
     let Some(tls) = endpoint.tls() else {
-        let sender = http1_handshake(stream).await?;
+        let sender = http1_handshake(stream, upgrades).await?;
         return Ok(Connection::Http1(sender, Negotiated::default()));
     };
-    let secured = tls
-        .connector
+    let connector = match alpn {
+        Alpn::Any => &tls.connector,
+        Alpn::Http1 => &tls.connector_http1,
+    };
+    let secured = connector
         .connect(tls.server_name.clone(), stream)
         .await
         .map_err(|e| format!("tls handshake: {}", crate::compiled::jwt::error_chain(&e)))?;
@@ -201,7 +251,7 @@ async fn handshake(endpoint: &Endpoint, stream: TcpStream) -> Result<Connection,
         h2: session.alpn_protocol() == Some(b"h2"),
     };
     if !negotiated.h2 {
-        let sender = http1_handshake(secured).await?;
+        let sender = http1_handshake(secured, upgrades).await?;
         return Ok(Connection::Http1(sender, negotiated));
     }
     let (sender, connection) = http2::Builder::new(TokioExecutor::new())
@@ -217,7 +267,8 @@ async fn handshake(endpoint: &Endpoint, stream: TcpStream) -> Result<Connection,
     Ok(Connection::Http2(sender, negotiated))
 }
 
-async fn http1_handshake<I>(io: I) -> Result<SendRequest<ForwardBody>, String>
+/// `upgrades`: the connection may become a WebSocket after a `101`.
+async fn http1_handshake<I>(io: I, upgrades: bool) -> Result<SendRequest<ForwardBody>, String>
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -229,7 +280,12 @@ where
         .await
         .map_err(|e| format!("handshake: {e}"))?;
     tokio::spawn(async move {
-        if let Err(e) = connection.await {
+        let ended = if upgrades {
+            connection.with_upgrades().await
+        } else {
+            connection.await
+        };
+        if let Err(e) = ended {
             tracing::debug!(error = %e, "backend connection ended");
         }
     });

@@ -80,13 +80,19 @@ impl HttpTarget {
 /// default port when none is given, and the base path; says whether it is `https`.
 pub(crate) fn parse_http_url(url: &str) -> Result<(HttpTarget, bool), Unservable> {
     let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    // `ws://` and `wss://` name the same servers as `http://` and `https://`: a WebSocket is
+    // an upgraded HTTP/1.1 request.
     let (rest, https) = if lower.starts_with("http://") {
         (&url[7..], false)
     } else if lower.starts_with("https://") {
         (&url[8..], true)
+    } else if lower.starts_with("ws://") {
+        (&url[5..], false)
+    } else if lower.starts_with("wss://") {
+        (&url[6..], true)
     } else {
         return Err(Unservable::Internal(format!(
-            "backend URL `{url}` must start with http:// or https://"
+            "backend URL `{url}` must start with http://, https://, ws:// or wss://"
         )));
     };
     let (authority, path) = match rest.find(['/', '?', '#']) {

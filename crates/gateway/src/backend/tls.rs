@@ -16,6 +16,8 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 /// How one backend's connections are made secure.
 pub(crate) struct TlsConnect {
     pub(crate) connector: tokio_rustls::TlsConnector,
+    /// ALPN `http/1.1` only: for WebSocket upgrades, which HTTP/2 does not carry here.
+    pub(crate) connector_http1: tokio_rustls::TlsConnector,
     pub(crate) server_name: ServerName<'static>,
     /// The name the certificate is checked against, or why nothing is checked (debug trace).
     pub(crate) verified: String,
@@ -137,6 +139,8 @@ pub(crate) fn compile(
                 .map_err(|e| format!("client certificate `{wanted}`: {e}"))?
         }
     };
+    let mut http1 = config.clone();
+    http1.alpn_protocols = vec![b"http/1.1".to_vec()];
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     if tls.insecure {
         tracing::warn!(
@@ -146,6 +150,7 @@ pub(crate) fn compile(
     }
     Ok(Arc::new(TlsConnect {
         connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+        connector_http1: tokio_rustls::TlsConnector::from(Arc::new(http1)),
         server_name,
         verified,
         key: hasher.finish(),

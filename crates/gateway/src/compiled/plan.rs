@@ -104,6 +104,7 @@ pub(crate) struct ApiPlan {
     /// `request.allow_encoded_slashes`: path values may carry `%2F`, `%5C` and `\`.
     pub(crate) allow_encoded_slashes: bool,
     pub(crate) protocols: Protocols,
+    pub(crate) websocket: WebSocketLimits,
     pub(crate) auth: AuthPlan,
     /// The apps that may call this API in this environment.
     pub(crate) grants: Grants,
@@ -136,8 +137,18 @@ pub(crate) struct ApiPlan {
 pub(crate) struct Protocols {
     pub(crate) http: bool,
     pub(crate) https: bool,
+    /// WebSocket upgrades, plain and over TLS.
+    pub(crate) ws: bool,
+    pub(crate) wss: bool,
     /// Plain-HTTP calls get a redirect to HTTPS instead of a refusal.
     pub(crate) https_redirect: bool,
+}
+
+/// `request.websocket`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WebSocketLimits {
+    pub(crate) idle_timeout: std::time::Duration,
+    pub(crate) max_connections: u64,
 }
 
 /// What compiling one deployment reads besides the deployment itself, resolved for its
@@ -171,7 +182,15 @@ impl ApiPlan {
             protocols: Protocols {
                 http: spec.request.protocols.contains(&Protocol::Http),
                 https: spec.request.protocols.contains(&Protocol::Https),
+                ws: spec.request.protocols.contains(&Protocol::Ws),
+                wss: spec.request.protocols.contains(&Protocol::Wss),
                 https_redirect: spec.request.https_redirect,
+            },
+            websocket: WebSocketLimits {
+                idle_timeout: std::time::Duration::from_millis(
+                    spec.request.websocket.idle_timeout_ms,
+                ),
+                max_connections: u64::from(spec.request.websocket.max_connections),
             },
             auth: AuthPlan {
                 kind: spec.auth.auth_type,

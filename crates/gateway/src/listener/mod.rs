@@ -431,7 +431,8 @@ async fn serve_connection<S, I>(
         })
     };
     let io = TokioIo::new(io::ConnIo::new(stream, state.clone(), peer));
-    let connection = builder.serve_connection(io, service);
+    // With upgrades: a WebSocket request takes the connection over once answered `101`.
+    let connection = builder.serve_connection_with_upgrades(io, service);
     let mut connection = std::pin::pin!(connection);
     let result = tokio::select! {
         result = connection.as_mut() => result,

@@ -34,6 +34,60 @@ impl<'a> AccessLog<'a> {
             ..Self::default()
         }
     }
+
+    /// Where the lines go, when the log is on.
+    pub(crate) fn sink(&self) -> Option<&'a AccessLogSink> {
+        self.sink
+    }
+}
+
+/// A WebSocket connection's end, logged as a line of its own after its request's `101`.
+#[derive(Debug, Default)]
+pub(crate) struct SocketClosed {
+    pub(crate) request_id: String,
+    pub(crate) group: String,
+    pub(crate) api: String,
+    pub(crate) environment: String,
+    pub(crate) duration: Duration,
+    /// From the client to the backend, and back.
+    pub(crate) bytes_in: u64,
+    pub(crate) bytes_out: u64,
+    /// `client`, `backend`, `idle` or `upgrade failed`.
+    pub(crate) closed_by: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct SocketLine<'s> {
+    time: String,
+    event: &'static str,
+    request_id: &'s str,
+    group: &'s str,
+    api: &'s str,
+    environment: &'s str,
+    duration_ms: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+    closed_by: &'static str,
+}
+
+/// Writes the line of a closed WebSocket connection (docs/observability.md).
+pub(crate) fn websocket_closed(sink: &AccessLogSink, closed: &SocketClosed) {
+    let line = SocketLine {
+        time: String::from_utf8_lossy(rfc3339_millis(SystemTime::now(), &mut [0u8; 24])).into(),
+        event: "websocket_closed",
+        request_id: &closed.request_id,
+        group: &closed.group,
+        api: &closed.api,
+        environment: &closed.environment,
+        duration_ms: closed.duration.as_millis() as u64,
+        bytes_in: closed.bytes_in,
+        bytes_out: closed.bytes_out,
+        closed_by: closed.closed_by,
+    };
+    if let Ok(mut text) = serde_json::to_vec(&line) {
+        text.push(b'\n');
+        sink.send(text);
+    }
 }
 
 impl Observer for AccessLog<'_> {

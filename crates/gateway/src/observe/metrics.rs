@@ -2,7 +2,7 @@
 //! handles (`registry::ApiMetrics`, resolved when the plan was compiled), so the request path
 //! only adds to atomics; `registry` holds what is exposed on `/metrics` and how.
 
-mod apis;
+pub(crate) mod apis;
 mod codes;
 mod health;
 mod histogram;

@@ -14,6 +14,7 @@ pub(crate) mod respond;
 pub(crate) mod route;
 pub(crate) mod stage;
 pub(crate) mod validate;
+pub(crate) mod websocket;
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -280,6 +281,20 @@ pub(crate) async fn run(
         None => None,
     };
     let ctx = routed.ctx;
+    // An upgrade takes a place under the API's cap before the backend is asked.
+    let socket = match (&mut outgoing, ctx.websocket) {
+        (Some(out), true) => {
+            websocket::prepare(ctx.parts, &mut out.headers);
+            Some(websocket::OpenSocket::take(plan)?)
+        }
+        (None, true) => {
+            return Err(GatewayError::BackendFailed {
+                target: backend.target.describe().into_owned(),
+                reason: "this backend kind cannot carry a WebSocket".into(),
+            });
+        }
+        (_, false) => None,
+    };
     // A sampled request's backend call is a span of its trace: the backend continues it.
     if let (Some(out), Some(span)) = (&mut outgoing, &ctx.observers.otel) {
         out.headers.insert(TRACEPARENT, span.backend_traceparent());
@@ -309,6 +324,15 @@ pub(crate) async fn run(
     ctx.observers.backend_sent(&sent);
     ctx.observers
         .backend_response(response.status(), response.headers(), Instant::now());
+    if let Some(socket) = socket
+        && websocket::switched(&response)
+    {
+        return Ok(phase!(
+            ctx.observers,
+            "websocket",
+            websocket::splice(ctx, plan, response, socket)
+        ));
+    }
     Ok(respond::respond(ctx, response))
 }
 

@@ -1,6 +1,7 @@
 //! Protocol phase: an API is served only over the transports it lists (`request.protocols`).
 //! A plain-HTTP call to an HTTPS-only API is refused, or redirected to the HTTPS listener when
-//! the API asks for that; a TLS call to an HTTP-only API is refused.
+//! the API asks for that; a TLS call to an HTTP-only API is refused. A WebSocket upgrade needs
+//! `WS` (plain) or `WSS` (over TLS).
 
 use http::header::LOCATION;
 use http::{HeaderValue, Response, StatusCode};
@@ -17,6 +18,13 @@ pub(crate) fn check(
     plan: &ApiPlan,
 ) -> Result<Option<Response<GatewayBody>>, GatewayError> {
     let allowed = plan.protocols;
+    if ctx.websocket {
+        return match (ctx.secure, allowed.wss, allowed.ws) {
+            (true, true, _) | (false, _, true) => Ok(None),
+            (true, false, _) => Err(GatewayError::ProtocolNotAllowed("WSS")),
+            (false, _, false) => Err(GatewayError::ProtocolNotAllowed("WS")),
+        };
+    }
     if ctx.secure {
         return match allowed.https {
             true => Ok(None),

@@ -23,3 +23,23 @@ pub(crate) static CREDENTIAL_HEADERS: [HeaderName; 9] = [
 
 /// An AWS API key (`api-key` APIs).
 pub(crate) const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+
+/// An HTTP/1.1 `GET` asking to become a WebSocket: `Upgrade: websocket` with `upgrade` among
+/// the `Connection` options (RFC 6455 section 4.1), in any letter case.
+pub(crate) fn asks_for_websocket(parts: &http::request::Parts) -> bool {
+    let Some(upgrade) = parts.headers.get(http::header::UPGRADE) else {
+        return false;
+    };
+    parts.method == http::Method::GET
+        && parts.version == http::Version::HTTP_11
+        && upgrade
+            .as_bytes()
+            .split(|b| *b == b',')
+            .any(|p| p.trim_ascii().eq_ignore_ascii_case(b"websocket"))
+        && parts
+            .headers
+            .get_all(http::header::CONNECTION)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .any(|o| o.trim_ascii().eq_ignore_ascii_case(b"upgrade"))
+}

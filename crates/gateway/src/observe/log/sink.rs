@@ -209,7 +209,10 @@ impl Writer {
             match self.queue.recv_timeout(WARN_EVERY) {
                 Ok(line) if line.is_empty() => return self.stop(),
                 Ok(line) => {
+                    // Flushed at once: the lines after it may be long in coming (a quiet
+                    // gateway's only line stayed in the buffer until the next one).
                     self.write(&line);
+                    self.flush();
                     last_line = Instant::now();
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -326,6 +329,41 @@ mod tests {
         drop(gate);
         sink.close();
         assert_eq!(out.bytes.lock().unwrap().len(), 2 * 5);
+    }
+
+    /// A `Write` whose bytes count as out only once flushed.
+    #[derive(Clone, Default)]
+    struct Flushed {
+        pending: Arc<Mutex<Vec<u8>>>,
+        out: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl Write for Flushed {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.pending.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            let mut pending = self.pending.lock().unwrap();
+            self.out.lock().unwrap().append(&mut pending);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_line_after_a_quiet_spell_is_flushed_at_once() {
+        let out = Flushed::default();
+        let sink = AccessLogSink::start("test".into(), Box::new(out.clone()), 16).unwrap();
+        // Long enough for the writer to park on the queue.
+        std::thread::sleep(PARK_AFTER * 3);
+        sink.send(b"alone\n".to_vec());
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while out.out.lock().unwrap().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(out.out.lock().unwrap().as_slice(), b"alone\n");
+        sink.close();
     }
 
     #[test]

@@ -45,6 +45,11 @@ pub(crate) struct ApiMetrics {
     request_bytes: AtomicU64,
     /// Its own allocation: a streamed response body holds it until the body is dropped.
     response_bytes: Counter,
+    /// WebSocket connections open now (the API's cap is checked against it).
+    pub(crate) websockets_open: AtomicU64,
+    websocket_duration: LatencyHistogram,
+    websocket_bytes_in: AtomicU64,
+    websocket_bytes_out: AtomicU64,
 }
 
 /// One request as the metrics record it.
@@ -67,6 +72,15 @@ impl ApiMetrics {
         if let Some(n) = sample.request_bytes {
             self.request_bytes.fetch_add(n, Ordering::Relaxed);
         }
+    }
+
+    /// A WebSocket connection ended after `took`, having relayed these bytes.
+    pub(crate) fn websocket_closed(&self, bytes_in: u64, bytes_out: u64, took: Duration) {
+        self.websocket_duration.observe(took);
+        self.websocket_bytes_in
+            .fetch_add(bytes_in, Ordering::Relaxed);
+        self.websocket_bytes_out
+            .fetch_add(bytes_out, Ordering::Relaxed);
     }
 
     /// What the response body's bytes are added to.
@@ -161,6 +175,44 @@ impl Collector for ApiSeries {
             "response_body",
             "Response body bytes sent to clients, counted as they pass.",
             |a| a.response_bytes.get(),
+        )?;
+        let sockets: Vec<_> = served
+            .iter()
+            .filter(|(_, a)| {
+                a.websockets_open.load(Ordering::Relaxed) > 0 || a.websocket_duration.count() > 0
+            })
+            .cloned()
+            .collect();
+        let mut open = encoder.encode_descriptor(
+            "websocket_connections",
+            "WebSocket connections open now.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (labels, api) in &sockets {
+            let n = api.websockets_open.load(Ordering::Relaxed) as i64;
+            open.encode_family(labels)?.encode_gauge(&n)?;
+        }
+        histograms(
+            &mut encoder,
+            &sockets,
+            "websocket_duration",
+            "How long closed WebSocket connections lasted.",
+            |a| &a.websocket_duration,
+        )?;
+        bytes(
+            &mut encoder,
+            &sockets,
+            "websocket_received",
+            "Bytes relayed from clients to backends over closed WebSocket connections.",
+            |a| a.websocket_bytes_in.load(Ordering::Relaxed),
+        )?;
+        bytes(
+            &mut encoder,
+            &sockets,
+            "websocket_sent",
+            "Bytes relayed from backends to clients over closed WebSocket connections.",
+            |a| a.websocket_bytes_out.load(Ordering::Relaxed),
         )?;
         Ok(())
     }

@@ -1,0 +1,312 @@
+//! WebSockets with PyPI `websockets` on both ends: an app-signed upgrade relayed to a Python
+//! echo backend and an unsigned one refused, a publish while a connection is open, the
+//! per-API cap and idle timeout, and wss:// on both sides.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use http::Method;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+use super::{CLIENTS_SRC, Setup, installed};
+use crate::tls::{TestCa, upload};
+
+/// The Python echo backend; `tls`: its certificate and key files (wss://).
+struct EchoBackend {
+    _child: Child,
+    port: u16,
+}
+
+impl EchoBackend {
+    async fn start(tls: Option<(&Path, &Path)>) -> EchoBackend {
+        let mut command = Command::new(&installed().python_websockets);
+        command.arg(format!("{CLIENTS_SRC}/ws-echo.py"));
+        if let Some((cert, key)) = tls {
+            command.arg(cert).arg(key);
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the echo backend starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let port = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the echo backend prints its port")
+            .unwrap()
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        EchoBackend {
+            _child: child,
+            port,
+        }
+    }
+}
+
+/// The Python client, one connection, driven line by line.
+struct WsClient {
+    _child: Child,
+    stdin: ChildStdin,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl WsClient {
+    /// Connects; returns the client and its first event (`open` or `refused`).
+    async fn open(config: Value) -> (WsClient, Value) {
+        let mut child = Command::new(&installed().python_websockets)
+            .arg(format!("{CLIENTS_SRC}/ws-client.py"))
+            .arg(config.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the client starts");
+        let stdin = child.stdin.take().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut client = WsClient {
+            _child: child,
+            stdin,
+            lines,
+        };
+        let first = client.event().await;
+        (client, first)
+    }
+
+    async fn event(&mut self) -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(20), self.lines.next_line())
+            .await
+            .expect("the client answers")
+            .unwrap()
+            .unwrap_or_else(|| "{\"ended\": true}".into());
+        serde_json::from_str(&line).unwrap()
+    }
+
+    /// Sends `message`; what came back (`{"reply": ...}` or `{"closed": ...}`).
+    async fn send(&mut self, message: &str) -> Value {
+        self.stdin
+            .write_all(format!("{message}\n").as_bytes())
+            .await
+            .unwrap();
+        self.event().await
+    }
+}
+
+/// A WebSocket API at `/chat` (backend path `/ws`) with `auth`, published in RELEASE.
+async fn chat_api(s: &Setup, backend: &Value, auth: Value, extra: Value) -> String {
+    let mut request = json!({"method": "GET", "path": "/chat", "protocols": ["WS", "WSS"]});
+    if let (Some(r), Some(e)) = (request.as_object_mut(), extra.as_object()) {
+        r.extend(e.clone());
+    }
+    let spec = json!({
+        "name": "chat",
+        "request": request,
+        "backend": {"service": {"inline": backend}, "path": "/ws"},
+        "auth": auth,
+    });
+    let id = s.pylon.create_api(&s.group, spec).await;
+    s.pylon.publish(&s.group, &id, "RELEASE").await;
+    id
+}
+
+#[tokio::test]
+async fn an_app_signed_upgrade_is_relayed_and_an_unsigned_one_refused() {
+    let s = Setup::start().await;
+    let echo = EchoBackend::start(None).await;
+    let backend = json!({"type": "http", "url": format!("ws://127.0.0.1:{}", echo.port)});
+    let api = chat_api(&s, &backend, json!({"type": "app"}), json!({})).await;
+    let app = s.app("chat").await;
+    s.grant(&app, &api, "RELEASE", None).await;
+    let url = s.url("/chat").replace("http://", "ws://");
+
+    let (mut ws, first) = WsClient::open(json!({
+        "url": url, "app_key": app.key, "app_secret": app.secret, "path": "/chat",
+    }))
+    .await;
+    assert_eq!(first, json!({"open": true}));
+    assert_eq!(ws.send("hello").await, json!({"reply": "hello"}));
+    assert_eq!(ws.send("path").await, json!({"reply": "/ws"}));
+    let headers: Value =
+        serde_json::from_str(ws.send("headers").await["reply"].as_str().unwrap()).unwrap();
+    assert_eq!(headers["x-forwarded-proto"], "http");
+    assert_eq!(
+        headers["upgrade"].as_str().unwrap().to_lowercase(),
+        "websocket"
+    );
+    assert!(
+        headers.get("x-ca-signature").is_none(),
+        "credentials stay at the gateway"
+    );
+
+    let (_, refused) = WsClient::open(json!({"url": url})).await;
+    assert!(refused["refused"].as_u64().unwrap() >= 400, "{refused}");
+    assert!(
+        refused["headers"]["x-ca-error-message"].is_string(),
+        "{refused}"
+    );
+    let (_, refused) = WsClient::open(json!({
+        "url": url, "app_key": app.key, "app_secret": "wrong", "path": "/chat",
+    }))
+    .await;
+    assert_eq!(refused["refused"], 400, "{refused}");
+    assert!(
+        refused["headers"]["x-ca-error-message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid Signature"),
+        "{refused}"
+    );
+
+    // Not an upgrade: a WebSocket-only API refuses plain HTTP.
+    let reply = crate::harness::send(Method::GET, &s.url("/chat"), &[], Default::default()).await;
+    reply.assert_error(403, "Invalid protocol HTTP unsupported");
+    // The access log has the connection's line when it ends.
+    drop(ws);
+    logged(&s, "\"event\":\"websocket_closed\"").await;
+    let line = s
+        .pylon
+        .stdout()
+        .lines()
+        .find(|l| l.contains("websocket_closed"))
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .unwrap();
+    assert_eq!(line["api"], "chat");
+    assert_eq!(line["closed_by"], "client");
+    assert!(line["bytes_in"].as_u64().unwrap() > 0 && line["bytes_out"].as_u64().unwrap() > 0);
+    let metrics = scrape_metrics(&s).await;
+    assert!(
+        metrics.contains("pylon_websocket_duration_seconds_count{"),
+        "{metrics}"
+    );
+}
+
+/// Waits for the access log (stdout) to hold `needle`.
+async fn logged(s: &Setup, needle: &str) {
+    let wait = async {
+        while !s.pylon.stdout().contains(needle) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .unwrap_or_else(|_| panic!("no `{needle}` in the access log:\n{}", s.pylon.stdout()));
+}
+
+async fn scrape_metrics(s: &Setup) -> String {
+    let reply = crate::harness::send(
+        Method::GET,
+        &format!("http://{}/metrics", s.pylon.status),
+        &[],
+        Default::default(),
+    )
+    .await;
+    reply.text()
+}
+
+#[tokio::test]
+async fn a_publish_does_not_cut_an_open_websocket() {
+    let s = Setup::start().await;
+    let echo = EchoBackend::start(None).await;
+    let backend = json!({"type": "http", "url": format!("ws://127.0.0.1:{}", echo.port)});
+    let api = chat_api(&s, &backend, json!({"type": "none"}), json!({})).await;
+    let url = s.url("/chat").replace("http://", "ws://");
+    let (mut ws, first) = WsClient::open(json!({"url": url})).await;
+    assert_eq!(first, json!({"open": true}));
+    assert_eq!(ws.send("before").await, json!({"reply": "before"}));
+
+    s.pylon.publish(&s.group, &api, "RELEASE").await;
+    s.pylon
+        .ok(
+            Method::POST,
+            &format!("/v1/groups/{}/apis/{api}/unpublish", s.group),
+            json!({"environment": "RELEASE"}),
+        )
+        .await;
+    // The open connection goes on, on the snapshot it started on; a new one finds nothing.
+    assert_eq!(ws.send("after").await, json!({"reply": "after"}));
+    let (_, refused) = WsClient::open(json!({"url": url})).await;
+    assert_eq!(refused["refused"], 400, "{refused}");
+    assert_eq!(refused["headers"]["x-ca-error-message"], "API Not Found");
+}
+
+#[tokio::test]
+async fn the_api_caps_open_websockets_and_closes_idle_ones() {
+    let s = Setup::start().await;
+    let echo = EchoBackend::start(None).await;
+    let backend = json!({"type": "http", "url": format!("ws://127.0.0.1:{}", echo.port)});
+    let limits = json!({"websocket": {"max_connections": 1, "idle_timeout_ms": 1000}});
+    chat_api(&s, &backend, json!({"type": "none"}), limits).await;
+    let url = s.url("/chat").replace("http://", "ws://");
+    let (mut first, opened) = WsClient::open(json!({"url": url})).await;
+    assert_eq!(opened, json!({"open": true}));
+    assert_eq!(first.send("one").await, json!({"reply": "one"}));
+    let (_, refused) = WsClient::open(json!({"url": url})).await;
+    assert_eq!(refused["refused"], 503, "{refused}");
+
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert!(
+        first.send("late").await.get("closed").is_some(),
+        "closed when idle"
+    );
+    let (mut again, opened) = WsClient::open(json!({"url": url})).await;
+    assert_eq!(opened, json!({"open": true}), "its place was given back");
+    assert_eq!(again.send("two").await, json!({"reply": "two"}));
+    logged(&s, "\"closed_by\":\"idle\"").await;
+}
+
+#[tokio::test]
+async fn wss_from_the_client_and_to_the_backend() {
+    let s = Setup::start().await;
+    drop(s);
+    let pylon = crate::harness::Pylon::start_with(&["--tls-listen", "127.0.0.1:0"], false).await;
+    let https = pylon.https.unwrap();
+    let ca = TestCa::new();
+    // The backend: wss:// with a certificate of the test CA.
+    let (cert, key) = ca.leaf(&["chat.internal"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_file, key_file) = (dir.path().join("b.pem"), dir.path().join("b.key"));
+    std::fs::write(&cert_file, cert).unwrap();
+    std::fs::write(&key_file, key).unwrap();
+    let echo = EchoBackend::start(Some((&cert_file, &key_file))).await;
+    upload(&pylon, "front", ca.leaf(&["localhost"]), false).await;
+    let group = pylon.create_group("chat").await;
+    pylon
+        .ok(
+            Method::POST,
+            &format!("/v1/groups/{group}/domains"),
+            json!({"name": "localhost"}),
+        )
+        .await;
+    let spec = json!({
+        "name": "chat",
+        "request": {"method": "GET", "path": "/chat", "protocols": ["WSS"]},
+        "backend": {"service": {"inline": {
+            "type": "http",
+            "url": format!("wss://127.0.0.1:{}", echo.port),
+            "tls": {"ca_bundle": ca.cert_pem, "server_name": "chat.internal"},
+        }}, "path": "/ws"},
+    });
+    let api = pylon.create_api(&group, spec).await;
+    pylon.publish(&group, &api, "RELEASE").await;
+
+    let url = format!("wss://localhost:{}/chat", https.port());
+    let (mut ws, first) = WsClient::open(json!({"url": url, "ca_file": ca.ca_file()})).await;
+    assert_eq!(first, json!({"open": true}));
+    assert_eq!(ws.send("secure").await, json!({"reply": "secure"}));
+    let headers: Value =
+        serde_json::from_str(ws.send("headers").await["reply"].as_str().unwrap()).unwrap();
+    assert_eq!(headers["x-forwarded-proto"], "https");
+
+    // WSS only: the same API over plain ws:// is refused.
+    let plain = format!("ws://localhost:{}/chat", pylon.gateway.port());
+    let (_, refused) = WsClient::open(json!({"url": plain})).await;
+    assert_eq!(refused["refused"], 403, "{refused}");
+    assert_eq!(
+        refused["headers"]["x-ca-error-message"],
+        "Invalid protocol WS unsupported"
+    );
+}
