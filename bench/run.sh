@@ -2,7 +2,9 @@
 # Throughput and latency of Pylon as a pass-through proxy, next to nginx doing the same job and
 # to the backend alone, then of the same route behind `app` (Alibaba APP signature)
 # authentication, and with the whole pipeline on (`pylon-full`: signature, throttling, an IP
-# allow list, metrics and an access log file), measured in one run on this machine. See
+# allow list, metrics and an access log file), measured in one run on this machine. HTTPS too:
+# Pylon's TLS listener against nginx's `listen ssl`, same certificate, with keep-alive
+# (`*-https`) and with a new connection and full handshake per request (`*-https-new`). See
 # bench/README.md.
 #
 # Environment:
@@ -217,8 +219,18 @@ children_ticks() {
 # ---------------------------------------------------------------------------------------------
 BACKEND_PORT=$(free_port)
 PROXY_PORT=$(free_port)
+PROXY_TLS_PORT=$(free_port)
 PYLON_PORT=$(free_port)
+PYLON_TLS_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
+
+# One certificate (ECDSA P-256, as most sites serve now) for both HTTPS servers. wrk sends the
+# URL's address as SNI, which is no host name: each server presents it as its default.
+command -v openssl >/dev/null || { log "installing openssl"; apt_install openssl; }
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+  -subj /CN=bench.localhost -addext "subjectAltName=DNS:bench.localhost" \
+  -keyout "$TMP/tls.key" -out "$TMP/tls.pem" 2>/dev/null || die "openssl could not make the test certificate"
+chmod 644 "$TMP/tls.key"
 
 nginx_common() { # $1 = name
   cat <<EOF
@@ -274,6 +286,17 @@ EOF
     }
     server {
         listen 127.0.0.1:$PROXY_PORT;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+    server {
+        listen 127.0.0.1:$PROXY_TLS_PORT ssl;
+        ssl_certificate $TMP/tls.pem;
+        ssl_certificate_key $TMP/tls.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
         location / {
             proxy_pass http://backend;
             proxy_http_version 1.1;
@@ -372,10 +395,13 @@ SERVE_HELP=$("$PYLON_BIN" serve --help)
 # writes one to a file.
 NO_ACCESS_LOG=()
 [[ $SERVE_HELP == *--access-log* ]] && NO_ACCESS_LOG=(--access-log off)
+# The HTTPS listener, for builds that have one.
+TLS_LISTEN=()
+[[ $SERVE_HELP == *--tls-listen* ]] && TLS_LISTEN=(--tls-listen "127.0.0.1:$PYLON_TLS_PORT")
 PYLON_LOG=warn "${WRAP[@]}" "$PYLON_BIN" serve \
   --data-dir "$TMP/pylon-data" \
   --listen "127.0.0.1:$PYLON_PORT" \
-  --admin-listen "127.0.0.1:$ADMIN_PORT" "${STATUS[@]}" "${NO_ACCESS_LOG[@]}" \
+  --admin-listen "127.0.0.1:$ADMIN_PORT" "${STATUS[@]}" "${NO_ACCESS_LOG[@]}" "${TLS_LISTEN[@]}" \
   --admin-token "$TOKEN" >"$TMP/pylon.log" 2>&1 &
 PYLON_PID=$!
 PIDS+=("$PYLON_PID")
@@ -409,6 +435,15 @@ PYLON_HOST=$GROUP_ID.localhost
 wait_http_200 "http://127.0.0.1:$PYLON_PORT/bench" "$PYLON_PID" -H "Host: $PYLON_HOST"
 [[ $(curl -s --max-time 2 -H "Host: $PYLON_HOST" "http://127.0.0.1:$PYLON_PORT/bench") == ok ]] ||
   die "pylon does not pass the backend's body through"
+if ((${#TLS_LISTEN[@]})); then
+  # The bench's certificate, as the default for clients without a host name in SNI.
+  cert_json=$(python3 -c 'import json,sys; print(json.dumps({"name": "bench", "default": True,
+    "certificate": open(sys.argv[1]).read(), "private_key": open(sys.argv[2]).read()}))' \
+    "$TMP/tls.pem" "$TMP/tls.key")
+  admin POST /v1/certificates "$cert_json" >/dev/null
+  [[ $(curl -sk --max-time 2 -H "Host: $PYLON_HOST" "https://127.0.0.1:$PYLON_TLS_PORT/bench") == ok ]] ||
+    die "pylon does not serve the route over HTTPS"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # 5b. The same route behind `app` authentication: a second group (so the path is the same
@@ -682,6 +717,16 @@ run_target backend "http://127.0.0.1:$BACKEND_PORT/bench" "$BACKEND_PID" "$DURAT
 run_target nginx "http://127.0.0.1:$PROXY_PORT/bench" "$PROXY_PID" "$DURATION"
 run_target haproxy "http://127.0.0.1:$HAPROXY_PORT/bench" "$HAPROXY_PID" "$DURATION"
 run_target caddy "http://127.0.0.1:$CADDY_PORT/bench" "$CADDY_PID" "$DURATION"
+# HTTPS, each round: kept-alive connections (requests/s), then a new connection and a full
+# handshake per request (`Connection: close`; requests/s is handshakes/s), nginx then Pylon.
+https_round() { # suffix
+  ((${#TLS_LISTEN[@]})) || return 0
+  run_target "nginx-https$1" "https://127.0.0.1:$PROXY_TLS_PORT/bench" "$PROXY_PID" "$DURATION"
+  run_target "pylon-https$1" "https://127.0.0.1:$PYLON_TLS_PORT/bench" "$PYLON_PID" "$DURATION" -H "Host: $PYLON_HOST"
+  run_target "nginx-https-new$1" "https://127.0.0.1:$PROXY_TLS_PORT/bench" "$PROXY_PID" "$DURATION" -H "Connection: close"
+  run_target "pylon-https-new$1" "https://127.0.0.1:$PYLON_TLS_PORT/bench" "$PYLON_PID" "$DURATION" \
+    -H "Host: $PYLON_HOST" -H "Connection: close"
+}
 APP_URL="http://127.0.0.1:$PYLON_PORT/bench"
 # pylon, then (a) pylon-app: the 1000 precomputed signed requests per thread, cycled; no
 # X-Ca-Nonce. With ROUNDS > 1 the pair is measured again (as pylon#2, pylon-app#2, ...), so that
@@ -697,6 +742,7 @@ for round in $(seq "$ROUNDS"); do
     -- cycle "$TMP/signed" "$APP_HOST" /bench "$APP_KEY"
   run_target "pylon-full$sfx" "http://127.0.0.1:$FULL_PORT/bench" "$FULL_PID" "$DURATION" -s "$APP_LUA" \
     -- cycle "$TMP/signed-pylon-full" "${FULL_HOST[pylon-full]}" /bench "$FULL_KEY"
+  https_round "$sfx"
 done
 
 # (b) pylon-app-nonce: a distinct X-Ca-Nonce on every request, each line of the files sent once.
@@ -743,6 +789,8 @@ echo "pylon-full: the app route on a second pylon with a throttling policy (API,
 echo "the load), an IP allow list, metrics, and the access log written to a file."
 echo "haproxy ($("$HAPROXY" -v | awk 'NR == 1 {print $3}'), nbthread $NCPU, http-reuse always) and caddy ($("$CADDY" version | awk '{print $1}'),"
 echo "GOMAXPROCS $NCPU, 64 idle backend connections): the same pass-through, for reference."
+echo "*-https: the same route over TLS (one ECDSA P-256 certificate, TLS 1.3 as wrk negotiates it), kept alive;"
+echo "*-https-new: Connection: close, so every request is a new TCP connection and a full handshake (req/s = handshakes/s)."
 echo
 printf '%-15s %12s %10s %10s %10s %8s %14s %8s %16s\n' target 'req/s' 'p50(ms)' 'p99(ms)' non-2xx errors 'cpu/req(us)' 'other%' 'wrk-cpu/req(us)'
 for name in "${ROWS[@]}"; do
@@ -771,6 +819,13 @@ echo
 ratio "pylon-full/nginx rps ratio" "${RPS[pylon-full]}" "${RPS[nginx]}"
 ratio "pylon-full/pylon rps ratio" "${RPS[pylon-full]}" "${RPS[pylon]}"
 ratio "pylon-full/pylon cpu-per-request ratio" "$(cpu_us_per_req pylon-full)" "$(cpu_us_per_req pylon)"
+if [[ -n ${RPS[pylon-https]:-} ]]; then
+  echo
+  ratio "pylon-https/nginx-https rps ratio" "${RPS[pylon-https]}" "${RPS[nginx-https]}"
+  ratio "pylon-https/nginx-https cpu-per-request ratio" "$(cpu_us_per_req pylon-https)" "$(cpu_us_per_req nginx-https)"
+  ratio "pylon-https-new/nginx-https-new handshakes/s ratio" "${RPS[pylon-https-new]}" "${RPS[nginx-https-new]}"
+  ratio "pylon-https-new/nginx-https-new cpu-per-handshake ratio" "$(cpu_us_per_req pylon-https-new)" "$(cpu_us_per_req nginx-https-new)"
+fi
 if ((ROUNDS > 1)); then
   # Per round: one target's round r against another's, measured one after the other.
   per_round() { # "rps" or "cpu", target, against
@@ -793,6 +848,10 @@ if ((ROUNDS > 1)); then
   echo "pylon-full/nginx rps ratio per round:$(per_round rps pylon-full nginx)"
   echo "pylon-full/pylon rps ratio per round:$(per_round rps pylon-full pylon)"
   echo "pylon-full/pylon cpu-per-request ratio per round:$(per_round cpu pylon-full pylon)"
+  if [[ -n ${RPS[pylon-https]:-} ]]; then
+    echo "pylon-https/nginx-https rps ratio per round:$(per_round rps pylon-https nginx-https)"
+    echo "pylon-https-new/nginx-https-new handshakes/s ratio per round:$(per_round rps pylon-https-new nginx-https-new)"
+  fi
 fi
 ratio "pylon-app-nonce/pylon rps ratio" "${RPS[pylon-app-nonce]}" "${RPS[pylon]}"
 ratio "pylon-app-nonce/nginx rps ratio" "${RPS[pylon-app-nonce]}" "${RPS[nginx]}"

@@ -729,3 +729,22 @@ async fn plain_and_https_connections_share_one_connection_cap() {
             .starts_with("200 ")
     );
 }
+
+#[tokio::test]
+async fn a_handshake_that_never_comes_is_cut() {
+    let pylon = Pylon::start_with(
+        &["--tls-listen", "127.0.0.1:0", "--header-timeout", "1s"],
+        false,
+    )
+    .await;
+    let mut silent = tokio::net::TcpStream::connect(pylon.https.unwrap())
+        .await
+        .unwrap();
+    // Half a ClientHello's record header, then nothing.
+    silent.write_all(&[0x16, 0x03]).await.unwrap();
+    let mut buf = [0u8; 64];
+    let started = std::time::Instant::now();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), silent.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "closed: {read:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+}
