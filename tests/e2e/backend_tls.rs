@@ -176,6 +176,19 @@ async fn an_https_backend_is_verified_against_its_ca_and_speaks_http2_when_it_of
     assert_eq!(reply.json()["version"], "HTTP/1.1", "{}", reply.text());
 }
 
+/// An API on `url` with these TLS settings answers `502`; the debug trace says why.
+async fn refused_by_tls(pylon: &Pylon, url: &str, tls: Value, why: &str) {
+    let (group, api) =
+        api_with_backend(pylon, json!({"type": "http", "url": url, "tls": tls})).await;
+    pylon
+        .get(&group, "/t")
+        .await
+        .assert_error(502, "Failed To Invoke Backend Service");
+    let trace = debug(pylon, &group, &api).await;
+    let detail = trace["error"]["detail"].as_str().unwrap();
+    assert!(detail.contains(why), "{detail}");
+}
+
 #[tokio::test]
 async fn a_certificate_from_another_ca_or_for_another_name_is_a_502() {
     let pylon = Pylon::start().await;
@@ -183,37 +196,22 @@ async fn a_certificate_from_another_ca_or_for_another_name_is_a_502() {
     let other = TestCa::new();
     let backend = TlsBackend::start(&ca, &["backend.internal"], &[b"http/1.1"], None).await;
     let url = format!("https://{}", backend.addr);
-    let (group, api) = api_with_backend(
+    let other_ca = json!({"ca_bundle": other.cert_pem, "server_name": "backend.internal"});
+    refused_by_tls(
         &pylon,
-        json!({"type": "http", "url": url, "tls": {"ca_bundle": other.cert_pem, "server_name": "backend.internal"}}),
+        &url,
+        other_ca,
+        "tls handshake: invalid peer certificate",
     )
     .await;
-    pylon
-        .get(&group, "/t")
-        .await
-        .assert_error(502, "Failed To Invoke Backend Service");
-    let trace = debug(&pylon, &group, &api).await;
-    let detail = trace["error"]["detail"].as_str().unwrap();
-    assert!(
-        detail.contains("tls handshake: invalid peer certificate"),
-        "{detail}"
-    );
-
-    let (group, api) = api_with_backend(
+    let other_name = json!({"ca_bundle": ca.cert_pem, "server_name": "elsewhere.internal"});
+    refused_by_tls(
         &pylon,
-        json!({"type": "http", "url": url, "tls": {"ca_bundle": ca.cert_pem, "server_name": "elsewhere.internal"}}),
+        &url,
+        other_name,
+        "not valid for name \"elsewhere.internal\"",
     )
     .await;
-    pylon
-        .get(&group, "/t")
-        .await
-        .assert_error(502, "Failed To Invoke Backend Service");
-    let trace = debug(&pylon, &group, &api).await;
-    let detail = trace["error"]["detail"].as_str().unwrap();
-    assert!(
-        detail.contains("not valid for name \"elsewhere.internal\""),
-        "{detail}"
-    );
 
     // Insecure: any certificate, said so in the trace.
     let (group, api) = api_with_backend(
@@ -327,18 +325,27 @@ async fn tls_settings_that_cannot_work_are_refused_when_configured() {
                 .await
         }
     };
-    let (status, body) = create(json!({"type": "http", "url": "http://x", "tls": {}})).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["field"], "backend.service.inline.tls");
+    let refused = |backend: Value, field: &str| {
+        let create = &create;
+        let field = field.to_string();
+        async move {
+            let (status, body) = create(backend).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+            assert_eq!(body["field"], field.as_str(), "{body}");
+            body
+        }
+    };
+    let inline = "backend.service.inline.tls";
+    refused(
+        json!({"type": "http", "url": "http://x", "tls": {}}),
+        inline,
+    )
+    .await;
     let bad_pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----";
-    let (status, body) =
-        create(json!({"type": "http", "url": "https://x", "tls": {"ca_bundle": bad_pem}})).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["field"], "backend.service.inline.tls.ca_bundle");
-    let (status, body) =
-        create(json!({"type": "http", "url": "https://x", "tls": {"client_certificate": "nope"}}))
-            .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let bundle = json!({"type": "http", "url": "https://x", "tls": {"ca_bundle": bad_pem}});
+    refused(bundle, &format!("{inline}.ca_bundle")).await;
+    let client = json!({"type": "http", "url": "https://x", "tls": {"client_certificate": "nope"}});
+    let body = refused(client, &format!("{inline}.client_certificate")).await;
     assert!(
         body["message"]
             .as_str()

@@ -243,6 +243,23 @@ impl Pylon {
         v
     }
 
+    /// An admin call that must be refused with `status` and a message holding `needle`; the
+    /// error body.
+    pub async fn refused(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        status: StatusCode,
+        needle: &str,
+    ) -> Value {
+        let (got, error) = self.admin(method, path, body).await;
+        assert_eq!(got, status, "{error}");
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{needle:?} not in {error}");
+        error
+    }
+
     pub async fn create_group(&self, name: &str) -> String {
         let g = self
             .ok(Method::POST, "/v1/groups", json!({"name": name}))
