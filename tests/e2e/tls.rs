@@ -194,9 +194,28 @@ async fn https_picks_the_certificate_by_sni_and_speaks_http2_by_alpn() {
     assert!(!ok);
     assert!(err.contains("alert") || err.contains("handshake"), "{err}");
 
-    // Plain HTTP still answers, and says so to the backend.
+    // Plain HTTP still answers, and says so to the backend; HTTP/2 with prior knowledge too.
     let reply = pylon.get(&group, "/echo").await;
     assert_eq!(reply.json()["headers"]["x-forwarded-proto"], "http");
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "10",
+            "--http2-prior-knowledge",
+            "-w",
+            "\n%{http_version}",
+        ])
+        .args(["-H", "host: shop.example.com"])
+        .arg(format!("http://{}/echo", pylon.gateway))
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.ends_with("\n2") && text.contains("\"path\":\"/echo\""),
+        "{text}"
+    );
 }
 
 /// `openssl s_client -noservername`: (handshake done, output).

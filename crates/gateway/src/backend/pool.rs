@@ -324,4 +324,28 @@ mod tests {
         assert_eq!(a.hash, b.hash);
         assert_ne!(a, c);
     }
+
+    #[test]
+    fn tls_settings_are_part_of_the_key() {
+        let authority = Authority::from_static("backend.internal:443");
+        let none = super::super::tls::ClientCertificates::default();
+        let insecure = pylon_model::BackendTls {
+            insecure: true,
+            ..Default::default()
+        };
+        let named = pylon_model::BackendTls {
+            server_name: Some("other.internal".into()),
+            ..insecure.clone()
+        };
+        let tls = |t: &pylon_model::BackendTls| {
+            Some(super::super::tls::compile(t, "backend.internal", &none).unwrap())
+        };
+        let plain = Endpoint::new(authority.clone());
+        let a = Endpoint::with_tls(authority.clone(), tls(&insecure));
+        let again = Endpoint::with_tls(authority.clone(), tls(&insecure));
+        let b = Endpoint::with_tls(authority, tls(&named));
+        assert_ne!(plain, a, "plain and TLS connections never share a pool");
+        assert_eq!(a, again, "the same settings in another snapshot share it");
+        assert_ne!(a, b);
+    }
 }
