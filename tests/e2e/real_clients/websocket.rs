@@ -118,10 +118,23 @@ async fn an_app_signed_upgrade_is_relayed_and_an_unsigned_one_refused() {
     let s = Setup::start().await;
     let echo = EchoBackend::start(None).await;
     let backend = json!({"type": "http", "url": format!("ws://127.0.0.1:{}", echo.port)});
-    let api = chat_api(&s, &backend, json!({"type": "app"}), json!({})).await;
+    let auth = json!({"type": "app", "app_code": "header-and-query"});
+    let api = chat_api(&s, &backend, auth, json!({})).await;
     let app = s.app("chat").await;
     s.grant(&app, &api, "RELEASE", None).await;
     let url = s.url("/chat").replace("http://", "ws://");
+
+    // An AppCode on the upgrade request, as a header or in the query.
+    let code = s.app_code(&app).await;
+    let (mut by_code, first) = WsClient::open(json!({
+        "url": url, "headers": {"Authorization": format!("APPCODE {code}")},
+    }))
+    .await;
+    assert_eq!(first, json!({"open": true}));
+    assert_eq!(by_code.send("coded").await, json!({"reply": "coded"}));
+    let (_, first) = WsClient::open(json!({"url": format!("{url}?AppCode={code}")})).await;
+    assert_eq!(first, json!({"open": true}));
+    drop(by_code);
 
     let (mut ws, first) = WsClient::open(json!({
         "url": url, "app_key": app.key, "app_secret": app.secret, "path": "/chat",
@@ -166,17 +179,37 @@ async fn an_app_signed_upgrade_is_relayed_and_an_unsigned_one_refused() {
     reply.assert_error(403, "Invalid protocol HTTP unsupported");
     // The access log has the connection's line when it ends.
     drop(ws);
-    logged(&s, "\"event\":\"websocket_closed\"").await;
-    let line = s
-        .pylon
-        .stdout()
-        .lines()
-        .find(|l| l.contains("websocket_closed"))
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .unwrap();
-    assert_eq!(line["api"], "chat");
-    assert_eq!(line["closed_by"], "client");
-    assert!(line["bytes_in"].as_u64().unwrap() > 0 && line["bytes_out"].as_u64().unwrap() > 0);
+    // Three connections were relayed and closed by their clients (the AppCode ones, and this
+    // one, which exchanged the most): each has its line.
+    let closed = || -> Vec<Value> {
+        s.pylon
+            .stdout()
+            .lines()
+            .filter(|l| l.contains("\"event\":\"websocket_closed\""))
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let wait = async {
+        while closed().len() < 3 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .unwrap_or_else(|_| panic!("three websocket_closed lines: {}", s.pylon.stdout()));
+    let lines = closed();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["api"] == "chat" && l["closed_by"] == "client"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["bytes_in"].as_u64() > Some(20) && l["bytes_out"].as_u64() > Some(20)),
+        "{lines:?}"
+    );
     let metrics = scrape_metrics(&s).await;
     assert!(
         metrics.contains("pylon_websocket_duration_seconds_count{"),
