@@ -481,8 +481,13 @@ async fn echo(name: &str, req: Request<hyper::body::Incoming>) -> hyper::Respons
 
 /// An address nothing listens on.
 pub async fn dead_addr() -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    l.local_addr().unwrap()
+    // Bound but never listening, and kept for the process: connections are refused, and the
+    // port is never handed to another socket of the tests.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    std::mem::forget(socket);
+    addr
 }
 
 /// A minimal pass-through API spec with an inline http backend.

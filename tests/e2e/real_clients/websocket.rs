@@ -343,3 +343,50 @@ async fn wss_from_the_client_and_to_the_backend() {
         "Invalid protocol WS unsupported"
     );
 }
+
+#[tokio::test]
+async fn an_open_websocket_counts_against_the_connection_cap() {
+    installed();
+    let pylon = crate::harness::Pylon::start_with(&["--max-connections", "1"], false).await;
+    let echo = EchoBackend::start(None).await;
+    let group = pylon.create_group("chat").await;
+    pylon
+        .ok(
+            Method::POST,
+            &format!("/v1/groups/{group}/domains"),
+            json!({"name": "127.0.0.1"}),
+        )
+        .await;
+    let spec = json!({
+        "name": "chat",
+        "request": {"method": "GET", "path": "/chat", "protocols": ["WS", "HTTP"]},
+        "backend": {"service": {"inline": {
+            "type": "http", "url": format!("ws://127.0.0.1:{}", echo.port),
+        }}, "path": "/ws"},
+    });
+    let api = pylon.create_api(&group, spec).await;
+    pylon.publish(&group, &api, "RELEASE").await;
+    let url = format!("ws://127.0.0.1:{}/chat", pylon.gateway.port());
+    let (mut ws, first) = WsClient::open(json!({"url": url})).await;
+    assert_eq!(first, json!({"open": true}));
+    assert_eq!(ws.send("held").await, json!({"reply": "held"}));
+
+    // The WebSocket holds the one place: a newcomer, with nothing idle to close, gets the 503.
+    let request = b"GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    let refused = crate::harness::raw_request(pylon.gateway, request).await;
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    drop(ws);
+    let freed = async {
+        loop {
+            let reply = crate::harness::raw_request(pylon.gateway, request).await;
+            if reply.status != 503 {
+                return reply.status;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let status = tokio::time::timeout(Duration::from_secs(5), freed)
+        .await
+        .expect("the place is given back when the WebSocket closes");
+    assert_ne!(status, 503);
+}

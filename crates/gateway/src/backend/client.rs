@@ -427,9 +427,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_connection_is_a_connect_error() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        drop(listener);
+        // Bound, never listening, held to the end: refused, and not another test's port.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let address = socket.local_addr().unwrap();
         let endpoint = Endpoint::new(Authority::try_from(address.to_string()).unwrap());
         match client().send(&endpoint, get(&endpoint)).await {
             Err(SendError::Connect(reason)) => {
@@ -437,5 +438,6 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        drop(socket);
     }
 }

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http::header::CONNECTION;
+use http::header::{CONNECTION, UPGRADE};
 use http::{HeaderValue, Request, Version};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -37,6 +37,7 @@ use crate::error::{self, GatewayError};
 use crate::limits::{Limits, MIN_HEADER_SIZE};
 use crate::request::body::GatewayBody;
 use crate::request::id::RequestId;
+use crate::request::slot::ConnectionSlot;
 use conn::{ConnState, OpenCount, OpenGuard, Registry, TrackedBody};
 
 /// How long in-flight requests may take to finish after shutdown fires.
@@ -371,8 +372,15 @@ async fn connection<S: Service>(
         state,
         _open,
     } = accepted;
+    // Shared with the WebSockets the connection may become, which outlive this function.
+    let slot = ConnectionSlot::new(Arc::new(_open));
+    let origin = |secure| Origin {
+        peer,
+        secure,
+        slot: slot.clone(),
+    };
     match shared.tls.clone().filter(|_| secure) {
-        None => serve_connection(&shared, builder, client, stream, peer, &state, false).await,
+        None => serve_connection(&shared, builder, client, stream, origin(false), &state).await,
         Some(acceptor) => {
             let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
             let accepted = tokio::select! {
@@ -381,7 +389,7 @@ async fn connection<S: Service>(
             };
             match accepted {
                 Ok(Ok(tls)) => {
-                    serve_connection(&shared, builder, client, tls, peer, &state, true).await;
+                    serve_connection(&shared, builder, client, tls, origin(true), &state).await;
                 }
                 Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -391,26 +399,38 @@ async fn connection<S: Service>(
     state.done.store(true, Ordering::Release);
 }
 
+/// Where a connection came from, and its place under the connection cap.
+struct Origin {
+    peer: SocketAddr,
+    /// Over TLS.
+    secure: bool,
+    slot: ConnectionSlot,
+}
+
 /// Serves HTTP on `io` (the TCP stream, or the TLS stream over it) until it closes.
 async fn serve_connection<S, I>(
     shared: &Arc<Shared<S>>,
     builder: auto::Builder<TokioExecutor>,
     client: backend_client::HttpClient,
     stream: I,
-    peer: SocketAddr,
+    origin: Origin,
     state: &Arc<ConnState>,
-    secure: bool,
 ) where
     S: Service,
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let Origin { peer, secure, slot } = origin;
     let service = {
         let state = state.clone();
         let shared = shared.clone();
-        service_fn(move |request: Request<Incoming>| {
+        service_fn(move |mut request: Request<Incoming>| {
             let shared = shared.clone();
             let client = client.clone();
             let in_flight = state.begin();
+            // A request that may become a WebSocket carries the connection's slot along.
+            if request.headers().contains_key(UPGRADE) {
+                request.extensions_mut().insert(slot.clone());
+            }
             let version = request.version();
             if version == Version::HTTP_2 {
                 state.h2.store(true, Ordering::Relaxed);

@@ -24,6 +24,7 @@ use crate::observe::log::{SocketClosed, websocket_closed};
 use crate::observe::metrics::apis::ApiMetrics;
 use crate::request::body::GatewayBody;
 use crate::request::headers::X_CA_REQUEST_ID;
+use crate::request::slot::ConnectionSlot;
 
 /// One of an API's open WebSocket connections; counted until dropped.
 pub(crate) struct OpenSocket {
@@ -94,6 +95,8 @@ pub(crate) fn splice(
         ..SocketClosed::default()
     };
     let sink = ctx.observers.log.sink().cloned();
+    // The client connection stays counted against the listener's cap while the relay runs.
+    let slot = ctx.extensions.remove::<ConnectionSlot>();
     let idle = plan.websocket.idle_timeout;
     tokio::spawn(async move {
         let started = Instant::now();
@@ -117,7 +120,7 @@ pub(crate) fn splice(
         if let Some(sink) = &sink {
             websocket_closed(sink, &closed);
         }
-        drop(socket);
+        drop((socket, slot));
     });
     Ok(response)
 }

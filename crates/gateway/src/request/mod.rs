@@ -7,4 +7,5 @@ pub(crate) mod client;
 pub(crate) mod headers;
 pub(crate) mod id;
 pub(crate) mod outgoing;
+pub(crate) mod slot;
 pub(crate) mod values;

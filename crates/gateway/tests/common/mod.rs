@@ -323,9 +323,13 @@ pub async fn slow_backend(delay: Duration, name: &'static str) -> SocketAddr {
 
 /// A loopback port with nothing listening.
 pub async fn closed_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    // Bound but never listening, and kept for the process: connections are refused, and the
+    // port is never handed to another socket (a test's gateway once got a port just freed here
+    // and proxied to itself).
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    std::mem::forget(socket);
     addr
 }
 
