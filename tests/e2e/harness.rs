@@ -260,6 +260,12 @@ impl Pylon {
         error
     }
 
+    /// Binds a custom domain to `group`; `domain` is the body (`{"name": ...}` and options).
+    pub async fn add_domain(&self, group: &str, domain: Value) -> Value {
+        self.ok(Method::POST, &format!("/v1/groups/{group}/domains"), domain)
+            .await
+    }
+
     pub async fn create_group(&self, name: &str) -> String {
         let g = self
             .ok(Method::POST, "/v1/groups", json!({"name": name}))

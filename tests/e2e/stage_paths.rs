@@ -106,9 +106,8 @@ async fn a_tencent_style_domain_maps_release_prepub_and_test() {
     let backend = Backend::start("b").await;
     let group = pylon.create_group("tc").await;
     pylon
-        .ok(
-            Method::POST,
-            &format!("/v1/groups/{group}/domains"),
+        .add_domain(
+            &group,
             json!({"name": "service.tc.test", "stage_path": "tencent"}),
         )
         .await;

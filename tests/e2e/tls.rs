@@ -83,16 +83,19 @@ pub(crate) async fn upload(
 /// A Pylon with an HTTPS listener, a group on `shop.example.com` with an echo API at `/echo`
 /// published in RELEASE; returns the Pylon, the group id and the backend.
 async fn https_pylon() -> (Pylon, String, Backend) {
-    let pylon = Pylon::start_with(&["--tls-listen", "127.0.0.1:0"], false).await;
+    https_pylon_with(&[]).await
+}
+
+/// As [`https_pylon`], with these `serve` arguments too.
+async fn https_pylon_with(extra: &[&str]) -> (Pylon, String, Backend) {
+    let mut args = vec!["--tls-listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let pylon = Pylon::start_with(&args, false).await;
     assert!(pylon.https.is_some(), "{}", pylon.stdout());
     let backend = Backend::start("b").await;
     let group = pylon.create_group("shop").await;
     pylon
-        .ok(
-            Method::POST,
-            &format!("/v1/groups/{group}/domains"),
-            json!({"name": "shop.example.com"}),
-        )
+        .add_domain(&group, json!({"name": "shop.example.com"}))
         .await;
     let api = pylon
         .create_api(
@@ -417,9 +420,8 @@ async fn a_domain_bound_to_a_certificate_gets_it_over_another_that_lists_it() {
     upload(&pylon, "wildcard", ca.leaf(&["*.example.com"]), false).await;
     upload(&pylon, "exact", ca.leaf(&["api.example.com"]), false).await;
     let bound = pylon
-        .ok(
-            Method::POST,
-            &format!("/v1/groups/{group}/domains"),
+        .add_domain(
+            &group,
             json!({"name": "api.example.com", "certificate": "wildcard"}),
         )
         .await;
@@ -685,28 +687,8 @@ async fn api_protocols_are_enforced_and_an_https_only_api_may_redirect() {
 
 #[tokio::test]
 async fn plain_and_https_connections_share_one_connection_cap() {
-    let pylon = Pylon::start_with(
-        &["--tls-listen", "127.0.0.1:0", "--max-connections", "2"],
-        false,
-    )
-    .await;
+    let (pylon, _group, _backend) = https_pylon_with(&["--max-connections", "2"]).await;
     let https = pylon.https.unwrap();
-    let backend = Backend::start("b").await;
-    let group = pylon.create_group("shop").await;
-    pylon
-        .ok(
-            Method::POST,
-            &format!("/v1/groups/{group}/domains"),
-            json!({"name": "shop.example.com"}),
-        )
-        .await;
-    let api = pylon
-        .create_api(
-            &group,
-            http_api("echo", "GET", "/echo", &backend.url(), "/echo"),
-        )
-        .await;
-    pylon.publish(&group, &api, "RELEASE").await;
     let ca = TestCa::new();
     upload(&pylon, "shop", ca.leaf(&["shop.example.com"]), false).await;
 

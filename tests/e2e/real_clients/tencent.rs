@@ -145,9 +145,8 @@ async fn tencent_signer_through_a_stage_path_domain() {
     s.grant(&app, &api, "TEST", None).await;
     // `localhost` reads the environment from the path, as Tencent's service URLs do.
     s.pylon
-        .ok(
-            http::Method::POST,
-            &format!("/v1/groups/{}/domains", s.group),
+        .add_domain(
+            &s.group,
             json!({"name": "localhost", "stage_path": "tencent"}),
         )
         .await;

@@ -307,13 +307,7 @@ async fn wss_from_the_client_and_to_the_backend() {
     let echo = EchoBackend::start(Some((&cert_file, &key_file))).await;
     upload(&pylon, "front", ca.leaf(&["localhost"]), false).await;
     let group = pylon.create_group("chat").await;
-    pylon
-        .ok(
-            Method::POST,
-            &format!("/v1/groups/{group}/domains"),
-            json!({"name": "localhost"}),
-        )
-        .await;
+    pylon.add_domain(&group, json!({"name": "localhost"})).await;
     let spec = json!({
         "name": "chat",
         "request": {"method": "GET", "path": "/chat", "protocols": ["WSS"]},
@@ -350,13 +344,7 @@ async fn an_open_websocket_counts_against_the_connection_cap() {
     let pylon = crate::harness::Pylon::start_with(&["--max-connections", "1"], false).await;
     let echo = EchoBackend::start(None).await;
     let group = pylon.create_group("chat").await;
-    pylon
-        .ok(
-            Method::POST,
-            &format!("/v1/groups/{group}/domains"),
-            json!({"name": "127.0.0.1"}),
-        )
-        .await;
+    pylon.add_domain(&group, json!({"name": "127.0.0.1"})).await;
     let spec = json!({
         "name": "chat",
         "request": {"method": "GET", "path": "/chat", "protocols": ["WS", "HTTP"]},
