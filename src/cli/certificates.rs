@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use http::Method;
 use serde_json::json;
 
@@ -19,6 +19,24 @@ const COLUMNS: &[output::Column] = &[
     ("DEFAULT", "/default"),
 ];
 
+/// The chain and key files an upload reads.
+#[derive(Args, Debug)]
+pub struct PemFiles {
+    /// PEM file: the server certificate first, then the intermediates.
+    #[arg(long = "cert", value_name = "FILE")]
+    cert: PathBuf,
+    /// PEM file of the private key (RSA, ECDSA or Ed25519). Stored encrypted, never shown.
+    #[arg(long = "key", value_name = "FILE")]
+    key: PathBuf,
+}
+
+impl PemFiles {
+    /// The chain and the key, as text.
+    fn read(&self) -> anyhow::Result<(String, String)> {
+        Ok((read_pem(&self.cert)?, read_pem(&self.key)?))
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum CertificateCommand {
     /// Upload a certificate chain and its private key (PEM files). It serves the host names
@@ -26,12 +44,8 @@ pub enum CertificateCommand {
     Add {
         /// The certificate's name, unique (not a host name).
         name: String,
-        /// PEM file: the server certificate first, then the intermediates.
-        #[arg(long = "cert", value_name = "FILE")]
-        cert: PathBuf,
-        /// PEM file of the private key (RSA, ECDSA or Ed25519). Stored encrypted, never shown.
-        #[arg(long = "key", value_name = "FILE")]
-        key: PathBuf,
+        #[command(flatten)]
+        pem: PemFiles,
         /// Also serve it to clients that send no server name (SNI) or an unknown one.
         #[arg(long)]
         default: bool,
@@ -51,12 +65,8 @@ pub enum CertificateCommand {
     Replace {
         /// The certificate (id or name).
         certificate: String,
-        /// PEM file: the server certificate first, then the intermediates.
-        #[arg(long = "cert", value_name = "FILE")]
-        cert: PathBuf,
-        /// PEM file of the private key.
-        #[arg(long = "key", value_name = "FILE")]
-        key: PathBuf,
+        #[command(flatten)]
+        pem: PemFiles,
         /// Serve it to clients without SNI (off unless given again).
         #[arg(long)]
         default: bool,
@@ -73,16 +83,16 @@ pub async fn certificate(ctx: &Ctx, command: CertificateCommand) -> anyhow::Resu
     match command {
         CertificateCommand::Add {
             name,
-            cert,
-            key,
+            pem,
             default,
             description,
         } => {
+            let (certificate, private_key) = pem.read()?;
             let body = json!({
                 "name": name,
                 "description": description,
-                "certificate": read_pem(&cert)?,
-                "private_key": read_pem(&key)?,
+                "certificate": certificate,
+                "private_key": private_key,
                 "default": default,
             });
             let created = c.send(Method::POST, "/v1/certificates", &body).await?;
@@ -97,17 +107,17 @@ pub async fn certificate(ctx: &Ctx, command: CertificateCommand) -> anyhow::Resu
         }
         CertificateCommand::Replace {
             certificate,
-            cert,
-            key,
+            pem,
             default,
         } => {
+            let (chain, private_key) = pem.read()?;
             let path = format!("/v1/certificates/{}", seg(&certificate));
             let current = c.get(&path).await?;
             let body = json!({
                 "name": current["name"],
                 "description": current["description"],
-                "certificate": read_pem(&cert)?,
-                "private_key": read_pem(&key)?,
+                "certificate": chain,
+                "private_key": private_key,
                 "default": default,
             });
             let replaced = c.send(Method::PUT, &path, &body).await?;

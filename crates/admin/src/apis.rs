@@ -37,8 +37,7 @@ async fn validate(s: &AppState, spec: &ApiSpec) -> ApiResult<()> {
         },
         BackendTarget::Inline(def) => {
             check_upstream_reference(&s.store, def, "backend.service.inline.upstream").await?;
-            let tls = crate::backends::definition_tls(def);
-            crate::backends::check_tls(&s.store, tls, "backend.service.inline.tls").await
+            crate::backends::check_tls(&s.store, def.tls(), "backend.service.inline.tls").await
         }
     }
 }

@@ -146,7 +146,7 @@ pub(crate) async fn put_definition(
         ValidationError::new(field, e.message)
     })?;
     check_upstream_reference(&s.store, &definition, "upstream").await?;
-    check_tls(&s.store, definition_tls(&definition), "tls").await?;
+    check_tls(&s.store, definition.tls(), "tls").await?;
     let record = BackendEnvironment {
         backend_id: backend.id,
         environment: env.name,
@@ -253,14 +253,6 @@ pub(crate) async fn check_tls(
         }
     }
     Ok(())
-}
-
-/// The TLS settings of an http definition, if any.
-pub(crate) fn definition_tls(definition: &BackendDefinition) -> Option<&BackendTls> {
-    match definition {
-        BackendDefinition::Http { tls, .. } => tls.as_ref(),
-        _ => None,
-    }
 }
 
 /// An `upstream` definition must name an existing upstream, unless the name is only known per

@@ -86,6 +86,14 @@ impl BackendDefinition {
         }
     }
 
+    /// The TLS settings of an `http` definition, if it has any.
+    pub fn tls(&self) -> Option<&BackendTls> {
+        match self {
+            Self::Http { tls, .. } => tls.as_ref(),
+            _ => None,
+        }
+    }
+
     /// `field` prefixes the names in errors (e.g. `backend.service.inline`).
     pub fn validate(&self, field: &str) -> Result<(), ValidationError> {
         match self {

@@ -2,8 +2,8 @@
 //! in its own column (bound to the certificate's id), never in the record.
 
 use pylon_model::{
-    Api, BackendDefinition, BackendEnvironment, BackendTarget, BackendTls, Certificate, Group,
-    ServedCertificate, Upstream,
+    Api, BackendEnvironment, BackendTarget, BackendTls, Certificate, Group, ServedCertificate,
+    Upstream,
 };
 use sqlx::{AnyConnection, Row};
 
@@ -226,10 +226,6 @@ async fn domains_bound_to(conn: &mut AnyConnection, name: &str) -> Result<Vec<(S
 async fn backends_presenting(conn: &mut AnyConnection, name: &str) -> Result<Vec<String>> {
     let presents =
         |tls: Option<&BackendTls>| tls.and_then(|t| t.client_certificate.as_deref()) == Some(name);
-    let definition_tls = |d: &BackendDefinition| match d {
-        BackendDefinition::Http { tls, .. } => tls.clone(),
-        _ => None,
-    };
     // A cheap filter first; the records are then checked exactly.
     let filter = "%client_certificate%";
     let mut users = Vec::new();
@@ -251,7 +247,7 @@ async fn backends_presenting(conn: &mut AnyConnection, name: &str) -> Result<Vec
     .await?;
     for row in &rows {
         let d: BackendEnvironment = decode(row)?;
-        if presents(definition_tls(&d.definition).as_ref()) {
+        if presents(d.definition.tls()) {
             let backend: String = row.try_get("name")?;
             users.push(format!("backend `{backend}` in {}", d.environment));
         }
@@ -262,7 +258,7 @@ async fn backends_presenting(conn: &mut AnyConnection, name: &str) -> Result<Vec
         .await?;
     for api in decode_all::<Api>(&rows)? {
         if let BackendTarget::Inline(d) = &api.spec.backend.service
-            && presents(definition_tls(d).as_ref())
+            && presents(d.tls())
         {
             users.push(format!("API `{}`", api.spec.name));
         }

@@ -68,28 +68,43 @@ impl ClientCertificates {
     }
 }
 
-fn provider() -> Arc<CryptoProvider> {
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER
         .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
         .clone()
 }
 
-/// The system's trust roots, read once per process.
-fn system_roots() -> Result<Arc<RootCertStore>, String> {
+/// The system's trust roots, read once per process (a failure too, so a machine without roots
+/// does not rescan its certificate store per compile or fetch). HTTPS backends, JWK Sets and
+/// the OTLP exporter all verify against them.
+pub(crate) fn system_roots() -> Result<Arc<RootCertStore>, String> {
     static ROOTS: OnceLock<Result<Arc<RootCertStore>, String>> = OnceLock::new();
     ROOTS
         .get_or_init(|| {
             let found = rustls_native_certs::load_native_certs();
+            for e in &found.errors {
+                tracing::warn!(error = %e, "loading the system's trust roots");
+            }
             let mut roots = RootCertStore::empty();
-            let (added, _) = roots.add_parsable_certificates(found.certs);
-            if added == 0 {
-                return Err(
-                    "no trusted root certificates were found on this system (set \
-                            SSL_CERT_FILE, or give the backend a ca_bundle)"
-                        .into(),
+            let (added, ignored) = roots.add_parsable_certificates(found.certs);
+            if ignored > 0 {
+                tracing::warn!(
+                    ignored,
+                    "some of the system's trust roots could not be parsed"
                 );
             }
+            if added == 0 {
+                let why = match found.errors.first() {
+                    Some(e) => format!(": {e}"),
+                    None => String::new(),
+                };
+                return Err(format!(
+                    "no trusted root certificates were found (the system store, or \
+                     SSL_CERT_FILE / SSL_CERT_DIR; an HTTPS backend may give a ca_bundle){why}"
+                ));
+            }
+            tracing::debug!(roots = added, "TLS client roots loaded");
             Ok(Arc::new(roots))
         })
         .clone()

@@ -188,31 +188,8 @@ pub(crate) fn tls_client_config() -> Result<Arc<rustls::ClientConfig>, String> {
 }
 
 fn build_tls_client_config() -> Result<Arc<rustls::ClientConfig>, String> {
-    let found = rustls_native_certs::load_native_certs();
-    for e in &found.errors {
-        tracing::warn!(error = %e, "loading the system's trust roots");
-    }
-    let mut roots = rustls::RootCertStore::empty();
-    let (added, ignored) = roots.add_parsable_certificates(found.certs);
-    if ignored > 0 {
-        tracing::warn!(
-            ignored,
-            "some of the system's trust roots could not be parsed"
-        );
-    }
-    if added == 0 {
-        let why = match found.errors.first() {
-            Some(e) => format!(": {e}"),
-            None => String::new(),
-        };
-        return Err(format!(
-            "no trusted root certificates were found (the system store, or SSL_CERT_FILE / \
-             SSL_CERT_DIR){why}"
-        ));
-    }
-    tracing::debug!(roots = added, "TLS client roots loaded");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let roots = crate::backend::tls::system_roots()?;
+    let config = rustls::ClientConfig::builder_with_provider(crate::backend::tls::provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS client configuration: {e}"))?
         .with_root_certificates(roots)

@@ -43,10 +43,7 @@ impl CertificateTable {
         let mut expiry: HashMap<(bool, &str), i64> = HashMap::new();
         for c in loaded {
             for name in &c.names {
-                let (wild, key) = match name.strip_prefix("*.") {
-                    Some(parent) => (true, parent),
-                    None => (false, name.as_str()),
-                };
+                let (wild, key) = split_wildcard(name);
                 let later = expiry.get(&(wild, key)).is_none_or(|at| c.not_after > *at);
                 if later {
                     expiry.insert((wild, key), c.not_after);
@@ -64,10 +61,7 @@ impl CertificateTable {
             let Some(c) = loaded.iter().find(|c| c.name == *bound) else {
                 continue;
             };
-            let (wild, key) = match domain.name.strip_prefix("*.") {
-                Some(parent) => (true, parent),
-                None => (false, domain.name.as_str()),
-            };
+            let (wild, key) = split_wildcard(&domain.name);
             table.map(wild).insert(key.into(), c.key.clone());
         }
         table
@@ -94,6 +88,14 @@ impl CertificateTable {
             })
             .or(self.default.as_ref())
             .cloned()
+    }
+}
+
+/// `*.parent` as (true, `parent`); any other name as (false, the name).
+fn split_wildcard(name: &str) -> (bool, &str) {
+    match name.strip_prefix("*.") {
+        Some(parent) => (true, parent),
+        None => (false, name),
     }
 }
 
