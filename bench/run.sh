@@ -29,8 +29,9 @@ ROUNDS=${ROUNDS:-1}
 CALLGRIND=${CALLGRIND:-0}
 REQUESTS=${REQUESTS:-2000}
 
-die() { echo "bench: $*" >&2; exit 1; }
-log() { echo "bench: $*" >&2; }
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 for v in DURATION WARMUP CONNECTIONS THREADS ROUNDS CALLGRIND REQUESTS; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
@@ -42,26 +43,9 @@ done
 ((ROUNDS >= 1 && ROUNDS <= 20)) || die "ROUNDS must be between 1 and 20"
 ((REQUESTS >= 100 && REQUESTS <= 1000000)) || die "REQUESTS must be between 100 and 1000000"
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-
 # ---------------------------------------------------------------------------------------------
 # 1. Tools: nginx and wrk from Debian's packages, curl to drive the admin API.
 # ---------------------------------------------------------------------------------------------
-as_root() {
-  if ((EUID == 0)); then "$@"
-  elif command -v sudo >/dev/null; then sudo "$@"
-  else die "need root or sudo to run: $*"
-  fi
-}
-
-APT_UPDATED=0
-apt_install() {
-  if ((APT_UPDATED == 0)); then
-    as_root apt-get update -qq
-    APT_UPDATED=1
-  fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
 
 NGINX=$(command -v nginx || true)
 [[ -n $NGINX ]] || { [[ -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx; } || true
@@ -110,72 +94,6 @@ else
 fi
 APP_LUA=$ROOT/bench/app-sign.lua
 [[ -r $APP_LUA ]] || die "$APP_LUA missing"
-
-# ---------------------------------------------------------------------------------------------
-# Processes we start, and their cleanup whatever happens.
-# ---------------------------------------------------------------------------------------------
-TMP=$(mktemp -d /tmp/pylon-bench.XXXXXX)
-# nginx workers drop to an unprivileged user when started by root: they must reach the temp dir.
-chmod 755 "$TMP"
-PIDS=()
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    # Bounded wait, then SIGKILL whatever is left.
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  if ((rc != 0)); then
-    for f in "$TMP"/*.log; do
-      [[ -s $f ]] || continue
-      echo "---- last lines of $f" >&2
-      tail -n 20 "$f" >&2
-    done
-  fi
-  if [[ ${KEEP_TMP:-0} == 1 ]]; then
-    log "kept $TMP"
-  else
-    rm -rf "$TMP"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# A loopback TCP port nobody listens on (from /proc: no ss/netstat needed on a bare machine).
-USED_PORTS=" "
-free_port() {
-  local port hex
-  for _ in $(seq 200); do
-    port=$((20000 + RANDOM % 40000))
-    hex=$(printf ':%04X ' "$port")
-    if ! grep -qi "$hex" /proc/net/tcp /proc/net/tcp6 2>/dev/null && [[ $USED_PORTS != *" $port "* ]]; then
-      USED_PORTS+="$port "
-      echo "$port"
-      return 0
-    fi
-  done
-  die "no free port found"
-}
-
-# Waits (bounded) until `curl` gets a 200 from the URL; extra args go to curl.
-wait_http_200() {
-  local url=$1 pid=$2; shift 2
-  for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || die "process $pid exited before serving $url"
-    [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" "$url" || true) == 200 ]] && return 0
-    sleep 0.1
-  done
-  die "no 200 from $url after 10s"
-}
 
 NCPU=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc)
 TICK=$(getconf CLK_TCK)
@@ -776,7 +694,6 @@ fi
 cpu_us_per_req() { # name -> microseconds of the server's CPU per request
   awk -v t="${CPU[$1]}" -v hz="$TICK" -v n="${REQS[$1]}" 'BEGIN { printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0) }'
 }
-
 
 echo
 echo "pylon benchmark: GET /bench -> backend nginx answering ok; wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s (warm-up ${WARMUP}s), $NCPU CPUs"

@@ -36,6 +36,10 @@ pub struct ServeArgs {
     /// `pylon certificate add` [default: none, no HTTPS].
     #[arg(long, env = "PYLON_TLS_LISTEN")]
     pub tls_listen: Option<SocketAddr>,
+    /// Let Pylon run hosted functions (`pylon function create`): it starts their commands as
+    /// worker processes, so it is off unless asked for [default: off].
+    #[arg(long, env = "PYLON_ALLOW_HOSTED_FUNCTIONS")]
+    pub allow_hosted_functions: bool,
     /// Admin API listener [default: 127.0.0.1:9180].
     #[arg(long, env = "PYLON_ADMIN_LISTEN")]
     pub admin_listen: Option<SocketAddr>,

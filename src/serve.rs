@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use pylon_admin::{AdminConfig, OnChange};
-use pylon_gateway::{AccessLogSink, Gateway, GatewayConfig};
+use pylon_gateway::{AccessLogSink, FunctionHost, Gateway, GatewayConfig, HostConfig};
 use pylon_model::Change;
 use pylon_store::Store;
 use tokio::net::TcpListener;
@@ -60,11 +60,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the store {}", db.display()))?;
 
     let access_log = access_log(&settings.access_log)?;
+    // Hosted functions' workers run in the data directory unless they name their own.
+    let functions = args.allow_hosted_functions.then(|| {
+        tracing::info!("hosted functions are allowed (--allow-hosted-functions)");
+        FunctionHost::new(HostConfig {
+            default_dir: settings.data_dir.clone(),
+        })
+    });
     let gateway = Gateway::new(GatewayConfig {
         base_domain: settings.base_domain.clone(),
         limits: settings.limits.clone(),
         tracing: settings.tracing.clone(),
         access_log: access_log.clone(),
+        functions: functions.clone(),
     });
     let (revision, snapshot) = store
         .load_snapshot_at()
@@ -96,6 +104,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         AdminConfig {
             token,
             base_domain: settings.base_domain.clone(),
+            hosted_functions: functions.is_some(),
         },
         on_change,
         Arc::clone(&gateway),
@@ -188,6 +197,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     status_result
         .context("status task failed")?
         .context("status listener failed")?;
+    // No request needs a worker any more.
+    if let Some(functions) = &functions {
+        functions.shutdown();
+    }
     // The requests are done: what their lines still wait in goes out before the process ends.
     access_log.close();
     tracing::info!("stopped");

@@ -97,6 +97,7 @@ mod tests {
             limits: Default::default(),
             tracing: None,
             access_log: pylon_gateway::AccessLogSink::off(),
+            functions: None,
         });
         (dir, store, gateway)
     }

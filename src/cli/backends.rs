@@ -13,12 +13,15 @@ use super::{Ctx, output, pairs, read_spec, resolve, seg};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum BackendType {
-    /// A base URL (http:// only, for now).
+    /// A base URL (http://, https://, ws:// or wss://).
     Http,
     /// An upstream, by id or name.
     Upstream,
     /// A fixed answer.
     Mock,
+    /// A function called with a cloud's event format (aliyun-fc, tencent-scf, aws-lambda):
+    /// define it per environment with `set-env -f` (docs/functions.md).
+    Function,
 }
 
 #[derive(Subcommand, Debug)]
@@ -71,7 +74,8 @@ pub enum BackendCommand {
         /// mock: a header to answer with, `name=value`.
         #[arg(long = "mock-header", value_name = "NAME=VALUE")]
         mock_headers: Vec<String>,
-        /// The definition as a YAML or JSON file (`-` for standard input).
+        /// The definition as a YAML or JSON file (`-` for standard input); the only way to
+        /// give a `function` definition.
         #[arg(short = 'f', long)]
         file: Option<PathBuf>,
     },

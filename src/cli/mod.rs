@@ -8,6 +8,7 @@ mod certificates;
 mod client;
 mod debug;
 mod environments;
+mod functions;
 mod groups;
 mod output;
 mod policies;
@@ -92,6 +93,8 @@ pub enum AdminCommand {
     Certificate(Nested<certificates::CertificateCommand>),
     /// Upstreams: named private targets (VPC access authorizations / VPC links).
     Upstream(Nested<upstreams::UpstreamCommand>),
+    /// Functions Pylon runs itself (AWS Lambda Runtime API workers), for `function` backends.
+    Function(Nested<functions::FunctionCommand>),
     /// Backend services, with one definition per environment.
     Backend(Nested<backends::BackendCommand>),
     /// APIs of a group, defined from YAML or JSON files.
@@ -138,6 +141,7 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
         }
         A::Certificate(c) => certificates::certificate(&Ctx::new(c.connection)?, c.command).await,
         A::Upstream(c) => upstreams::upstream(&Ctx::new(c.connection)?, c.command).await,
+        A::Function(c) => functions::function(&Ctx::new(c.connection)?, c.command).await,
         A::Backend(c) => backends::backend(&Ctx::new(c.connection)?, c.command).await,
         A::Api(c) => apis::api(&Ctx::new(c.connection)?, c.command).await,
         A::Publish(a) => apis::publish(&Ctx::new(a.connection)?, a.args).await,

@@ -13,6 +13,7 @@ mod connections;
 mod debug;
 mod deployments;
 mod environments;
+mod functions;
 mod lifecycle;
 mod metrics;
 mod paths;

@@ -27,6 +27,8 @@ pub(crate) struct Installed {
     python_aliyun: PathBuf,
     python_tencent: PathBuf,
     pub(crate) python_websockets: PathBuf,
+    /// PyPI awslambdaric, the AWS Lambda runtime interface client.
+    pub(crate) python_lambda: PathBuf,
 }
 
 static INSTALLED: OnceLock<Result<Installed, String>> = OnceLock::new();
@@ -59,6 +61,7 @@ pub(crate) fn installed() -> &'static Installed {
             python_aliyun: path("python_aliyun")?,
             python_tencent: path("python_tencent")?,
             python_websockets: path("python_websockets")?,
+            python_lambda: path("python_lambda")?,
         })
     });
     match result {

@@ -37,6 +37,13 @@ async fn validate(s: &AppState, spec: &ApiSpec) -> ApiResult<()> {
         },
         BackendTarget::Inline(def) => {
             check_upstream_reference(&s.store, def, "backend.service.inline.upstream").await?;
+            crate::backends::check_hosted_function(
+                &s.store,
+                s.config.hosted_functions,
+                def,
+                "backend.service.inline.hosted",
+            )
+            .await?;
             crate::backends::check_tls(&s.store, def.tls(), "backend.service.inline.tls").await
         }
     }

@@ -146,6 +146,7 @@ pub(crate) async fn put_definition(
         ValidationError::new(field, e.message)
     })?;
     check_upstream_reference(&s.store, &definition, "upstream").await?;
+    check_hosted_function(&s.store, s.config.hosted_functions, &definition, "hosted").await?;
     check_tls(&s.store, definition.tls(), "tls").await?;
     let record = BackendEnvironment {
         backend_id: backend.id,
@@ -255,6 +256,40 @@ pub(crate) async fn check_tls(
     Ok(())
 }
 
+/// A function definition run by Pylon (`hosted`) needs hosting on, and a function of that name
+/// unless the name is only known per environment.
+pub(crate) async fn check_hosted_function(
+    store: &Store,
+    hosting: bool,
+    definition: &BackendDefinition,
+    field: &str,
+) -> ApiResult<()> {
+    let BackendDefinition::Function {
+        hosted: Some(name), ..
+    } = definition
+    else {
+        return Ok(());
+    };
+    if !hosting {
+        return Err(ApiError::invalid(
+            field,
+            "hosting functions is off: start `pylon serve --allow-hosted-functions` to run \
+             functions, or call the function at a `url`",
+        ));
+    }
+    if !StageTemplate::parse(name, field)?.is_literal() {
+        return Ok(());
+    }
+    match store.get_function(name).await {
+        Ok(_) => Ok(()),
+        Err(StoreError::NotFound { .. }) => Err(ApiError::invalid(
+            field,
+            format!("function `{name}` does not exist (create it with `pylon function create`)"),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// An `upstream` definition must name an existing upstream, unless the name is only known per
 /// environment (`${stageVariables.x}`), which the gateway resolves when it serves.
 pub(crate) async fn check_upstream_reference(
@@ -262,8 +297,13 @@ pub(crate) async fn check_upstream_reference(
     definition: &BackendDefinition,
     field: &str,
 ) -> ApiResult<()> {
-    let BackendDefinition::Upstream { upstream, .. } = definition else {
-        return Ok(());
+    let upstream = match definition {
+        BackendDefinition::Upstream { upstream, .. } => upstream,
+        BackendDefinition::Function {
+            upstream: Some(upstream),
+            ..
+        } => upstream,
+        _ => return Ok(()),
     };
     let literal = StageTemplate::parse(upstream, field)?.is_literal();
     if !literal {

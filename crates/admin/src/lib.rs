@@ -14,6 +14,7 @@ mod environments;
 mod error;
 mod extract;
 mod follow;
+mod functions;
 mod groups;
 mod openapi;
 mod policies;

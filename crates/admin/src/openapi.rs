@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::{
     apis, apps, authorizations, backends, certificates, debug, deployments, domains, environments,
-    groups, policies, stage_variables, upstreams,
+    functions, groups, policies, stage_variables, upstreams,
 };
 
 pub(crate) const PATH: &str = "/v1/openapi.json";
@@ -19,7 +19,7 @@ pub(crate) const PATH: &str = "/v1/openapi.json";
 #[openapi(
     info(
         title = "Pylon admin API",
-        description = "Configure Pylon: groups and their domains, TLS certificates, environments, upstreams, backend services, APIs \
+        description = "Configure Pylon: groups and their domains, TLS certificates, environments, upstreams, hosted functions, backend services, APIs \
                        and their deployments, apps and their authorizations, policies and \
                        their bindings. Every call but this document's needs \
                        `Authorization: Bearer <token>`."
@@ -33,6 +33,7 @@ pub(crate) const PATH: &str = "/v1/openapi.json";
         environments::list, environments::create, environments::delete,
         stage_variables::get, stage_variables::put,
         upstreams::list, upstreams::create, upstreams::get, upstreams::update, upstreams::delete,
+        functions::list, functions::create, functions::get, functions::update, functions::delete,
         backends::list, backends::create, backends::get, backends::update, backends::delete,
         backends::list_definitions, backends::get_definition, backends::put_definition,
         backends::delete_definition,

@@ -8,7 +8,7 @@ use http::Method;
 use crate::error::ApiError;
 use crate::{
     AppState, apis, apps, authorizations, backends, certificates, debug, deployments, domains,
-    environments, groups, policies, stage_variables, upstreams,
+    environments, functions, groups, policies, stage_variables, upstreams,
 };
 
 /// An axum router plus the (path, method) pairs it was given.
@@ -100,6 +100,11 @@ pub(crate) fn table() -> RouteTable {
         .get("/v1/upstreams/{id}", upstreams::get)
         .put("/v1/upstreams/{id}", upstreams::update)
         .delete("/v1/upstreams/{id}", upstreams::delete)
+        .get("/v1/functions", functions::list)
+        .post("/v1/functions", functions::create)
+        .get("/v1/functions/{id}", functions::get)
+        .put("/v1/functions/{id}", functions::update)
+        .delete("/v1/functions/{id}", functions::delete)
         .get("/v1/backends", backends::list)
         .post("/v1/backends", backends::create)
         .get("/v1/backends/{id}", backends::get)

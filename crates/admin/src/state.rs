@@ -16,6 +16,8 @@ pub struct AdminConfig {
     pub token: String,
     /// Groups are also served on `<group-id>.<base_domain>`.
     pub base_domain: String,
+    /// Functions may be defined (`pylon serve --allow-hosted-functions`).
+    pub hosted_functions: bool,
 }
 
 /// Shared by every handler.

@@ -30,6 +30,7 @@ async fn main() -> std::io::Result<()> {
         limits: Default::default(),
         tracing: None,
         access_log: pylon_gateway::AccessLogSink::off(),
+        functions: None,
     });
     gateway.apply(&snapshot).map_err(std::io::Error::other)?;
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;

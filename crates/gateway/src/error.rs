@@ -7,10 +7,12 @@ use http::{HeaderValue, Response, StatusCode};
 
 mod auth;
 mod aws;
+mod function;
 
 use aws::AwsForm;
 
 pub(crate) use auth::AuthError;
+pub(crate) use function::{FunctionFailure, clean_error_type};
 
 use crate::request::body::GatewayBody;
 use crate::request::headers::{X_CA_ERROR_CODE, X_CA_ERROR_MESSAGE, X_CA_REQUEST_ID};
@@ -59,6 +61,11 @@ pub(crate) enum GatewayError {
     BackendTimeout { target: String, timeout_ms: u64 },
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("function {function}: {failure}")]
+    Function {
+        function: String,
+        failure: FunctionFailure,
+    },
     #[error("{0}")]
     Auth(AuthError),
     #[error("CORS preflight from origin `{0}`, which the API does not allow")]
@@ -112,6 +119,7 @@ impl GatewayError {
             Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::BackendTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Function { failure, .. } => failure.status(),
             Self::Auth(e) => e.status(),
             Self::CorsOrigin(_)
             | Self::CorsMethod(_)
@@ -144,6 +152,7 @@ impl GatewayError {
             Self::ServiceUnavailable(_) => "B503SU",
             Self::BackendTimeout { .. } => "B504TO",
             Self::Internal(_) => "S500IE",
+            Self::Function { failure, .. } => failure.code(),
             Self::Auth(e) => e.code(),
             Self::CorsOrigin(_) => "C403OR",
             Self::CorsMethod(_) => "C403ME",
@@ -182,6 +191,7 @@ impl GatewayError {
             Self::ServiceUnavailable(_) => "Service Unavailable".into(),
             Self::BackendTimeout { .. } => "Backend timeout".into(),
             Self::Internal(_) => "Internal Error".into(),
+            Self::Function { failure, .. } => failure.message(),
             Self::Auth(e) => e.message(),
             Self::CorsOrigin(_) => "CORS Origin Not Allowed".into(),
             Self::CorsMethod(_) => "CORS Method Not Allowed".into(),
@@ -245,7 +255,11 @@ impl GatewayError {
                 error.message(),
                 Some("AccessDeniedException"),
             ),
-            GatewayError::BackendTimeout { .. } => form(
+            GatewayError::BackendTimeout { .. }
+            | GatewayError::Function {
+                failure: FunctionFailure::Timeout(_),
+                ..
+            } => form(
                 StatusCode::GATEWAY_TIMEOUT,
                 "Endpoint request timed out".into(),
                 None,
@@ -281,6 +295,7 @@ impl GatewayError {
         match self {
             Self::InvalidParameter { .. } => "Invalid Parameter",
             Self::MissingParameter(_) => "Required Parameter Missing",
+            Self::Function { .. } => "Function Error",
             Self::Auth(AuthError::InvalidSignature(_)) => "Invalid Signature",
             _ => "Error",
         }

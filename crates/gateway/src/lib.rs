@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use http::{Request, Response};
 use hyper::body::Incoming;
+pub use pylon_functions::{FunctionHost, HostConfig};
 use pylon_model::{Change, Snapshot};
 use pylon_router::RouteError;
 
@@ -37,15 +38,15 @@ pub use observe::log::sink::AccessLogSink;
 pub use observe::metrics::registry::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 pub use observe::otel::TracingConfig;
 pub use observe::trace::{
-    BackendTlsTrace, CallerTrace, DebugTrace, ErrorTrace, HttpMessage, ParameterTrace, PhaseTrace,
-    PolicyTrace, RouteTrace,
+    BackendTlsTrace, CallerTrace, DebugTrace, ErrorTrace, FunctionTrace, HttpMessage,
+    ParameterTrace, PhaseTrace, PolicyTrace, RouteTrace,
 };
 pub use policy::window::set_clock_offset;
 pub use request::body::GatewayBody;
 pub use tls::certificate::{CertificateError, CertificateInfo, inspect as inspect_certificate};
 
 /// How the gateway is set up; what it serves comes from snapshots.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GatewayConfig {
     /// Groups are also served on `<group-id>.<base_domain>`.
     pub base_domain: String,
@@ -54,6 +55,8 @@ pub struct GatewayConfig {
     pub tracing: Option<TracingConfig>,
     /// Where each request's access-log line goes.
     pub access_log: AccessLogSink,
+    /// Runs `hosted` function backends; `None`: hosting is off, and they answer 503.
+    pub functions: Option<Arc<FunctionHost>>,
 }
 
 pub struct Gateway {
@@ -75,7 +78,10 @@ pub struct Gateway {
 impl Gateway {
     /// A gateway serving nothing until the first [`Gateway::apply`].
     pub fn new(config: GatewayConfig) -> Arc<Gateway> {
-        let carried = Carried::default();
+        let carried = Carried {
+            functions: config.functions.clone(),
+            ..Carried::default()
+        };
         let compiled = match Compiled::build(&Snapshot::default(), &config.base_domain, &carried) {
             Ok(c) => Some(Arc::new(c)),
             Err(e) => {
@@ -105,6 +111,10 @@ impl Gateway {
     /// as an error.
     pub fn apply(&self, snapshot: &Snapshot) -> Result<(), RouteError> {
         let _guard = self.applying.lock().unwrap_or_else(|p| p.into_inner());
+        // Before the compile, which looks the hosted functions up.
+        if let Some(functions) = &self.carried.functions {
+            functions.apply(&snapshot.functions);
+        }
         let compiled = Compiled::build(snapshot, &self.config.base_domain, &self.carried)?;
         self.carried.metrics.applied(compiled.upstreams());
         self.compiled.store(Some(Arc::new(compiled)));

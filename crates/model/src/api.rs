@@ -10,9 +10,7 @@ use crate::path::PathPattern;
 use crate::template::StageTemplate;
 
 pub const MAX_API_NAME_LEN: usize = 60;
-/// 30 minutes, the clouds' ceiling for a backend call.
-pub const MAX_TIMEOUT_MS: u64 = 30 * 60 * 1000;
-pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+pub use crate::limits::{DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS};
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
@@ -302,7 +300,9 @@ impl TryFrom<BackendTargetFields> for BackendTarget {
 pub struct BackendConfig {
     pub service: BackendTarget,
     /// Backend path with `{param}` and `${stageVariables.x}`; for prefix-matched APIs the
-    /// unmatched rest of the request path is appended.
+    /// unmatched rest of the request path is appended. Unused by function backends, whose
+    /// event carries the request's own path.
+    #[serde(default)]
     pub path: String,
     /// Backend method; the request's method when absent.
     #[serde(default)]
@@ -497,8 +497,13 @@ impl ApiSpec {
         }
 
         let b = &self.backend;
+        // Empty only where it is unused: a function's event carries the request's path.
+        let function = matches!(
+            b.service,
+            BackendTarget::Inline(BackendDefinition::Function { .. })
+        );
         check(
-            b.path.starts_with('/'),
+            b.path.starts_with('/') || (b.path.is_empty() && function),
             "backend.path",
             "must start with `/`",
         )?;

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::BackendTls;
 use crate::error::{ValidationError, check, non_empty_name};
+use crate::function::{FunctionPlace, validate_function_backend};
 use crate::template::StageTemplate;
+use crate::{BackendTls, FunctionFormat, PayloadVersion};
 
 /// The type of a backend service, fixed at creation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -16,6 +17,7 @@ pub enum BackendKind {
     Http,
     Upstream,
     Mock,
+    Function,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -71,10 +73,45 @@ pub enum BackendDefinition {
         #[serde(default)]
         body: String,
     },
+    /// A function called with a cloud's event format: at a `url`, behind an `upstream`, or
+    /// `hosted` by Pylon (exactly one of the three).
+    Function {
+        format: FunctionFormat,
+        /// On: the function answers `{statusCode, headers, body, isBase64Encoded}` and that
+        /// becomes the HTTP response. Off: its JSON is the response body.
+        #[serde(default = "yes")]
+        response_integration: bool,
+        /// The function endpoint's base URL (may hold `${stageVariables.x}`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+        /// An upstream (id, name or `${stageVariables.x}`) whose targets serve the function.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        upstream: Option<String>,
+        /// A function Pylon runs (`/v1/functions`), by name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hosted: Option<String>,
+        /// The function's name at the endpoint: the Lambda Invoke API path's name (default
+        /// `function`), Function Compute's `x-fc-function-name`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// How an `https://` endpoint is verified.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tls: Option<BackendTls>,
+        /// How long the function may take, in place of the API's backend timeout.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+        /// aws-lambda only: the proxy event's version, `1.0` (default) or `2.0`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payload_version: Option<PayloadVersion>,
+    },
 }
 
 fn default_mock_status() -> u16 {
     200
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl BackendDefinition {
@@ -83,13 +120,14 @@ impl BackendDefinition {
             Self::Http { .. } => BackendKind::Http,
             Self::Upstream { .. } => BackendKind::Upstream,
             Self::Mock { .. } => BackendKind::Mock,
+            Self::Function { .. } => BackendKind::Function,
         }
     }
 
-    /// The TLS settings of an `http` definition, if it has any.
+    /// The TLS settings of an `http` or `function` definition, if it has any.
     pub fn tls(&self) -> Option<&BackendTls> {
         match self {
-            Self::Http { tls, .. } => tls.as_ref(),
+            Self::Http { tls, .. } | Self::Function { tls, .. } => tls.as_ref(),
             _ => None,
         }
     }
@@ -161,6 +199,29 @@ impl BackendDefinition {
                 }
                 Ok(())
             }
+            Self::Function {
+                format,
+                url,
+                upstream,
+                hosted,
+                name,
+                tls,
+                timeout_ms,
+                payload_version,
+                ..
+            } => validate_function_backend(
+                field,
+                *format,
+                FunctionPlace {
+                    url: url.as_deref(),
+                    upstream: upstream.as_deref(),
+                    hosted: hosted.as_deref(),
+                },
+                name.as_deref(),
+                tls.as_ref(),
+                *timeout_ms,
+                *payload_version,
+            ),
         }
     }
 }
@@ -191,6 +252,35 @@ mod tests {
                 headers: BTreeMap::new(),
                 body: "hi".into()
             }
+        );
+    }
+
+    #[test]
+    fn function_definitions_need_one_place() {
+        let d: BackendDefinition = serde_json::from_str(
+            r#"{"type":"function","format":"tencent-scf","url":"http://127.0.0.1:9000/event"}"#,
+        )
+        .unwrap();
+        assert_eq!(d.kind(), BackendKind::Function);
+        assert!(d.validate("definition").is_ok());
+        let both: BackendDefinition = serde_json::from_str(
+            r#"{"type":"function","format":"aws-lambda","url":"http://h","hosted":"echo"}"#,
+        )
+        .unwrap();
+        assert_eq!(both.validate("definition").unwrap_err().field, "definition");
+        let v2: BackendDefinition = serde_json::from_str(
+            r#"{"type":"function","format":"aliyun-fc","hosted":"echo","payload_version":"2.0"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            v2.validate("definition").unwrap_err().field,
+            "definition.payload_version"
+        );
+        assert!(
+            serde_json::from_str::<BackendDefinition>(
+                r#"{"type":"function","format":"gcp","url":"http://h"}"#
+            )
+            .is_err()
         );
     }
 

@@ -9,8 +9,10 @@ mod certificate;
 mod deployment;
 mod environment;
 mod error;
+mod function;
 mod group;
 mod ip;
+mod limits;
 mod path;
 mod policy;
 mod snapshot;
@@ -40,6 +42,11 @@ pub use environment::{
     validate_stage_variable_name, validate_stage_variable_value,
 };
 pub use error::ValidationError;
+pub use function::{
+    DEFAULT_FUNCTION_CONCURRENCY, DEFAULT_FUNCTION_MEMORY_MB, DEFAULT_FUNCTION_TIMEOUT_MS,
+    DEFAULT_LAMBDA_NAME, Function, FunctionFormat, FunctionSpec, MAX_FUNCTION_TIMEOUT_MS,
+    PayloadVersion, ServedFunction,
+};
 pub use group::{Domain, ErrorFormat, Group, GroupSpec, StagePath, normalize_domain};
 pub use ip::parse_ip_range;
 pub use path::PathPattern;

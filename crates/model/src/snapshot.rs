@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     AppCredentials, Authorization, Backend, BackendEnvironment, Deployment, Environment, Group,
-    Policy, PolicyBinding, ServedCertificate, StageVariables, Upstream,
+    Policy, PolicyBinding, ServedCertificate, ServedFunction, StageVariables, Upstream,
 };
 
 /// What changed in the published state since a revision a follower already holds.
@@ -12,7 +12,7 @@ use crate::{
 pub enum Change {
     /// Everything, as a whole: the first load, a change no narrower kind describes
     /// (environments, upstreams, backend definitions), or a follower too far behind.
-    Full(Snapshot),
+    Full(Box<Snapshot>),
     Partial(PartialChange),
 }
 
@@ -81,6 +81,9 @@ pub struct Snapshot {
     /// Every TLS certificate with its key in the clear, in creation order.
     #[serde(default)]
     pub certificates: Vec<ServedCertificate>,
+    /// Every hosted function with its secrets in the clear, in creation order.
+    #[serde(default)]
+    pub functions: Vec<ServedFunction>,
 }
 
 impl Snapshot {
@@ -89,7 +92,7 @@ impl Snapshot {
     pub fn patch(&mut self, change: &Change) {
         let partial = match change {
             Change::Full(snapshot) => {
-                *self = snapshot.clone();
+                *self = (**snapshot).clone();
                 return;
             }
             Change::Partial(partial) => partial,

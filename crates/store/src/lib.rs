@@ -14,6 +14,7 @@ mod codec;
 mod deployments;
 mod environments;
 mod error;
+mod functions;
 mod groups;
 mod handle;
 mod policies;

@@ -181,6 +181,16 @@ const MIGRATIONS: &[Migration] = &[
                 body TEXT NOT NULL,
                 private_key TEXT NOT NULL)"],
     },
+    // 7: hosted functions; `secrets` is one sealed JSON map, bound to the id.
+    Migration {
+        version: 7,
+        statements: &["CREATE TABLE functions (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                created_at BIGINT NOT NULL,
+                body TEXT NOT NULL,
+                secrets TEXT NOT NULL)"],
+    },
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction.

@@ -36,6 +36,7 @@ impl Store {
             policies: policies::list_policies(&mut tx).await?,
             policy_bindings: policies::list_all_bindings(&mut tx).await?,
             certificates: crate::certificates::list_served(&mut tx, &self.sealer).await?,
+            functions: crate::functions::list_served(&mut tx, &self.sealer).await?,
         };
         tx.commit().await?;
         Ok((revision, snapshot))
@@ -65,7 +66,7 @@ impl Store {
         if scopes.iter().any(|s| s == ALL_SCOPE) {
             tx.commit().await?;
             let (revision, snapshot) = self.load_snapshot_at().await?;
-            return Ok((revision, Change::Full(snapshot)));
+            return Ok((revision, Change::Full(Box::new(snapshot))));
         }
         let mut groups: Vec<&str> = scopes
             .iter()

@@ -48,6 +48,7 @@ impl Harness {
         let config = AdminConfig {
             token: TOKEN.to_string(),
             base_domain: BASE_DOMAIN.to_string(),
+            hosted_functions: true,
         };
         Self {
             app: pylon_admin::router(store, config, on_change),

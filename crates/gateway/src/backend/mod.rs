@@ -3,6 +3,7 @@
 //! dispatch every request goes through (`Target::call`). A kind is one file beside this one.
 
 pub(crate) mod client;
+pub(crate) mod function;
 pub(crate) mod http;
 pub(crate) mod mock;
 pub(crate) mod pool;
@@ -13,12 +14,15 @@ pub(crate) mod upstream;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ::http::Response;
+use pylon_functions::FunctionHost;
 use pylon_model::{BackendDefinition, ServedCertificate, Upstream};
 
 use self::client::HttpClient;
+use self::function::{FunctionDefinition, FunctionTarget};
 use self::http::HttpTarget;
 use self::mock::MockPlan;
 use self::resolve::Unservable;
@@ -36,6 +40,8 @@ pub(crate) enum Target {
     Http(HttpTarget),
     Upstream(UpstreamTarget),
     Mock(MockPlan),
+    /// Invoked by the pipeline's function phase, which builds the event.
+    Function(FunctionTarget),
 }
 
 /// What resolving targets needs from the snapshot, indexed once per full compile and kept for
@@ -45,6 +51,8 @@ pub(crate) struct Resolver {
     pub(crate) upstreams: Upstreams,
     /// What `tls.client_certificate` may name.
     pub(crate) certificates: ClientCertificates,
+    /// Where `hosted` functions run; `None` when hosting is off.
+    pub(crate) functions: Option<Arc<FunctionHost>>,
 }
 
 impl Resolver {
@@ -52,11 +60,13 @@ impl Resolver {
         upstreams: &[Upstream],
         certificates: &[ServedCertificate],
         health: &HealthRegistry,
+        functions: Option<Arc<FunctionHost>>,
     ) -> Self {
         let certificates = ClientCertificates::build(certificates);
         Resolver {
             upstreams: Upstreams::build(upstreams, &certificates, health),
             certificates,
+            functions,
         }
     }
 }
@@ -85,6 +95,37 @@ impl Target {
             } => MockPlan::compile(*status, headers, body)
                 .map(Target::Mock)
                 .map_err(Unservable::Internal),
+            BackendDefinition::Function {
+                format,
+                response_integration,
+                url,
+                upstream,
+                hosted,
+                name,
+                tls,
+                timeout_ms,
+                payload_version,
+            } => {
+                let definition = FunctionDefinition {
+                    format: *format,
+                    integration: *response_integration,
+                    url: url.as_deref(),
+                    upstream: upstream.as_deref(),
+                    hosted: hosted.as_deref(),
+                    name: name.as_deref(),
+                    tls: tls.as_ref(),
+                    timeout_ms: *timeout_ms,
+                    version: *payload_version,
+                };
+                FunctionTarget::compile(
+                    &definition,
+                    vars,
+                    &resolver.certificates,
+                    &resolver.upstreams,
+                    resolver.functions.as_ref(),
+                )
+                .map(Target::Function)
+            }
         }
     }
 
@@ -94,6 +135,9 @@ impl Target {
         match self {
             Target::Http(t) => Some(&t.base_path),
             Target::Upstream(t) => Some(&t.base_path),
+            // The event carries the request's query, headers and body as the forward phase
+            // builds them; its path is the request's own.
+            Target::Function(_) => Some(""),
             Target::Mock(_) => None,
         }
     }
@@ -104,6 +148,7 @@ impl Target {
             Target::Http(t) => Cow::Borrowed(&t.label),
             Target::Upstream(t) => Cow::Owned(format!("upstream {}", t.upstream.name)),
             Target::Mock(_) => Cow::Borrowed(""),
+            Target::Function(t) => Cow::Borrowed(&t.label),
         }
     }
 
@@ -129,10 +174,12 @@ impl Target {
             (Target::Upstream(t), Some(out)) => {
                 t.call(client, timeout, sets_host, out).await.map(streamed)
             }
-            (Target::Http(_) | Target::Upstream(_), None) => Err(GatewayError::Internal(format!(
-                "no backend request was built for {}",
-                self.describe()
-            ))),
+            (Target::Function(_), _) | (Target::Http(_) | Target::Upstream(_), None) => {
+                Err(GatewayError::Internal(format!(
+                    "no backend request was sent to {}",
+                    self.describe()
+                )))
+            }
         }
     }
 }
@@ -147,6 +194,7 @@ mod tests {
         Resolver {
             upstreams: Upstreams::default(),
             certificates: Default::default(),
+            functions: None,
         }
     }
 

@@ -34,6 +34,8 @@ pub(crate) struct Carried {
     pub(crate) nonces: Arc<NonceCache>,
     pub(crate) policies: PolicyStates,
     pub(crate) metrics: Arc<Metrics>,
+    /// Where hosted functions run, when hosting is on.
+    pub(crate) functions: Option<Arc<pylon_functions::FunctionHost>>,
 }
 
 /// Distinct nonces remembered at most (about 16 bytes each); see `pylon_auth::nonce`.
@@ -47,6 +49,7 @@ impl Default for Carried {
             nonces: Arc::new(NonceCache::new(MAX_NONCES)),
             policies: PolicyStates::default(),
             metrics: Arc::new(Metrics::new()),
+            functions: None,
         }
     }
 }
@@ -130,8 +133,12 @@ impl Compiled {
         base_domain: &str,
         carried: &Carried,
     ) -> Result<Self, RouteError> {
-        let resolver =
-            Resolver::build(&snapshot.upstreams, &snapshot.certificates, &carried.health);
+        let resolver = Resolver::build(
+            &snapshot.upstreams,
+            &snapshot.certificates,
+            &carried.health,
+            carried.functions.clone(),
+        );
         let definitions = snapshot
             .backend_definitions
             .iter()

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use http::{HeaderMap, StatusCode};
 
 use self::sink::AccessLogSink;
-use super::observer::{Finished, Observer};
+use super::observer::{Finished, FunctionCall, Observer};
 use crate::backend::Target;
 use crate::backend::send::Sent;
 use crate::request::client::IpText;
@@ -25,6 +25,36 @@ pub(crate) struct AccessLog<'a> {
     backend_took: Option<Duration>,
     /// `host:port` of the backend target that answered.
     upstream: Option<Upstream>,
+    /// A function backend's call.
+    function: Option<FunctionLog>,
+}
+
+/// What the line says of a function call.
+pub(crate) struct FunctionLog {
+    name: String,
+    cold_start: Option<bool>,
+    /// `ok`, or how it failed (`error`, `timeout`, `crashed`, ...).
+    outcome: &'static str,
+}
+
+impl FunctionLog {
+    pub(crate) fn of(call: &FunctionCall<'_>) -> FunctionLog {
+        FunctionLog {
+            name: call.target.name.clone(),
+            cold_start: call.cold_start,
+            outcome: function_outcome(call),
+        }
+    }
+}
+
+/// How a function call went, for the log and the metrics.
+pub(crate) fn function_outcome(call: &FunctionCall<'_>) -> &'static str {
+    match call.failure {
+        None => "ok",
+        Some(crate::error::GatewayError::Function { failure, .. }) => failure.outcome(),
+        Some(crate::error::GatewayError::BackendTimeout { .. }) => "timeout",
+        Some(_) => "unavailable",
+    }
 }
 
 impl<'a> AccessLog<'a> {
@@ -109,17 +139,25 @@ impl Observer for AccessLog<'_> {
             .map(|t| at.saturating_duration_since(t));
     }
 
+    fn function_call(&mut self, call: &FunctionCall<'_>) {
+        if self.sink.is_some() {
+            self.backend_took = Some(call.took);
+            self.function = Some(FunctionLog::of(call));
+        }
+    }
+
     fn done(&mut self, finished: &Finished<'_>) {
         if let Some(sink) = self.sink {
             // A failed backend call took until now.
             let backend = self
                 .backend_took
                 .or_else(|| self.backend_started.map(|t| t.elapsed()));
-            let line = Line::new(
+            let mut line = Line::new(
                 finished,
                 backend,
                 self.upstream.as_ref().map(Upstream::as_str),
             );
+            line.function = self.function.as_ref();
             sink.send(line.to_json());
         }
         debug_event(finished);
@@ -216,6 +254,8 @@ struct Line<'f> {
     app_id: Option<&'f str>,
     error_code: Option<&'static str>,
     upstream: Option<&'f str>,
+    /// Only on function calls' lines.
+    function: Option<&'f FunctionLog>,
 }
 
 impl<'f> Line<'f> {
@@ -244,6 +284,7 @@ impl<'f> Line<'f> {
             app_id: f.app_id,
             error_code: f.error.map(|e| e.code()),
             upstream,
+            function: None,
         }
     }
 
@@ -297,6 +338,17 @@ impl<'f> Line<'f> {
         });
         out.extend_from_slice(b",\"upstream\":");
         optional(&mut out, self.upstream, string);
+        if let Some(f) = self.function {
+            out.extend_from_slice(b",\"function\":");
+            string(&mut out, &f.name);
+            out.extend_from_slice(b",\"cold_start\":");
+            optional(&mut out, f.cold_start, |out, cold| {
+                out.extend_from_slice(if cold { b"true" } else { b"false" })
+            });
+            out.extend_from_slice(b",\"function_outcome\":\"");
+            out.extend_from_slice(f.outcome.as_bytes());
+            out.push(b'"');
+        }
         out.extend_from_slice(b"}\n");
         out
     }
@@ -459,6 +511,7 @@ mod tests {
             app_id: None,
             error_code: Some("D400NF"),
             upstream: None,
+            function: None,
         };
         let bytes = line.to_json();
         assert_eq!(bytes.last(), Some(&b'\n'));

@@ -4,6 +4,7 @@
 
 pub(crate) mod apis;
 mod codes;
+mod functions;
 mod health;
 mod histogram;
 pub(crate) mod registry;
@@ -13,7 +14,8 @@ use std::time::{Duration, Instant};
 use http::{Response, StatusCode};
 
 use self::registry::{Metrics, Sample};
-use super::observer::{Finished, Observer};
+use super::log::function_outcome;
+use super::observer::{Finished, FunctionCall, Observer};
 use crate::backend::Target;
 use crate::compiled::ApiPlan;
 use crate::error::GatewayError;
@@ -72,6 +74,22 @@ impl Observer for MetricsObserver<'_> {
         self.backend_took = self
             .backend_started
             .map(|s| at.saturating_duration_since(s));
+    }
+
+    fn function_call(&mut self, call: &FunctionCall<'_>) {
+        let Some(metrics) = self.metrics else {
+            return;
+        };
+        self.backend_started = Instant::now()
+            .checked_sub(call.took)
+            .or(Some(Instant::now()));
+        self.backend_took = Some(call.took);
+        metrics.functions.record(
+            &call.target.name,
+            function_outcome(call),
+            call.cold_start == Some(true),
+            call.took.as_secs_f64(),
+        );
     }
 
     fn done(&mut self, finished: &Finished<'_>) {

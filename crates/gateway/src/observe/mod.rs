@@ -17,7 +17,7 @@ use self::log::AccessLog;
 use self::log::sink::AccessLogSink;
 use self::metrics::MetricsObserver;
 use self::metrics::registry::Metrics;
-use self::observer::{Finished, Observer, RouteInfo};
+use self::observer::{Finished, FunctionCall, Observer, RouteInfo};
 use self::otel::RequestSpan;
 use self::trace::Trace;
 use crate::backend::Target;
@@ -118,6 +118,14 @@ impl Observer for Observers<'_> {
         }
         if let Some(o) = &mut self.otel {
             o.backend_response(status, headers, at);
+        }
+    }
+
+    fn function_call(&mut self, call: &FunctionCall<'_>) {
+        self.log.function_call(call);
+        self.metrics.function_call(call);
+        if let Some(t) = &mut self.trace {
+            t.function_call(call);
         }
     }
 

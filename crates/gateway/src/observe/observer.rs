@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use crate::backend::Target;
+use crate::backend::function::FunctionTarget;
 use crate::backend::send::Sent;
 use crate::compiled::ApiPlan;
 use crate::error::GatewayError;
@@ -59,6 +60,20 @@ pub(crate) struct Finished<'f> {
     pub(crate) bytes_out: Option<u64>,
 }
 
+/// A function call, as it ended.
+pub(crate) struct FunctionCall<'c> {
+    pub(crate) target: &'c FunctionTarget,
+    /// The event sent.
+    pub(crate) event: &'c [u8],
+    /// The function's answer as it came, when one came.
+    pub(crate) answer: Option<&'c [u8]>,
+    /// Hosted functions: whether a worker had to be started.
+    pub(crate) cold_start: Option<bool>,
+    pub(crate) took: Duration,
+    /// Why the call failed, when it did.
+    pub(crate) failure: Option<&'c GatewayError>,
+}
+
 pub(crate) trait Observer {
     /// Whether phases are to be timed: a clock read per phase is spent only when someone reads
     /// the result.
@@ -90,6 +105,9 @@ pub(crate) trait Observer {
 
     /// The backend's response head, as it came, `at` its arrival.
     fn backend_response(&mut self, _status: StatusCode, _headers: &HeaderMap, _at: Instant) {}
+
+    /// A function backend's call: the event, the raw answer, how it went.
+    fn function_call(&mut self, _call: &FunctionCall<'_>) {}
 
     fn done(&mut self, _finished: &Finished<'_>) {}
 }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
-use super::observer::{Finished, Observer, RouteInfo};
+use super::observer::{Finished, FunctionCall, Observer, RouteInfo};
 use crate::backend::Target;
 use crate::backend::send::Sent;
 use crate::compiled::ApiPlan;
@@ -36,6 +36,9 @@ pub struct DebugTrace {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backend_tls: Option<BackendTlsTrace>,
     pub backend_response: Option<HttpMessage>,
+    /// A function backend's call: the event sent and the raw answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function: Option<FunctionTrace>,
     /// What the client got.
     pub response: HttpMessage,
     /// The gateway's own error, with the message a client would get.
@@ -44,6 +47,28 @@ pub struct DebugTrace {
     /// What each of the API's policies decided, in the order they ran.
     pub policies: Vec<PolicyTrace>,
     pub total_us: u64,
+}
+
+/// A function backend's call.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FunctionTrace {
+    /// The hosted function's name, or the endpoint's.
+    pub function: String,
+    /// Where the event went.
+    pub target: String,
+    /// `aliyun-fc`, `tencent-scf` or `aws-lambda`.
+    pub format: String,
+    pub response_integration: bool,
+    /// The event as sent (up to 64 KiB shown).
+    pub event: String,
+    pub event_bytes: usize,
+    /// The function's answer as it came, before response integration (`None`: no answer).
+    pub answer: Option<String>,
+    pub answer_bytes: usize,
+    /// Hosted functions: whether a worker had to be started for the call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cold_start: Option<bool>,
+    pub duration_us: u64,
 }
 
 /// The TLS of a backend connection.
@@ -251,6 +276,23 @@ impl Observer for Trace {
 
     fn backend_response(&mut self, status: StatusCode, headers: &HeaderMap, _at: Instant) {
         self.out.backend_response = Some(message(None, None, Some(status.as_u16()), headers, &[]));
+    }
+
+    fn function_call(&mut self, call: &FunctionCall<'_>) {
+        let shown =
+            |b: &[u8]| String::from_utf8_lossy(&b[..b.len().min(MAX_SHOWN_BODY)]).into_owned();
+        self.out.function = Some(FunctionTrace {
+            function: call.target.name.clone(),
+            target: call.target.label.clone(),
+            format: call.target.format.as_str().into(),
+            response_integration: call.target.integration,
+            event: shown(call.event),
+            event_bytes: call.event.len(),
+            answer: call.answer.map(shown),
+            answer_bytes: call.answer.map_or(0, <[u8]>::len),
+            cold_start: call.cold_start,
+            duration_us: u64::try_from(call.took.as_micros()).unwrap_or(u64::MAX),
+        });
     }
 
     fn done(&mut self, finished: &Finished<'_>) {

@@ -6,6 +6,7 @@
 pub(crate) mod authenticate;
 pub(crate) mod authorize;
 pub(crate) mod forward;
+pub(crate) mod function;
 pub(crate) mod jwt;
 pub(crate) mod normalize;
 pub(crate) mod policies;
@@ -280,6 +281,30 @@ pub(crate) async fn run(
         )),
         None => None,
     };
+    if let crate::backend::Target::Function(function) = &backend.target
+        && let Some(out) = outgoing.take()
+    {
+        if routed.ctx.websocket {
+            return Err(GatewayError::BackendFailed {
+                target: function.label.clone(),
+                reason: "a function backend cannot carry a WebSocket".into(),
+            });
+        }
+        // Boxed: a function call's state stays off the pass-through request's future.
+        let response = phase!(
+            routed.ctx.observers,
+            "backend",
+            Box::pin(function::call(
+                &mut routed,
+                function,
+                backend.timeout,
+                client,
+                out
+            ))
+            .await
+        );
+        return Ok(respond::respond(routed.ctx, response));
+    }
     let ctx = routed.ctx;
     // An upgrade takes a place under the API's cap before the backend is asked.
     let socket = match (&mut outgoing, ctx.websocket) {

@@ -184,6 +184,7 @@ impl RunningGateway {
             limits: Default::default(),
             tracing: None,
             access_log: pylon_gateway::AccessLogSink::off(),
+            functions: None,
         });
         gateway.apply(snapshot).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

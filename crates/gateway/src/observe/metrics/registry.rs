@@ -13,6 +13,7 @@ use prometheus_client::registry::Registry;
 use super::apis::ApiSeries;
 pub(crate) use super::apis::{ApiMetrics, Sample};
 use super::codes::CodeCounters;
+use super::functions::FunctionSeries;
 use super::health::{TargetGauge, UpstreamHealth};
 use crate::backend::upstream::UpstreamPlan;
 
@@ -30,6 +31,7 @@ pub(crate) struct Metrics {
     health: Arc<UpstreamHealth>,
     revision: Gauge,
     applied_at: Gauge,
+    pub(crate) functions: FunctionSeries,
     /// Requests that matched no API, under empty group, API and environment labels: the
     /// client's host and path must not become labels.
     unmatched: Arc<ApiMetrics>,
@@ -83,6 +85,8 @@ impl Metrics {
         );
         registry.register_collector(Box::new(apis.clone()));
         registry.register_collector(Box::new(health.clone()));
+        let functions = FunctionSeries::default();
+        functions.register(&mut registry);
         Metrics {
             registry,
             unmatched: apis.get("", "", ""),
@@ -93,6 +97,7 @@ impl Metrics {
             health,
             revision,
             applied_at,
+            functions,
         }
     }
 
