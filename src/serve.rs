@@ -60,13 +60,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the store {}", db.display()))?;
 
     let access_log = access_log(&settings.access_log)?;
-    // Hosted functions' workers run in the data directory unless they name their own.
-    let functions = args.allow_hosted_functions.then(|| {
+    // Hosted functions' workers run in a directory of their own unless they name one: not in
+    // the data directory itself, beside the admin token and the secret key.
+    let functions = if args.allow_hosted_functions {
+        let dir = settings.data_dir.join("functions");
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
         tracing::info!("hosted functions are allowed (--allow-hosted-functions)");
-        FunctionHost::new(HostConfig {
-            default_dir: settings.data_dir.clone(),
-        })
-    });
+        Some(FunctionHost::new(HostConfig { default_dir: dir }))
+    } else {
+        None
+    };
     let gateway = Gateway::new(GatewayConfig {
         base_domain: settings.base_domain.clone(),
         limits: settings.limits.clone(),

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use anyhow::bail;
 use clap::{Args, Subcommand};
 use http::Method;
 use serde_json::{Map, Value, json};
@@ -13,13 +14,14 @@ use crate::config::parse_duration;
 #[derive(Args, Debug)]
 pub struct FunctionArgs {
     /// What the runtime loads, e.g. `app.handler`; passed as the command's last argument and
-    /// in `_HANDLER`.
+    /// in `_HANDLER` (required by `create`).
     #[arg(long)]
-    handler: String,
+    handler: Option<String>,
     /// Directory the command runs in [default: the data directory].
     #[arg(long, value_name = "DIR")]
     working_dir: Option<String>,
-    /// An environment variable, shown by `get`; repeat for several.
+    /// An environment variable, shown by `get`; repeat for several. On `update`, any --env
+    /// replaces every variable; none keeps them.
     #[arg(long = "env", value_name = "NAME=VALUE")]
     environment: Vec<String>,
     /// An environment variable whose value is sealed at rest and never shown; repeat for
@@ -39,45 +41,66 @@ pub struct FunctionArgs {
     /// Free text.
     #[arg(long)]
     description: Option<String>,
-    /// The program and its arguments, after `--`, e.g. `-- python3 -m awslambdaric`.
-    #[arg(last = true, required = true, value_name = "COMMAND")]
+    /// The program and its arguments, after `--`, e.g. `-- python3 -m awslambdaric`
+    /// (required by `create`).
+    #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
 }
 
 impl FunctionArgs {
-    fn to_json(&self, name: &str) -> anyhow::Result<Value> {
-        let mut body = Map::new();
-        body.insert("name".into(), json!(name));
-        body.insert("command".into(), json!(self.command));
-        body.insert("handler".into(), json!(self.handler));
-        body.insert(
-            "environment".into(),
-            Value::Object(pairs(&self.environment, "--env")?),
-        );
-        if !self.secrets.is_empty() {
-            body.insert(
-                "secrets".into(),
-                Value::Object(pairs(&self.secrets, "--secret")?),
+    /// The definition `current` becomes with what these flags give: on `create`, `current`
+    /// holds only the name; on `update`, what the function is now.
+    fn apply(&self, mut current: Map<String, Value>) -> anyhow::Result<Value> {
+        let mut set = |key: &str, value: Value| {
+            current.insert(key.into(), value);
+        };
+        if !self.command.is_empty() {
+            set("command", json!(self.command));
+        }
+        if let Some(h) = &self.handler {
+            set("handler", json!(h));
+        }
+        if !self.environment.is_empty() {
+            set(
+                "environment",
+                Value::Object(pairs(&self.environment, "--env")?),
             );
         }
+        if !self.secrets.is_empty() {
+            set("secrets", Value::Object(pairs(&self.secrets, "--secret")?));
+        }
         if let Some(dir) = &self.working_dir {
-            body.insert("working_dir".into(), json!(dir));
+            set("working_dir", json!(dir));
         }
         if let Some(t) = self.timeout {
-            body.insert("timeout_ms".into(), json!(t.as_millis() as u64));
+            set("timeout_ms", json!(t.as_millis() as u64));
         }
         if let Some(c) = self.max_concurrency {
-            body.insert("max_concurrency".into(), json!(c));
+            set("max_concurrency", json!(c));
         }
         if let Some(m) = self.memory {
-            body.insert("memory_mb".into(), json!(m));
+            set("memory_mb", json!(m));
         }
         if let Some(d) = &self.description {
-            body.insert("description".into(), json!(d));
+            set("description", json!(d));
         }
-        Ok(Value::Object(body))
+        Ok(Value::Object(current))
     }
 }
+
+/// The fields of a function as shown that a replacement sends back (not its id, dates or the
+/// names of its secrets, which are kept when `secrets` is absent).
+const KEPT: [&str; 9] = [
+    "name",
+    "description",
+    "command",
+    "working_dir",
+    "environment",
+    "handler",
+    "timeout_ms",
+    "max_concurrency",
+    "memory_mb",
+];
 
 #[derive(Subcommand, Debug)]
 pub enum FunctionCommand {
@@ -97,7 +120,7 @@ pub enum FunctionCommand {
         /// The function (id or name).
         function: String,
     },
-    /// Replace how a function runs; its workers are replaced.
+    /// Change how a function runs (flags not given keep their value); its workers are replaced.
     Update {
         /// The function (id or name).
         function: String,
@@ -115,11 +138,19 @@ pub async fn function(ctx: &Ctx, command: FunctionCommand) -> anyhow::Result<()>
     let c = &ctx.client;
     let id = |key: String| async move { resolve(ctx, "/v1/functions", &key, "function").await };
     match command {
-        FunctionCommand::Create { name, args } => output::object(
-            ctx.format,
-            &c.send(Method::POST, "/v1/functions", &args.to_json(&name)?)
-                .await?,
-        ),
+        FunctionCommand::Create { name, args } => {
+            if args.handler.is_none() || args.command.is_empty() {
+                bail!(
+                    "give the handler and the command: pylon function create {name} \
+                     --handler app.handler -- python3 -m awslambdaric"
+                );
+            }
+            let body = args.apply(Map::from_iter([("name".to_string(), json!(name))]))?;
+            output::object(
+                ctx.format,
+                &c.send(Method::POST, "/v1/functions", &body).await?,
+            )
+        }
         FunctionCommand::List => output::list(
             ctx.format,
             &c.get("/v1/functions").await?,
@@ -140,11 +171,11 @@ pub async fn function(ctx: &Ctx, command: FunctionCommand) -> anyhow::Result<()>
         FunctionCommand::Update { function, args } => {
             let path = format!("/v1/functions/{}", seg(&id(function).await?));
             let current = c.get(&path).await?;
-            let name = current["name"].as_str().unwrap_or_default().to_string();
-            let mut body = args.to_json(&name)?;
-            if args.description.is_none() {
-                body["description"] = current["description"].clone();
-            }
+            let kept = KEPT
+                .iter()
+                .filter_map(|k| Some((k.to_string(), current.get(*k)?.clone())))
+                .collect();
+            let body = args.apply(kept)?;
             output::object(ctx.format, &c.send(Method::PUT, &path, &body).await?)
         }
         FunctionCommand::Delete { function } => {

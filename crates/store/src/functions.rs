@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use pylon_model::{
-    Api, BackendDefinition, BackendEnvironment, BackendTarget, Function, FunctionSpec,
+    Api, BackendDefinition, BackendEnvironment, BackendTarget, Deployment, Function, FunctionSpec,
     ServedFunction,
 };
 use sqlx::{AnyConnection, Row};
@@ -207,6 +207,23 @@ async fn users_of(conn: &mut AnyConnection, name: &str) -> Result<Vec<String>> {
             users.push(format!("backend `{backend}` in {}", d.environment));
         }
     }
+    let rows = sqlx::query(
+        "SELECT d.body, p.environment FROM published p
+         JOIN deployments d ON d.id = p.deployment_id
+         WHERE d.body LIKE $1",
+    )
+    .bind(filter)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in &rows {
+        let d: Deployment = decode(row)?;
+        if let BackendTarget::Inline(def) = &d.api.spec.backend.service
+            && hosts(def)
+        {
+            let env: String = row.try_get("environment")?;
+            users.push(format!("API `{}` as published in {env}", d.api.spec.name));
+        }
+    }
     let rows = sqlx::query("SELECT body FROM apis WHERE body LIKE $1")
         .bind(filter)
         .fetch_all(&mut *conn)
@@ -219,4 +236,122 @@ async fn users_of(conn: &mut AnyConnection, name: &str) -> Result<Vec<String>> {
         }
     }
     Ok(users)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use pylon_model::{
+        BackendDefinition, BackendEnvironment, BackendKind, Function, FunctionFormat,
+    };
+
+    use crate::StoreError;
+    use crate::fixtures::{backend, temp_store};
+
+    fn function(id: &str, name: &str) -> Function {
+        Function {
+            id: id.into(),
+            name: name.into(),
+            description: String::new(),
+            command: vec!["python3".into(), "-m".into(), "awslambdaric".into()],
+            working_dir: None,
+            environment: BTreeMap::from([("MODE".into(), "test".into())]),
+            secrets: vec!["TOKEN".into()],
+            handler: "app.handler".into(),
+            timeout_ms: 3000,
+            max_concurrency: 2,
+            memory_mb: 128,
+            created_at: 1,
+            updated_at: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn secrets_are_sealed_kept_across_updates_and_opened_for_the_data_plane() {
+        let (dir, store) = temp_store().await;
+        let secrets = BTreeMap::from([("TOKEN".to_string(), "s3cret-value".to_string())]);
+        store
+            .create_function(&function("f1", "echo"), &secrets)
+            .await
+            .unwrap();
+        let raw = std::fs::read(dir.path().join("pylon.db")).unwrap();
+        assert!(
+            !raw.windows(12).any(|w| w == b"s3cret-value"),
+            "the secret is sealed in the file"
+        );
+        let mut changed = function("f1", "echo");
+        changed.timeout_ms = 5000;
+        store.update_function(&changed, None).await.unwrap();
+        let shown = store.get_function("echo").await.unwrap();
+        assert_eq!(shown.timeout_ms, 5000);
+        assert_eq!(shown.secrets, ["TOKEN"]);
+        let served = store.load_snapshot().await.unwrap().functions;
+        assert_eq!(served.len(), 1);
+        assert_eq!(served[0].spec.secrets, secrets);
+        assert_eq!(served[0].spec.timeout_ms, 5000);
+
+        store
+            .update_function(&changed, Some(&BTreeMap::new()))
+            .await
+            .unwrap();
+        assert!(store.get_function("f1").await.unwrap().secrets.is_empty());
+        assert!(
+            store.load_snapshot().await.unwrap().functions[0]
+                .spec
+                .secrets
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_function_a_backend_runs_cannot_be_deleted_or_renamed() {
+        let (_dir, store) = temp_store().await;
+        store
+            .create_function(&function("f1", "echo"), &BTreeMap::new())
+            .await
+            .unwrap();
+        store
+            .create_backend(&backend("b", "fn", BackendKind::Function, 1))
+            .await
+            .unwrap();
+        let definition = BackendDefinition::Function {
+            format: FunctionFormat::AwsLambda,
+            response_integration: true,
+            url: None,
+            upstream: None,
+            hosted: Some("echo".into()),
+            name: None,
+            tls: None,
+            timeout_ms: None,
+            payload_version: None,
+        };
+        store
+            .put_backend_definition(&BackendEnvironment {
+                backend_id: "b".into(),
+                environment: "TEST".into(),
+                definition,
+                updated_at: 1,
+            })
+            .await
+            .unwrap();
+        let err = store.delete_function("f1").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "function `echo` is still used by backend `fn` in TEST; change those backends first"
+        );
+        assert!(matches!(
+            store.update_function(&function("f1", "echo2"), None).await,
+            Err(StoreError::Conflict(_))
+        ));
+        store
+            .delete_backend_definition("b", "TEST", &[])
+            .await
+            .unwrap();
+        store.delete_function("f1").await.unwrap();
+        assert!(matches!(
+            store.get_function("echo").await,
+            Err(StoreError::NotFound { .. })
+        ));
+    }
 }

@@ -143,16 +143,34 @@ async fn a_lambda_handler_runs_unchanged_and_warm_workers_are_reused() {
     assert_eq!(second.status, 200);
     assert_eq!(second.json()["pid"], b["pid"], "the warm worker is reused");
 
+    // An update changes what it names and keeps the rest; new calls get a new worker.
+    let updated = cli_json(&pylon, &["function", "update", "echo", "--timeout", "5s"]).await;
+    assert_eq!(updated["timeout_ms"], 5000);
+    assert_eq!(updated["environment"], json!({"GREETING": "hi"}));
+    assert_eq!(updated["secrets"], json!(["TOKEN"]));
+    let third = pylon.get(&g, "/echo/3").await;
+    assert_eq!(third.status, 200, "{}", third.text());
+    assert_eq!(
+        third.json()["token"],
+        "s3cret-value",
+        "secrets survive an update"
+    );
+    assert_ne!(
+        third.json()["pid"],
+        b["pid"],
+        "the updated function runs in a new worker"
+    );
+
     let m = metrics(&pylon).await;
     assert!(
-        m.contains(r#"pylon_function_invocations_total{function="echo",outcome="ok"} 2"#),
+        m.contains(r#"pylon_function_invocations_total{function="echo",outcome="ok"} 3"#),
         "{m}"
     );
     assert!(
-        m.contains(r#"pylon_function_cold_starts_total{function="echo"} 1"#),
+        m.contains(r#"pylon_function_cold_starts_total{function="echo"} 2"#),
         "{m}"
     );
-    assert!(m.contains(r#"pylon_function_duration_seconds_count{function="echo"} 2"#));
+    assert!(m.contains(r#"pylon_function_duration_seconds_count{function="echo"} 3"#));
     // The access log is written behind the responses.
     let mut out = pylon.stdout();
     for _ in 0..50 {

@@ -206,7 +206,7 @@ async fn function_compute_gets_invoke_with_its_headers_through_an_upstream() {
             &g,
             Method::PUT,
             "/fc/7?q=1",
-            &[("content-type", "text/plain")],
+            &[("content-type", "text/plain"), ("x-ca-app-id", "spoofed")],
             "hello",
         )
         .await;
@@ -223,6 +223,10 @@ async fn function_compute_gets_invoke_with_its_headers_through_an_upstream() {
     assert_eq!(e["body"], "hello");
     assert_eq!(e["isBase64Encoded"], false);
     assert_eq!(e["headers"]["x-ca-stage"], "RELEASE");
+    assert!(
+        e["headers"].get("x-ca-app-id").is_none(),
+        "only the gateway names the app: {e}"
+    );
 }
 
 #[tokio::test]

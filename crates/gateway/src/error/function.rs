@@ -44,7 +44,7 @@ impl FunctionFailure {
         match self {
             Self::Malformed(_) => "B502FM",
             Self::Error { .. } => "B502FE",
-            Self::Init { .. } => "B502FI",
+            Self::Init { .. } => "B502IF",
             Self::Crashed(_) => "B502FC",
             Self::Timeout(_) => "B504FT",
             Self::Throttled(_) => "B429FT",

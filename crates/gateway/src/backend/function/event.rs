@@ -172,9 +172,11 @@ fn aliyun<'a>(input: &'a EventInput<'a>) -> AliyunEvent<'a> {
     headers.insert("x-ca-request-id", input.request_id);
     headers.insert("x-ca-stage", input.environment);
     headers.insert("x-ca-api-id", input.api_id);
-    if let Some(app) = input.app_id {
-        headers.insert("x-ca-app-id", app);
-    }
+    // Only the gateway says which app called: a client's own header is dropped.
+    match input.app_id {
+        Some(app) => headers.insert("x-ca-app-id", app),
+        None => headers.remove("x-ca-app-id"),
+    };
     AliyunEvent {
         path: input.path,
         http_method: input.method,
