@@ -10,6 +10,7 @@
 #   WARMUP    seconds of the warm-up run before each measurement (default 3)
 #   WORKERS   Python processes on each side, and wrk connections (default 4)
 #   ROUNDS    measurements of each side, in turn (default 2)
+#   WORK_US   microseconds of CPU work the handler does per call (default 0: it only answers)
 #   PYLON_BIN use this pylon binary instead of building one
 #   KEEP_TMP=1 keep the temp dir (configs, logs, raw wrk output) after the run
 set -euo pipefail
@@ -18,12 +19,14 @@ DURATION=${DURATION:-15}
 WARMUP=${WARMUP:-3}
 WORKERS=${WORKERS:-4}
 ROUNDS=${ROUNDS:-2}
+WORK_US=${WORK_US:-0}
+export BENCH_WORK_US=$WORK_US
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 
-for v in DURATION WARMUP WORKERS ROUNDS; do
+for v in DURATION WARMUP WORKERS ROUNDS WORK_US; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
 ((DURATION >= 1 && DURATION <= 300)) || die "DURATION must be between 1 and 300 seconds"
@@ -106,7 +109,7 @@ admin() { # method path json -> response body
 json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 admin POST /v1/functions "{\"name\": \"bench\", \"command\": [\"$PYTHON_LAMBDA\", \"-m\", \"awslambdaric\"],
   \"handler\": \"app.handler\", \"working_dir\": \"$FUNCTION_DIR\", \"timeout_ms\": 10000,
-  \"max_concurrency\": $WORKERS}" >/dev/null
+  \"max_concurrency\": $WORKERS, \"environment\": {\"BENCH_WORK_US\": \"$WORK_US\"}}" >/dev/null
 GROUP=$(admin POST /v1/groups '{"name": "bench"}' | json_field id)
 API=$(admin POST "/v1/groups/$GROUP/apis" '{"name": "fn", "request": {"method": "GET", "path": "/fn"},
   "backend": {"service": {"inline": {"type": "function", "format": "aws-lambda", "hosted": "bench"}}}}' | json_field id)
@@ -139,7 +142,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 echo
-echo "function benchmark: GET /fn -> app.handler (answers the path), $WORKERS Python processes a side,"
+echo "function benchmark: GET /fn -> app.handler (answers the path after ${WORK_US} us of work), $WORKERS Python processes a side,"
 echo "wrk -t1 -c$WORKERS -d${DURATION}s (warm-up ${WARMUP}s), $(nproc) CPUs"
 echo "nginx-python: nginx (worker_processes auto, upstream keepalive) -> $WORKERS ThreadingHTTPServer processes calling the handler"
 echo "pylon-function: Pylon -> hosted function (aws-lambda format, Lambda proxy event) -> $WORKERS warm awslambdaric workers"

@@ -352,3 +352,20 @@ async fn the_debug_trace_shows_the_event_and_the_raw_answer() {
     );
     assert_eq!(trace["trace"]["error"]["code"], "B502FM");
 }
+
+#[tokio::test]
+async fn an_event_over_the_payload_limit_is_refused_with_413() {
+    let pylon = Pylon::start().await;
+    let endpoint = Endpoint::start().await;
+    let def = json!({"type": "function", "format": "aws-lambda", "url": endpoint.url()});
+    let g = published(&pylon, "/big/echo", def).await;
+    let r = send(
+        Method::POST,
+        &format!("http://{}/big/echo", pylon.gateway),
+        &[("host".into(), format!("{g}.{}", pylon.base_domain))],
+        Bytes::from(vec![b'x'; 6 * 1024 * 1024 + 1]),
+    )
+    .await;
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(r.header("x-ca-error-code"), "P413TL");
+}

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::Response;
-use http_body_util::{BodyExt, Limited};
 
 use crate::backend::client::HttpClient;
 use crate::backend::function::event::{self, EventInput};
@@ -15,6 +14,7 @@ use crate::backend::function::{FunctionTarget, MAX_PAYLOAD};
 use crate::context::{Routed, now_ms};
 use crate::error::GatewayError;
 use crate::observe::observer::{FunctionCall, Observer};
+use crate::pipeline::body::read_whole;
 use crate::request::body::GatewayBody;
 use crate::request::outgoing::{OutBody, Outgoing};
 use crate::urlencoded;
@@ -87,12 +87,6 @@ async fn read_body(body: OutBody) -> Result<Bytes, GatewayError> {
             Err(GatewayError::BodyTooLarge { limit: MAX_PAYLOAD })
         }
         OutBody::Bytes(b) => Ok(b),
-        OutBody::Stream(incoming) => match Limited::new(incoming, MAX_PAYLOAD).collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                Err(GatewayError::BodyTooLarge { limit: MAX_PAYLOAD })
-            }
-            Err(e) => Err(GatewayError::RequestBody(e.to_string())),
-        },
+        OutBody::Stream(incoming) => read_whole(incoming, MAX_PAYLOAD).await,
     }
 }

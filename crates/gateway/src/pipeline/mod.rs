@@ -5,6 +5,7 @@
 
 pub(crate) mod authenticate;
 pub(crate) mod authorize;
+pub(crate) mod body;
 pub(crate) mod forward;
 pub(crate) mod function;
 pub(crate) mod jwt;
@@ -21,12 +22,11 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
-use bytes::BytesMut;
 use http::{Request, Response};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use pylon_model::AuthType;
 
+use self::body::read_whole;
 use crate::backend::client::HttpClient;
 use crate::backend::resolve::Unservable;
 use crate::compiled::Compiled;
@@ -376,59 +376,12 @@ async fn read_body(routed: &mut Routed<'_, '_>) -> Result<(), GatewayError> {
     if !wanted {
         return Ok(());
     }
-    let declared = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let RequestBody::Stream(mut body) = routed.take_body() else {
+    let RequestBody::Stream(body) = routed.take_body() else {
         return Ok(());
     };
-    if declared.is_some_and(|n| n > MAX_BUFFERED_BODY as u64) {
-        linger(body);
-        return Err(GatewayError::BodyTooLarge {
-            limit: MAX_BUFFERED_BODY,
-        });
-    }
-    let mut buffered = BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| GatewayError::RequestBody(e.to_string()))?;
-        if let Ok(data) = frame.into_data() {
-            if buffered.len() + data.len() > MAX_BUFFERED_BODY {
-                linger(body);
-                return Err(GatewayError::BodyTooLarge {
-                    limit: MAX_BUFFERED_BODY,
-                });
-            }
-            buffered.extend_from_slice(&data);
-        }
-    }
     routed.body = RequestBody::Buffered {
-        bytes: buffered.freeze(),
+        bytes: read_whole(body, MAX_BUFFERED_BODY).await?,
         is_form,
     };
     Ok(())
-}
-
-/// Bytes and time a refused body is still read for, so that a client that writes its whole
-/// body before reading sees the error instead of a reset connection (nginx's lingering close).
-const LINGER_BYTES: usize = 32 * 1024 * 1024;
-const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Reads and drops what is left of a refused body, within the linger bounds, while the error
-/// response goes out; then the connection closes.
-fn linger(mut body: Incoming) {
-    tokio::spawn(async move {
-        let mut seen = 0usize;
-        let drain = async {
-            while let Some(Ok(frame)) = body.frame().await {
-                if let Some(data) = frame.data_ref() {
-                    seen += data.len();
-                    if seen > LINGER_BYTES {
-                        break;
-                    }
-                }
-            }
-        };
-        let _ = tokio::time::timeout(LINGER_TIME, drain).await;
-    });
 }
