@@ -67,7 +67,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         tracing::info!("hosted functions are allowed (--allow-hosted-functions)");
-        Some(FunctionHost::new(HostConfig { default_dir: dir }))
+        Some(FunctionHost::new(HostConfig {
+            default_dir: dir,
+            idle_timeout: pylon_gateway::DEFAULT_IDLE_TIMEOUT,
+        }))
     } else {
         None
     };

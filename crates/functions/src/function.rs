@@ -30,28 +30,33 @@ pub struct HostedFunction {
     arn: Arc<str>,
     cwd: PathBuf,
     pool: Arc<Mutex<Pool>>,
+    /// An idle worker is stopped after this long unused.
+    idle_timeout: Duration,
 }
 
 #[derive(Default)]
 struct Pool {
-    /// Last in, first out: the warmest worker serves next and the others can be left to age.
-    idle: Vec<Arc<Worker>>,
+    /// Last in, first out: the warmest worker serves next and the others can be left to age;
+    /// each with when it became idle.
+    idle: Vec<(Arc<Worker>, Instant)>,
     /// Idle and busy workers.
     live: HashMap<u64, Arc<Worker>>,
     starting: usize,
     retired: bool,
     shut_down: bool,
+    /// A task stops workers idle for longer than the timeout while any live.
+    reaping: bool,
 }
 
 impl Pool {
     fn remove(&mut self, id: u64) {
         self.live.remove(&id);
-        self.idle.retain(|w| w.id() != id);
+        self.idle.retain(|(w, _)| w.id() != id);
     }
 }
 
 impl HostedFunction {
-    pub(crate) fn new(served: ServedFunction, default_dir: &Path) -> Self {
+    pub(crate) fn new(served: ServedFunction, default_dir: &Path, idle_timeout: Duration) -> Self {
         let arn = format!(
             "arn:aws:lambda:pylon:000000000000:function:{}",
             served.spec.name
@@ -68,6 +73,7 @@ impl HostedFunction {
             arn: Arc::from(arn),
             cwd,
             pool: Arc::default(),
+            idle_timeout,
         }
     }
 
@@ -204,7 +210,7 @@ impl HostedFunction {
             if pool.retired {
                 return Err(InvokeError::Retired);
             }
-            while let Some(worker) = pool.idle.pop() {
+            while let Some((worker, _)) = pool.idle.pop() {
                 if worker.usable() {
                     return Ok((worker, false));
                 }
@@ -232,6 +238,10 @@ impl HostedFunction {
         if worker.usable() {
             pool.live.insert(worker.id(), worker.clone());
         }
+        if !pool.reaping {
+            pool.reaping = true;
+            tokio::spawn(reap_idle(Arc::downgrade(&self.pool), self.idle_timeout));
+        }
         Ok((worker, true))
     }
 
@@ -242,7 +252,10 @@ impl HostedFunction {
             let mut pool = lock(&self.pool);
             pool.retired = true;
             pool.shut_down |= kill_busy;
-            let idle = std::mem::take(&mut pool.idle);
+            let idle: Vec<Arc<Worker>> = std::mem::take(&mut pool.idle)
+                .into_iter()
+                .map(|(w, _)| w)
+                .collect();
             for worker in &idle {
                 pool.live.remove(&worker.id());
             }
@@ -266,6 +279,44 @@ impl Drop for HostedFunction {
     }
 }
 
+/// Stops the workers left idle for `timeout` (a burst's extra workers, or all of them when
+/// the calls stop), checking a few times per timeout, until no worker is live or the function
+/// is gone.
+async fn reap_idle(pool: std::sync::Weak<Mutex<Pool>>, timeout: Duration) {
+    let period = (timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(60));
+    loop {
+        tokio::time::sleep(period).await;
+        let Some(pool) = pool.upgrade() else {
+            return;
+        };
+        let (doomed, done) = {
+            let mut pool = lock(&pool);
+            // The oldest idle come first (last in, first out).
+            let stale = pool
+                .idle
+                .iter()
+                .take_while(|(_, since)| since.elapsed() >= timeout)
+                .count();
+            let doomed: Vec<Arc<Worker>> = pool.idle.drain(..stale).map(|(w, _)| w).collect();
+            for worker in &doomed {
+                pool.live.remove(&worker.id());
+            }
+            let done = pool.retired || (pool.live.is_empty() && pool.starting == 0);
+            if done {
+                pool.reaping = false;
+            }
+            (doomed, done)
+        };
+        for worker in doomed {
+            tracing::debug!(worker = worker.id(), "idle worker stopped");
+            worker.kill();
+        }
+        if done {
+            return;
+        }
+    }
+}
+
 /// A worker borrowed by one invocation; dropping it unreturned is the cancellation path.
 struct Lease<'a> {
     pool: &'a Mutex<Pool>,
@@ -280,7 +331,7 @@ impl Lease<'_> {
         };
         let mut pool = lock(self.pool);
         if !pool.retired && worker.usable() {
-            pool.idle.push(worker);
+            pool.idle.push((worker, Instant::now()));
         } else {
             pool.remove(worker.id());
             drop(pool);

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use pylon_model::ServedFunction;
 
@@ -14,7 +15,12 @@ use crate::worker::lock;
 pub struct HostConfig {
     /// Where a function without a `working_dir` runs.
     pub default_dir: PathBuf,
+    /// A worker unused this long is stopped ([`DEFAULT_IDLE_TIMEOUT`] in `pylon serve`).
+    pub idle_timeout: Duration,
 }
+
+/// How long an idle worker is kept warm: as long as Lambda usually keeps a sandbox.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
 pub struct FunctionHost {
     config: HostConfig,
@@ -45,6 +51,7 @@ impl FunctionHost {
                         Arc::new(HostedFunction::new(
                             served.clone(),
                             &self.config.default_dir,
+                            self.config.idle_timeout,
                         ))
                     });
                 next.insert(served.spec.name.clone(), function);

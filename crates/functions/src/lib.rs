@@ -13,4 +13,4 @@ mod worker;
 
 pub use error::InvokeError;
 pub use function::{HostedFunction, Invoked};
-pub use host::{FunctionHost, HostConfig};
+pub use host::{DEFAULT_IDLE_TIMEOUT, FunctionHost, HostConfig};

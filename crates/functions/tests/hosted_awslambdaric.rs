@@ -7,7 +7,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use pylon_functions::{FunctionHost, HostConfig, HostedFunction, InvokeError, Invoked};
+use pylon_functions::{
+    DEFAULT_IDLE_TIMEOUT, FunctionHost, HostConfig, HostedFunction, InvokeError, Invoked,
+};
 use pylon_model::{FunctionSpec, ServedFunction};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -63,8 +65,16 @@ fn served(spec: FunctionSpec) -> ServedFunction {
 }
 
 fn host_with(spec: FunctionSpec) -> (Arc<FunctionHost>, Arc<HostedFunction>) {
+    host_idle(spec, DEFAULT_IDLE_TIMEOUT)
+}
+
+fn host_idle(
+    spec: FunctionSpec,
+    idle_timeout: Duration,
+) -> (Arc<FunctionHost>, Arc<HostedFunction>) {
     let host = FunctionHost::new(HostConfig {
         default_dir: manifest_dir().join("tests/handlers"),
+        idle_timeout,
     });
     let name = spec.name.clone();
     host.apply(&[served(spec)]);
@@ -131,6 +141,18 @@ async fn echo_sees_event_and_lambda_context_then_runs_warm() {
     assert_eq!(body(&second)["event"], json!({"n": 2}));
     assert_eq!(pid_of(&second), pid_of(&first), "the idle worker is reused");
     assert_eq!(function.workers(), 1);
+}
+
+#[tokio::test]
+async fn idle_workers_are_stopped_after_the_idle_timeout() {
+    let (_host, function) = host_idle(spec("idle", "app.echo"), Duration::from_millis(400));
+    let first = call(&function, json!({})).await.unwrap();
+    let pid = pid_of(&first);
+    assert_eq!(function.workers(), 1);
+    assert_gone(pid).await;
+    assert_eq!(function.workers(), 0);
+    let again = call(&function, json!({})).await.unwrap();
+    assert!(again.cold_start, "a stopped worker is started anew");
 }
 
 #[tokio::test]

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use http::{Request, Response};
 use hyper::body::Incoming;
-pub use pylon_functions::{FunctionHost, HostConfig};
+pub use pylon_functions::{DEFAULT_IDLE_TIMEOUT, FunctionHost, HostConfig};
 use pylon_model::{Change, Snapshot};
 use pylon_router::RouteError;
 
