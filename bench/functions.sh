@@ -30,30 +30,16 @@ for v in DURATION WARMUP WORKERS ROUNDS WORK_US; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
 ((DURATION >= 1 && DURATION <= 300)) || die "DURATION must be between 1 and 300 seconds"
+((WARMUP <= 60)) || die "WARMUP must be at most 60 seconds"
 ((WORKERS >= 1 && WORKERS <= 64)) || die "WORKERS must be between 1 and 64"
 ((ROUNDS >= 1 && ROUNDS <= 20)) || die "ROUNDS must be between 1 and 20"
 
 # Tools: nginx, wrk and curl from Debian's packages; awslambdaric in the tests' venv.
-NGINX=$(command -v nginx || true)
-[[ -n $NGINX ]] || { [[ -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx; } || true
-if [[ -z $NGINX ]]; then
-  log "installing nginx-light"
-  apt_install nginx-light || apt_install nginx
-  NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-fi
-command -v wrk >/dev/null || { log "installing wrk"; apt_install wrk; }
-command -v curl >/dev/null || { log "installing curl"; apt_install curl; }
+need_nginx_wrk_curl
 PYTHON_LAMBDA=$(bash "$ROOT/tests/e2e/clients/install.sh" | awk -F= '$1 == "python_lambda" {print $2}')
 [[ -x $PYTHON_LAMBDA ]] || die "tests/e2e/clients/install.sh gave no python_lambda"
 
-if [[ -n ${PYLON_BIN:-} ]]; then
-  [[ -x $PYLON_BIN ]] || die "PYLON_BIN=$PYLON_BIN is not an executable"
-else
-  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/pylon-target}
-  log "building pylon (release) into $CARGO_TARGET_DIR"
-  (cd "$ROOT" && cargo build --release --bin pylon --quiet) || die "cargo build --release failed"
-  PYLON_BIN=$CARGO_TARGET_DIR/release/pylon
-fi
+need_pylon
 FUNCTION_DIR=$ROOT/bench/function
 
 # The plain side: WORKERS Python servers behind nginx, with kept-alive upstream connections.

@@ -86,3 +86,30 @@ wait_http_200() {
   done
   die "no 200 from $url after 10s"
 }
+
+# Sets NGINX; installs nginx, wrk and curl from Debian's packages when missing.
+need_nginx_wrk_curl() {
+  NGINX=$(command -v nginx || true)
+  [[ -n $NGINX ]] || { [[ -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx; } || true
+  if [[ -z $NGINX ]]; then
+    log "installing nginx-light"
+    apt_install nginx-light || apt_install nginx
+    NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+  fi
+  [[ -x $NGINX ]] || die "nginx not found after install"
+  command -v wrk >/dev/null || { log "installing wrk"; apt_install wrk; }
+  command -v curl >/dev/null || { log "installing curl"; apt_install curl; }
+}
+
+# Sets PYLON_BIN: the one given, or a release build of this checkout (needs ROOT).
+need_pylon() {
+  if [[ -n ${PYLON_BIN:-} ]]; then
+    [[ -x $PYLON_BIN ]] || die "PYLON_BIN=$PYLON_BIN is not an executable"
+    return 0
+  fi
+  command -v cargo >/dev/null || die "cargo not found: install a Rust toolchain, or set PYLON_BIN"
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/pylon-target}
+  log "building pylon (release) into $CARGO_TARGET_DIR"
+  (cd "$ROOT" && cargo build --release --bin pylon --quiet) || die "cargo build --release failed"
+  PYLON_BIN=$CARGO_TARGET_DIR/release/pylon
+}

@@ -46,15 +46,7 @@ done
 # ---------------------------------------------------------------------------------------------
 # 1. Tools: nginx and wrk from Debian's packages, curl to drive the admin API.
 # ---------------------------------------------------------------------------------------------
-
-NGINX=$(command -v nginx || true)
-[[ -n $NGINX ]] || { [[ -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx; } || true
-if [[ -z $NGINX ]]; then
-  log "installing nginx-light"
-  apt_install nginx-light || apt_install nginx
-  NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-fi
-command -v wrk >/dev/null || { log "installing wrk"; apt_install wrk; }
+need_nginx_wrk_curl
 # HAProxy and Caddy: reference rows, the other proxies users might pick instead (wrk runs only).
 if ((CALLGRIND == 0)); then
   command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]] || { log "installing haproxy"; apt_install haproxy; }
@@ -62,25 +54,15 @@ if ((CALLGRIND == 0)); then
 fi
 HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
 CADDY=$(command -v caddy || true)
-command -v curl >/dev/null || { log "installing curl"; apt_install curl; }
 if ((CALLGRIND)); then
   command -v valgrind >/dev/null || { log "installing valgrind"; apt_install valgrind; }
   command -v ab >/dev/null || { log "installing apache2-utils (ab)"; apt_install apache2-utils; }
 fi
-[[ -x $NGINX ]] || die "nginx not found after install"
 
 # ---------------------------------------------------------------------------------------------
 # 2. Pylon, release build.
 # ---------------------------------------------------------------------------------------------
-if [[ -n ${PYLON_BIN:-} ]]; then
-  [[ -x $PYLON_BIN ]] || die "PYLON_BIN=$PYLON_BIN is not an executable"
-else
-  command -v cargo >/dev/null || die "cargo not found: install a Rust toolchain, or set PYLON_BIN"
-  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/pylon-target}
-  log "building pylon (release) into $CARGO_TARGET_DIR"
-  (cd "$ROOT" && cargo build --release --bin pylon --quiet) || die "cargo build --release failed"
-  PYLON_BIN=$CARGO_TARGET_DIR/release/pylon
-fi
+need_pylon
 # The signing load generator's precomputer: wrk's Lua cannot afford HMAC-SHA256 per request.
 if [[ -n ${SIGN_BIN:-} ]]; then
   [[ -x $SIGN_BIN ]] || die "SIGN_BIN=$SIGN_BIN is not an executable"
