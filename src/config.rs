@@ -40,7 +40,11 @@ pub struct ServeArgs {
     /// worker processes, so it is off unless asked for [default: off].
     #[arg(long, env = "PYLON_ALLOW_HOSTED_FUNCTIONS")]
     pub allow_hosted_functions: bool,
-    /// Admin API listener [default: 127.0.0.1:9180].
+    /// How long a web console sign-in lasts, e.g. `8h` [default: 8h].
+    #[arg(long, env = "PYLON_CONSOLE_SESSION_TTL", value_parser = parse_duration)]
+    pub console_session_ttl: Option<Duration>,
+    /// Admin API listener [default: 127.0.0.1:9180]; it also serves the web console at
+    /// `/console`.
     #[arg(long, env = "PYLON_ADMIN_LISTEN")]
     pub admin_listen: Option<SocketAddr>,
     /// Status listener: `/healthz`, `/readyz` and `/metrics`, no token [default: 127.0.0.1:9181].

@@ -112,6 +112,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             token,
             base_domain: settings.base_domain.clone(),
             hosted_functions: functions.is_some(),
+            console_session_ttl: args
+                .console_session_ttl
+                .unwrap_or(pylon_admin::DEFAULT_SESSION_TTL),
         },
         on_change,
         Arc::clone(&gateway),

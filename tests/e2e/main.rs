@@ -10,6 +10,7 @@ mod backends;
 mod cli;
 mod cli_usability;
 mod connections;
+mod console;
 mod debug;
 mod deployments;
 mod environments;

@@ -49,6 +49,11 @@ pub(crate) async fn create(
     State(s): State<AppState>,
     JsonBody(spec): JsonBody<GroupSpec>,
 ) -> ApiResult<(StatusCode, Json<GroupView>)> {
+    Ok((StatusCode::CREATED, Json(create_group(&s, spec).await?)))
+}
+
+/// Creates a group: what `POST /v1/groups` and the console's form both do.
+pub(crate) async fn create_group(s: &AppState, spec: GroupSpec) -> ApiResult<GroupView> {
     spec.validate()?;
     let now = now_ms();
     let group = Group {
@@ -61,10 +66,7 @@ pub(crate) async fn create(
     };
     s.store.create_group(&group).await?;
     s.changed().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(GroupView::new(group, &s.config.base_domain)),
-    ))
+    Ok(GroupView::new(group, &s.config.base_domain))
 }
 
 #[utoipa::path(get, path = "/v1/groups/{group_id}", tag = "groups",

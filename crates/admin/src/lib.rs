@@ -1,5 +1,6 @@
 //! Pylon's control plane: the `/v1` admin REST API (bearer-token auth, JSON in and out), the
-//! publish workflow that keeps the data plane consistent, and the OpenAPI document describing it.
+//! publish workflow that keeps the data plane consistent, the OpenAPI document describing it,
+//! and the web console at `/console` over the same service functions.
 
 mod apis;
 mod apps;
@@ -7,6 +8,7 @@ mod auth;
 mod authorizations;
 mod backends;
 mod certificates;
+mod console;
 mod debug;
 mod deployments;
 mod domains;
@@ -28,6 +30,7 @@ use std::sync::Arc;
 use axum::middleware;
 use pylon_store::Store;
 
+pub use console::DEFAULT_SESSION_TTL;
 pub use error::{ApiError, ApiRef, ErrorBody, NextStep};
 pub use follow::OnChange;
 pub use openapi::openapi;
@@ -66,6 +69,7 @@ fn build(
             auth::require_token,
         ));
     protected
+        .merge(console::routes())
         .route(openapi::PATH, axum::routing::get(openapi::serve))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use pylon_store::Store;
 
+use crate::console::Sessions;
 use crate::error::ApiResult;
 use crate::follow::{self, OnChange};
 
@@ -18,6 +19,8 @@ pub struct AdminConfig {
     pub base_domain: String,
     /// Functions may be defined (`pylon serve --allow-hosted-functions`).
     pub hosted_functions: bool,
+    /// How long a console sign-in lasts.
+    pub console_session_ttl: std::time::Duration,
 }
 
 /// Shared by every handler.
@@ -29,6 +32,8 @@ pub(crate) struct AppState {
     applied: tokio::sync::watch::Receiver<follow::Applied>,
     /// The data plane, for online debugging (`POST /v1/debug`).
     pub(crate) gateway: Option<Arc<pylon_gateway::Gateway>>,
+    /// Signed-in console browsers.
+    pub(crate) sessions: Arc<Sessions>,
 }
 
 impl AppState {
@@ -42,6 +47,7 @@ impl AppState {
         AppState {
             applied: follow::spawn(store.clone(), on_change),
             store,
+            sessions: Arc::new(Sessions::new(config.console_session_ttl)),
             config: Arc::new(config),
             gateway,
         }

@@ -49,6 +49,7 @@ impl Harness {
             token: TOKEN.to_string(),
             base_domain: BASE_DOMAIN.to_string(),
             hosted_functions: true,
+            console_session_ttl: pylon_admin::DEFAULT_SESSION_TTL,
         };
         Self {
             app: pylon_admin::router(store, config, on_change),

@@ -1,0 +1,492 @@
+//! The console's pages: one handler per page or form, each a thin layer over the same service
+//! functions the REST API calls.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use http::header::{HOST, ORIGIN, SET_COOKIE};
+use http::{HeaderValue, StatusCode};
+use pylon_model::GroupSpec;
+use serde::Deserialize;
+
+use super::frame::{Console, SignedIn, error_page, render};
+use super::session::{clear_cookie, set_cookie};
+use crate::auth::constant_time_eq;
+use crate::error::ApiError;
+use crate::groups::{GroupView, create_group as create_group_service};
+
+/// Rows a list shows per page.
+const PAGE_SIZE: usize = 50;
+
+#[derive(Template)]
+#[template(path = "console/login.html")]
+struct LoginPage {
+    csrf: Option<String>,
+    error: Option<&'static str>,
+}
+
+/// An admin-API error as a page.
+fn failed(e: &ApiError, csrf: &str) -> Response {
+    let (status, title) = match e {
+        ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "Not found"),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "Something failed"),
+    };
+    error_page(status, title, &e.to_string(), Some(csrf.to_string()))
+}
+
+pub(crate) async fn login_page(s: Console, headers: HeaderMap) -> Response {
+    if s.sessions.find(&headers).is_some() {
+        return Redirect::to("/console").into_response();
+    }
+    render(
+        StatusCode::OK,
+        &LoginPage {
+            csrf: None,
+            error: None,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LoginForm {
+    #[serde(default)]
+    token: String,
+}
+
+/// Signs in with the admin token. A form posted from another site is refused: the browser
+/// names the page it came from in `Origin`.
+pub(crate) async fn login(s: Console, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+    if !same_origin(&headers) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "Refused",
+            "The sign-in form was posted from another site.",
+            None,
+        );
+    }
+    if !constant_time_eq(form.token.trim().as_bytes(), s.config.token.as_bytes()) {
+        return render(
+            StatusCode::UNAUTHORIZED,
+            &LoginPage {
+                csrf: None,
+                error: Some("That is not the admin token."),
+            },
+        );
+    }
+    let id = s.sessions.start();
+    let cookie = set_cookie(&id, s.sessions.ttl(), false);
+    let mut response = Redirect::to("/console").into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(SET_COOKIE, v);
+    }
+    response
+}
+
+/// `Origin`, when the browser sends one, names this host.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| !host.is_empty() && rest == host)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CsrfForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+}
+
+pub(crate) async fn logout(s: Console, signed: SignedIn, Form(form): Form<CsrfForm>) -> Response {
+    if let Some(refused) = signed.refuse_without_csrf(&form.csrf) {
+        return refused;
+    }
+    s.sessions.end(&signed.id);
+    let mut response = Redirect::to("/console/login").into_response();
+    response.headers_mut().insert(
+        SET_COOKIE,
+        HeaderValue::from_str(&clear_cookie()).unwrap_or(HeaderValue::from_static("")),
+    );
+    response
+}
+
+struct EnvironmentRow {
+    name: String,
+    description: String,
+    published: usize,
+}
+
+#[derive(Template)]
+#[template(path = "console/home.html")]
+struct HomePage {
+    csrf: Option<String>,
+    groups: usize,
+    apis: usize,
+    environments: Vec<EnvironmentRow>,
+}
+
+pub(crate) async fn home(s: Console, signed: SignedIn) -> Response {
+    let snapshot = match s.store.load_snapshot().await {
+        Ok(snapshot) => snapshot,
+        Err(e) => return failed(&e.into(), &signed.csrf),
+    };
+    let mut apis = std::collections::BTreeSet::new();
+    let mut published: BTreeMap<String, usize> = BTreeMap::new();
+    for d in &snapshot.deployments {
+        apis.insert(d.api_id.as_str());
+        *published
+            .entry(d.environment.to_ascii_uppercase())
+            .or_default() += 1;
+    }
+    let mut total_apis = 0;
+    for g in &snapshot.groups {
+        total_apis += s.store.list_apis(&g.id).await.map(|a| a.len()).unwrap_or(0);
+    }
+    let environments = snapshot
+        .environments
+        .iter()
+        .map(|e| EnvironmentRow {
+            name: e.name.clone(),
+            description: e.description.clone(),
+            published: published.get(&e.name).copied().unwrap_or(0),
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &HomePage {
+            csrf: Some(signed.csrf),
+            groups: snapshot.groups.len(),
+            apis: total_apis.max(apis.len()),
+            environments,
+        },
+    )
+}
+
+struct GroupRow {
+    id: String,
+    name: String,
+    default_domain: String,
+    domains: usize,
+    created: String,
+}
+
+#[derive(Default)]
+struct GroupForm {
+    name: String,
+    description: String,
+}
+
+#[derive(Default)]
+struct GroupErrors {
+    name: Option<String>,
+    description: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/groups.html")]
+struct GroupsPage {
+    csrf: Option<String>,
+    q: String,
+    q_url: String,
+    rows: Vec<GroupRow>,
+    total: usize,
+    page: usize,
+    pages: usize,
+    prev: Option<usize>,
+    next: Option<usize>,
+    form: GroupForm,
+    errors: GroupErrors,
+    form_error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: Option<usize>,
+}
+
+pub(crate) async fn groups(
+    s: Console,
+    signed: SignedIn,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    groups_page(
+        &s,
+        signed,
+        query,
+        GroupForm::default(),
+        GroupErrors::default(),
+        None,
+    )
+    .await
+}
+
+async fn groups_page(
+    s: &Console,
+    signed: SignedIn,
+    query: ListQuery,
+    form: GroupForm,
+    errors: GroupErrors,
+    form_error: Option<(StatusCode, String)>,
+) -> Response {
+    let all = match s.store.list_groups().await {
+        Ok(groups) => groups,
+        Err(e) => return failed(&e.into(), &signed.csrf),
+    };
+    let needle = query.q.trim().to_lowercase();
+    let matching: Vec<_> = all
+        .into_iter()
+        .filter(|g| {
+            needle.is_empty()
+                || g.name.to_lowercase().contains(&needle)
+                || g.id.contains(&needle)
+                || g.description.to_lowercase().contains(&needle)
+        })
+        .collect();
+    let total = matching.len();
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let page = query.page.unwrap_or(1).clamp(1, pages);
+    let rows = matching
+        .into_iter()
+        .skip((page - 1) * PAGE_SIZE)
+        .take(PAGE_SIZE)
+        .map(|g| {
+            let view = GroupView::new(g, &s.config.base_domain);
+            GroupRow {
+                domains: view.group.domains.len(),
+                created: date(view.group.created_at),
+                id: view.group.id,
+                name: view.group.name,
+                default_domain: view.default_domain,
+            }
+        })
+        .collect();
+    let (status, form_error) = match form_error {
+        Some((status, message)) => (status, Some(message)),
+        None => (StatusCode::OK, None),
+    };
+    render(
+        status,
+        &GroupsPage {
+            csrf: Some(signed.csrf),
+            q_url: query_escape(&query.q),
+            q: query.q,
+            rows,
+            total,
+            page,
+            pages,
+            prev: (page > 1).then(|| page - 1),
+            next: (page < pages).then(|| page + 1),
+            form,
+            errors,
+            form_error,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CreateGroupForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+/// The REST API's `POST /v1/groups`, from a form: its validation errors land next to their
+/// field.
+pub(crate) async fn create_group(
+    s: Console,
+    signed: SignedIn,
+    Form(form): Form<CreateGroupForm>,
+) -> Response {
+    if let Some(refused) = signed.refuse_without_csrf(&form.csrf) {
+        return refused;
+    }
+    let spec = GroupSpec {
+        name: form.name.clone(),
+        description: form.description.clone(),
+    };
+    let kept = GroupForm {
+        name: form.name,
+        description: form.description,
+    };
+    match create_group_service(&s, spec).await {
+        Ok(view) => Redirect::to(&format!("/console/groups/{}", view.group.id)).into_response(),
+        Err(ApiError::Validation(v)) => {
+            let mut errors = GroupErrors::default();
+            match v.field.as_str() {
+                "description" => errors.description = Some(v.message),
+                _ => errors.name = Some(v.message),
+            }
+            let query = ListQuery::default();
+            let status = Some((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Check the fields below.".into(),
+            ));
+            groups_page(&s, signed, query, kept, errors, status).await
+        }
+        Err(e @ ApiError::Conflict(_)) => {
+            let errors = GroupErrors {
+                name: Some(e.to_string()),
+                ..GroupErrors::default()
+            };
+            groups_page(
+                &s,
+                signed,
+                ListQuery::default(),
+                kept,
+                errors,
+                Some((StatusCode::CONFLICT, "The group was not created.".into())),
+            )
+            .await
+        }
+        Err(e) => failed(&e, &signed.csrf),
+    }
+}
+
+struct DomainRow {
+    name: String,
+    environment: String,
+    certificate: String,
+}
+
+struct StageVariablesRow {
+    environment: String,
+    variables: BTreeMap<String, String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/group.html")]
+struct GroupPage {
+    csrf: Option<String>,
+    id: String,
+    name: String,
+    description: String,
+    default_domain: String,
+    created: String,
+    domains: Vec<DomainRow>,
+    stage_variables: Vec<StageVariablesRow>,
+}
+
+pub(crate) async fn group(s: Console, signed: SignedIn, Path(id): Path<String>) -> Response {
+    let group = match s.store.get_group(&id).await {
+        Ok(g) => g,
+        Err(e) => return failed(&e.into(), &signed.csrf),
+    };
+    let environments = match s.store.list_environments().await {
+        Ok(e) => e,
+        Err(e) => return failed(&e.into(), &signed.csrf),
+    };
+    let mut stage_variables = Vec::with_capacity(environments.len());
+    for e in environments {
+        let variables = match s.store.get_stage_variables(&group.id, &e.name).await {
+            Ok(v) => v.variables,
+            Err(e) => return failed(&e.into(), &signed.csrf),
+        };
+        stage_variables.push(StageVariablesRow {
+            environment: e.name,
+            variables,
+        });
+    }
+    let view = GroupView::new(group, &s.config.base_domain);
+    render(
+        StatusCode::OK,
+        &GroupPage {
+            csrf: Some(signed.csrf),
+            domains: view
+                .group
+                .domains
+                .iter()
+                .map(|d| DomainRow {
+                    name: d.name.clone(),
+                    environment: d
+                        .environment
+                        .clone()
+                        .unwrap_or_else(|| "every (X-Ca-Stage)".into()),
+                    certificate: d.certificate.clone().unwrap_or_else(|| "–".into()),
+                })
+                .collect(),
+            created: date(view.group.created_at),
+            id: view.group.id,
+            name: view.group.name,
+            description: view.group.description,
+            default_domain: view.default_domain,
+            stage_variables,
+        },
+    )
+}
+
+/// Epoch milliseconds as a UTC date to the minute, as the CLI shows them.
+fn date(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// A search term in a query string.
+fn query_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_utc_to_the_minute() {
+        assert_eq!(date(0), "1970-01-01 00:00 UTC");
+        assert_eq!(date(1_796_095_620_000), "2026-12-01 03:27 UTC");
+    }
+
+    #[test]
+    fn only_a_matching_origin_may_post_the_sign_in_form() {
+        let mut h = HeaderMap::new();
+        h.insert(HOST, HeaderValue::from_static("127.0.0.1:9180"));
+        assert!(same_origin(&h), "no Origin: not a cross-site form");
+        h.insert(ORIGIN, HeaderValue::from_static("http://127.0.0.1:9180"));
+        assert!(same_origin(&h));
+        h.insert(ORIGIN, HeaderValue::from_static("https://evil.example"));
+        assert!(!same_origin(&h));
+    }
+}

@@ -1,0 +1,215 @@
+// Pylon's web console in a real browser: Debian's chromium driven by playwright-core, against
+// the real `pylon` binary (PYLON_BIN) on loopback ports it picks itself. Run by
+// tests/e2e/console.rs (`cargo test`), which installs playwright-core and passes:
+//   PYLON_BIN, CONSOLE_NODE_MODULES, CHROMIUM, CONSOLE_SCREENSHOTS (where each page's
+//   screenshot goes).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+
+const require = createRequire(`${process.env.CONSOLE_NODE_MODULES}/`);
+const { chromium } = require('playwright-core');
+
+const SHOTS = process.env.CONSOLE_SCREENSHOTS || path.join(tmpdir(), 'pylon-console-shots');
+mkdirSync(SHOTS, { recursive: true });
+
+/** A `pylon serve` of its own: its admin URL and token; stopped by the caller. */
+async function startPylon(extra = []) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pylon-console-'));
+  const token = `console-test-token-${Math.random().toString(36).slice(2)}`;
+  const child = spawn(process.env.PYLON_BIN, [
+    'serve', '--data-dir', path.join(dir, 'data'), '--listen', '127.0.0.1:0',
+    '--admin-listen', '127.0.0.1:0', '--status-listen', '127.0.0.1:0', '--access-log', 'off',
+    ...extra,
+  ], { env: { ...process.env, PYLON_ADMIN_TOKEN: token }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = readline.createInterface({ input: child.stdout });
+  const admin = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('pylon did not start')), 20000);
+    lines.on('line', (line) => {
+      const m = line.match(/^pylon admin listening on (.*)$/);
+      if (m) { clearTimeout(timer); resolve(`http://${m[1]}`); }
+    });
+    child.on('exit', (code) => reject(new Error(`pylon exited with ${code}`)));
+  });
+  return { admin, token, stop: () => child.kill('SIGTERM') };
+}
+
+/** A REST call with the bearer token. */
+async function rest(pylon, method, route, body) {
+  const res = await fetch(`${pylon.admin}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${pylon.token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : null };
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function signIn(page, pylon) {
+  await page.goto(`${pylon.admin}/console/login`);
+  await page.getByLabel('Admin token').fill(pylon.token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${pylon.admin}/console`);
+}
+
+let browser;
+let pylon;
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox'],
+  });
+  pylon = await startPylon();
+});
+
+after(async () => {
+  await browser?.close();
+  pylon?.stop();
+});
+
+test('sign-in refuses a wrong token, then keeps the token out of URLs, pages and storage', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const first = await page.goto(`${pylon.admin}/console`);
+  assert.equal(new URL(page.url()).pathname, '/console/login', 'signed out: the sign-in page');
+  const csp = first.headers()['content-security-policy'];
+  assert.match(csp, /script-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-inline/);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'token', 'the token field has focus');
+  await shot(page, 'login');
+
+  await page.getByLabel('Admin token').fill('not-the-token');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await assert.doesNotReject(page.getByText('That is not the admin token.').waitFor());
+  assert.equal(await page.getByLabel('Admin token').getAttribute('aria-invalid'), 'true');
+  assert.equal((await context.cookies()).length, 0, 'no session for a wrong token');
+  await shot(page, 'login-refused');
+
+  await signIn(page, pylon);
+  const [cookie] = await context.cookies();
+  assert.equal(cookie.name, 'pylon_console');
+  assert.equal(cookie.httpOnly, true);
+  assert.equal(cookie.sameSite, 'Strict');
+  assert.equal(cookie.path, '/console');
+  assert.ok(!page.url().includes(pylon.token));
+  assert.ok(!(await page.content()).includes(pylon.token), 'the token is not in the page');
+  const stored = await page.evaluate(() => JSON.stringify([{ ...localStorage }, { ...sessionStorage }]));
+  assert.ok(!stored.includes(pylon.token), `the token is not in browser storage: ${stored}`);
+  assert.ok(!stored.includes(cookie.value), `nor the session: ${stored}`);
+  assert.equal(await page.locator('script:not([src])').count(), 0, 'no inline script');
+  await shot(page, 'home');
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(`${pylon.admin}/console/login`);
+  await page.goto(`${pylon.admin}/console/groups`);
+  assert.equal(new URL(page.url()).pathname, '/console/login', 'signed out for good');
+  await context.close();
+});
+
+test('groups: a field error next to its field, then a group the REST API sees', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, pylon);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Groups' }).click();
+  await page.getByLabel('Name').fill('x'.repeat(61));
+  await page.getByRole('button', { name: 'Create group' }).click();
+  const error = page.locator('#name-error');
+  await error.waitFor();
+  assert.match(await error.textContent(), /60/, 'the API\'s own message');
+  assert.equal(await page.getByLabel('Name').getAttribute('aria-invalid'), 'true');
+  await shot(page, 'groups-field-error');
+
+  await page.getByLabel('Name').fill('shop');
+  await page.getByLabel('Description').fill('the online shop');
+  await page.getByRole('button', { name: 'Create group' }).click();
+  await page.waitForURL(/\/console\/groups\/[0-9a-f]{16}$/);
+  assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'shop');
+  const id = page.url().split('/').pop();
+  assert.ok((await page.content()).includes(`${id}.localhost`), 'the default subdomain');
+  await shot(page, 'group');
+
+  const listed = await rest(pylon, 'GET', '/v1/groups');
+  assert.ok(listed.json.some((g) => g.id === id && g.name === 'shop'), 'one store behind both');
+
+  // The same rule as the REST API: a second `shop` is refused, next to the name.
+  await page.goto(`${pylon.admin}/console/groups`);
+  await page.getByLabel('Name').fill('shop');
+  await page.getByRole('button', { name: 'Create group' }).click();
+  await page.locator('#name-error').waitFor();
+  assert.match(await page.locator('#name-error').textContent(), /already exists/);
+  await context.close();
+});
+
+test('lists are paginated and searched as you type', async () => {
+  for (let i = 0; i < 60; i += 1) {
+    const r = await rest(pylon, 'POST', '/v1/groups', { name: `team-${String(i).padStart(2, '0')}` });
+    assert.equal(r.status, 201);
+  }
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, pylon);
+  await page.goto(`${pylon.admin}/console/groups`);
+  assert.match(await page.locator('.pages').textContent(), /page 1 of 2/);
+  assert.equal(await page.locator('#group-list tbody tr').count(), 50);
+  await page.getByRole('link', { name: 'Next' }).click();
+  assert.match(await page.locator('.pages').textContent(), /page 2 of 2/);
+  await shot(page, 'groups');
+
+  await page.goto(`${pylon.admin}/console/groups`);
+  await page.getByLabel('Search groups').pressSequentially('team-4');
+  await page.waitForFunction(() => document.querySelectorAll('#group-list tbody tr').length === 10);
+  assert.match(page.url(), /q=team-4/, 'the search is in the address, for the back button');
+  await shot(page, 'groups-search');
+
+  // A phone's width: nothing wider than the screen.
+  await page.setViewportSize({ width: 375, height: 740 });
+  await page.goto(`${pylon.admin}/console/groups`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone`);
+  await shot(page, 'groups-phone');
+  await context.close();
+});
+
+test('a state change without its CSRF token is refused', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, pylon);
+  const form = { name: 'forged', description: '' };
+  const without = await page.request.post(`${pylon.admin}/console/groups`, { form, maxRedirects: 0 });
+  assert.equal(without.status(), 403);
+  const wrong = await page.request.post(`${pylon.admin}/console/groups`, {
+    form: { ...form, _csrf: 'f'.repeat(64) }, maxRedirects: 0,
+  });
+  assert.equal(wrong.status(), 403);
+  assert.match(await wrong.text(), /CSRF/);
+  const listed = await rest(pylon, 'GET', '/v1/groups');
+  assert.ok(!listed.json.some((g) => g.name === 'forged'), 'nothing was created');
+  await context.close();
+});
+
+test('a session expires', async () => {
+  const short = await startPylon(['--console-session-ttl', '2s']);
+  try {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await signIn(page, short);
+    await page.goto(`${short.admin}/console/groups`);
+    assert.equal(new URL(page.url()).pathname, '/console/groups');
+    await new Promise((r) => setTimeout(r, 2500));
+    await page.goto(`${short.admin}/console/groups`);
+    assert.equal(new URL(page.url()).pathname, '/console/login', 'expired: sign in again');
+    await context.close();
+  } finally {
+    short.stop();
+  }
+});
