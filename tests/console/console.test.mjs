@@ -213,3 +213,41 @@ test('a session expires', async () => {
     short.stop();
   }
 });
+
+test('apps: created on a form, AppSecrets only on an explicit reveal, AppCodes added', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, pylon);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Apps' }).click();
+  await page.getByLabel('Name').fill('mobile');
+  await page.getByLabel('Description').fill('the phone app');
+  await page.getByRole('button', { name: 'Create app' }).click();
+  await page.waitForURL(/\/console\/apps\/[0-9a-f]{16}$/);
+  const id = page.url().split('/').pop();
+
+  const keys = (await rest(pylon, 'GET', `/v1/apps/${id}/keys`)).json;
+  assert.equal(keys.length, 1, 'created with its first key pair');
+  const appKey = keys[0].app_key;
+  const { json: pair } = await rest(pylon, 'GET', `/v1/apps/${id}/keys/${appKey}/secret`);
+  assert.ok(!(await page.content()).includes(pair.app_secret), 'the secret is not in the page');
+  await page.getByRole('button', { name: `Reveal the AppSecret of ${appKey}` }).click();
+  await page.locator('#keys code.secret').waitFor();
+  assert.equal(await page.locator('#keys code.secret').textContent(), pair.app_secret);
+  await page.reload();
+  assert.ok(!(await page.content()).includes(pair.app_secret), 'hidden again after a reload');
+
+  await page.getByRole('button', { name: 'Add an AppCode' }).click();
+  await page.locator('#codes code.appcode').waitFor();
+  const shown = await page.locator('#codes code.appcode').textContent();
+  const codes = (await rest(pylon, 'GET', `/v1/apps/${id}/codes`)).json;
+  assert.deepEqual(codes.map((c) => c.code), [shown]);
+
+  await page.getByRole('button', { name: 'Add a key pair' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('#keys tbody tr').length === 2);
+  await page.getByRole('button', { name: `Delete key pair ${appKey}` }).click();
+  await page.waitForFunction(() => document.querySelectorAll('#keys tbody tr').length === 1);
+  const left = (await rest(pylon, 'GET', `/v1/apps/${id}/keys`)).json;
+  assert.ok(!left.some((k) => k.app_key === appKey), 'the deleted pair is gone from the API too');
+  await shot(page, 'app');
+  await context.close();
+});

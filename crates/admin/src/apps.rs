@@ -133,6 +133,11 @@ pub(crate) async fn create(
     State(s): State<AppState>,
     JsonBody(spec): JsonBody<AppSpec>,
 ) -> ApiResult<(StatusCode, Json<AppWithKeys>)> {
+    Ok((StatusCode::CREATED, Json(create_app(&s, spec).await?)))
+}
+
+/// Creates an app with its first key pair: `POST /v1/apps` and the console's form.
+pub(crate) async fn create_app(s: &AppState, spec: AppSpec) -> ApiResult<AppWithKeys> {
     spec.validate()?;
     let now = now_ms();
     let app = App {
@@ -144,13 +149,10 @@ pub(crate) async fn create(
     let key = new_key(&app.id, random_hex(24), random_secret());
     s.store.create_app(&app, &key).await?;
     s.changed().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(AppWithKeys {
-            app,
-            keys: vec![key],
-        }),
-    ))
+    Ok(AppWithKeys {
+        app,
+        keys: vec![key],
+    })
 }
 
 #[utoipa::path(get, path = "/v1/apps/{app}", tag = "apps",
@@ -206,7 +208,15 @@ pub(crate) async fn add_key(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<AppKey>)> {
     let input: NewAppKey = optional_body(&body)?;
-    let app = s.store.get_app(&app).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(add_app_key(&s, &app, input).await?),
+    ))
+}
+
+/// Adds a key pair to `app` (id or name): the REST API's and the console's.
+pub(crate) async fn add_app_key(s: &AppState, app: &str, input: NewAppKey) -> ApiResult<AppKey> {
+    let app = s.store.get_app(app).await?;
     if let Some(k) = &input.app_key {
         check_credential(k, "app_key", 8, 64)?;
     }
@@ -220,7 +230,7 @@ pub(crate) async fn add_key(
     );
     s.store.add_app_key(&key).await?;
     s.changed().await?;
-    Ok((StatusCode::CREATED, Json(key)))
+    Ok(key)
 }
 
 #[utoipa::path(get, path = "/v1/apps/{app}/keys/{app_key}/secret", tag = "apps",
@@ -243,10 +253,15 @@ pub(crate) async fn delete_key(
     State(s): State<AppState>,
     Path((app, app_key)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let app = s.store.get_app(&app).await?;
-    s.store.delete_app_key(&app.id, &app_key).await?;
-    s.changed().await?;
+    delete_app_key(&s, &app, &app_key).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes one key pair of `app`: requests signed with it fail at once.
+pub(crate) async fn delete_app_key(s: &AppState, app: &str, app_key: &str) -> ApiResult<()> {
+    let app = s.store.get_app(app).await?;
+    s.store.delete_app_key(&app.id, app_key).await?;
+    s.changed().await
 }
 
 #[utoipa::path(get, path = "/v1/apps/{app}/codes", tag = "apps",
@@ -273,7 +288,15 @@ pub(crate) async fn add_code(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<AppCode>)> {
     let input: NewAppCode = optional_body(&body)?;
-    let app = s.store.get_app(&app).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(add_app_code(&s, &app, input).await?),
+    ))
+}
+
+/// Adds an AppCode to `app` (id or name): the REST API's and the console's.
+pub(crate) async fn add_app_code(s: &AppState, app: &str, input: NewAppCode) -> ApiResult<AppCode> {
+    let app = s.store.get_app(app).await?;
     if let Some(code) = &input.code {
         check_credential(code, "code", 16, 128)?;
     }
@@ -284,7 +307,7 @@ pub(crate) async fn add_code(
     };
     s.store.add_app_code(&code).await?;
     s.changed().await?;
-    Ok((StatusCode::CREATED, Json(code)))
+    Ok(code)
 }
 
 #[utoipa::path(delete, path = "/v1/apps/{app}/codes/{code}", tag = "apps",

@@ -96,3 +96,117 @@ pub(crate) fn error_page(
         },
     )
 }
+
+/// Rows a list shows per page.
+pub(crate) const PAGE_SIZE: usize = 50;
+
+/// Where a list page is: its search, its page, and the links to its neighbours.
+pub(crate) struct Pager {
+    pub(crate) path: &'static str,
+    pub(crate) q: String,
+    pub(crate) q_url: String,
+    pub(crate) total: usize,
+    pub(crate) page: usize,
+    pub(crate) pages: usize,
+    pub(crate) prev: Option<usize>,
+    pub(crate) next: Option<usize>,
+}
+
+/// The rows matching `q` (by `matches`, lowercase) on page `page` of `path`'s list.
+pub(crate) fn paginate<T>(
+    items: Vec<T>,
+    path: &'static str,
+    q: &str,
+    page: Option<usize>,
+    matches: impl Fn(&T, &str) -> bool,
+) -> (Vec<T>, Pager) {
+    let needle = q.trim().to_lowercase();
+    let matching: Vec<T> = items
+        .into_iter()
+        .filter(|item| needle.is_empty() || matches(item, &needle))
+        .collect();
+    let total = matching.len();
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let page = page.unwrap_or(1).clamp(1, pages);
+    let rows = matching
+        .into_iter()
+        .skip((page - 1) * PAGE_SIZE)
+        .take(PAGE_SIZE)
+        .collect();
+    let pager = Pager {
+        path,
+        q: q.to_string(),
+        q_url: query_escape(q),
+        total,
+        page,
+        pages,
+        prev: (page > 1).then(|| page - 1),
+        next: (page < pages).then(|| page + 1),
+    };
+    (rows, pager)
+}
+
+/// A search term in a query string.
+fn query_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Epoch milliseconds as a UTC date to the minute, as the CLI shows them.
+pub(crate) fn date(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_utc_to_the_minute() {
+        assert_eq!(date(0), "1970-01-01 00:00 UTC");
+        assert_eq!(date(1_796_095_620_000), "2026-12-01 03:27 UTC");
+    }
+
+    #[test]
+    fn lists_are_searched_then_paged() {
+        let items: Vec<usize> = (0..120).collect();
+        let (rows, pager) = paginate(items.clone(), "/x", "", Some(3), |_, _| true);
+        assert_eq!(rows, (100..120).collect::<Vec<_>>());
+        assert_eq!(
+            (pager.page, pager.pages, pager.prev, pager.next),
+            (3, 3, Some(2), None)
+        );
+        let (rows, pager) = paginate(items, "/x", "A b", None, |i, q| q == "a b" && *i < 2);
+        assert_eq!(rows, [0, 1]);
+        assert_eq!(pager.q_url, "A%20b");
+    }
+}

@@ -4,6 +4,7 @@
 //! token on a form; a session cookie after that, a CSRF token in every form, and a strict
 //! Content-Security-Policy (no inline script or style).
 
+mod apps;
 mod frame;
 mod pages;
 mod session;
@@ -43,6 +44,18 @@ pub(crate) fn routes() -> Router<AppState> {
             get(pages::groups).post(pages::create_group),
         )
         .route("/console/groups/{id}", get(pages::group))
+        .route("/console/apps", get(apps::apps).post(apps::create))
+        .route("/console/apps/{id}", get(apps::app))
+        .route("/console/apps/{id}/keys", post(apps::add_key))
+        .route(
+            "/console/apps/{id}/keys/{key}/secret",
+            post(apps::reveal_secret),
+        )
+        .route(
+            "/console/apps/{id}/keys/{key}/delete",
+            post(apps::delete_key),
+        )
+        .route("/console/apps/{id}/codes", post(apps::add_code))
         .route("/console/assets/htmx.min.js", get(htmx))
         .route("/console/assets/console.css", get(css))
         .layer(axum::middleware::map_response(secure_headers))

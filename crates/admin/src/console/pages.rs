@@ -13,14 +13,11 @@ use http::{HeaderValue, StatusCode};
 use pylon_model::GroupSpec;
 use serde::Deserialize;
 
-use super::frame::{Console, SignedIn, error_page, render};
+use super::frame::{Console, Pager, SignedIn, date, error_page, paginate, render};
 use super::session::{clear_cookie, set_cookie};
 use crate::auth::constant_time_eq;
 use crate::error::ApiError;
 use crate::groups::{GroupView, create_group as create_group_service};
-
-/// Rows a list shows per page.
-const PAGE_SIZE: usize = 50;
 
 #[derive(Template)]
 #[template(path = "console/login.html")]
@@ -30,7 +27,7 @@ struct LoginPage {
 }
 
 /// An admin-API error as a page.
-fn failed(e: &ApiError, csrf: &str) -> Response {
+pub(crate) fn failed(e: &ApiError, csrf: &str) -> Response {
     let (status, title) = match e {
         ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "Not found"),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "Something failed"),
@@ -100,10 +97,11 @@ fn same_origin(headers: &HeaderMap) -> bool {
         .is_some_and(|(_, rest)| !host.is_empty() && rest == host)
 }
 
+/// A form that carries only the CSRF token.
 #[derive(Deserialize)]
 pub(crate) struct CsrfForm {
     #[serde(default, rename = "_csrf")]
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
 pub(crate) async fn logout(s: Console, signed: SignedIn, Form(form): Form<CsrfForm>) -> Response {
@@ -195,14 +193,8 @@ struct GroupErrors {
 #[template(path = "console/groups.html")]
 struct GroupsPage {
     csrf: Option<String>,
-    q: String,
-    q_url: String,
     rows: Vec<GroupRow>,
-    total: usize,
-    page: usize,
-    pages: usize,
-    prev: Option<usize>,
-    next: Option<usize>,
+    pager: Pager,
     form: GroupForm,
     errors: GroupErrors,
     form_error: Option<String>,
@@ -211,9 +203,9 @@ struct GroupsPage {
 #[derive(Deserialize, Default)]
 pub(crate) struct ListQuery {
     #[serde(default)]
-    q: String,
+    pub(crate) q: String,
     #[serde(default)]
-    page: Option<usize>,
+    pub(crate) page: Option<usize>,
 }
 
 pub(crate) async fn groups(
@@ -244,23 +236,13 @@ async fn groups_page(
         Ok(groups) => groups,
         Err(e) => return failed(&e.into(), &signed.csrf),
     };
-    let needle = query.q.trim().to_lowercase();
-    let matching: Vec<_> = all
+    let (groups, pager) = paginate(all, "/console/groups", &query.q, query.page, |g, q| {
+        g.name.to_lowercase().contains(q)
+            || g.id.contains(q)
+            || g.description.to_lowercase().contains(q)
+    });
+    let rows = groups
         .into_iter()
-        .filter(|g| {
-            needle.is_empty()
-                || g.name.to_lowercase().contains(&needle)
-                || g.id.contains(&needle)
-                || g.description.to_lowercase().contains(&needle)
-        })
-        .collect();
-    let total = matching.len();
-    let pages = total.div_ceil(PAGE_SIZE).max(1);
-    let page = query.page.unwrap_or(1).clamp(1, pages);
-    let rows = matching
-        .into_iter()
-        .skip((page - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
         .map(|g| {
             let view = GroupView::new(g, &s.config.base_domain);
             GroupRow {
@@ -280,14 +262,8 @@ async fn groups_page(
         status,
         &GroupsPage {
             csrf: Some(signed.csrf),
-            q_url: query_escape(&query.q),
-            q: query.q,
             rows,
-            total,
-            page,
-            pages,
-            prev: (page > 1).then(|| page - 1),
-            next: (page < pages).then(|| page + 1),
+            pager,
             form,
             errors,
             form_error,
@@ -429,55 +405,9 @@ pub(crate) async fn group(s: Console, signed: SignedIn, Path(id): Path<String>) 
     )
 }
 
-/// Epoch milliseconds as a UTC date to the minute, as the CLI shows them.
-fn date(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60
-    )
-}
-
-/// Howard Hinnant's days-to-civil.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// A search term in a query string.
-fn query_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_are_utc_to_the_minute() {
-        assert_eq!(date(0), "1970-01-01 00:00 UTC");
-        assert_eq!(date(1_796_095_620_000), "2026-12-01 03:27 UTC");
-    }
 
     #[test]
     fn only_a_matching_origin_may_post_the_sign_in_form() {
