@@ -2,11 +2,12 @@
 // the real `pylon` binary (PYLON_BIN) on loopback ports it picks itself. Run by
 // tests/e2e/console.rs (`cargo test`), which installs playwright-core and passes:
 //   PYLON_BIN, CONSOLE_NODE_MODULES, CHROMIUM, CONSOLE_SCREENSHOTS (where each page's
-//   screenshot goes).
+//   screenshot goes), CLIENTS_NODE_MODULES (Alibaba's Node SDK, npm aliyun-api-gateway).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
+import http from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,15 +29,18 @@ async function startPylon(extra = []) {
     ...extra,
   ], { env: { ...process.env, PYLON_ADMIN_TOKEN: token }, stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = readline.createInterface({ input: child.stdout });
+  let gateway;
   const admin = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('pylon did not start')), 20000);
     lines.on('line', (line) => {
+      const g = line.match(/^pylon gateway listening on (.*)$/);
+      if (g) gateway = g[1];
       const m = line.match(/^pylon admin listening on (.*)$/);
       if (m) { clearTimeout(timer); resolve(`http://${m[1]}`); }
     });
     child.on('exit', (code) => reject(new Error(`pylon exited with ${code}`)));
   });
-  return { admin, token, stop: () => child.kill('SIGTERM') };
+  return { admin, gateway, token, stop: () => child.kill('SIGTERM') };
 }
 
 /** A REST call with the bearer token. */
@@ -250,4 +254,123 @@ test('apps: created on a form, AppSecrets only on an explicit reveal, AppCodes a
   assert.ok(!left.some((k) => k.app_key === appKey), 'the deleted pair is gone from the API too');
   await shot(page, 'app');
   await context.close();
+});
+
+/** What the SDK returns: the parsed body, or its bytes. */
+function asJson(body) {
+  return typeof body === 'object' && !Buffer.isBuffer(body) ? body : JSON.parse(String(body));
+}
+
+/** A private backend on loopback: answers every request with what it received, as JSON. */
+async function startBackend() {
+  const server = http.createServer((req, res) => {
+    const body = JSON.stringify({ path: req.url, method: req.method });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
+}
+
+test("Alibaba's tutorial, all in the console, then a call with the official Node SDK", async () => {
+  const backend = await startBackend();
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  try {
+    await signIn(page, pylon);
+    // A group, with the gateway's own address as its RELEASE domain: the SDK's SimpleClient
+    // sends no Host of its own.
+    await page.goto(`${pylon.admin}/console/groups`);
+    await page.getByLabel('Name', { exact: true }).fill('tutorial');
+    await page.getByRole('button', { name: 'Create group', exact: true }).click();
+    await page.waitForURL(/\/console\/groups\/[0-9a-f]{16}$/);
+    const groupUrl = page.url();
+    await page.getByLabel('Bind a domain', { exact: true }).fill('127.0.0.1');
+    await page.getByLabel('Bound environment', { exact: true }).selectOption('RELEASE');
+    await page.getByRole('button', { name: 'Bind domain', exact: true }).click();
+    await page.waitForURL(groupUrl);
+    assert.match(await page.locator('table').nth(1).textContent(), /127\.0\.0\.1/);
+
+    // The API, in four steps.
+    await page.getByRole('link', { name: 'Create an API' }).click();
+    await page.getByLabel('API name', { exact: true }).fill('hello');
+    await page.getByLabel('Authentication', { exact: true }).selectOption('app');
+    await page.getByLabel('AppCode (APP authentication only)', { exact: true }).selectOption('header');
+    await shot(page, 'api-wizard-1');
+    await page.getByRole('button', { name: 'Next', exact: true }).click();
+    await page.getByLabel('Method', { exact: true }).selectOption('GET');
+    await page.getByLabel('Path', { exact: true }).fill('/hello');
+    await page.getByLabel('Parameter 1 name', { exact: true }).fill('lang');
+    await shot(page, 'api-wizard-2');
+    await page.getByRole('button', { name: 'Next', exact: true }).click();
+    await page.getByLabel('Backend type', { exact: true }).selectOption('http');
+    await page.getByLabel('URL (HTTP type)', { exact: true }).fill(backend.url);
+    await page.getByLabel('Backend path', { exact: true }).fill('/private');
+    await shot(page, 'api-wizard-3');
+    await page.getByRole('button', { name: 'Next', exact: true }).click();
+    await page.getByLabel('Success example', { exact: true }).fill('{"path": "/private"}');
+    await shot(page, 'api-wizard-4');
+    await page.getByRole('button', { name: 'Create API', exact: true }).click();
+    await page.waitForURL(/\/apis\/[0-9a-f]{16}$/);
+    const apiUrl = page.url();
+
+    // Publish to RELEASE with a note.
+    await page.locator('#publish-environment').selectOption('RELEASE');
+    await page.getByLabel('Note', { exact: true }).fill('first');
+    await page.getByRole('button', { name: 'Publish', exact: true }).click();
+    await page.getByText('Published version 1 to RELEASE').waitFor();
+
+    // An app with an AppCode, authorized for the API in RELEASE.
+    await page.goto(`${pylon.admin}/console/apps`);
+    await page.getByLabel('Name', { exact: true }).fill('tutorial-caller');
+    await page.getByRole('button', { name: 'Create app', exact: true }).click();
+    await page.waitForURL(/\/console\/apps\/[0-9a-f]{16}$/);
+    await page.getByRole('button', { name: 'Add an AppCode', exact: true }).click();
+    await page.locator('#codes code.appcode').waitFor();
+    const appCode = (await page.locator('#codes code.appcode').textContent()).trim();
+    await page.goto(apiUrl);
+    await page.getByLabel('App', { exact: true }).selectOption({ label: 'tutorial-caller' });
+    await page.locator('#authorize-environment').selectOption('RELEASE');
+    await page.getByRole('button', { name: 'Authorize', exact: true }).click();
+    await page.getByText('Authorized in RELEASE').waitFor();
+    await shot(page, 'api');
+
+    // The call, with the AppCode the console showed.
+    const require = createRequire(`${process.env.CLIENTS_NODE_MODULES}/`);
+    const sdk = require('aliyun-api-gateway');
+    const client = new sdk.SimpleClient(appCode);
+    const answer = asJson(await client.get(`http://${pylon.gateway}/hello?lang=en`, { timeout: 10000 }));
+    assert.equal(answer.path, '/private?lang=en');
+
+    // A draft change (here through the REST API) shows as a banner and a diff until published.
+    const [groupId, , apiId] = new URL(apiUrl).pathname.split('/').slice(3);
+    const { json: draft } = await rest(pylon, 'GET', `/v1/groups/${groupId}/apis/${apiId}`);
+    const { id: _id, group_id: _g, created_at: _c, updated_at: _u, ...spec } = draft;
+    spec.backend.path = '/v2';
+    assert.equal((await rest(pylon, 'PUT', `/v1/groups/${groupId}/apis/${apiId}`, spec)).status, 200);
+    await page.goto(apiUrl);
+    await page.getByText('The draft has changes not published in RELEASE').waitFor();
+    assert.match(await page.locator('pre.diff .del').first().textContent(), /"\/private"/);
+    assert.match(await page.locator('pre.diff .ins').first().textContent(), /"\/v2"/);
+    await shot(page, 'api-draft');
+    await page.getByLabel('Note', { exact: true }).fill('v2 path');
+    await page.getByRole('button', { name: 'Publish', exact: true }).click();
+    await page.getByText('Published version 2 to RELEASE').waitFor();
+    assert.equal(await page.locator('.banner').count(), 0, 'no banner once published');
+    assert.equal(asJson(await client.get(`http://${pylon.gateway}/hello`)).path, '/v2');
+
+    // Roll back to version 1.
+    await page.getByRole('button', { name: 'Roll RELEASE back to version 1', exact: true }).click();
+    await page.getByText('RELEASE serves version 1 again').waitFor();
+    assert.equal(asJson(await client.get(`http://${pylon.gateway}/hello`)).path, '/private');
+    await shot(page, 'api-rolled-back');
+
+    // Unpublish: the API is gone from RELEASE.
+    await page.getByRole('button', { name: 'Unpublish from RELEASE', exact: true }).click();
+    await page.getByText('Unpublished from RELEASE').waitFor();
+    await assert.rejects(client.get(`http://${pylon.gateway}/hello`));
+  } finally {
+    await context.close();
+    backend.close();
+  }
 });

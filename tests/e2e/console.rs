@@ -1,7 +1,8 @@
 //! The web console in a real browser: `tests/console/console.test.mjs` under `node --test`,
 //! driving Debian's chromium with playwright-core against this build's `pylon` binary.
 //! `tests/console/install.sh` installs playwright-core from the committed lock (and fails,
-//! naming the package, when chromium is missing: `.ci/run` installs it).
+//! naming the package, when chromium is missing: `.ci/run` installs it). The tutorial test
+//! calls the API it defined with Alibaba's official Node SDK, from the real clients' install.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -29,6 +30,10 @@ fn the_console_works_in_a_real_browser() {
         .env("CONSOLE_NODE_MODULES", paths["node_modules"])
         .env("CHROMIUM", paths["chromium"])
         .env("CONSOLE_SCREENSHOTS", screenshots)
+        .env(
+            "CLIENTS_NODE_MODULES",
+            crate::real_clients::installed().node_modules(),
+        )
         .output()
         .expect("node runs the console tests");
     let report = String::from_utf8_lossy(&run.stdout);

@@ -31,6 +31,13 @@ pub(crate) struct Installed {
     pub(crate) python_lambda: PathBuf,
 }
 
+impl Installed {
+    /// Where npm put the Node SDK (`aliyun-api-gateway`).
+    pub(crate) fn node_modules(&self) -> PathBuf {
+        self.dir.join("node").join("node_modules")
+    }
+}
+
 static INSTALLED: OnceLock<Result<Installed, String>> = OnceLock::new();
 
 /// Runs install.sh once per process; it returns at once when everything is in place.

@@ -70,8 +70,16 @@ pub(crate) async fn create(
     Path(group_id): Path<String>,
     JsonBody(spec): JsonBody<ApiSpec>,
 ) -> ApiResult<(StatusCode, Json<Api>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(create_api(&s, group_id, spec).await?),
+    ))
+}
+
+/// Creates an API draft in `group_id`: `POST .../apis` and the console's wizard.
+pub(crate) async fn create_api(s: &AppState, group_id: String, spec: ApiSpec) -> ApiResult<Api> {
     s.store.get_group(&group_id).await?;
-    validate(&s, &spec).await?;
+    validate(s, &spec).await?;
     let now = now_ms();
     let api = Api {
         id: new_id(),
@@ -82,7 +90,7 @@ pub(crate) async fn create(
     };
     // A draft changes nothing the gateway serves: nothing to wait for.
     s.store.create_api(&api).await?;
-    Ok((StatusCode::CREATED, Json(api)))
+    Ok(api)
 }
 
 #[utoipa::path(get, path = "/v1/groups/{group_id}/apis/{api_id}", tag = "apis",

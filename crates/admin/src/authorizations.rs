@@ -90,15 +90,25 @@ pub(crate) async fn grant(
     State(s): State<AppState>,
     JsonBody(spec): JsonBody<AuthorizationSpec>,
 ) -> ApiResult<(StatusCode, Json<AuthorizationView>)> {
-    let candidate = resolve(&s, spec).await?;
-    let (stored, created) = s.store.put_authorization(&candidate).await?;
-    s.changed().await?;
+    let (view, created) = grant_authorization(&s, spec).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(AuthorizationView::new(stored, now_ms()))))
+    Ok((status, Json(view)))
+}
+
+/// Lets an app call an API in an environment (a new grant, or the existing one renewed):
+/// the REST API's and the console's.
+pub(crate) async fn grant_authorization(
+    s: &AppState,
+    spec: AuthorizationSpec,
+) -> ApiResult<(AuthorizationView, bool)> {
+    let candidate = resolve(s, spec).await?;
+    let (stored, created) = s.store.put_authorization(&candidate).await?;
+    s.changed().await?;
+    Ok((AuthorizationView::new(stored, now_ms()), created))
 }
 
 #[utoipa::path(get, path = "/v1/authorizations", tag = "authorizations", params(Filter),

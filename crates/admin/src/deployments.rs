@@ -189,16 +189,27 @@ pub(crate) async fn publish(
     Path((group_id, api_id)): Path<(String, String)>,
     JsonBody(req): JsonBody<PublishRequest>,
 ) -> ApiResult<(StatusCode, Json<Deployment>)> {
-    let api = load_api(&s, &group_id, &api_id).await?;
+    let deployment = publish_api(&s, &group_id, &api_id, &req).await?;
+    Ok((StatusCode::CREATED, Json(deployment)))
+}
+
+/// Publishes the API's draft to an environment: the REST API's and the console's.
+pub(crate) async fn publish_api(
+    s: &AppState,
+    group_id: &str,
+    api_id: &str,
+    req: &PublishRequest,
+) -> ApiResult<Deployment> {
+    let api = load_api(s, group_id, api_id).await?;
     let env = s.store.get_environment(&req.environment).await?;
-    check_backend_defined(&s, &api, &env.name).await?;
-    let rule = route_rule(&s, &api.group_id, &env.name).await?;
+    check_backend_defined(s, &api, &env.name).await?;
+    let rule = route_rule(s, &api.group_id, &env.name).await?;
     let deployment = s
         .store
         .publish_checked(&api, &env.name, &req.note, &new_id(), now_ms(), &rule)
         .await?;
     s.changed().await?;
-    Ok((StatusCode::CREATED, Json(deployment)))
+    Ok(deployment)
 }
 
 #[utoipa::path(post, path = "/v1/groups/{group_id}/apis/{api_id}/unpublish",
@@ -211,11 +222,21 @@ pub(crate) async fn unpublish(
     Path((group_id, api_id)): Path<(String, String)>,
     JsonBody(req): JsonBody<UnpublishRequest>,
 ) -> ApiResult<StatusCode> {
-    let api = load_api(&s, &group_id, &api_id).await?;
-    let env = s.store.get_environment(&req.environment).await?;
-    s.store.unpublish(&api.id, &env.name).await?;
-    s.changed().await?;
+    unpublish_api(&s, &group_id, &api_id, &req.environment).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stops serving the API in an environment: the REST API's and the console's.
+pub(crate) async fn unpublish_api(
+    s: &AppState,
+    group_id: &str,
+    api_id: &str,
+    environment: &str,
+) -> ApiResult<()> {
+    let api = load_api(s, group_id, api_id).await?;
+    let env = s.store.get_environment(environment).await?;
+    s.store.unpublish(&api.id, &env.name).await?;
+    s.changed().await
 }
 
 #[utoipa::path(post, path = "/v1/groups/{group_id}/apis/{api_id}/rollback",
@@ -229,7 +250,17 @@ pub(crate) async fn rollback(
     Path((group_id, api_id)): Path<(String, String)>,
     JsonBody(req): JsonBody<RollbackRequest>,
 ) -> ApiResult<Json<Deployment>> {
-    let api = load_api(&s, &group_id, &api_id).await?;
+    Ok(Json(rollback_api(&s, &group_id, &api_id, &req).await?))
+}
+
+/// Serves an earlier published version again: the REST API's and the console's.
+pub(crate) async fn rollback_api(
+    s: &AppState,
+    group_id: &str,
+    api_id: &str,
+    req: &RollbackRequest,
+) -> ApiResult<Deployment> {
+    let api = load_api(s, group_id, api_id).await?;
     let env = s.store.get_environment(&req.environment).await?;
     let history = s.store.list_deployments(&api.id, Some(&env.name)).await?;
     let target = history
@@ -241,14 +272,14 @@ pub(crate) async fn rollback(
                 api.spec.name, req.version, env.name
             ))
         })?;
-    check_backend_defined(&s, &target.api, &env.name).await?;
-    let rule = route_rule(&s, &target.group_id, &env.name).await?;
+    check_backend_defined(s, &target.api, &env.name).await?;
+    let rule = route_rule(s, &target.group_id, &env.name).await?;
     let deployment = s
         .store
         .activate_checked(&api.id, &env.name, req.version, &rule)
         .await?;
     s.changed().await?;
-    Ok(Json(deployment))
+    Ok(deployment)
 }
 
 #[utoipa::path(get, path = "/v1/groups/{group_id}/apis/{api_id}/deployments",

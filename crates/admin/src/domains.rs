@@ -58,6 +58,18 @@ pub(crate) async fn create(
     Path(group_id): Path<String>,
     JsonBody(req): JsonBody<DomainRequest>,
 ) -> ApiResult<(StatusCode, Json<Domain>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(bind_domain(&s, &group_id, req).await?),
+    ))
+}
+
+/// Binds a custom domain to a group: the REST API's and the console's.
+pub(crate) async fn bind_domain(
+    s: &AppState,
+    group_id: &str,
+    req: DomainRequest,
+) -> ApiResult<Domain> {
     let name = normalize_domain(&req.name)?;
     let base = s
         .config
@@ -76,9 +88,9 @@ pub(crate) async fn create(
     }
     let environment = match req.environment.as_deref().map(str::trim) {
         None => None,
-        Some(env) => Some(environments::named_in(&s, "environment", env).await?),
+        Some(env) => Some(environments::named_in(s, "environment", env).await?),
     };
-    let group = s.store.get_group(&group_id).await?;
+    let group = s.store.get_group(group_id).await?;
     if let Some(owner) = s.store.group_by_domain(&name).await? {
         let whose = if owner.id == group.id {
             "this group".to_string()
@@ -131,7 +143,7 @@ pub(crate) async fn create(
         })
         .await?;
     s.changed().await?;
-    Ok((StatusCode::CREATED, Json(domain)))
+    Ok(domain)
 }
 
 #[utoipa::path(delete, path = "/v1/groups/{group_id}/domains/{domain}", tag = "groups",

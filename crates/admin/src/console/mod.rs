@@ -4,7 +4,9 @@
 //! token on a form; a session cookie after that, a CSRF token in every form, and a strict
 //! Content-Security-Policy (no inline script or style).
 
+mod apis;
 mod apps;
+mod diff;
 mod frame;
 mod pages;
 mod session;
@@ -44,6 +46,28 @@ pub(crate) fn routes() -> Router<AppState> {
             get(pages::groups).post(pages::create_group),
         )
         .route("/console/groups/{id}", get(pages::group))
+        .route("/console/groups/{id}/domains", post(pages::bind_domain))
+        .route(
+            "/console/groups/{id}/apis/new",
+            get(apis::new_api).post(apis::wizard_step),
+        )
+        .route("/console/groups/{id}/apis/{api}", get(apis::api))
+        .route(
+            "/console/groups/{id}/apis/{api}/publish",
+            post(apis::publish),
+        )
+        .route(
+            "/console/groups/{id}/apis/{api}/unpublish",
+            post(apis::unpublish),
+        )
+        .route(
+            "/console/groups/{id}/apis/{api}/rollback",
+            post(apis::rollback),
+        )
+        .route(
+            "/console/groups/{id}/apis/{api}/authorize",
+            post(apis::authorize),
+        )
         .route("/console/apps", get(apps::apps).post(apps::create))
         .route("/console/apps/{id}", get(apps::app))
         .route("/console/apps/{id}/keys", post(apps::add_key))

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::frame::{Console, Pager, SignedIn, date, error_page, paginate, render};
 use super::session::{clear_cookie, set_cookie};
 use crate::auth::constant_time_eq;
+use crate::domains::DomainRequest;
 use crate::error::ApiError;
 use crate::groups::{GroupView, create_group as create_group_service};
 
@@ -344,10 +345,23 @@ struct StageVariablesRow {
     variables: BTreeMap<String, String>,
 }
 
+struct ApiRow {
+    id: String,
+    name: String,
+    request: String,
+    /// Per environment, in `environment_names` order: the published version, and whether the
+    /// draft differs from it.
+    versions: Vec<String>,
+}
+
 #[derive(Template)]
 #[template(path = "console/group.html")]
 struct GroupPage {
     csrf: Option<String>,
+    /// Why binding a domain was refused.
+    domain_error: Option<String>,
+    environment_names: Vec<String>,
+    apis: Vec<ApiRow>,
     id: String,
     name: String,
     description: String,
@@ -358,7 +372,17 @@ struct GroupPage {
 }
 
 pub(crate) async fn group(s: Console, signed: SignedIn, Path(id): Path<String>) -> Response {
-    let group = match s.store.get_group(&id).await {
+    group_page(&s, signed, &id, None, StatusCode::OK).await
+}
+
+async fn group_page(
+    s: &Console,
+    signed: SignedIn,
+    id: &str,
+    domain_error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let group = match s.store.get_group(id).await {
         Ok(g) => g,
         Err(e) => return failed(&e.into(), &signed.csrf),
     };
@@ -366,6 +390,38 @@ pub(crate) async fn group(s: Console, signed: SignedIn, Path(id): Path<String>) 
         Ok(e) => e,
         Err(e) => return failed(&e.into(), &signed.csrf),
     };
+    let apis = match s.store.list_apis(&group.id).await {
+        Ok(apis) => apis,
+        Err(e) => return failed(&e.into(), &signed.csrf),
+    };
+    let mut api_rows = Vec::with_capacity(apis.len());
+    for api in apis {
+        let history = match s.store.list_deployments(&api.id, None).await {
+            Ok(h) => h,
+            Err(e) => return failed(&e.into(), &signed.csrf),
+        };
+        let versions = environments
+            .iter()
+            .map(
+                |e| match history.iter().find(|d| d.active && d.environment == e.name) {
+                    Some(d) if d.api.spec != api.spec => format!("v{} (draft differs)", d.version),
+                    Some(d) => format!("v{}", d.version),
+                    None => "–".into(),
+                },
+            )
+            .collect();
+        api_rows.push(ApiRow {
+            request: format!(
+                "{} {}",
+                format!("{:?}", api.spec.request.method).to_uppercase(),
+                api.spec.request.path
+            ),
+            id: api.id,
+            name: api.spec.name,
+            versions,
+        });
+    }
+    let environment_names: Vec<String> = environments.iter().map(|e| e.name.clone()).collect();
     let mut stage_variables = Vec::with_capacity(environments.len());
     for e in environments {
         let variables = match s.store.get_stage_variables(&group.id, &e.name).await {
@@ -379,9 +435,12 @@ pub(crate) async fn group(s: Console, signed: SignedIn, Path(id): Path<String>) 
     }
     let view = GroupView::new(group, &s.config.base_domain);
     render(
-        StatusCode::OK,
+        status,
         &GroupPage {
             csrf: Some(signed.csrf),
+            domain_error,
+            environment_names,
+            apis: api_rows,
             domains: view
                 .group
                 .domains
@@ -418,5 +477,43 @@ mod tests {
         assert!(same_origin(&h));
         h.insert(ORIGIN, HeaderValue::from_static("https://evil.example"));
         assert!(!same_origin(&h));
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DomainForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    /// Empty: every environment (chosen by `X-Ca-Stage`).
+    #[serde(default)]
+    environment: String,
+}
+
+/// `POST /v1/groups/{id}/domains` from the group's page.
+pub(crate) async fn bind_domain(
+    s: Console,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    Form(f): Form<DomainForm>,
+) -> Response {
+    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
+        return refused;
+    }
+    let environment = f.environment.trim();
+    let req = DomainRequest {
+        name: f.name,
+        environment: (!environment.is_empty()).then(|| environment.to_string()),
+        certificate: None,
+        stage_path: None,
+        error_format: Default::default(),
+    };
+    match crate::domains::bind_domain(&s, &id, req).await {
+        Ok(_) => Redirect::to(&format!("/console/groups/{id}")).into_response(),
+        Err(e @ (ApiError::Validation(_) | ApiError::Conflict(_))) => {
+            group_page(&s, signed, &id, Some(e.to_string()), e.status()).await
+        }
+        Err(e) => failed(&e, &signed.csrf),
     }
 }
