@@ -291,6 +291,14 @@ test("Alibaba's tutorial, all in the console, then a call with the official Node
     await page.waitForURL(groupUrl);
     assert.match(await page.locator('table').nth(1).textContent(), /127\.0\.0\.1/);
 
+    // The private backend behind an upstream (the VPC access authorization).
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Upstreams', exact: true }).click();
+    await page.getByLabel('Name', { exact: true }).fill('tutorial-vpc');
+    await page.getByLabel('Targets (one host:port a line)', { exact: true }).fill(new URL(backend.url).host);
+    await page.getByRole('button', { name: 'Create upstream', exact: true }).click();
+    await page.waitForURL(/\/console\/upstreams\/[0-9a-f]{16}$/);
+    await page.goto(groupUrl);
+
     // The API, in four steps.
     await page.getByRole('link', { name: 'Create an API' }).click();
     await page.getByLabel('API name', { exact: true }).fill('hello');
@@ -303,8 +311,8 @@ test("Alibaba's tutorial, all in the console, then a call with the official Node
     await page.getByLabel('Parameter 1 name', { exact: true }).fill('lang');
     await shot(page, 'api-wizard-2');
     await page.getByRole('button', { name: 'Next', exact: true }).click();
-    await page.getByLabel('Backend type', { exact: true }).selectOption('http');
-    await page.getByLabel('URL (HTTP type)', { exact: true }).fill(backend.url);
+    await page.getByLabel('Backend type', { exact: true }).selectOption('upstream');
+    await page.getByLabel('Upstream (upstream type)', { exact: true }).selectOption('tutorial-vpc');
     await page.getByLabel('Backend path', { exact: true }).fill('/private');
     await shot(page, 'api-wizard-3');
     await page.getByRole('button', { name: 'Next', exact: true }).click();
@@ -373,4 +381,46 @@ test("Alibaba's tutorial, all in the console, then a call with the official Node
     await context.close();
     backend.close();
   }
+});
+
+test('upstreams: targets and Host on a form, every other field kept, the whole definition as JSON', async () => {
+  const created = await rest(pylon, 'POST', '/v1/upstreams', {
+    name: 'tls-vpc', targets: ['10.0.0.1:443'], tls: { server_name: 'api.internal' },
+  });
+  assert.equal(created.status, 201);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, pylon);
+  await page.goto(`${pylon.admin}/console/upstreams/${created.json.id}`);
+  await page.getByLabel('Targets (one host:port a line)', { exact: true }).fill('10.0.0.1:443\n10.0.0.2:443');
+  await page.getByLabel('Host header (empty: the target\'s address)', { exact: true }).fill('api.internal');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.getByText('Saved: the gateway uses it for the next request.').waitFor();
+  let stored = (await rest(pylon, 'GET', `/v1/upstreams/${created.json.id}`)).json;
+  assert.deepEqual(stored.targets, ['10.0.0.1:443', '10.0.0.2:443']);
+  assert.equal(stored.host_header, 'api.internal');
+  assert.deepEqual(stored.tls, { server_name: 'api.internal' }, 'the form kept what it does not show');
+
+  // A target the API refuses: its message, next to the field.
+  await page.getByLabel('Targets (one host:port a line)', { exact: true }).fill('no-port');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.locator('#targets-error').waitFor();
+  assert.match(await page.locator('#targets-error').textContent(), /host:port/);
+
+  // The JSON editor: every field, and a mistake shown next to it.
+  await page.goto(`${pylon.admin}/console/upstreams/${created.json.id}`);
+  const editor = page.getByLabel('Upstream definition', { exact: true });
+  const doc = JSON.parse(await editor.inputValue());
+  assert.deepEqual(doc.tls, { server_name: 'api.internal' });
+  doc.tls.server_name = 'other.internal';
+  await editor.fill(JSON.stringify(doc, null, 2));
+  await page.getByRole('button', { name: 'Save JSON', exact: true }).click();
+  await page.getByText('Saved: the gateway uses it for the next request.').waitFor();
+  stored = (await rest(pylon, 'GET', `/v1/upstreams/${created.json.id}`)).json;
+  assert.equal(stored.tls.server_name, 'other.internal');
+  await page.getByLabel('Upstream definition', { exact: true }).fill('{"name": ');
+  await page.getByRole('button', { name: 'Save JSON', exact: true }).click();
+  await page.locator('#json-error').waitFor();
+  await shot(page, 'upstream');
+  await context.close();
 });

@@ -22,6 +22,11 @@ pub(crate) async fn create(
     State(s): State<AppState>,
     JsonBody(spec): JsonBody<UpstreamSpec>,
 ) -> ApiResult<(StatusCode, Json<Upstream>)> {
+    Ok((StatusCode::CREATED, Json(create_upstream(&s, spec).await?)))
+}
+
+/// Creates an upstream: the REST API's and the console's.
+pub(crate) async fn create_upstream(s: &AppState, spec: UpstreamSpec) -> ApiResult<Upstream> {
     spec.validate()?;
     crate::backends::check_tls(&s.store, spec.tls.as_ref(), "tls").await?;
     let now = now_ms();
@@ -33,7 +38,7 @@ pub(crate) async fn create(
     };
     s.store.create_upstream(&upstream).await?;
     s.changed().await?;
-    Ok((StatusCode::CREATED, Json(upstream)))
+    Ok(upstream)
 }
 
 #[utoipa::path(get, path = "/v1/upstreams/{id}", tag = "upstreams",
@@ -55,14 +60,23 @@ pub(crate) async fn update(
     Path(id): Path<String>,
     JsonBody(spec): JsonBody<UpstreamSpec>,
 ) -> ApiResult<Json<Upstream>> {
+    Ok(Json(update_upstream(&s, &id, spec).await?))
+}
+
+/// Replaces an upstream's definition: the REST API's and the console's.
+pub(crate) async fn update_upstream(
+    s: &AppState,
+    id: &str,
+    spec: UpstreamSpec,
+) -> ApiResult<Upstream> {
     spec.validate()?;
     crate::backends::check_tls(&s.store, spec.tls.as_ref(), "tls").await?;
-    let mut upstream = s.store.get_upstream(&id).await?;
+    let mut upstream = s.store.get_upstream(id).await?;
     upstream.spec = spec;
     upstream.updated_at = now_ms();
     s.store.update_upstream(&upstream).await?;
     s.changed().await?;
-    Ok(Json(upstream))
+    Ok(upstream)
 }
 
 #[utoipa::path(delete, path = "/v1/upstreams/{id}", tag = "upstreams",

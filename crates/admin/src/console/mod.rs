@@ -10,6 +10,7 @@ mod diff;
 mod frame;
 mod pages;
 mod session;
+mod upstreams;
 
 use std::time::Duration;
 
@@ -68,6 +69,15 @@ pub(crate) fn routes() -> Router<AppState> {
             "/console/groups/{id}/apis/{api}/authorize",
             post(apis::authorize),
         )
+        .route(
+            "/console/upstreams",
+            get(upstreams::upstreams).post(upstreams::create),
+        )
+        .route(
+            "/console/upstreams/{id}",
+            get(upstreams::upstream).post(upstreams::update),
+        )
+        .route("/console/upstreams/{id}/json", post(upstreams::update_json))
         .route("/console/apps", get(apps::apps).post(apps::create))
         .route("/console/apps/{id}", get(apps::app))
         .route("/console/apps/{id}/keys", post(apps::add_key))
