@@ -343,6 +343,18 @@ test("Alibaba's tutorial, all in the console, then a call with the official Node
     await page.getByText('Authorized in RELEASE').waitFor();
     await shot(page, 'api');
 
+    // Online debugging: the app signs, the request runs through the real pipeline.
+    await page.getByRole('link', { name: 'Debug this API', exact: true }).click();
+    await page.getByLabel('Environment', { exact: true }).selectOption('RELEASE');
+    await page.getByLabel('App (signs the request)', { exact: true }).selectOption({ label: 'tutorial-caller' });
+    await page.getByLabel('lang (query)', { exact: true }).fill('en');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    await page.locator('#debug-status').waitFor();
+    assert.match(await page.locator('#debug-status').textContent(), /Status 200/);
+    assert.match(await page.locator('#debug-backend-request').textContent(), /\/private\?lang=en/);
+    await shot(page, 'api-debug');
+    await page.goto(apiUrl);
+
     // The call, with the AppCode the console showed.
     const require = createRequire(`${process.env.CLIENTS_NODE_MODULES}/`);
     const sdk = require('aliyun-api-gateway');

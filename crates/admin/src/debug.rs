@@ -81,6 +81,12 @@ pub(crate) async fn debug(
     State(s): State<AppState>,
     JsonBody(req): JsonBody<DebugRequest>,
 ) -> ApiResult<Json<DebugResponse>> {
+    Ok(Json(run_debug(&s, req).await?))
+}
+
+/// Runs one request through the gateway's pipeline and returns its trace: `POST /v1/debug`
+/// and the console's debug form.
+pub(crate) async fn run_debug(s: &AppState, req: DebugRequest) -> ApiResult<DebugResponse> {
     let Some(gateway) = s.gateway.clone() else {
         return Err(ApiError::Conflict(
             "online debugging needs the gateway, and this admin API runs without one".into(),
@@ -88,7 +94,7 @@ pub(crate) async fn debug(
     };
     let group = s.store.get_group(&req.group_id).await?;
     let api = match &req.api_id {
-        Some(id) => Some(served_api(&s, &group.id, id, &req.environment).await?),
+        Some(id) => Some(served_api(s, &group.id, id, &req.environment).await?),
         None => None,
     };
     let method = match (&req.method, &api) {
@@ -142,7 +148,7 @@ pub(crate) async fn debug(
                 .map_or(AuthType::App, |a| a.spec.auth.auth_type);
             Some(
                 sign(
-                    &s,
+                    s,
                     app,
                     scheme,
                     &method,
@@ -177,7 +183,7 @@ pub(crate) async fn debug(
         })
     });
     let trace = gateway.debug(request, https).await;
-    Ok(Json(DebugResponse { signed, trace }))
+    Ok(DebugResponse { signed, trace })
 }
 
 /// The API as its environment serves it: the active deployment, or the draft when unpublished.

@@ -6,6 +6,7 @@
 
 mod apis;
 mod apps;
+mod debug;
 mod diff;
 mod frame;
 mod pages;
@@ -68,6 +69,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/console/groups/{id}/apis/{api}/authorize",
             post(apis::authorize),
+        )
+        .route(
+            "/console/groups/{id}/apis/{api}/debug",
+            get(debug::form).post(debug::send),
         )
         .route(
             "/console/upstreams",
