@@ -262,9 +262,9 @@ function asJson(body) {
 }
 
 /** A private backend on loopback: answers every request with what it received, as JSON. */
-async function startBackend() {
+async function startBackend(name = 'backend') {
   const server = http.createServer((req, res) => {
-    const body = JSON.stringify({ path: req.url, method: req.method });
+    const body = JSON.stringify({ path: req.url, method: req.method, name });
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   });
@@ -435,4 +435,76 @@ test('upstreams: targets and Host on a form, every other field kept, the whole d
   await page.locator('#json-error').waitFor();
   await shot(page, 'upstream');
   await context.close();
+});
+
+/** A GET through the gateway, with the Host and headers a browser's fetch may not set. */
+function gatewayGet(pylon, host, route, headers = {}) {
+  const [hostname, port] = pylon.gateway.split(':');
+  return new Promise((resolve, reject) => {
+    const req = http.request({ hostname, port, path: route, headers: { host, ...headers } }, (res) => {
+      let text = '';
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('backend services: a definition per environment; a change or a delete that touches published APIs is confirmed first', async () => {
+  const a = await startBackend('a');
+  const b = await startBackend('b');
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  try {
+    await signIn(page, pylon);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Backend services', exact: true }).click();
+    await page.getByLabel('Name', { exact: true }).fill('orders-svc');
+    await page.getByLabel('Type (fixed once created)', { exact: true }).selectOption('http');
+    await page.getByRole('button', { name: 'Create backend service', exact: true }).click();
+    await page.waitForURL(/\/console\/backends\/[0-9a-f]{16}$/);
+    const backendId = page.url().split('/').pop();
+    const editor = page.getByLabel('Definition in TEST (JSON; none yet)', { exact: true });
+    await editor.fill(JSON.stringify({ type: 'http', url: a.url }));
+    await page.getByRole('button', { name: 'Save definition', exact: true }).click();
+    await page.getByText('Saved the TEST definition').waitFor();
+
+    // An API on the service, published in TEST (through the REST API).
+    const group = (await rest(pylon, 'POST', '/v1/groups', { name: 'bs' })).json;
+    const api = (await rest(pylon, 'POST', `/v1/groups/${group.id}/apis`, {
+      name: 'orders', auth: { type: 'none' }, request: { method: 'GET', path: '/orders' },
+      backend: { service: { backend_id: backendId }, path: '/o' },
+    })).json;
+    assert.equal((await rest(pylon, 'POST', `/v1/groups/${group.id}/apis/${api.id}/publish`, { environment: 'TEST' })).status, 201);
+    const host = `${group.id}.localhost`;
+    const call = () => gatewayGet(pylon, host, '/orders', { 'x-ca-stage': 'TEST' });
+    assert.equal(JSON.parse((await call()).text).name, 'a');
+
+    // Changing TEST names the API first; confirmed, the next call goes to the new backend.
+    await page.reload();
+    await page.getByText('Published APIs using this definition: orders.').waitFor();
+    await page.getByLabel('Definition in TEST (JSON)', { exact: true }).fill(JSON.stringify({ type: 'http', url: b.url }));
+    await page.getByRole('button', { name: 'Save definition', exact: true }).click();
+    await page.locator('#affected').waitFor();
+    assert.equal(await page.locator('#affected').textContent(), 'orders');
+    assert.equal(JSON.parse((await call()).text).name, 'a', 'nothing changed before the confirmation');
+    await shot(page, 'backend-confirm');
+    await page.getByRole('button', { name: 'Confirm the change', exact: true }).click();
+    await page.getByText('Saved the TEST definition').waitFor();
+    assert.equal(JSON.parse((await call()).text).name, 'b');
+
+    // Deleting it names the API, then unpublishes it in TEST.
+    await page.getByRole('button', { name: 'Delete the TEST definition', exact: true }).click();
+    await page.locator('#affected').waitFor();
+    await page.getByRole('button', { name: 'Delete and unpublish', exact: true }).click();
+    await page.getByText('Deleted the TEST definition and unpublished orders').waitFor();
+    const served = (await rest(pylon, 'GET', `/v1/groups/${group.id}/apis/${api.id}/deployments?environment=TEST`)).json;
+    assert.ok(served.every((d) => !d.active), 'no longer published in TEST');
+    assert.notEqual((await call()).status, 200);
+    await shot(page, 'backend');
+  } finally {
+    await context.close();
+    a.close();
+    b.close();
+  }
 });

@@ -28,6 +28,11 @@ pub(crate) async fn create(
     State(s): State<AppState>,
     JsonBody(spec): JsonBody<BackendSpec>,
 ) -> ApiResult<(StatusCode, Json<Backend>)> {
+    Ok((StatusCode::CREATED, Json(create_backend(&s, spec).await?)))
+}
+
+/// Creates a backend service: the REST API's and the console's.
+pub(crate) async fn create_backend(s: &AppState, spec: BackendSpec) -> ApiResult<Backend> {
     spec.validate()?;
     let now = now_ms();
     let backend = Backend {
@@ -38,7 +43,7 @@ pub(crate) async fn create(
     };
     s.store.create_backend(&backend).await?;
     s.changed().await?;
-    Ok((StatusCode::CREATED, Json(backend)))
+    Ok(backend)
 }
 
 #[utoipa::path(get, path = "/v1/backends/{id}", tag = "backends",
@@ -124,8 +129,20 @@ pub(crate) async fn put_definition(
     Path((id, environment)): Path<(String, String)>,
     JsonBody(definition): JsonBody<BackendDefinition>,
 ) -> ApiResult<Json<BackendEnvironment>> {
-    let backend = s.store.get_backend(&id).await?;
-    let env = s.store.get_environment(&environment).await?;
+    Ok(Json(
+        put_backend_definition(&s, &id, &environment, definition).await?,
+    ))
+}
+
+/// Sets a backend service's definition in one environment: the REST API's and the console's.
+pub(crate) async fn put_backend_definition(
+    s: &AppState,
+    id: &str,
+    environment: &str,
+    definition: BackendDefinition,
+) -> ApiResult<BackendEnvironment> {
+    let backend = s.store.get_backend(id).await?;
+    let env = s.store.get_environment(environment).await?;
     if definition.kind() != backend.spec.kind {
         return Err(ApiError::invalid(
             "type",
@@ -156,7 +173,7 @@ pub(crate) async fn put_definition(
     };
     s.store.put_backend_definition(&record).await?;
     s.changed().await?;
-    Ok(Json(record))
+    Ok(record)
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -183,9 +200,23 @@ pub(crate) async fn delete_definition(
     Path((id, environment)): Path<(String, String)>,
     QueryArgs(args): QueryArgs<ConfirmArgs>,
 ) -> ApiResult<Json<DefinitionDeleted>> {
-    let backend = s.store.get_backend(&id).await?;
-    let env = s.store.get_environment(&environment).await?;
-    s.store.get_backend_definition(&id, &env.name).await?;
+    Ok(Json(
+        delete_backend_definition(&s, &id, &environment, args.confirm).await?,
+    ))
+}
+
+/// Removes a backend service's definition in one environment, unpublishing the APIs that use
+/// it there; refused (`ConfirmationRequired`, naming them) unless `confirm`. The REST API's
+/// and the console's.
+pub(crate) async fn delete_backend_definition(
+    s: &AppState,
+    id: &str,
+    environment: &str,
+    confirm: bool,
+) -> ApiResult<DefinitionDeleted> {
+    let backend = s.store.get_backend(id).await?;
+    let env = s.store.get_environment(environment).await?;
+    s.store.get_backend_definition(id, &env.name).await?;
     let affected: Vec<ApiRef> = s
         .store
         .apis_served_by_backend(&backend.id, &env.name)
@@ -193,7 +224,7 @@ pub(crate) async fn delete_definition(
         .into_iter()
         .map(|(id, name)| ApiRef { id, name })
         .collect();
-    if !affected.is_empty() && !args.confirm {
+    if !affected.is_empty() && !confirm {
         let names: Vec<&str> = affected.iter().map(|a| a.name.as_str()).collect();
         let request = "?confirm=true".to_string();
         return Err(ApiError::ConfirmationRequired {
@@ -213,9 +244,9 @@ pub(crate) async fn delete_definition(
         .delete_backend_definition(&backend.id, &env.name, &ids)
         .await?;
     s.changed().await?;
-    Ok(Json(DefinitionDeleted {
+    Ok(DefinitionDeleted {
         unpublished: affected,
-    }))
+    })
 }
 
 pub(crate) fn kind_name(spec: &BackendSpec) -> String {

@@ -6,6 +6,7 @@
 
 mod apis;
 mod apps;
+mod backends;
 mod debug;
 mod diff;
 mod frame;
@@ -83,6 +84,19 @@ pub(crate) fn routes() -> Router<AppState> {
             get(upstreams::upstream).post(upstreams::update),
         )
         .route("/console/upstreams/{id}/json", post(upstreams::update_json))
+        .route(
+            "/console/backends",
+            get(backends::backends).post(backends::create),
+        )
+        .route("/console/backends/{id}", get(backends::backend))
+        .route(
+            "/console/backends/{id}/environments/{env}",
+            post(backends::save),
+        )
+        .route(
+            "/console/backends/{id}/environments/{env}/delete",
+            post(backends::delete),
+        )
         .route("/console/apps", get(apps::apps).post(apps::create))
         .route("/console/apps/{id}", get(apps::app))
         .route("/console/apps/{id}/keys", post(apps::add_key))
