@@ -508,3 +508,52 @@ test('backend services: a definition per environment; a change or a delete that 
     b.close();
   }
 });
+
+test('a group\'s stage variables, its APIs searched and paged, and an API\'s draft edited as JSON', async () => {
+  const group = (await rest(pylon, 'POST', '/v1/groups', { name: 'many-apis' })).json;
+  for (let i = 0; i < 55; i += 1) {
+    const r = await rest(pylon, 'POST', `/v1/groups/${group.id}/apis`, {
+      name: `api-${String(i).padStart(2, '0')}`, auth: { type: 'none' },
+      request: { method: 'GET', path: `/a${i}` },
+      backend: { service: { inline: { type: 'mock', body: `${i}` } }, path: '/' },
+    });
+    assert.equal(r.status, 201);
+  }
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, pylon);
+  await page.goto(`${pylon.admin}/console/groups/${group.id}`);
+  assert.equal(await page.locator('#apis tbody tr').count(), 50);
+  assert.match(await page.locator('#api-list .pages').textContent(), /55 APIs, page 1 of 2/);
+  await page.getByLabel('Search APIs', { exact: true }).pressSequentially('api-5');
+  await page.waitForFunction(() => document.querySelectorAll('#apis tbody tr').length === 5);
+
+  // Stage variables: saved, then refused in the API's words.
+  await page.getByLabel('TEST (name=value a line)', { exact: true }).fill('host=10.0.0.1:80\nver=v2');
+  await page.getByRole('button', { name: 'Save the TEST stage variables', exact: true }).click();
+  await page.waitForURL(/#variables-TEST$/);
+  const vars = (await rest(pylon, 'GET', `/v1/groups/${group.id}/stage-variables/TEST`)).json;
+  assert.deepEqual(vars.variables, { host: '10.0.0.1:80', ver: 'v2' });
+  await page.getByLabel('PRE (name=value a line)', { exact: true }).fill('bad name=x');
+  await page.getByRole('button', { name: 'Save the PRE stage variables', exact: true }).click();
+  await page.locator('#domain-error').waitFor();
+
+  // The draft's JSON editor: a field no form shows (a constant parameter) is kept.
+  const apis = (await rest(pylon, 'GET', `/v1/groups/${group.id}/apis`)).json;
+  const first = apis.find((a) => a.name === 'api-00');
+  await page.goto(`${pylon.admin}/console/groups/${group.id}/apis/${first.id}`);
+  const editor = page.getByLabel('API definition (JSON)', { exact: true });
+  const doc = JSON.parse(await editor.inputValue());
+  doc.constant_parameters = [{ name: 'X-Source', location: 'header', value: 'console' }];
+  await editor.fill(JSON.stringify(doc, null, 2));
+  await page.getByRole('button', { name: 'Save draft', exact: true }).click();
+  await page.getByText('Saved the draft: publish it to serve it').waitFor();
+  const saved = (await rest(pylon, 'GET', `/v1/groups/${group.id}/apis/${first.id}`)).json;
+  assert.deepEqual(saved.constant_parameters.map((c) => c.value), ['console']);
+  doc.request.path = 'no-slash';
+  await page.getByLabel('API definition (JSON)', { exact: true }).fill(JSON.stringify(doc));
+  await page.getByRole('button', { name: 'Save draft', exact: true }).click();
+  await page.locator('#draft-error').waitFor();
+  assert.match(await page.locator('#draft-error').textContent(), /request.path/);
+  await context.close();
+});

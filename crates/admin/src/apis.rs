@@ -115,13 +115,23 @@ pub(crate) async fn update(
     Path((group_id, api_id)): Path<(String, String)>,
     JsonBody(spec): JsonBody<ApiSpec>,
 ) -> ApiResult<Json<Api>> {
-    let mut api = load_api(&s, &group_id, &api_id).await?;
-    validate(&s, &spec).await?;
+    Ok(Json(update_api(&s, &group_id, &api_id, spec).await?))
+}
+
+/// Replaces an API's draft: the REST API's and the console's.
+pub(crate) async fn update_api(
+    s: &AppState,
+    group_id: &str,
+    api_id: &str,
+    spec: ApiSpec,
+) -> ApiResult<Api> {
+    let mut api = load_api(s, group_id, api_id).await?;
+    validate(s, &spec).await?;
     api.spec = spec;
     api.updated_at = now_ms();
     // The API stays in its group, so only the draft changes: nothing to wait for.
     s.store.update_api(&api).await?;
-    Ok(Json(api))
+    Ok(api)
 }
 
 #[utoipa::path(delete, path = "/v1/groups/{group_id}/apis/{api_id}", tag = "apis",

@@ -44,12 +44,24 @@ pub(crate) async fn put(
     Path((group_id, environment)): Path<(String, String)>,
     JsonBody(req): JsonBody<StageVariablesRequest>,
 ) -> ApiResult<Json<StageVariables>> {
+    Ok(Json(
+        put_stage_variables(&s, group_id, &environment, req).await?,
+    ))
+}
+
+/// Replaces a group's stage variables in one environment: the REST API's and the console's.
+pub(crate) async fn put_stage_variables(
+    s: &AppState,
+    group_id: String,
+    environment: &str,
+    req: StageVariablesRequest,
+) -> ApiResult<StageVariables> {
     for (name, value) in &req.variables {
         validate_stage_variable_name(name)?;
         validate_stage_variable_value(name, value)?;
     }
     s.store.get_group(&group_id).await?;
-    let env = s.store.get_environment(&environment).await?;
+    let env = s.store.get_environment(environment).await?;
     let sv = StageVariables {
         group_id,
         environment: env.name,
@@ -57,5 +69,5 @@ pub(crate) async fn put(
     };
     s.store.put_stage_variables(&sv).await?;
     s.changed().await?;
-    Ok(Json(sv))
+    Ok(sv)
 }

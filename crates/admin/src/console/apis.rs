@@ -353,6 +353,8 @@ struct ApiPage {
     diff_env: Option<String>,
     diff: Vec<DiffLine>,
     draft_json: String,
+    /// Why the draft typed in the editor was refused.
+    draft_error: Option<String>,
     message: Option<String>,
 }
 
@@ -381,6 +383,23 @@ async fn api_page(
     q: ApiQuery,
     status: StatusCode,
 ) -> Response {
+    editor_page(s, signed, gid, aid, q, status, None).await
+}
+
+/// The API's page; `typed`: a draft the editor refused, shown again with why.
+async fn editor_page(
+    s: &Console,
+    signed: SignedIn,
+    gid: &str,
+    aid: &str,
+    q: ApiQuery,
+    status: StatusCode,
+    typed: Option<(String, String)>,
+) -> Response {
+    let (draft_typed, draft_error) = match typed {
+        Some((json, why)) => (Some(json), Some(why)),
+        None => (None, None),
+    };
     let api = match load_api(s, gid, aid).await {
         Ok(api) => api,
         Err(e) => return failed(&e, &signed.csrf),
@@ -452,7 +471,8 @@ async fn api_page(
         apps: apps.into_iter().map(|a| (a.id, a.spec.name)).collect(),
         diff_env,
         diff: diff_lines,
-        draft_json,
+        draft_json: draft_typed.unwrap_or(draft_json),
+        draft_error,
         message: q.done,
     };
     render(status, &page)
@@ -649,5 +669,43 @@ mod tests {
         assert!(spec.validate().is_ok(), "{:?}", spec.validate());
         assert_eq!(step_of("request.path"), (2, "path"));
         assert_eq!(step_of("backend.service.inline.url"), (3, "url"));
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DraftForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    json: String,
+}
+
+/// The draft's whole definition from the editor: every field, the ones the wizard does not
+/// ask for included (`PUT .../apis/{id}`'s own service function).
+pub(crate) async fn save_draft(
+    s: Console,
+    signed: SignedIn,
+    Path((gid, aid)): Path<(String, String)>,
+    Form(f): Form<DraftForm>,
+) -> Response {
+    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
+        return refused;
+    }
+    let saved = match serde_json::from_str::<ApiSpec>(&f.json) {
+        Ok(spec) => crate::apis::update_api(&s, &gid, &aid, spec).await,
+        Err(e) => Err(ApiError::BadRequest(format!("not an API definition: {e}"))),
+    };
+    match saved {
+        Ok(_) => done(&gid, &aid, "Saved the draft: publish it to serve it"),
+        Err(e @ (ApiError::Validation(_) | ApiError::BadRequest(_) | ApiError::Conflict(_))) => {
+            let status = e.status();
+            let why = match &e {
+                ApiError::Validation(v) => format!("{}: {}", v.field, v.message),
+                other => other.to_string(),
+            };
+            let q = ApiQuery::default();
+            editor_page(&s, signed, &gid, &aid, q, status, Some((f.json, why))).await
+        }
+        Err(e) => failed(&e, &signed.csrf),
     }
 }

@@ -51,6 +51,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/groups/{id}", get(pages::group))
         .route("/console/groups/{id}/domains", post(pages::bind_domain))
         .route(
+            "/console/groups/{id}/stage-variables/{env}",
+            post(pages::save_stage_variables),
+        )
+        .route(
             "/console/groups/{id}/apis/new",
             get(apis::new_api).post(apis::wizard_step),
         )
@@ -70,6 +74,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/console/groups/{id}/apis/{api}/authorize",
             post(apis::authorize),
+        )
+        .route(
+            "/console/groups/{id}/apis/{api}/draft",
+            post(apis::save_draft),
         )
         .route(
             "/console/groups/{id}/apis/{api}/debug",

@@ -342,7 +342,8 @@ struct DomainRow {
 
 struct StageVariablesRow {
     environment: String,
-    variables: BTreeMap<String, String>,
+    /// `name=value` a line, for the editor.
+    text: String,
 }
 
 struct ApiRow {
@@ -358,6 +359,8 @@ struct ApiRow {
 #[template(path = "console/group.html")]
 struct GroupPage {
     csrf: Option<String>,
+    /// The API list's search and page.
+    pager: Pager,
     /// Why binding a domain was refused.
     domain_error: Option<String>,
     environment_names: Vec<String>,
@@ -371,14 +374,20 @@ struct GroupPage {
     stage_variables: Vec<StageVariablesRow>,
 }
 
-pub(crate) async fn group(s: Console, signed: SignedIn, Path(id): Path<String>) -> Response {
-    group_page(&s, signed, &id, None, StatusCode::OK).await
+pub(crate) async fn group(
+    s: Console,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    group_page(&s, signed, &id, q, None, StatusCode::OK).await
 }
 
 async fn group_page(
     s: &Console,
     signed: SignedIn,
     id: &str,
+    q: ListQuery,
     domain_error: Option<String>,
     status: StatusCode,
 ) -> Response {
@@ -390,10 +399,16 @@ async fn group_page(
         Ok(e) => e,
         Err(e) => return failed(&e.into(), &signed.csrf),
     };
-    let apis = match s.store.list_apis(&group.id).await {
+    let all = match s.store.list_apis(&group.id).await {
         Ok(apis) => apis,
         Err(e) => return failed(&e.into(), &signed.csrf),
     };
+    // Searched and paged before the versions are read: one page's worth of lookups.
+    let (apis, pager) = paginate(all, "", &q.q, q.page, |a, q| {
+        a.spec.name.to_lowercase().contains(q)
+            || a.spec.request.path.to_lowercase().contains(q)
+            || a.id.contains(q)
+    });
     let mut api_rows = Vec::with_capacity(apis.len());
     for api in apis {
         let history = match s.store.list_deployments(&api.id, None).await {
@@ -428,9 +443,14 @@ async fn group_page(
             Ok(v) => v.variables,
             Err(e) => return failed(&e.into(), &signed.csrf),
         };
+        let text = variables
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("\n");
         stage_variables.push(StageVariablesRow {
             environment: e.name,
-            variables,
+            text,
         });
     }
     let view = GroupView::new(group, &s.config.base_domain);
@@ -438,6 +458,7 @@ async fn group_page(
         status,
         &GroupPage {
             csrf: Some(signed.csrf),
+            pager,
             domain_error,
             environment_names,
             apis: api_rows,
@@ -512,7 +533,60 @@ pub(crate) async fn bind_domain(
     match crate::domains::bind_domain(&s, &id, req).await {
         Ok(_) => Redirect::to(&format!("/console/groups/{id}")).into_response(),
         Err(e @ (ApiError::Validation(_) | ApiError::Conflict(_))) => {
-            group_page(&s, signed, &id, Some(e.to_string()), e.status()).await
+            let q = ListQuery::default();
+            group_page(&s, signed, &id, q, Some(e.to_string()), e.status()).await
+        }
+        Err(e) => failed(&e, &signed.csrf),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct VariablesForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    /// `name=value` a line.
+    #[serde(default)]
+    variables: String,
+}
+
+/// `PUT /v1/groups/{id}/stage-variables/{env}` from the group's page.
+pub(crate) async fn save_stage_variables(
+    s: Console,
+    signed: SignedIn,
+    Path((id, env)): Path<(String, String)>,
+    Form(f): Form<VariablesForm>,
+) -> Response {
+    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
+        return refused;
+    }
+    let mut variables = BTreeMap::new();
+    for line in f.variables.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        match line.split_once('=') {
+            Some((k, v)) => {
+                variables.insert(k.trim().to_string(), v.trim().to_string());
+            }
+            None => {
+                let why = format!("{env}: `{line}` is not written name=value");
+                let q = ListQuery::default();
+                return group_page(
+                    &s,
+                    signed,
+                    &id,
+                    q,
+                    Some(why),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await;
+            }
+        }
+    }
+    let req = crate::stage_variables::StageVariablesRequest { variables };
+    match crate::stage_variables::put_stage_variables(&s, id.clone(), &env, req).await {
+        Ok(_) => Redirect::to(&format!("/console/groups/{id}#variables-{env}")).into_response(),
+        Err(e @ (ApiError::Validation(_) | ApiError::NotFound(_))) => {
+            let why = format!("{env}: {e}");
+            let q = ListQuery::default();
+            group_page(&s, signed, &id, q, Some(why), e.status()).await
         }
         Err(e) => failed(&e, &signed.csrf),
     }
