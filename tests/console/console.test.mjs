@@ -557,3 +557,24 @@ test('a group\'s stage variables, its APIs searched and paged, and an API\'s dra
   assert.match(await page.locator('#draft-error').textContent(), /request.path/);
   await context.close();
 });
+
+test('policies, certificates and functions each have a page that lists them', async () => {
+  const policy = await rest(pylon, 'POST', '/v1/policies', {
+    name: 'web-cors', kind: 'cors', config: { allow_origins: ['https://shop.example.com'] },
+  });
+  assert.equal(policy.status, 201);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, pylon);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Policies', exact: true }).click();
+  await page.getByRole('cell', { name: 'web-cors', exact: true }).waitFor();
+  assert.match(await page.locator('#resource-list').textContent(), /cors/);
+  await page.getByText('Definition of web-cors').click();
+  assert.match(await page.locator('#resource-list pre').first().textContent(), /shop\.example\.com/);
+  await shot(page, 'policies');
+  for (const [link, heading] of [['Certificates', 'Certificates'], ['Functions', 'Hosted functions']]) {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: link, exact: true }).click();
+    assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), heading);
+  }
+  await context.close();
+});

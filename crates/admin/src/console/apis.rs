@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::diff::{DiffLine, diff};
-use super::frame::{Console, SignedIn, date, render};
+use super::frame::{Console, SignedIn, date, query_escape, render};
 use super::pages::failed;
 use crate::apis::{create_api, load_api};
 use crate::authorizations::grant_authorization;
@@ -492,16 +492,7 @@ pub(crate) struct EnvForm {
 
 /// Back to the API's page, saying what was done.
 fn done(gid: &str, aid: &str, what: &str) -> Response {
-    let what: String = what
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
+    let what = query_escape(what);
     Redirect::to(&format!("/console/groups/{gid}/apis/{aid}?done={what}")).into_response()
 }
 

@@ -12,7 +12,7 @@ use http::StatusCode;
 use pylon_model::{BackendDefinition, BackendKind, BackendSpec};
 use serde::Deserialize;
 
-use super::frame::{Console, Pager, SignedIn, date, paginate, render};
+use super::frame::{Console, Pager, SignedIn, date, paginate, query_escape, render};
 use super::pages::{ListQuery, failed};
 use crate::backends::{
     create_backend, delete_backend_definition, kind_name, put_backend_definition,
@@ -240,17 +240,9 @@ pub(crate) struct DefinitionForm {
     confirm: String,
 }
 
+/// Back to the environment's tab, saying what was done.
 fn back(id: &str, env: &str, done: &str) -> Response {
-    let done: String = done
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
+    let done = query_escape(done);
     Redirect::to(&format!("/console/backends/{id}?env={env}&done={done}")).into_response()
 }
 

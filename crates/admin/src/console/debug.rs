@@ -13,7 +13,7 @@ use http::StatusCode;
 use pylon_gateway::DebugTrace;
 use pylon_model::{Api, Location};
 
-use super::frame::{Console, SignedIn, render};
+use super::frame::{Console, SignedIn, query_escape, render};
 use super::pages::failed;
 use crate::apis::load_api;
 use crate::debug::{DebugRequest, run_debug};
@@ -196,18 +196,7 @@ fn request(api: &Api, gid: &str, fields: &Fields) -> DebugRequest {
 }
 
 fn form_urlencoded_pair(name: &str, value: &str) -> String {
-    let enc = |t: &str| {
-        t.bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect::<String>()
-    };
-    format!("{}={}", enc(name), enc(value))
+    format!("{}={}", query_escape(name), query_escape(value))
 }
 
 pub(crate) async fn send(

@@ -146,8 +146,8 @@ pub(crate) fn paginate<T>(
     (rows, pager)
 }
 
-/// A search term in a query string.
-fn query_escape(text: &str) -> String {
+/// A value in a query string or a form (unreserved characters kept, the rest %-escaped).
+pub(crate) fn query_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

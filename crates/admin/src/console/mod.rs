@@ -11,6 +11,7 @@ mod debug;
 mod diff;
 mod frame;
 mod pages;
+mod resources;
 mod session;
 mod upstreams;
 
@@ -105,6 +106,9 @@ pub(crate) fn routes() -> Router<AppState> {
             "/console/backends/{id}/environments/{env}/delete",
             post(backends::delete),
         )
+        .route("/console/policies", get(resources::policies))
+        .route("/console/certificates", get(resources::certificates))
+        .route("/console/functions", get(resources::functions))
         .route("/console/apps", get(apps::apps).post(apps::create))
         .route("/console/apps/{id}", get(apps::app))
         .route("/console/apps/{id}/keys", post(apps::add_key))
