@@ -385,6 +385,16 @@ test("Alibaba's tutorial, all in the console, then a call with the official Node
     assert.equal(asJson(await client.get(`http://${pylon.gateway}/hello`)).path, '/private');
     await shot(page, 'api-rolled-back');
 
+    // The home page counts the API's traffic from Pylon's own metrics.
+    await page.goto(`${pylon.admin}/console`);
+    const row = page.locator('#traffic tbody tr', { hasText: 'hello' });
+    await row.waitFor();
+    assert.match(await row.textContent(), /tutorial/);
+    const requests = Number(await row.locator('td').nth(3).textContent());
+    assert.ok(requests >= 3, `the SDK's calls are counted: ${requests}`);
+    await shot(page, 'home');
+    await page.goto(apiUrl);
+
     // Unpublish: the API is gone from RELEASE.
     await page.getByRole('button', { name: 'Unpublish from RELEASE', exact: true }).click();
     await page.getByText('Unpublished from RELEASE').waitFor();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use pylon_store::Store;
 
-use crate::console::Sessions;
+use crate::console::{Sampler, Sessions};
 use crate::error::ApiResult;
 use crate::follow::{self, OnChange};
 
@@ -34,6 +34,8 @@ pub(crate) struct AppState {
     pub(crate) gateway: Option<Arc<pylon_gateway::Gateway>>,
     /// Signed-in console browsers.
     pub(crate) sessions: Arc<Sessions>,
+    /// The traffic counters the console's home page last read, for rates.
+    pub(crate) traffic: Arc<Sampler>,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
             applied: follow::spawn(store.clone(), on_change),
             store,
             sessions: Arc::new(Sessions::new(config.console_session_ttl)),
+            traffic: Arc::default(),
             config: Arc::new(config),
             gateway,
         }

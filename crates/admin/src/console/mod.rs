@@ -13,6 +13,7 @@ mod frame;
 mod pages;
 mod resources;
 mod session;
+mod traffic;
 mod upstreams;
 
 use std::time::Duration;
@@ -27,6 +28,7 @@ use http::header::{
 };
 
 pub(crate) use self::session::Sessions;
+pub(crate) use self::traffic::Sampler;
 use crate::AppState;
 
 /// How long a console session lasts when `pylon serve` is not told otherwise.

@@ -124,6 +124,16 @@ struct EnvironmentRow {
     published: usize,
 }
 
+struct TrafficRow {
+    group: String,
+    api: String,
+    environment: String,
+    requests: u64,
+    errors: u64,
+    /// Requests and errors a second since the page was last viewed, when it was.
+    rates: Option<(String, String)>,
+}
+
 #[derive(Template)]
 #[template(path = "console/home.html")]
 struct HomePage {
@@ -131,6 +141,8 @@ struct HomePage {
     groups: usize,
     apis: usize,
     environments: Vec<EnvironmentRow>,
+    /// `None` when this admin API runs without a gateway.
+    traffic: Option<Vec<TrafficRow>>,
 }
 
 pub(crate) async fn home(s: Console, signed: SignedIn) -> Response {
@@ -159,10 +171,53 @@ pub(crate) async fn home(s: Console, signed: SignedIn) -> Response {
             published: published.get(&e.name).copied().unwrap_or(0),
         })
         .collect();
+    let names: BTreeMap<&str, &str> = snapshot
+        .groups
+        .iter()
+        .map(|g| (g.id.as_str(), g.name.as_str()))
+        .collect();
+    let traffic =
+        s.gateway.as_ref().map(|gateway| {
+            let now = super::traffic::parse(&gateway.metrics());
+            let previous = s.traffic.swap(now.clone());
+            let mut rows: Vec<TrafficRow> =
+                now.iter()
+                    .map(|(key, c)| {
+                        let rates = previous.as_ref().filter(|(secs, _)| *secs > 0.0).map(
+                            |(secs, before)| {
+                                let b = before.get(key).copied().unwrap_or_default();
+                                let per_second = |now: u64, then: u64| {
+                                    format!("{:.2}", now.saturating_sub(then) as f64 / secs)
+                                };
+                                (
+                                    per_second(c.requests, b.requests),
+                                    per_second(c.errors, b.errors),
+                                )
+                            },
+                        );
+                        TrafficRow {
+                            group: names
+                                .get(key.0.as_str())
+                                .copied()
+                                .unwrap_or(&key.0)
+                                .to_string(),
+                            api: key.1.clone(),
+                            environment: key.2.clone(),
+                            requests: c.requests,
+                            errors: c.errors,
+                            rates,
+                        }
+                    })
+                    .collect();
+            rows.sort_by_key(|r| std::cmp::Reverse(r.requests));
+            rows.truncate(50);
+            rows
+        });
     render(
         StatusCode::OK,
         &HomePage {
             csrf: Some(signed.csrf),
+            traffic,
             groups: snapshot.groups.len(),
             apis: total_apis.max(apis.len()),
             environments,
