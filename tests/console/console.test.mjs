@@ -392,6 +392,7 @@ test("Alibaba's tutorial, all in the console, then a call with the official Node
     assert.match(await row.textContent(), /tutorial/);
     const requests = Number(await row.locator('td').nth(3).textContent());
     assert.ok(requests >= 3, `the SDK's calls are counted: ${requests}`);
+    assert.equal(await page.title(), 'Home · Pylon console', 'the traffic table stays out of the title');
     await shot(page, 'home');
     await page.goto(apiUrl);
 
