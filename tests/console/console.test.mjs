@@ -264,7 +264,7 @@ function asJson(body) {
 /** A private backend on loopback: answers every request with what it received, as JSON. */
 async function startBackend(name = 'backend') {
   const server = http.createServer((req, res) => {
-    const body = JSON.stringify({ path: req.url, method: req.method, name });
+    const body = JSON.stringify({ path: req.url, method: req.method, name, headers: req.headers });
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   });
@@ -588,4 +588,176 @@ test('policies, certificates and functions each have a page that lists them', as
     assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), heading);
   }
   await context.close();
+});
+
+test('the wizard maps parameters, sends constant and system parameters and documents error codes; a draft edited in steps keeps what the form lacks', async () => {
+  const backend = await startBackend('mapped');
+  const group = (await rest(pylon, 'POST', '/v1/groups', { name: 'wizardry' })).json;
+  const bound = await rest(pylon, 'POST', `/v1/groups/${group.id}/domains`, { name: 'wizardry.example', environment: 'RELEASE' });
+  assert.equal(bound.status, 201);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  try {
+    await signIn(page, pylon);
+    await page.goto(`${pylon.admin}/console/groups/${group.id}/apis/new`);
+    await page.getByLabel('API name', { exact: true }).fill('item');
+    await page.getByLabel('Authentication', { exact: true }).selectOption('none');
+    await page.getByRole('button', { name: 'Next', exact: true }).click();
+    await page.getByLabel('Path', { exact: true }).fill('/items/{id}');
+    await page.getByLabel('Request mode', { exact: true }).selectOption('mapping');
+    await page.getByLabel('Parameter 1 name', { exact: true }).fill('id');
+    await page.getByLabel('Parameter 1 location', { exact: true }).selectOption('path');
+    await page.getByLabel('Parameter 1 required', { exact: true }).selectOption('yes');
+    await page.getByRole('button', { name: 'Another row', exact: true }).click();
+    await page.getByLabel('Parameter 2 name', { exact: true }).fill('q');
+    await page.getByRole('button', { name: 'Next', exact: true }).click();
+
+    await page.getByLabel('URL (HTTP type)', { exact: true }).fill(backend.url);
+    await page.getByLabel('Backend path', { exact: true }).fill('/stock/{id}');
+    await page.getByLabel('Backend name of q', { exact: true }).fill('X-Query');
+    await page.getByLabel('Backend location of q', { exact: true }).selectOption('header');
+    await page.getByLabel('Constant 1 name', { exact: true }).fill('X-Source');
+    await page.getByLabel('Constant 1 value', { exact: true }).fill('console');
+    await page.getByLabel('System parameter 1 value', { exact: true }).selectOption('client_ip');
+    await page.getByLabel('System parameter 1 backend name', { exact: true }).fill('X-Client-Ip');
+    await shot(page, 'api-wizard-3-mapping');
+    await page.getByRole('button', { name: 'Next', exact: true }).click();
+    await page.getByLabel('Error code 1', { exact: true }).fill('404');
+    await page.getByLabel('Error code 1 message', { exact: true }).fill('no such item');
+    await shot(page, 'api-wizard-4-error-codes');
+    await page.getByRole('button', { name: 'Create API', exact: true }).click();
+    await page.waitForURL(/\/apis\/[0-9a-f]{16}$/);
+    const apiId = new URL(page.url()).pathname.split('/').pop();
+    const apiPath = `/v1/groups/${group.id}/apis/${apiId}`;
+    const created = (await rest(pylon, 'GET', apiPath)).json;
+    assert.equal(created.request.mode, 'mapping');
+    assert.deepEqual(created.parameters.map((p) => [p.name, p.location, p.required, p.backend_name, p.backend_location]),
+      [['id', 'path', true, null, null], ['q', 'query', false, 'X-Query', 'header']]);
+    assert.deepEqual(created.response.error_codes, [{ code: '404', message: 'no such item', description: '' }]);
+
+    // Through the gateway: the mapping, the constant and the system parameter reach the backend.
+    assert.equal((await rest(pylon, 'POST', `${apiPath}/publish`, { environment: 'RELEASE' })).status, 201);
+    const call = await gatewayGet(pylon, 'wizardry.example', '/items/7?q=shoes');
+    assert.equal(call.status, 200, call.text);
+    const seen = JSON.parse(call.text);
+    assert.equal(seen.path, '/stock/7');
+    assert.equal(seen.headers['x-query'], 'shoes');
+    assert.equal(seen.headers['x-source'], 'console');
+    assert.equal(seen.headers['x-client-ip'], '127.0.0.1');
+
+    // Fields no step shows, set through the REST API, survive an edit in steps.
+    const { id: _i, group_id: _g, created_at: _c, updated_at: _u, ...spec } = created;
+    spec.parameters[0].constraints = { pattern: '[0-9]+' };
+    spec.parameters[1].description = 'what to look for';
+    spec.cors = { allow_origins: ['https://shop.example'] };
+    assert.equal((await rest(pylon, 'PUT', apiPath, spec)).status, 200);
+    await page.reload();
+    await page.getByRole('link', { name: 'Edit the draft in steps', exact: true }).click();
+    assert.equal(await page.getByLabel('API name', { exact: true }).inputValue(), 'item');
+    await page.getByRole('button', { name: 'Next', exact: true }).click();
+    assert.equal(await page.getByLabel('Parameter 2 name', { exact: true }).inputValue(), 'q');
+    await page.getByLabel('Path', { exact: true }).fill('items/{id}');
+    await page.getByRole('button', { name: 'Save the draft', exact: true }).click();
+    await page.locator('#path-error').waitFor();
+    assert.match(await page.locator('#path-error').textContent(), /\//, 'the API\'s own message, next to the path');
+    await page.getByLabel('Path', { exact: true }).fill('/items/{id}');
+    await page.getByLabel('Parameter 2 name', { exact: true }).fill('query');
+    await page.getByRole('button', { name: 'Next', exact: true }).click();
+    assert.equal(await page.getByLabel('Backend name of query', { exact: true }).inputValue(), 'X-Query');
+    await page.getByLabel('Constant 1 value', { exact: true }).fill('wizard');
+    await page.getByRole('button', { name: 'Save the draft', exact: true }).click();
+    await page.getByText('Saved the draft: publish it to serve it').waitFor();
+    await page.getByText('The draft has changes not published in RELEASE').waitFor();
+    const edited = (await rest(pylon, 'GET', apiPath)).json;
+    assert.equal(edited.parameters[0].constraints.pattern, '[0-9]+');
+    assert.deepEqual([edited.parameters[1].name, edited.parameters[1].description, edited.parameters[1].backend_name],
+      ['query', 'what to look for', 'X-Query']);
+    assert.deepEqual(edited.cors.allow_origins, ['https://shop.example']);
+    assert.equal(edited.constant_parameters[0].value, 'wizard');
+    assert.deepEqual(edited.response.error_codes.map((e) => e.code), ['404']);
+  } finally {
+    await context.close();
+    backend.close();
+  }
+});
+
+test('deletes ask first, are refused in the API\'s words while in use, and then go through', async () => {
+  const group = (await rest(pylon, 'POST', '/v1/groups', { name: 'doomed' })).json;
+  await rest(pylon, 'POST', `/v1/groups/${group.id}/domains`, { name: 'doomed.example', environment: 'TEST' });
+  const upstream = (await rest(pylon, 'POST', '/v1/upstreams', { name: 'doomed-vpc', targets: ['127.0.0.1:9'] })).json;
+  const api = (await rest(pylon, 'POST', `/v1/groups/${group.id}/apis`, {
+    name: 'doomed-api', auth: { type: 'app' }, request: { method: 'GET', path: '/d' },
+    backend: { service: { inline: { type: 'upstream', upstream: 'doomed-vpc' } }, path: '/' },
+  })).json;
+  const apiPath = `/v1/groups/${group.id}/apis/${api.id}`;
+  assert.equal((await rest(pylon, 'POST', `${apiPath}/publish`, { environment: 'TEST' })).status, 201);
+  const app = (await rest(pylon, 'POST', '/v1/apps', { name: 'doomed-app' })).json;
+  const grant = await rest(pylon, 'POST', '/v1/authorizations', { app_id: app.id, api_id: api.id, environment: 'TEST' });
+  assert.equal(grant.status, 201);
+  const service = (await rest(pylon, 'POST', '/v1/backends', { name: 'doomed-service', type: 'http' })).json;
+  assert.ok(upstream.id && api.id && app.id && service.id, 'everything to delete was created');
+
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  try {
+    await signIn(page, pylon);
+    // The group still holds an API: refused with the API's reason, and a way back.
+    await page.goto(`${pylon.admin}/console/groups/${group.id}`);
+    await page.getByText('Delete this group', { exact: true }).click();
+    await shot(page, 'group-delete-confirm');
+    await page.getByRole('button', { name: 'Delete group doomed', exact: true }).click();
+    assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Not deleted');
+    assert.match(await page.getByRole('alert').textContent(), /API/);
+    await page.getByRole('link', { name: 'Back', exact: true }).click();
+    assert.equal(new URL(page.url()).pathname, `/console/groups/${group.id}`);
+
+    // Unbind the domain.
+    await page.getByText('Unbind doomed.example', { exact: true }).click();
+    await page.getByRole('button', { name: 'Unbind doomed.example now', exact: true }).click();
+    await page.waitForURL(`${pylon.admin}/console/groups/${group.id}`);
+    assert.deepEqual((await rest(pylon, 'GET', `/v1/groups/${group.id}/domains`)).json, []);
+
+    // The upstream is in use.
+    await page.goto(`${pylon.admin}/console/upstreams/${upstream.id}`);
+    await page.getByText('Delete this upstream', { exact: true }).click();
+    await page.getByRole('button', { name: 'Delete upstream doomed-vpc', exact: true }).click();
+    assert.match(await page.getByRole('alert').textContent(), /still used/);
+
+    // Revoke the app's authorization, on the app's page (names, not ids).
+    await page.goto(`${pylon.admin}/console/apps/${app.id}`);
+    assert.match(await page.locator('#grants').textContent(), /doomed-api/);
+    await page.getByText('Revoke doomed-api in TEST', { exact: true }).click();
+    await page.getByRole('button', { name: 'Revoke doomed-api in TEST now', exact: true }).click();
+    await page.getByText('Not authorized for any API yet.').waitFor();
+    assert.deepEqual((await rest(pylon, 'GET', `/v1/authorizations?app_id=${app.id}`)).json, []);
+
+    // A published API is refused; unpublished, it goes.
+    await page.goto(`${pylon.admin}/console/groups/${group.id}/apis/${api.id}`);
+    await page.getByText('Delete this API', { exact: true }).click();
+    await page.getByRole('button', { name: 'Delete API doomed-api', exact: true }).click();
+    assert.match(await page.getByRole('alert').textContent(), /TEST/);
+    await page.getByRole('link', { name: 'Back', exact: true }).click();
+    await page.getByRole('button', { name: 'Unpublish from TEST', exact: true }).click();
+    await page.getByText('Unpublished from TEST').waitFor();
+    await page.getByText('Delete this API', { exact: true }).click();
+    await page.getByRole('button', { name: 'Delete API doomed-api', exact: true }).click();
+    await page.waitForURL(`${pylon.admin}/console/groups/${group.id}`);
+    assert.equal((await rest(pylon, 'GET', apiPath)).status, 404);
+
+    // Now the group, the upstream, the app and the backend service go.
+    for (const [url, summary, button, rest_path] of [
+      [`/console/groups/${group.id}`, 'Delete this group', 'Delete group doomed', `/v1/groups/${group.id}`],
+      [`/console/upstreams/${upstream.id}`, 'Delete this upstream', 'Delete upstream doomed-vpc', `/v1/upstreams/${upstream.id}`],
+      [`/console/apps/${app.id}`, 'Delete this app', 'Delete app doomed-app', `/v1/apps/${app.id}`],
+      [`/console/backends/${service.id}`, 'Delete this backend service', 'Delete backend service doomed-service', `/v1/backends/${service.id}`],
+    ]) {
+      await page.goto(`${pylon.admin}${url}`);
+      await page.getByText(summary, { exact: true }).click();
+      await page.getByRole('button', { name: button, exact: true }).click();
+      await page.waitForURL((u) => u.pathname === url.split('/').slice(0, 3).join('/'));
+      assert.equal((await rest(pylon, 'GET', rest_path)).status, 404, `${rest_path} is gone`);
+    }
+  } finally {
+    await context.close();
+  }
 });

@@ -1,11 +1,11 @@
 //! API drafts: the definitions users edit, published as deployments.
 
-use pylon_model::{Api, BackendTarget};
+use pylon_model::{Api, BackendDefinition, BackendTarget, Deployment};
 use sqlx::{AnyConnection, Row};
 
 use crate::Store;
 use crate::Touch;
-use crate::codec::{decode, encode, on_unique};
+use crate::codec::{decode, decode_all, encode, on_unique};
 use crate::error::{Result, StoreError, not_found};
 use crate::groups::exists;
 use crate::secrets::Sealer;
@@ -207,6 +207,43 @@ pub(crate) fn open_api(sealer: &Sealer, a: &mut Api) -> Result<()> {
 }
 
 /// The stored record, secrets still sealed: for checks that only need it to exist or its name.
+/// "API `a` as published in ENV" and "API `a`" (its draft) for each API whose inline backend
+/// definition `uses` something; `like` is a cheap SQL filter on the records first.
+pub(crate) async fn apis_inlining(
+    conn: &mut AnyConnection,
+    like: &str,
+    uses: impl Fn(&BackendDefinition) -> bool,
+) -> Result<Vec<String>> {
+    let inlined =
+        |api: &Api| matches!(&api.spec.backend.service, BackendTarget::Inline(d) if uses(d));
+    let mut users = Vec::new();
+    let rows = sqlx::query(
+        "SELECT d.body, p.environment FROM published p
+         JOIN deployments d ON d.id = p.deployment_id
+         WHERE d.body LIKE $1",
+    )
+    .bind(like)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in &rows {
+        let d: Deployment = decode(row)?;
+        if inlined(&d.api) {
+            let env: String = row.try_get("environment")?;
+            users.push(format!("API `{}` as published in {env}", d.api.spec.name));
+        }
+    }
+    let rows = sqlx::query("SELECT body FROM apis WHERE body LIKE $1")
+        .bind(like)
+        .fetch_all(&mut *conn)
+        .await?;
+    for api in decode_all::<Api>(&rows)? {
+        if inlined(&api) {
+            users.push(format!("API `{}`", api.spec.name));
+        }
+    }
+    Ok(users)
+}
+
 pub(crate) async fn get_by_id(conn: &mut AnyConnection, id: &str) -> Result<Api> {
     let row = sqlx::query("SELECT body FROM apis WHERE id = $1")
         .bind(id)

@@ -3,14 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use pylon_model::{
-    Api, BackendDefinition, BackendEnvironment, BackendTarget, Deployment, Function, FunctionSpec,
-    ServedFunction,
-};
+use pylon_model::{BackendDefinition, BackendEnvironment, Function, FunctionSpec, ServedFunction};
 use sqlx::{AnyConnection, Row};
 
 use crate::Store;
 use crate::Touch;
+use crate::apis::apis_inlining;
 use crate::codec::{check_name_free, decode, decode_all, encode, on_unique};
 use crate::error::{Result, StoreError, not_found};
 use crate::secrets::Sealer;
@@ -207,34 +205,7 @@ async fn users_of(conn: &mut AnyConnection, name: &str) -> Result<Vec<String>> {
             users.push(format!("backend `{backend}` in {}", d.environment));
         }
     }
-    let rows = sqlx::query(
-        "SELECT d.body, p.environment FROM published p
-         JOIN deployments d ON d.id = p.deployment_id
-         WHERE d.body LIKE $1",
-    )
-    .bind(filter)
-    .fetch_all(&mut *conn)
-    .await?;
-    for row in &rows {
-        let d: Deployment = decode(row)?;
-        if let BackendTarget::Inline(def) = &d.api.spec.backend.service
-            && hosts(def)
-        {
-            let env: String = row.try_get("environment")?;
-            users.push(format!("API `{}` as published in {env}", d.api.spec.name));
-        }
-    }
-    let rows = sqlx::query("SELECT body FROM apis WHERE body LIKE $1")
-        .bind(filter)
-        .fetch_all(&mut *conn)
-        .await?;
-    for api in decode_all::<Api>(&rows)? {
-        if let BackendTarget::Inline(d) = &api.spec.backend.service
-            && hosts(d)
-        {
-            users.push(format!("API `{}`", api.spec.name));
-        }
-    }
+    users.extend(apis_inlining(conn, filter, hosts).await?);
     Ok(users)
 }
 

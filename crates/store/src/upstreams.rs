@@ -1,10 +1,11 @@
 //! Upstreams: named private targets that `upstream` backend definitions name by id or name.
 
-use pylon_model::Upstream;
+use pylon_model::{BackendDefinition, Upstream};
 use sqlx::{AnyConnection, Row};
 
 use crate::Store;
 use crate::Touch;
+use crate::apis::apis_inlining;
 use crate::codec::{check_name_free, decode, decode_all, encode, fetch_one, on_unique};
 use crate::error::{Result, StoreError, not_found};
 use crate::groups::exists;
@@ -38,10 +39,10 @@ impl Store {
         let old: Upstream = get_by_id(&mut tx, &u.id).await?;
         name_free(&mut tx, u).await?;
         if old.spec.name != u.spec.name {
-            let users = definitions_naming(&mut tx, &old.spec.name, &old.spec.name).await?;
+            let users = users_of(&mut tx, &old.spec.name, &old.spec.name).await?;
             if let Some(first) = users.first() {
                 return Err(StoreError::Conflict(format!(
-                    "upstream `{}` is named by {first}; point those definitions at its id \
+                    "upstream `{}` is named by {first}; point those at its id \
                      before renaming it",
                     old.spec.name
                 )));
@@ -81,10 +82,10 @@ impl Store {
     pub async fn delete_upstream(&self, id: &str) -> Result<()> {
         let mut tx = self.write_tx().await?;
         let u = get_by_id(&mut tx, id).await?;
-        let users = definitions_naming(&mut tx, &u.id, &u.spec.name).await?;
+        let users = users_of(&mut tx, &u.id, &u.spec.name).await?;
         if !users.is_empty() {
             return Err(StoreError::Conflict(format!(
-                "upstream `{}` is still used by {}; change those definitions first",
+                "upstream `{}` is still used by {}; change those backends first",
                 u.spec.name,
                 users.join(", ")
             )));
@@ -125,6 +126,19 @@ async fn name_free(conn: &mut AnyConnection, u: &Upstream) -> Result<()> {
 }
 
 /// "backend `b` in `ENV`" for each definition naming the upstream by `id` or `name`.
+/// Backend definitions, and APIs with the definition inline, that name the upstream `a` or `b`.
+async fn users_of(conn: &mut AnyConnection, a: &str, b: &str) -> Result<Vec<String>> {
+    let mut users = definitions_naming(conn, a, b).await?;
+    let names = |n: &str| n == a || n == b;
+    let inlines = |d: &BackendDefinition| match d {
+        BackendDefinition::Upstream { upstream, .. } => names(upstream),
+        BackendDefinition::Function { upstream, .. } => upstream.as_deref().is_some_and(names),
+        _ => false,
+    };
+    users.extend(apis_inlining(conn, "%upstream%", inlines).await?);
+    Ok(users)
+}
+
 async fn definitions_naming(conn: &mut AnyConnection, id: &str, name: &str) -> Result<Vec<String>> {
     let rows = sqlx::query(
         "SELECT b.name, d.environment FROM backend_definitions d
@@ -150,7 +164,7 @@ mod tests {
     use pylon_model::BackendKind;
 
     use crate::StoreError;
-    use crate::fixtures::{backend, temp_store, upstream, upstream_definition};
+    use crate::fixtures::{api, backend, group, temp_store, upstream, upstream_definition};
 
     #[tokio::test]
     async fn upstreams_round_trip_by_id_or_name() {
@@ -212,6 +226,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn upstream_delete_and_rename_refused_while_an_api_inlines_it() {
+        let (_dir, store) = temp_store().await;
+        store
+            .create_upstream(&upstream("u1", "vpc", 1))
+            .await
+            .unwrap();
+        store.create_group(&group("g", "shop", 1)).await.unwrap();
+        let mut a = api("a", "g", "orders", None, 1);
+        a.spec.backend.service = serde_json::from_value(serde_json::json!(
+            {"inline": {"type": "upstream", "upstream": "vpc"}}
+        ))
+        .unwrap();
+        store.create_api(&a).await.unwrap();
+        let err = store.delete_upstream("u1").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "upstream `vpc` is still used by API `orders`; change those backends first"
+        );
+        assert!(matches!(
+            store.update_upstream(&upstream("u1", "vpc2", 1)).await,
+            Err(StoreError::Conflict(_))
+        ));
+        store.delete_api("a").await.unwrap();
+        store.delete_upstream("u1").await.unwrap();
+    }
+
+    #[tokio::test]
     async fn upstream_delete_refused_while_a_definition_names_it() {
         let (_dir, store) = temp_store().await;
         store
@@ -230,7 +271,7 @@ mod tests {
         let err = store.delete_upstream("u1").await.unwrap_err();
         assert_eq!(
             err.to_string(),
-            "upstream `vpc` is still used by backend `web` in `TEST`; change those definitions first"
+            "upstream `vpc` is still used by backend `web` in `TEST`; change those backends first"
         );
         // Renaming would break the reference by name.
         assert!(matches!(

@@ -10,187 +10,22 @@ use axum::Form;
 use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Redirect, Response};
 use http::StatusCode;
-use pylon_model::{ApiSpec, AuthorizationSpec, PublishRequest};
+use pylon_model::{Api, ApiSpec, AuthorizationSpec, PublishRequest};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::diff::{DiffLine, diff};
 use super::frame::{Console, SignedIn, date, query_escape, render};
 use super::pages::failed;
-use crate::apis::{create_api, load_api};
+use super::wizard::{Wizard, step_of};
+use crate::apis::{create_api, load_api, update_api};
 use crate::authorizations::grant_authorization;
 use crate::deployments::{RollbackRequest, publish_api, rollback_api, unpublish_api};
 use crate::error::ApiError;
 
-/// Every field of the wizard; the steps not shown travel as hidden inputs.
-#[derive(Deserialize, Default, Clone)]
-#[serde(default)]
-pub(crate) struct Wizard {
-    #[serde(rename = "_csrf")]
-    csrf: String,
-    step: u8,
-    /// `next`, `back` or `create`.
-    go: String,
-    // 1. Basic information.
-    name: String,
-    description: String,
-    auth: String,
-    app_code: String,
-    // 2. Request.
-    protocols: String,
-    method: String,
-    path: String,
-    mode: String,
-    p0_name: String,
-    p0_location: String,
-    p0_type: String,
-    p0_required: String,
-    p1_name: String,
-    p1_location: String,
-    p1_type: String,
-    p1_required: String,
-    p2_name: String,
-    p2_location: String,
-    p2_type: String,
-    p2_required: String,
-    // 3. Backend.
-    backend_kind: String,
-    backend_id: String,
-    url: String,
-    upstream: String,
-    mock_status: String,
-    mock_body: String,
-    backend_path: String,
-    backend_method: String,
-    timeout_ms: String,
-    // 4. Response.
-    content_type: String,
-    success_example: String,
-    failure_example: String,
-}
-
-impl Wizard {
-    fn fresh() -> Self {
-        Wizard {
-            step: 1,
-            auth: "app".into(),
-            app_code: "header".into(),
-            protocols: "HTTP,HTTPS".into(),
-            method: "GET".into(),
-            mode: "pass_through".into(),
-            backend_kind: "http".into(),
-            backend_path: "/".into(),
-            timeout_ms: "10000".into(),
-            content_type: "application/json".into(),
-            ..Wizard::default()
-        }
-    }
-
-    fn params(&self) -> [(&str, &str, &str, &str); 3] {
-        [
-            (
-                &self.p0_name,
-                &self.p0_location,
-                &self.p0_type,
-                &self.p0_required,
-            ),
-            (
-                &self.p1_name,
-                &self.p1_location,
-                &self.p1_type,
-                &self.p1_required,
-            ),
-            (
-                &self.p2_name,
-                &self.p2_location,
-                &self.p2_type,
-                &self.p2_required,
-            ),
-        ]
-        .map(|(n, l, t, r)| (n.as_str(), l.as_str(), t.as_str(), r.as_str()))
-    }
-
-    /// The API's definition as the REST API takes it: the same document, the same checks.
-    fn spec(&self) -> Result<ApiSpec, ApiError> {
-        let non_empty = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_string());
-        let parameters: Vec<Value> = self
-            .params()
-            .iter()
-            .filter(|(name, ..)| !name.trim().is_empty())
-            .map(|(name, location, ty, required)| {
-                json!({"name": name.trim(), "location": location, "type": ty,
-                       "required": *required == "yes"})
-            })
-            .collect();
-        let inline = |definition: Value| json!({ "inline": definition });
-        let service = match self.backend_kind.as_str() {
-            "service" => json!({ "backend_id": self.backend_id.trim() }),
-            "upstream" => inline(json!({"type": "upstream", "upstream": self.upstream.trim()})),
-            "mock" => inline(json!({"type": "mock",
-                "status": self.mock_status.trim().parse::<u16>().unwrap_or(200),
-                "body": self.mock_body})),
-            _ => inline(json!({"type": "http", "url": self.url.trim()})),
-        };
-        let timeout_ms = self.timeout_ms.trim().parse::<u64>().map_err(|_| {
-            ApiError::invalid(
-                "backend.timeout_ms",
-                "must be a whole number of milliseconds",
-            )
-        })?;
-        let mut backend = json!({"service": service, "path": self.backend_path.trim(),
-                                 "timeout_ms": timeout_ms});
-        if let Some(m) = non_empty(&self.backend_method) {
-            backend["method"] = json!(m);
-        }
-        let document = json!({
-            "name": self.name.trim(),
-            "description": self.description,
-            "auth": {"type": self.auth, "app_code": if self.auth == "app" { self.app_code.as_str() } else { "off" }},
-            "request": {
-                "protocols": self.protocols.split(',').collect::<Vec<_>>(),
-                "method": self.method,
-                "path": self.path.trim(),
-                "mode": self.mode,
-            },
-            "parameters": parameters,
-            "backend": backend,
-            "response": {
-                "content_type": non_empty(&self.content_type),
-                "success_example": non_empty(&self.success_example),
-                "failure_example": non_empty(&self.failure_example),
-            },
-        });
-        serde_json::from_value(document).map_err(|e| ApiError::BadRequest(e.to_string()))
-    }
-}
-
-/// The step that holds a field the API refused, and the input it names.
-fn step_of(field: &str) -> (u8, &'static str) {
-    match field {
-        f if f.starts_with("request.path") => (2, "path"),
-        f if f.starts_with("request") || f.starts_with("parameters") => (2, "method"),
-        f if f.starts_with("backend.path") => (3, "backend_path"),
-        f if f.starts_with("backend.timeout") => (3, "timeout_ms"),
-        f if f.ends_with(".url") => (3, "url"),
-        f if f.ends_with(".upstream") => (3, "upstream"),
-        f if f.starts_with("backend") => (3, "backend_kind"),
-        f if f.starts_with("response") => (4, "content_type"),
-        f if f.starts_with("auth") => (1, "auth"),
-        _ => (1, "name"),
-    }
-}
-
 struct Choice {
     value: String,
     label: String,
-}
-
-/// One row of the parameter table.
-struct ParamRow {
-    name: String,
-    location: String,
-    ty: String,
-    required: String,
 }
 
 #[derive(Template)]
@@ -199,8 +34,9 @@ struct WizardPage {
     csrf: Option<String>,
     group_id: String,
     group_name: String,
+    /// The API being edited (id and name); none for a new one.
+    editing: Option<(String, String)>,
     w: Wizard,
-    params: Vec<ParamRow>,
     /// The input an error is next to, and the error.
     error: Option<(&'static str, String)>,
     backends: Vec<Choice>,
@@ -214,12 +50,32 @@ impl WizardPage {
             .filter(|(i, _)| *i == input)
             .map(|(_, m)| m.as_str())
     }
+
+    fn action(&self) -> String {
+        match &self.editing {
+            Some((id, _)) => format!("/console/groups/{}/apis/{id}/edit", self.group_id),
+            None => format!("/console/groups/{}/apis/new", self.group_id),
+        }
+    }
 }
+
+const LOCATIONS: [&str; 5] = ["query", "path", "header", "form", "body"];
+const SYSTEM_KINDS: [&str; 8] = [
+    "client_ip",
+    "request_id",
+    "domain",
+    "stage",
+    "api_id",
+    "api_name",
+    "user_agent",
+    "app_id",
+];
 
 async fn wizard_page(
     s: &Console,
     signed: SignedIn,
     group_id: &str,
+    editing: Option<(String, String)>,
     w: Wizard,
     error: Option<(&'static str, String)>,
     status: StatusCode,
@@ -234,22 +90,12 @@ async fn wizard_page(
         Ok(all) => all,
         Err(e) => return failed(&e.into(), &signed.csrf),
     };
-    let params = w
-        .params()
-        .iter()
-        .map(|(name, location, ty, required)| ParamRow {
-            name: name.to_string(),
-            location: location.to_string(),
-            ty: ty.to_string(),
-            required: required.to_string(),
-        })
-        .collect();
     let page = WizardPage {
         csrf: Some(signed.csrf),
         group_id: group.id,
         group_name: group.name,
+        editing,
         w,
-        params,
         error,
         backends: backends
             .into_iter()
@@ -270,52 +116,111 @@ async fn wizard_page(
 }
 
 pub(crate) async fn new_api(s: Console, signed: SignedIn, Path(gid): Path<String>) -> Response {
-    wizard_page(&s, signed, &gid, Wizard::fresh(), None, StatusCode::OK).await
+    wizard_page(
+        &s,
+        signed,
+        &gid,
+        None,
+        Wizard::fresh(),
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
-/// A step of the wizard: on to the next, back, or (on the last) create the API.
+/// The same four steps over an API's draft.
+pub(crate) async fn edit_api(
+    s: Console,
+    signed: SignedIn,
+    Path((gid, aid)): Path<(String, String)>,
+) -> Response {
+    let api = match load_api(&s, &gid, &aid).await {
+        Ok(api) => api,
+        Err(e) => return failed(&e, &signed.csrf),
+    };
+    let editing = Some((api.id.clone(), api.spec.name.clone()));
+    let w = Wizard::of(&api.spec);
+    wizard_page(&s, signed, &gid, editing, w, None, StatusCode::OK).await
+}
+
+/// A step of the wizard for a new API: on to the next, back, or (on the last) create it.
 pub(crate) async fn wizard_step(
     s: Console,
     signed: SignedIn,
     Path(gid): Path<String>,
-    Form(mut w): Form<Wizard>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    step(s, signed, gid, None, Wizard::from_form(pairs)).await
+}
+
+/// A step of the wizard over an API's draft; the last saves the draft.
+pub(crate) async fn edit_step(
+    s: Console,
+    signed: SignedIn,
+    Path((gid, aid)): Path<(String, String)>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let api = match load_api(&s, &gid, &aid).await {
+        Ok(api) => api,
+        Err(e) => return failed(&e, &signed.csrf),
+    };
+    step(s, signed, gid, Some(api), Wizard::from_form(pairs)).await
+}
+
+async fn step(
+    s: Console,
+    signed: SignedIn,
+    gid: String,
+    editing: Option<Api>,
+    mut w: Wizard,
 ) -> Response {
     if let Some(refused) = signed.refuse_without_csrf(&w.csrf) {
         return refused;
     }
+    let names = editing
+        .as_ref()
+        .map(|api| (api.id.clone(), api.spec.name.clone()));
     match w.go.as_str() {
-        "back" => {
-            w.step = w.step.saturating_sub(1).max(1);
-            wizard_page(&s, signed, &gid, w, None, StatusCode::OK).await
-        }
-        "create" => {
-            let created = match w.spec() {
-                Ok(spec) => create_api(&s, gid.clone(), spec).await,
-                Err(e) => Err(e),
+        "back" => w.step = w.step.saturating_sub(1).max(1),
+        "rows" => w.add_rows(),
+        "finish" => {
+            let saved = match &editing {
+                Some(api) => {
+                    let draft = serde_json::to_value(&api.spec).unwrap_or_default();
+                    match w.spec(draft) {
+                        Ok(spec) => update_api(&s, &gid, &api.id, spec).await,
+                        Err(e) => Err(e),
+                    }
+                }
+                None => match w.spec(json!({})) {
+                    Ok(spec) => create_api(&s, gid.clone(), spec).await,
+                    Err(e) => Err(e),
+                },
             };
-            match created {
+            let (status, error) = match saved {
+                Ok(api) if editing.is_some() => {
+                    return done(&gid, &api.id, "Saved the draft: publish it to serve it");
+                }
                 Ok(api) => {
-                    Redirect::to(&format!("/console/groups/{gid}/apis/{}", api.id)).into_response()
+                    let to = format!("/console/groups/{gid}/apis/{}", api.id);
+                    return Redirect::to(&to).into_response();
                 }
                 Err(ApiError::Validation(v)) => {
                     let (step, input) = step_of(&v.field);
                     w.step = step;
-                    let status = StatusCode::UNPROCESSABLE_ENTITY;
-                    wizard_page(&s, signed, &gid, w, Some((input, v.message)), status).await
+                    (StatusCode::UNPROCESSABLE_ENTITY, (input, v.message))
                 }
                 Err(e @ (ApiError::Conflict(_) | ApiError::BadRequest(_))) => {
                     w.step = 1;
-                    let status = StatusCode::CONFLICT;
-                    wizard_page(&s, signed, &gid, w, Some(("name", e.to_string())), status).await
+                    (e.status(), ("name", e.to_string()))
                 }
-                Err(e) => failed(&e, &signed.csrf),
-            }
+                Err(e) => return failed(&e, &signed.csrf),
+            };
+            return wizard_page(&s, signed, &gid, names, w, Some(error), status).await;
         }
-        _ => {
-            w.step = (w.step + 1).clamp(1, 4);
-            wizard_page(&s, signed, &gid, w, None, StatusCode::OK).await
-        }
+        _ => w.step = (w.step + 1).clamp(1, 4),
     }
+    wizard_page(&s, signed, &gid, names, w, None, StatusCode::OK).await
 }
 
 struct Served {
@@ -642,25 +547,6 @@ mod tests {
         assert_eq!(epoch_ms_of_day("2026-13-01"), None);
         assert_eq!(epoch_ms_of_day("soon"), None);
     }
-
-    #[test]
-    fn the_wizard_writes_the_rest_apis_document() {
-        let mut w = Wizard::fresh();
-        w.name = "get-user".into();
-        w.path = "/users/{id}".into();
-        w.url = "http://127.0.0.1:8000".into();
-        w.backend_path = "/users/{id}".into();
-        w.p0_name = "id".into();
-        w.p0_location = "path".into();
-        w.p0_type = "string".into();
-        w.p0_required = "yes".into();
-        let spec = w.spec().unwrap();
-        assert_eq!(spec.parameters.len(), 1);
-        assert!(spec.parameters[0].required);
-        assert!(spec.validate().is_ok(), "{:?}", spec.validate());
-        assert_eq!(step_of("request.path"), (2, "path"));
-        assert_eq!(step_of("backend.service.inline.url"), (3, "url"));
-    }
 }
 
 #[derive(Deserialize)]
@@ -683,7 +569,7 @@ pub(crate) async fn save_draft(
         return refused;
     }
     let saved = match serde_json::from_str::<ApiSpec>(&f.json) {
-        Ok(spec) => crate::apis::update_api(&s, &gid, &aid, spec).await,
+        Ok(spec) => update_api(&s, &gid, &aid, spec).await,
         Err(e) => Err(ApiError::BadRequest(format!("not an API definition: {e}"))),
     };
     match saved {

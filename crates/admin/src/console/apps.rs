@@ -121,8 +121,11 @@ struct CodeRow {
 }
 
 struct GrantRow {
+    id: String,
     api_id: String,
+    api_name: String,
     group_id: String,
+    group_name: String,
     environment: String,
     expires: String,
 }
@@ -149,7 +152,14 @@ pub(crate) async fn app(s: Console, signed: SignedIn, Path(id): Path<String>) ->
             .store
             .list_authorizations(Some(&app.id), None, None)
             .await?;
-        Ok::<_, pylon_store::StoreError>((app, keys, codes, grants))
+        // Names, not ids: an app holds a handful of grants, one lookup each.
+        let mut named = Vec::with_capacity(grants.len());
+        for g in grants {
+            let api = s.store.get_api(&g.spec.api_id).await?;
+            let group = s.store.get_group(&g.group_id).await?;
+            named.push((g, api.spec.name, group.name));
+        }
+        Ok::<_, pylon_store::StoreError>((app, keys, codes, named))
     };
     let (app, keys, codes, grants) = match loaded.await {
         Ok(all) => all,
@@ -175,7 +185,10 @@ pub(crate) async fn app(s: Console, signed: SignedIn, Path(id): Path<String>) ->
                 .collect(),
             grants: grants
                 .into_iter()
-                .map(|g| GrantRow {
+                .map(|(g, api_name, group_name)| GrantRow {
+                    id: g.id,
+                    api_name,
+                    group_name,
                     expires: g
                         .spec
                         .expires_at

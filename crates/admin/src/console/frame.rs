@@ -79,6 +79,8 @@ struct ErrorPage<'a> {
     csrf: Option<String>,
     title: &'a str,
     message: &'a str,
+    /// Where the way back leads.
+    back: &'a str,
 }
 
 pub(crate) fn error_page(
@@ -93,6 +95,26 @@ pub(crate) fn error_page(
             csrf,
             title,
             message,
+            back: "/console",
+        },
+    )
+}
+
+/// A change the admin API refused, with its reason and a link back to the page it came from.
+pub(crate) fn refusal_page(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    back: &str,
+    csrf: &str,
+) -> Response {
+    render(
+        status,
+        &ErrorPage {
+            csrf: Some(csrf.to_string()),
+            title,
+            message,
+            back,
         },
     )
 }

@@ -8,6 +8,7 @@ mod apis;
 mod apps;
 mod backends;
 mod debug;
+mod deletes;
 mod diff;
 mod frame;
 mod pages;
@@ -15,6 +16,7 @@ mod resources;
 mod session;
 mod traffic;
 mod upstreams;
+mod wizard;
 
 use std::time::Duration;
 
@@ -52,6 +54,11 @@ pub(crate) fn routes() -> Router<AppState> {
             get(pages::groups).post(pages::create_group),
         )
         .route("/console/groups/{id}", get(pages::group))
+        .route("/console/groups/{id}/delete", post(deletes::group))
+        .route(
+            "/console/groups/{id}/domains/{domain}/delete",
+            post(deletes::domain),
+        )
         .route("/console/groups/{id}/domains", post(pages::bind_domain))
         .route(
             "/console/groups/{id}/stage-variables/{env}",
@@ -62,6 +69,11 @@ pub(crate) fn routes() -> Router<AppState> {
             get(apis::new_api).post(apis::wizard_step),
         )
         .route("/console/groups/{id}/apis/{api}", get(apis::api))
+        .route("/console/groups/{id}/apis/{api}/delete", post(deletes::api))
+        .route(
+            "/console/groups/{id}/apis/{api}/edit",
+            get(apis::edit_api).post(apis::edit_step),
+        )
         .route(
             "/console/groups/{id}/apis/{api}/publish",
             post(apis::publish),
@@ -95,11 +107,13 @@ pub(crate) fn routes() -> Router<AppState> {
             get(upstreams::upstream).post(upstreams::update),
         )
         .route("/console/upstreams/{id}/json", post(upstreams::update_json))
+        .route("/console/upstreams/{id}/delete", post(deletes::upstream))
         .route(
             "/console/backends",
             get(backends::backends).post(backends::create),
         )
         .route("/console/backends/{id}", get(backends::backend))
+        .route("/console/backends/{id}/delete", post(deletes::backend))
         .route(
             "/console/backends/{id}/environments/{env}",
             post(backends::save),
@@ -113,6 +127,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/functions", get(resources::functions))
         .route("/console/apps", get(apps::apps).post(apps::create))
         .route("/console/apps/{id}", get(apps::app))
+        .route("/console/apps/{id}/delete", post(deletes::app))
+        .route(
+            "/console/apps/{id}/authorizations/{grant}/revoke",
+            post(deletes::authorization),
+        )
         .route("/console/apps/{id}/keys", post(apps::add_key))
         .route(
             "/console/apps/{id}/keys/{key}/secret",

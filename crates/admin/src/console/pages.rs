@@ -29,9 +29,11 @@ struct LoginPage {
 
 /// An admin-API error as a page.
 pub(crate) fn failed(e: &ApiError, csrf: &str) -> Response {
-    let (status, title) = match e {
-        ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "Not found"),
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, "Something failed"),
+    let status = e.status();
+    let title = match status {
+        StatusCode::NOT_FOUND => "Not found",
+        s if s.is_client_error() => "Refused",
+        _ => "Something failed",
     };
     error_page(status, title, &e.to_string(), Some(csrf.to_string()))
 }
