@@ -569,25 +569,151 @@ test('a group\'s stage variables, its APIs searched and paged, and an API\'s dra
   await context.close();
 });
 
-test('policies, certificates and functions each have a page that lists them', async () => {
-  const policy = await rest(pylon, 'POST', '/v1/policies', {
-    name: 'web-cors', kind: 'cors', config: { allow_origins: ['https://shop.example.com'] },
-  });
-  assert.equal(policy.status, 201);
+test('policies and functions are edited as JSON that round-trips, certificates on a form, environments added and deleted', async () => {
+  const group = (await rest(pylon, 'POST', '/v1/groups', { name: 'guarded' })).json;
+  const api = (await rest(pylon, 'POST', `/v1/groups/${group.id}/apis`, {
+    name: 'guarded-api', auth: { type: 'none' }, request: { method: 'GET', path: '/g' },
+    backend: { service: { inline: { type: 'mock', body: 'ok' } }, path: '/' },
+  })).json;
   const context = await browser.newContext();
   const page = await context.newPage();
   await signIn(page, pylon);
+
+  // A policy: refused in the API's words next to the editor, then created, bound, edited.
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Policies', exact: true }).click();
-  await page.getByRole('cell', { name: 'web-cors', exact: true }).waitFor();
-  assert.match(await page.locator('#resource-list').textContent(), /cors/);
-  await page.getByText('Definition of web-cors').click();
-  assert.match(await page.locator('#resource-list pre').first().textContent(), /shop\.example\.com/);
-  await shot(page, 'policies');
-  for (const [link, heading] of [['Certificates', 'Certificates'], ['Functions', 'Hosted functions']]) {
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: link, exact: true }).click();
-    assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), heading);
-  }
+  const editor = page.getByLabel('Definition of the new policy (JSON, as the admin API takes it)', { exact: true });
+  await editor.fill(JSON.stringify({ name: 'office', kind: 'teleport', config: {} }));
+  await page.getByRole('button', { name: 'Create policy', exact: true }).click();
+  await page.locator('#json-error').waitFor();
+  assert.match(await page.locator('#json-error').textContent(), /kind/);
+  assert.match(await editor.inputValue(), /teleport/, 'what was typed is kept');
+  await editor.fill(JSON.stringify({ name: 'office', kind: 'ip-control', description: 'the office only', config: { action: 'allow', addresses: ['10.0.0.0/8'] } }));
+  await page.getByRole('button', { name: 'Create policy', exact: true }).click();
+  await page.getByText('Created', { exact: true }).waitFor();
+  const policyUrl = page.url();
+  await page.getByLabel('API', { exact: true }).selectOption({ label: 'guarded / guarded-api' });
+  await page.getByLabel('Environment', { exact: true }).selectOption('TEST');
+  await page.getByRole('button', { name: 'Bind', exact: true }).click();
+  await page.getByText('Bound in TEST').waitFor();
+  const policies = (await rest(pylon, 'GET', `/v1/apis/${api.id}/policies`)).json;
+  assert.deepEqual(policies.map((p) => [p.policy_name, p.environment]), [['office', 'TEST']]);
+  const definition = page.getByLabel('Definition of office (JSON)', { exact: true });
+  const doc = JSON.parse(await definition.inputValue());
+  assert.equal(doc.description, 'the office only', 'every field is in the editor');
+  assert.equal(doc.id, undefined, 'but not what the server sets');
+  doc.config.addresses.push('192.168.0.0/16');
+  await definition.fill(JSON.stringify(doc, null, 2));
+  await page.getByRole('button', { name: 'Save policy', exact: true }).click();
+  await page.getByText('Saved: bound APIs use it from the next request').waitFor();
+  const stored = (await rest(pylon, 'GET', '/v1/policies/office')).json;
+  assert.deepEqual(stored.config.addresses, ['10.0.0.0/8', '192.168.0.0/16']);
+  assert.equal(stored.description, 'the office only');
+  await shot(page, 'policy');
+  // Bound, it cannot go; unbound, it can.
+  await page.getByText('Delete this policy', { exact: true }).click();
+  await page.getByRole('button', { name: 'Delete policy office', exact: true }).click();
+  assert.match(await page.getByRole('alert').textContent(), /bound/);
+  await page.goto(policyUrl);
+  await page.getByText('Unbind from guarded / guarded-api in TEST', { exact: true }).click();
+  await page.getByRole('button', { name: 'Unbind from guarded / guarded-api in TEST now', exact: true }).click();
+  await page.getByText('Unbound in TEST').waitFor();
+  await page.getByText('Delete this policy', { exact: true }).click();
+  await page.getByRole('button', { name: 'Delete policy office', exact: true }).click();
+  await page.waitForURL(`${pylon.admin}/console/policies`);
+  assert.equal((await rest(pylon, 'GET', '/v1/policies/office')).status, 404);
+
+  // A certificate, uploaded on a form; the key never comes back.
+  const [cert1, key1, cert2, key2] = ['CONSOLE_CERT_1', 'CONSOLE_KEY_1', 'CONSOLE_CERT_2', 'CONSOLE_KEY_2'].map((v) => {
+    assert.ok(process.env[v], `${v} is set by tests/e2e/console.rs`);
+    return process.env[v];
+  });
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Certificates', exact: true }).click();
+  await page.getByLabel('Name', { exact: true }).fill('shop-tls');
+  await page.getByLabel('Certificate chain (PEM, the server\'s certificate first)', { exact: true }).fill(cert1);
+  await page.getByLabel('Private key (PEM; sealed, never shown again)', { exact: true }).fill(key2);
+  await page.getByRole('button', { name: 'Upload certificate', exact: true }).click();
+  await page.locator('#certificate-error').waitFor();
+  assert.match(await page.locator('#certificate-error').textContent(), /key/i, 'a key that is not the chain\'s is refused');
+  assert.ok(!(await page.content()).includes(key2.split('\n')[1]), 'the key is not sent back');
+  await page.getByLabel(/^Private key/).fill(key1);
+  await page.getByRole('button', { name: 'Upload certificate', exact: true }).click();
+  await page.getByText('Uploaded: served to new handshakes at once').waitFor();
+  assert.match(await page.locator('dl.facts').textContent(), /shop\.console\.test/);
+  await page.getByLabel('Certificate chain (PEM, the server\'s certificate first)', { exact: true }).fill(cert2);
+  await page.getByLabel(/^Private key/).fill(key2);
+  await page.getByRole('button', { name: 'Replace certificate', exact: true }).click();
+  await page.getByText('Replaced: new handshakes get the new chain').waitFor();
+  assert.match(await page.locator('dl.facts').textContent(), /www\.console\.test/);
+  assert.ok(!(await page.content()).includes(key2.split('\n')[1]), 'no private key on the page');
+  await shot(page, 'certificate');
+  await page.getByText('Delete this certificate', { exact: true }).click();
+  await page.getByRole('button', { name: 'Delete certificate shop-tls', exact: true }).click();
+  await page.waitForURL(`${pylon.admin}/console/certificates`);
+  assert.deepEqual((await rest(pylon, 'GET', '/v1/certificates')).json, []);
+
+  // Functions: refused while hosting is off, with the API's reason.
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Functions', exact: true }).click();
+  await page.getByRole('button', { name: 'Create function', exact: true }).click();
+  await page.locator('#json-error').waitFor();
+  assert.match(await page.locator('#json-error').textContent(), /allow-hosted-functions/);
+
+  // Environments: added, refused while published, deleted.
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Environments', exact: true }).click();
+  await page.getByLabel('Name', { exact: true }).fill('bad name');
+  await page.getByRole('button', { name: 'Add environment', exact: true }).click();
+  await page.locator('#env-error').waitFor();
+  await page.getByLabel('Name', { exact: true }).fill('staging');
+  await page.getByRole('button', { name: 'Add environment', exact: true }).click();
+  await page.getByText('Created STAGING').waitFor();
+  assert.equal((await rest(pylon, 'POST', `/v1/groups/${group.id}/apis/${api.id}/publish`, { environment: 'STAGING' })).status, 201);
+  await page.reload();
+  assert.match(await page.locator('#environments tr', { hasText: 'STAGING' }).textContent(), /1/);
+  await shot(page, 'environments');
+  await page.getByText('Delete STAGING', { exact: true }).click();
+  await page.getByRole('button', { name: 'Delete environment STAGING', exact: true }).click();
+  assert.match(await page.getByRole('alert').textContent(), /still serves API\(s\) `guarded-api`/);
+  assert.equal((await rest(pylon, 'POST', `/v1/groups/${group.id}/apis/${api.id}/unpublish`, { environment: 'STAGING' })).status, 204);
+  await page.goto(`${pylon.admin}/console/environments`);
+  await page.getByText('Delete STAGING', { exact: true }).click();
+  await page.getByRole('button', { name: 'Delete environment STAGING', exact: true }).click();
+  await page.waitForURL(`${pylon.admin}/console/environments`);
+  assert.ok(!(await rest(pylon, 'GET', '/v1/environments')).json.some((e) => e.name === 'STAGING'));
   await context.close();
+});
+
+test('hosted functions: created with a secret that is never shown, edited as JSON with the secret kept', async () => {
+  const hosting = await startPylon(['--allow-hosted-functions']);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  try {
+    await signIn(page, hosting);
+    await page.goto(`${hosting.admin}/console/functions`);
+    const created = {
+      name: 'greeter', command: ['python3', '-m', 'awslambdaric'], handler: 'app.handler',
+      environment: { GREETING: 'hello' }, timeout_ms: 3000,
+    };
+    await page.getByLabel('Definition of the new function (JSON, as the admin API takes it)', { exact: true }).fill(JSON.stringify(created));
+    await page.getByLabel('Secrets (NAME=value a line; sealed, never shown again)', { exact: true }).fill('API_TOKEN=s3cr3t-value');
+    await page.getByRole('button', { name: 'Create function', exact: true }).click();
+    await page.getByText('Created', { exact: true }).waitFor();
+    assert.equal(await page.locator('#secret-names').textContent(), 'API_TOKEN');
+    assert.ok(!(await page.content()).includes('s3cr3t-value'), 'the secret value is never on a page');
+    const definition = page.getByLabel('Definition of greeter (JSON)', { exact: true });
+    const doc = JSON.parse(await definition.inputValue());
+    assert.equal(doc.secrets, undefined, 'secret names are not part of what is sent back');
+    doc.timeout_ms = 5000;
+    await definition.fill(JSON.stringify(doc, null, 2));
+    await page.getByRole('button', { name: 'Save function', exact: true }).click();
+    await page.getByText('Saved: its workers restart with it').waitFor();
+    const stored = (await rest(hosting, 'GET', '/v1/functions/greeter')).json;
+    assert.equal(stored.timeout_ms, 5000);
+    assert.deepEqual(stored.secrets, ['API_TOKEN'], 'the sealed secret is kept');
+    assert.deepEqual(stored.environment, { GREETING: 'hello' });
+    await shot(page, 'function');
+  } finally {
+    await context.close();
+    hosting.stop();
+  }
 });
 
 test('the wizard maps parameters, sends constant and system parameters and documents error codes; a draft edited in steps keeps what the form lacks', async () => {
@@ -760,4 +886,103 @@ test('deletes ask first, are refused in the API\'s words while in use, and then 
   } finally {
     await context.close();
   }
+});
+
+/** Presses Tab until the focused control is named `name`; it must show where focus is. */
+async function tabTo(page, name, max = 80) {
+  for (let i = 0; i < max; i += 1) {
+    await page.keyboard.press('Tab');
+    const outline = await page.evaluate((wanted) => {
+      const el = document.activeElement;
+      const label = el.getAttribute('aria-label') || el.labels?.[0]?.textContent.trim() || el.textContent.trim();
+      return label === wanted ? getComputedStyle(el).outlineStyle : null;
+    }, name);
+    if (outline !== null) {
+      assert.notEqual(outline, 'none', `${name} shows that it has focus`);
+      return;
+    }
+  }
+  assert.fail(`${name} cannot be reached with Tab`);
+}
+
+test('keyboard only: sign in, create a group, define an API in four steps and publish it', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${pylon.admin}/console/login`);
+  await page.keyboard.type(pylon.token);
+  await page.keyboard.press('Enter');
+  await page.waitForURL(`${pylon.admin}/console`);
+
+  await tabTo(page, 'Skip to the content');
+  await tabTo(page, 'Groups');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(`${pylon.admin}/console/groups`);
+  await tabTo(page, 'Name');
+  await page.keyboard.type('keyboard');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/\/console\/groups\/[0-9a-f]{16}$/);
+
+  await tabTo(page, 'Create an API');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/\/apis\/new$/);
+  await tabTo(page, 'API name');
+  await page.keyboard.type('typed');
+  await tabTo(page, 'Authentication');
+  await page.keyboard.press('End'); // the last choice: None
+  // Enter in a field moves to the next step, never back.
+  await tabTo(page, 'Description');
+  await page.keyboard.press('Enter');
+  await page.locator('li[aria-current="step"]', { hasText: 'Request' }).waitFor();
+  await tabTo(page, 'Path');
+  await page.keyboard.type('/typed');
+  await page.keyboard.press('Enter');
+  await page.locator('li[aria-current="step"]', { hasText: 'Backend' }).waitFor();
+  await tabTo(page, 'Backend type');
+  await page.keyboard.press('End'); // the last choice: Mock
+  await tabTo(page, 'Mock body (mock type)');
+  await page.keyboard.type('typed by keyboard');
+  await page.keyboard.press('Enter');
+  await page.locator('li[aria-current="step"]', { hasText: 'Response' }).waitFor();
+  await tabTo(page, 'Content type');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/\/apis\/[0-9a-f]{16}$/);
+
+  await tabTo(page, 'Note');
+  await page.keyboard.type('from the keyboard');
+  await page.keyboard.press('Enter');
+  await page.getByText('Published version 1 to RELEASE').waitFor();
+  const [groupId, , apiId] = new URL(page.url()).pathname.split('/').slice(3);
+  const api = (await rest(pylon, 'GET', `/v1/groups/${groupId}/apis/${apiId}`)).json;
+  assert.deepEqual([api.name, api.auth.type, api.request.path, api.backend.service.inline.body],
+    ['typed', 'none', '/typed', 'typed by keyboard']);
+  await context.close();
+});
+
+test('a group of 1,000 APIs: the first page renders 50 and a search finds one', async (t) => {
+  const group = (await rest(pylon, 'POST', '/v1/groups', { name: 'thousand' })).json;
+  for (let i = 0; i < 1000; i += 1) {
+    const r = await rest(pylon, 'POST', `/v1/groups/${group.id}/apis`, {
+      name: `bulk-${String(i).padStart(4, '0')}`, auth: { type: 'none' },
+      request: { method: 'GET', path: `/bulk/${i}` },
+      backend: { service: { inline: { type: 'mock' } }, path: '/' },
+    });
+    assert.equal(r.status, 201);
+  }
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, pylon);
+  const url = `${pylon.admin}/console/groups/${group.id}`;
+  await page.goto(url); // warm
+  const started = performance.now();
+  await page.goto(url);
+  const loaded = performance.now() - started;
+  assert.equal(await page.locator('#apis tbody tr').count(), 50);
+  assert.match(await page.locator('#api-list .pages').textContent(), /1000 APIs, page 1 of 20/);
+  const searched = performance.now();
+  await page.getByLabel('Search APIs', { exact: true }).pressSequentially('bulk-0777');
+  await page.waitForFunction(() => document.querySelectorAll('#apis tbody tr').length === 1);
+  const found = performance.now() - searched;
+  // Measured, not asserted: the note and docs/console.md report it.
+  t.diagnostic(`1000 APIs: group page loaded in ${loaded.toFixed(0)} ms; search-as-you-type answered in ${found.toFixed(0)} ms (250 ms of it the typing delay)`);
+  await context.close();
 });

@@ -23,6 +23,10 @@ fn the_console_works_in_a_real_browser() {
     );
     let paths: BTreeMap<&str, &str> = stdout.lines().filter_map(|l| l.split_once('=')).collect();
     let screenshots = concat!(env!("CARGO_TARGET_TMPDIR"), "/console-screenshots");
+    // Two certificates to upload and renew: the second's key does not match the first chain.
+    let ca = crate::tls::TestCa::new();
+    let (cert_1, key_1) = ca.leaf(&["shop.console.test"]);
+    let (cert_2, key_2) = ca.leaf(&["shop.console.test", "www.console.test"]);
     let run = Command::new("node")
         .args(["--test", "--test-concurrency=1"])
         .arg(format!("{CONSOLE_TESTS}/console.test.mjs"))
@@ -30,6 +34,10 @@ fn the_console_works_in_a_real_browser() {
         .env("CONSOLE_NODE_MODULES", paths["node_modules"])
         .env("CHROMIUM", paths["chromium"])
         .env("CONSOLE_SCREENSHOTS", screenshots)
+        .env("CONSOLE_CERT_1", cert_1)
+        .env("CONSOLE_KEY_1", key_1)
+        .env("CONSOLE_CERT_2", cert_2)
+        .env("CONSOLE_KEY_2", key_2)
         .env(
             "CLIENTS_NODE_MODULES",
             crate::real_clients::installed().node_modules(),

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::diff::{DiffLine, diff};
-use super::frame::{Console, SignedIn, date, query_escape, render};
+use super::frame::{Console, SignedIn, date, query_escape, reason, render};
 use super::pages::failed;
 use super::wizard::{Wizard, step_of};
 use crate::apis::{create_api, load_api, update_api};
@@ -576,10 +576,7 @@ pub(crate) async fn save_draft(
         Ok(_) => done(&gid, &aid, "Saved the draft: publish it to serve it"),
         Err(e @ (ApiError::Validation(_) | ApiError::BadRequest(_) | ApiError::Conflict(_))) => {
             let status = e.status();
-            let why = match &e {
-                ApiError::Validation(v) => format!("{}: {}", v.field, v.message),
-                other => other.to_string(),
-            };
+            let why = reason(&e);
             let q = ApiQuery::default();
             editor_page(&s, signed, &gid, &aid, q, status, Some((f.json, why))).await
         }

@@ -10,8 +10,8 @@ use http::StatusCode;
 use pylon_model::AppSpec;
 use serde::Deserialize;
 
-use super::frame::{Console, Pager, SignedIn, date, error_page, paginate, render};
-use super::pages::{CsrfForm, ListQuery, failed};
+use super::frame::{Console, CsrfForm, Pager, SignedIn, date, error_page, paginate, render};
+use super::pages::{ListQuery, failed};
 use crate::apps::{NewAppCode, NewAppKey, add_app_code, add_app_key, create_app, delete_app_key};
 use crate::error::ApiError;
 

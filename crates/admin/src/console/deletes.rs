@@ -7,20 +7,17 @@ use axum::Form;
 use axum::extract::Path;
 use axum::response::{IntoResponse, Redirect, Response};
 use http::StatusCode;
-use serde::Deserialize;
 
-use super::frame::{Console, SignedIn, refusal_page};
+use super::frame::{Console, CsrfForm, SignedIn, refusal_page};
 use crate::error::ApiResult;
 
-/// A confirmed delete: only the session's CSRF token travels.
-#[derive(Deserialize)]
-pub(crate) struct Confirmed {
-    #[serde(default, rename = "_csrf")]
-    csrf: String,
-}
-
 /// To `to` once deleted; the refusal, with a link back to `from`, when not.
-fn finish(signed: &SignedIn, result: ApiResult<StatusCode>, to: &str, from: &str) -> Response {
+pub(crate) fn finish(
+    signed: &SignedIn,
+    result: ApiResult<StatusCode>,
+    to: &str,
+    from: &str,
+) -> Response {
     match result {
         Ok(_) => Redirect::to(to).into_response(),
         Err(e) => refusal_page(
@@ -37,7 +34,7 @@ pub(crate) async fn group(
     s: Console,
     signed: SignedIn,
     Path(id): Path<String>,
-    Form(f): Form<Confirmed>,
+    Form(f): Form<CsrfForm>,
 ) -> Response {
     if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
         return refused;
@@ -55,7 +52,7 @@ pub(crate) async fn api(
     s: Console,
     signed: SignedIn,
     Path((gid, aid)): Path<(String, String)>,
-    Form(f): Form<Confirmed>,
+    Form(f): Form<CsrfForm>,
 ) -> Response {
     if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
         return refused;
@@ -69,7 +66,7 @@ pub(crate) async fn domain(
     s: Console,
     signed: SignedIn,
     Path((gid, domain)): Path<(String, String)>,
-    Form(f): Form<Confirmed>,
+    Form(f): Form<CsrfForm>,
 ) -> Response {
     if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
         return refused;
@@ -83,7 +80,7 @@ pub(crate) async fn upstream(
     s: Console,
     signed: SignedIn,
     Path(id): Path<String>,
-    Form(f): Form<Confirmed>,
+    Form(f): Form<CsrfForm>,
 ) -> Response {
     if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
         return refused;
@@ -97,7 +94,7 @@ pub(crate) async fn backend(
     s: Console,
     signed: SignedIn,
     Path(id): Path<String>,
-    Form(f): Form<Confirmed>,
+    Form(f): Form<CsrfForm>,
 ) -> Response {
     if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
         return refused;
@@ -111,7 +108,7 @@ pub(crate) async fn app(
     s: Console,
     signed: SignedIn,
     Path(id): Path<String>,
-    Form(f): Form<Confirmed>,
+    Form(f): Form<CsrfForm>,
 ) -> Response {
     if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
         return refused;
@@ -129,7 +126,7 @@ pub(crate) async fn authorization(
     s: Console,
     signed: SignedIn,
     Path((app, grant)): Path<(String, String)>,
-    Form(f): Form<Confirmed>,
+    Form(f): Form<CsrfForm>,
 ) -> Response {
     if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
         return refused;

@@ -70,6 +70,22 @@ pub(crate) fn render<T: askama::Template>(status: StatusCode, page: &T) -> Respo
     }
 }
 
+/// A form that carries only the CSRF token (a sign-out, a confirmed delete).
+#[derive(serde::Deserialize)]
+pub(crate) struct CsrfForm {
+    #[serde(default, rename = "_csrf")]
+    pub(crate) csrf: String,
+}
+
+/// Why the admin API refused a change, as shown next to what was typed: the field it names,
+/// and its message.
+pub(crate) fn reason(e: &crate::error::ApiError) -> String {
+    match e {
+        crate::error::ApiError::Validation(v) => format!("{}: {}", v.field, v.message),
+        other => other.to_string(),
+    }
+}
+
 /// The state, as the page handlers take it.
 pub(crate) type Console = State<AppState>;
 

@@ -7,9 +7,11 @@
 mod apis;
 mod apps;
 mod backends;
+mod certificates;
 mod debug;
 mod deletes;
 mod diff;
+mod environments;
 mod frame;
 mod pages;
 mod resources;
@@ -122,9 +124,58 @@ pub(crate) fn routes() -> Router<AppState> {
             "/console/backends/{id}/environments/{env}/delete",
             post(backends::delete),
         )
-        .route("/console/policies", get(resources::policies))
-        .route("/console/certificates", get(resources::certificates))
-        .route("/console/functions", get(resources::functions))
+        .route(
+            "/console/policies",
+            get(resources::policies).post(resources::create_policy),
+        )
+        .route(
+            "/console/policies/{id}",
+            get(resources::policy).post(resources::update_policy),
+        )
+        .route(
+            "/console/policies/{id}/delete",
+            post(resources::delete_policy),
+        )
+        .route(
+            "/console/policies/{id}/bindings",
+            post(resources::bind_policy),
+        )
+        .route(
+            "/console/policies/{id}/bindings/{api}/{env}/delete",
+            post(resources::unbind_policy),
+        )
+        .route(
+            "/console/functions",
+            get(resources::functions).post(resources::create_function),
+        )
+        .route(
+            "/console/functions/{id}",
+            get(resources::function).post(resources::update_function),
+        )
+        .route(
+            "/console/functions/{id}/delete",
+            post(resources::delete_function),
+        )
+        .route(
+            "/console/certificates",
+            get(certificates::certificates).post(certificates::create),
+        )
+        .route(
+            "/console/certificates/{id}",
+            get(certificates::certificate).post(certificates::replace),
+        )
+        .route(
+            "/console/certificates/{id}/delete",
+            post(certificates::delete),
+        )
+        .route(
+            "/console/environments",
+            get(environments::environments).post(environments::create),
+        )
+        .route(
+            "/console/environments/{name}/delete",
+            post(environments::delete),
+        )
         .route("/console/apps", get(apps::apps).post(apps::create))
         .route("/console/apps/{id}", get(apps::app))
         .route("/console/apps/{id}/delete", post(deletes::app))

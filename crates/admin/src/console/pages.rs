@@ -13,7 +13,7 @@ use http::{HeaderValue, StatusCode};
 use pylon_model::GroupSpec;
 use serde::Deserialize;
 
-use super::frame::{Console, Pager, SignedIn, date, error_page, paginate, render};
+use super::frame::{Console, CsrfForm, Pager, SignedIn, date, error_page, paginate, render};
 use super::session::{clear_cookie, set_cookie};
 use crate::auth::constant_time_eq;
 use crate::domains::DomainRequest;
@@ -98,13 +98,6 @@ fn same_origin(headers: &HeaderMap) -> bool {
     origin
         .split_once("://")
         .is_some_and(|(_, rest)| !host.is_empty() && rest == host)
-}
-
-/// A form that carries only the CSRF token.
-#[derive(Deserialize)]
-pub(crate) struct CsrfForm {
-    #[serde(default, rename = "_csrf")]
-    pub(crate) csrf: String,
 }
 
 pub(crate) async fn logout(s: Console, signed: SignedIn, Form(form): Form<CsrfForm>) -> Response {
