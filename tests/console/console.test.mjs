@@ -113,6 +113,15 @@ test('sign-in refuses a wrong token, then keeps the token out of URLs, pages and
   assert.equal(await page.locator('script:not([src])').count(), 0, 'no inline script');
   await shot(page, 'home');
 
+  // Behind a TLS-terminating proxy the cookie is `Secure`.
+  const proxied = await fetch(`${pylon.admin}/console/login`, {
+    method: 'POST', redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-proto': 'https' },
+    body: `token=${encodeURIComponent(pylon.token)}`,
+  });
+  assert.equal(proxied.status, 303);
+  assert.match(proxied.headers.get('set-cookie'), /; Secure/);
+
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.waitForURL(`${pylon.admin}/console/login`);
   await page.goto(`${pylon.admin}/console/groups`);

@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Redirect, Response};
 use http::StatusCode;
@@ -15,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::diff::{DiffLine, diff};
-use super::frame::{Console, SignedIn, date, query_escape, reason, render};
+use super::frame::{Console, Posted, SignedIn, date, query_escape, reason, render};
 use super::pages::failed;
 use super::wizard::{Wizard, step_of};
 use crate::apis::{create_api, load_api, update_api};
@@ -146,9 +145,11 @@ pub(crate) async fn edit_api(
 /// A step of the wizard for a new API: on to the next, back, or (on the last) create it.
 pub(crate) async fn wizard_step(
     s: Console,
-    signed: SignedIn,
     Path(gid): Path<String>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    Posted {
+        signed,
+        form: pairs,
+    }: Posted<Vec<(String, String)>>,
 ) -> Response {
     step(s, signed, gid, None, Wizard::from_form(pairs)).await
 }
@@ -156,9 +157,11 @@ pub(crate) async fn wizard_step(
 /// A step of the wizard over an API's draft; the last saves the draft.
 pub(crate) async fn edit_step(
     s: Console,
-    signed: SignedIn,
     Path((gid, aid)): Path<(String, String)>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    Posted {
+        signed,
+        form: pairs,
+    }: Posted<Vec<(String, String)>>,
 ) -> Response {
     let api = match load_api(&s, &gid, &aid).await {
         Ok(api) => api,
@@ -174,9 +177,6 @@ async fn step(
     editing: Option<Api>,
     mut w: Wizard,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&w.csrf) {
-        return refused;
-    }
     let names = editing
         .as_ref()
         .map(|api| (api.id.clone(), api.spec.name.clone()));
@@ -385,8 +385,6 @@ async fn editor_page(
 
 #[derive(Deserialize)]
 pub(crate) struct EnvForm {
-    #[serde(default, rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     environment: String,
     #[serde(default)]
@@ -413,13 +411,9 @@ async fn refused(s: &Console, signed: SignedIn, gid: &str, aid: &str, e: ApiErro
 
 pub(crate) async fn publish(
     s: Console,
-    signed: SignedIn,
     Path((gid, aid)): Path<(String, String)>,
-    Form(f): Form<EnvForm>,
+    Posted { signed, form: f }: Posted<EnvForm>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let req = PublishRequest {
         environment: f.environment,
         note: f.note,
@@ -436,13 +430,9 @@ pub(crate) async fn publish(
 
 pub(crate) async fn unpublish(
     s: Console,
-    signed: SignedIn,
     Path((gid, aid)): Path<(String, String)>,
-    Form(f): Form<EnvForm>,
+    Posted { signed, form: f }: Posted<EnvForm>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     match unpublish_api(&s, &gid, &aid, &f.environment).await {
         Ok(()) => done(&gid, &aid, &format!("Unpublished from {}", f.environment)),
         Err(e) => refused(&s, signed, &gid, &aid, e).await,
@@ -451,13 +441,9 @@ pub(crate) async fn unpublish(
 
 pub(crate) async fn rollback(
     s: Console,
-    signed: SignedIn,
     Path((gid, aid)): Path<(String, String)>,
-    Form(f): Form<EnvForm>,
+    Posted { signed, form: f }: Posted<EnvForm>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let req = RollbackRequest {
         environment: f.environment,
         version: f.version.unwrap_or(0),
@@ -474,8 +460,6 @@ pub(crate) async fn rollback(
 
 #[derive(Deserialize)]
 pub(crate) struct AuthorizeForm {
-    #[serde(default, rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     app_id: String,
     #[serde(default)]
@@ -487,13 +471,9 @@ pub(crate) struct AuthorizeForm {
 
 pub(crate) async fn authorize(
     s: Console,
-    signed: SignedIn,
     Path((gid, aid)): Path<(String, String)>,
-    Form(f): Form<AuthorizeForm>,
+    Posted { signed, form: f }: Posted<AuthorizeForm>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let expires_at = match f.expires.trim() {
         "" => None,
         day => match epoch_ms_of_day(day) {
@@ -551,8 +531,6 @@ mod tests {
 
 #[derive(Deserialize)]
 pub(crate) struct DraftForm {
-    #[serde(default, rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     json: String,
 }
@@ -561,13 +539,9 @@ pub(crate) struct DraftForm {
 /// ask for included (`PUT .../apis/{id}`'s own service function).
 pub(crate) async fn save_draft(
     s: Console,
-    signed: SignedIn,
     Path((gid, aid)): Path<(String, String)>,
-    Form(f): Form<DraftForm>,
+    Posted { signed, form: f }: Posted<DraftForm>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let saved = match serde_json::from_str::<ApiSpec>(&f.json) {
         Ok(spec) => update_api(&s, &gid, &aid, spec).await,
         Err(e) => Err(ApiError::BadRequest(format!("not an API definition: {e}"))),

@@ -3,14 +3,15 @@
 //! REST API's own service function.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Redirect, Response};
 use http::StatusCode;
 use pylon_model::AppSpec;
 use serde::Deserialize;
 
-use super::frame::{Console, CsrfForm, Pager, SignedIn, date, error_page, paginate, render};
+use super::frame::{
+    Confirmed, Console, Pager, Posted, SignedIn, date, error_page, paginate, render,
+};
 use super::pages::{ListQuery, failed};
 use crate::apps::{NewAppCode, NewAppKey, add_app_code, add_app_key, create_app, delete_app_key};
 use crate::error::ApiError;
@@ -78,18 +79,16 @@ async fn apps_page(
 
 #[derive(Deserialize)]
 pub(crate) struct CreateAppForm {
-    #[serde(default, rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
     description: String,
 }
 
-pub(crate) async fn create(s: Console, signed: SignedIn, Form(f): Form<CreateAppForm>) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
+pub(crate) async fn create(
+    s: Console,
+    Posted { signed, form: f }: Posted<CreateAppForm>,
+) -> Response {
     let spec = AppSpec {
         name: f.name.clone(),
         description: f.description.clone(),
@@ -214,13 +213,9 @@ fn back_to(id: &str) -> Response {
 
 pub(crate) async fn add_key(
     s: Console,
-    signed: SignedIn,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    Posted { signed, .. }: Posted<Confirmed>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     match add_app_key(&s, &id, NewAppKey::default()).await {
         Ok(_) => back_to(&id),
         Err(e) => failed(&e, &signed.csrf),
@@ -229,13 +224,9 @@ pub(crate) async fn add_key(
 
 pub(crate) async fn delete_key(
     s: Console,
-    signed: SignedIn,
     Path((id, key)): Path<(String, String)>,
-    Form(f): Form<CsrfForm>,
+    Posted { signed, .. }: Posted<Confirmed>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     match delete_app_key(&s, &id, &key).await {
         Ok(()) => back_to(&id),
         Err(e) => failed(&e, &signed.csrf),
@@ -252,13 +243,9 @@ struct Secret {
 /// prefetch nor a cache can show it), as the cell that replaces the button.
 pub(crate) async fn reveal_secret(
     s: Console,
-    signed: SignedIn,
     Path((id, key)): Path<(String, String)>,
-    Form(f): Form<CsrfForm>,
+    Posted { signed, .. }: Posted<Confirmed>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let pair = async {
         let app = s.store.get_app(&id).await?;
         s.store.get_app_key(&app.id, &key).await
@@ -279,13 +266,9 @@ pub(crate) async fn reveal_secret(
 
 pub(crate) async fn add_code(
     s: Console,
-    signed: SignedIn,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    Posted { signed, .. }: Posted<Confirmed>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     match add_app_code(&s, &id, NewAppCode::default()).await {
         Ok(_) => back_to(&id),
         Err(e) => failed(&e, &signed.csrf),

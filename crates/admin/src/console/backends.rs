@@ -5,14 +5,13 @@
 //! unpublishes them there. Every change is the REST API's own service function.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Redirect, Response};
 use http::StatusCode;
 use pylon_model::{BackendDefinition, BackendKind, BackendSpec};
 use serde::Deserialize;
 
-use super::frame::{Console, Pager, SignedIn, date, paginate, query_escape, render};
+use super::frame::{Console, Pager, Posted, SignedIn, date, paginate, query_escape, render};
 use super::pages::{ListQuery, failed};
 use crate::backends::{
     create_backend, delete_backend_definition, kind_name, put_backend_definition,
@@ -79,16 +78,11 @@ async fn list_page(
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(crate) struct CreateForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     name: String,
     kind: String,
 }
 
-pub(crate) async fn create(s: Console, signed: SignedIn, Form(f): Form<CreateForm>) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
+pub(crate) async fn create(s: Console, Posted { signed, form: f }: Posted<CreateForm>) -> Response {
     let kind = match f.kind.as_str() {
         "upstream" => BackendKind::Upstream,
         "mock" => BackendKind::Mock,
@@ -233,8 +227,6 @@ async fn page(s: &Console, signed: SignedIn, id: &str, env: &str, extra: Extra) 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(crate) struct DefinitionForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     json: String,
     /// `yes` once the affected APIs were shown and confirmed.
     confirm: String,
@@ -249,13 +241,9 @@ fn back(id: &str, env: &str, done: &str) -> Response {
 /// Saves an environment's definition; when published APIs use it, only once confirmed.
 pub(crate) async fn save(
     s: Console,
-    signed: SignedIn,
     Path((id, env)): Path<(String, String)>,
-    Form(f): Form<DefinitionForm>,
+    Posted { signed, form: f }: Posted<DefinitionForm>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let definition: BackendDefinition = match serde_json::from_str(&f.json) {
         Ok(d) => d,
         Err(e) => {
@@ -310,13 +298,9 @@ pub(crate) async fn save(
 /// and then they are unpublished there.
 pub(crate) async fn delete(
     s: Console,
-    signed: SignedIn,
     Path((id, env)): Path<(String, String)>,
-    Form(f): Form<DefinitionForm>,
+    Posted { signed, form: f }: Posted<DefinitionForm>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     if f.confirm != "yes" {
         let apis = match s.store.apis_served_by_backend(&id, &env).await {
             Ok(apis) => apis,

@@ -4,15 +4,15 @@
 //! refused form.
 
 use askama::Template;
+use axum::Json;
 use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Form, Json};
 use http::StatusCode;
 use pylon_model::{Certificate, CertificateSpec};
 use serde::Deserialize;
 
 use super::frame::{
-    Console, CsrfForm, Pager, SignedIn, date, paginate, query_escape, reason, render,
+    Confirmed, Console, Pager, Posted, SignedIn, date, paginate, query_escape, reason, render,
 };
 use super::pages::{ListQuery, failed};
 use super::resources::DoneQuery;
@@ -24,8 +24,6 @@ const PATH: &str = "/console/certificates";
 /// The upload form; the key is never filled back in.
 #[derive(Deserialize, Default)]
 pub(crate) struct CertForm {
-    #[serde(default, rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -54,7 +52,6 @@ impl CertForm {
     fn shown(self) -> Self {
         CertForm {
             private_key: String::new(),
-            csrf: String::new(),
             ..self
         }
     }
@@ -151,10 +148,7 @@ fn done(id: &str, what: &str) -> Response {
     Redirect::to(&format!("{PATH}/{id}?done={}", query_escape(what))).into_response()
 }
 
-pub(crate) async fn create(s: Console, signed: SignedIn, Form(f): Form<CertForm>) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
+pub(crate) async fn create(s: Console, Posted { signed, form: f }: Posted<CertForm>) -> Response {
     match crate::certificates::create(s.clone(), JsonBody(f.spec())).await {
         Ok((_, Json(c))) => done(&c.id, "Uploaded: served to new handshakes at once"),
         Err(e) if e.status().is_client_error() => {
@@ -205,13 +199,9 @@ pub(crate) async fn certificate(
 /// A renewal: chain and key replaced at once.
 pub(crate) async fn replace(
     s: Console,
-    signed: SignedIn,
     Path(id): Path<String>,
-    Form(f): Form<CertForm>,
+    Posted { signed, form: f }: Posted<CertForm>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     match crate::certificates::update(s.clone(), Path(id.clone()), JsonBody(f.spec())).await {
         Ok(Json(c)) => done(&c.id, "Replaced: new handshakes get the new chain"),
         Err(e) if e.status().is_client_error() && !matches!(e, ApiError::NotFound(_)) => {
@@ -223,13 +213,9 @@ pub(crate) async fn replace(
 
 pub(crate) async fn delete(
     s: Console,
-    signed: SignedIn,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    Posted { signed, .. }: Posted<Confirmed>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let result = crate::certificates::delete(s, Path(id.clone())).await;
     super::deletes::finish(&signed, result, PATH, &format!("{PATH}/{id}"))
 }

@@ -6,14 +6,13 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::Form;
 use axum::extract::Path;
 use axum::response::Response;
 use http::StatusCode;
 use pylon_gateway::DebugTrace;
 use pylon_model::{Api, Location};
 
-use super::frame::{Console, SignedIn, query_escape, render};
+use super::frame::{Console, Posted, SignedIn, query_escape, render};
 use super::pages::failed;
 use crate::apis::load_api;
 use crate::debug::{DebugRequest, run_debug};
@@ -201,13 +200,12 @@ fn form_urlencoded_pair(name: &str, value: &str) -> String {
 
 pub(crate) async fn send(
     s: Console,
-    signed: SignedIn,
     Path((gid, aid)): Path<(String, String)>,
-    Form(fields): Form<Fields>,
+    Posted {
+        signed,
+        form: fields,
+    }: Posted<Fields>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(field(&fields, "_csrf")) {
-        return refused;
-    }
     let api = match load_api(&s, &gid, &aid).await {
         Ok(api) => api,
         Err(e) => return failed(&e, &signed.csrf),

@@ -3,12 +3,11 @@
 //! definition uses); the page asks first (a disclosure with the consequence), and a refusal
 //! shows the API's reason with a way back.
 
-use axum::Form;
 use axum::extract::Path;
 use axum::response::{IntoResponse, Redirect, Response};
 use http::StatusCode;
 
-use super::frame::{Console, CsrfForm, SignedIn, refusal_page};
+use super::frame::{Confirmed, Console, Posted, SignedIn, refusal_page};
 use crate::error::ApiResult;
 
 /// To `to` once deleted; the refusal, with a link back to `from`, when not.
@@ -32,13 +31,9 @@ pub(crate) fn finish(
 
 pub(crate) async fn group(
     s: Console,
-    signed: SignedIn,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    Posted { signed, .. }: Posted<Confirmed>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let result = crate::groups::delete(s, Path(id.clone())).await;
     finish(
         &signed,
@@ -50,13 +45,9 @@ pub(crate) async fn group(
 
 pub(crate) async fn api(
     s: Console,
-    signed: SignedIn,
     Path((gid, aid)): Path<(String, String)>,
-    Form(f): Form<CsrfForm>,
+    Posted { signed, .. }: Posted<Confirmed>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let result = crate::apis::delete(s, Path((gid.clone(), aid.clone()))).await;
     let from = format!("/console/groups/{gid}/apis/{aid}");
     finish(&signed, result, &format!("/console/groups/{gid}"), &from)
@@ -64,13 +55,9 @@ pub(crate) async fn api(
 
 pub(crate) async fn domain(
     s: Console,
-    signed: SignedIn,
     Path((gid, domain)): Path<(String, String)>,
-    Form(f): Form<CsrfForm>,
+    Posted { signed, .. }: Posted<Confirmed>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let result = crate::domains::delete(s, Path((gid.clone(), domain))).await;
     let group = format!("/console/groups/{gid}");
     finish(&signed, result, &group, &group)
@@ -78,13 +65,9 @@ pub(crate) async fn domain(
 
 pub(crate) async fn upstream(
     s: Console,
-    signed: SignedIn,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    Posted { signed, .. }: Posted<Confirmed>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let result = crate::upstreams::delete(s, Path(id.clone())).await;
     let from = format!("/console/upstreams/{id}");
     finish(&signed, result, "/console/upstreams", &from)
@@ -92,13 +75,9 @@ pub(crate) async fn upstream(
 
 pub(crate) async fn backend(
     s: Console,
-    signed: SignedIn,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    Posted { signed, .. }: Posted<Confirmed>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let result = crate::backends::delete(s, Path(id.clone())).await;
     let from = format!("/console/backends/{id}");
     finish(&signed, result, "/console/backends", &from)
@@ -106,13 +85,9 @@ pub(crate) async fn backend(
 
 pub(crate) async fn app(
     s: Console,
-    signed: SignedIn,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    Posted { signed, .. }: Posted<Confirmed>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let result = crate::apps::delete(s, Path(id.clone())).await;
     finish(
         &signed,
@@ -124,13 +99,9 @@ pub(crate) async fn app(
 
 pub(crate) async fn authorization(
     s: Console,
-    signed: SignedIn,
     Path((app, grant)): Path<(String, String)>,
-    Form(f): Form<CsrfForm>,
+    Posted { signed, .. }: Posted<Confirmed>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let result = crate::authorizations::revoke(s, Path(grant)).await;
     let back = format!("/console/apps/{app}");
     finish(&signed, result, &back, &back)

@@ -2,14 +2,14 @@
 //! with the APIs published there. Created and deleted with the REST API's own handlers.
 
 use askama::Template;
+use axum::Json;
 use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Form, Json};
 use http::StatusCode;
 use pylon_model::EnvironmentSpec;
 use serde::Deserialize;
 
-use super::frame::{Console, CsrfForm, SignedIn, render};
+use super::frame::{Confirmed, Console, Posted, SignedIn, render};
 use super::pages::failed;
 use super::resources::DoneQuery;
 use crate::extract::JsonBody;
@@ -33,8 +33,6 @@ struct Page {
 
 #[derive(Deserialize, Default)]
 pub(crate) struct NewEnvironment {
-    #[serde(default, rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -91,12 +89,8 @@ pub(crate) async fn environments(
 
 pub(crate) async fn create(
     s: Console,
-    signed: SignedIn,
-    Form(f): Form<NewEnvironment>,
+    Posted { signed, form: f }: Posted<NewEnvironment>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let spec = EnvironmentSpec {
         name: f.name.clone(),
         description: f.description.clone(),
@@ -116,13 +110,9 @@ pub(crate) async fn create(
 
 pub(crate) async fn delete(
     s: Console,
-    signed: SignedIn,
     Path(name): Path<String>,
-    Form(f): Form<CsrfForm>,
+    Posted { signed, .. }: Posted<Confirmed>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let result = crate::environments::delete(s, Path(name)).await;
     super::deletes::finish(
         &signed,

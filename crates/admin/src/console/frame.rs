@@ -2,7 +2,7 @@
 //! rendering a template, and the error page.
 
 use askama::Template;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -70,12 +70,53 @@ pub(crate) fn render<T: askama::Template>(status: StatusCode, page: &T) -> Respo
     }
 }
 
-/// A form that carries only the CSRF token (a sign-out, a confirmed delete).
-#[derive(serde::Deserialize)]
-pub(crate) struct CsrfForm {
-    #[serde(default, rename = "_csrf")]
-    pub(crate) csrf: String,
+/// A form posted by a signed-in browser, carrying its session's CSRF token (`_csrf`). A request
+/// without a session goes to the sign-in page, and one without the token is refused, before
+/// the handler runs; the handler sees only its own fields.
+pub(crate) struct Posted<T> {
+    pub(crate) signed: SignedIn,
+    pub(crate) form: T,
 }
+
+/// A form with no fields of its own: a sign-out, a confirmed delete.
+#[derive(serde::Deserialize)]
+pub(crate) struct Confirmed {}
+
+#[derive(serde::Deserialize)]
+struct Token {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+}
+
+impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for Posted<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, s: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let signed = SignedIn::from_request_parts(&mut parts, s).await?;
+        let bad = |why: String| {
+            error_page(
+                StatusCode::BAD_REQUEST,
+                "Refused",
+                &format!("This form could not be read: {why}"),
+                Some(signed.csrf.clone()),
+            )
+        };
+        let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
+            Ok(bytes) => bytes,
+            Err(e) => return Err(bad(e.to_string())),
+        };
+        let token: Token = serde_urlencoded::from_bytes(&bytes).map_err(|e| bad(e.to_string()))?;
+        if let Some(refused) = signed.refuse_without_csrf(&token.csrf) {
+            return Err(refused);
+        }
+        let form = serde_urlencoded::from_bytes(&bytes).map_err(|e| bad(e.to_string()))?;
+        Ok(Posted { signed, form })
+    }
+}
+
+/// The most a console form may send: an API's draft or a certificate chain fits many times.
+const MAX_FORM_BYTES: usize = 2 * 1024 * 1024;
 
 /// Why the admin API refused a change, as shown next to what was typed: the field it names,
 /// and its message.

@@ -13,7 +13,9 @@ use http::{HeaderValue, StatusCode};
 use pylon_model::GroupSpec;
 use serde::Deserialize;
 
-use super::frame::{Console, CsrfForm, Pager, SignedIn, date, error_page, paginate, render};
+use super::frame::{
+    Confirmed, Console, Pager, Posted, SignedIn, date, error_page, paginate, render,
+};
 use super::session::{clear_cookie, set_cookie};
 use crate::auth::constant_time_eq;
 use crate::domains::DomainRequest;
@@ -78,7 +80,7 @@ pub(crate) async fn login(s: Console, headers: HeaderMap, Form(form): Form<Login
         );
     }
     let id = s.sessions.start();
-    let cookie = set_cookie(&id, s.sessions.ttl(), false);
+    let cookie = set_cookie(&id, s.sessions.ttl(), over_tls(&headers));
     let mut response = Redirect::to("/console").into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(SET_COOKIE, v);
@@ -100,10 +102,21 @@ fn same_origin(headers: &HeaderMap) -> bool {
         .is_some_and(|(_, rest)| !host.is_empty() && rest == host)
 }
 
-pub(crate) async fn logout(s: Console, signed: SignedIn, Form(form): Form<CsrfForm>) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&form.csrf) {
-        return refused;
-    }
+/// Whether the browser reached the console over HTTPS: its `Origin` says so, or the
+/// TLS-terminating proxy in front of the admin listener does (`X-Forwarded-Proto`). The
+/// session cookie is then `Secure`, so the browser never sends it over plain HTTP.
+fn over_tls(headers: &HeaderMap) -> bool {
+    let said = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    said("origin").is_some_and(|o| o.starts_with("https://"))
+        || said("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"))
+}
+
+pub(crate) async fn logout(s: Console, Posted { signed, .. }: Posted<Confirmed>) -> Response {
     s.sessions.end(&signed.id);
     let mut response = Redirect::to("/console/login").into_response();
     response.headers_mut().insert(
@@ -322,8 +335,6 @@ async fn groups_page(
 
 #[derive(Deserialize)]
 pub(crate) struct CreateGroupForm {
-    #[serde(default, rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -334,12 +345,8 @@ pub(crate) struct CreateGroupForm {
 /// field.
 pub(crate) async fn create_group(
     s: Console,
-    signed: SignedIn,
-    Form(form): Form<CreateGroupForm>,
+    Posted { signed, form }: Posted<CreateGroupForm>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&form.csrf) {
-        return refused;
-    }
     let spec = GroupSpec {
         name: form.name.clone(),
         description: form.description.clone(),
@@ -547,12 +554,22 @@ mod tests {
         h.insert(ORIGIN, HeaderValue::from_static("https://evil.example"));
         assert!(!same_origin(&h));
     }
+
+    #[test]
+    fn the_cookie_is_secure_when_the_browser_came_over_tls() {
+        let mut h = HeaderMap::new();
+        h.insert(ORIGIN, HeaderValue::from_static("http://127.0.0.1:9180"));
+        assert!(!over_tls(&h));
+        h.insert("x-forwarded-proto", HeaderValue::from_static("HTTPS"));
+        assert!(over_tls(&h), "behind a TLS-terminating proxy");
+        let mut h = HeaderMap::new();
+        h.insert(ORIGIN, HeaderValue::from_static("https://console.example"));
+        assert!(over_tls(&h));
+    }
 }
 
 #[derive(Deserialize)]
 pub(crate) struct DomainForm {
-    #[serde(default, rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     name: String,
     /// Empty: every environment (chosen by `X-Ca-Stage`).
@@ -563,13 +580,9 @@ pub(crate) struct DomainForm {
 /// `POST /v1/groups/{id}/domains` from the group's page.
 pub(crate) async fn bind_domain(
     s: Console,
-    signed: SignedIn,
     Path(id): Path<String>,
-    Form(f): Form<DomainForm>,
+    Posted { signed, form: f }: Posted<DomainForm>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let environment = f.environment.trim();
     let req = DomainRequest {
         name: f.name,
@@ -590,8 +603,6 @@ pub(crate) async fn bind_domain(
 
 #[derive(Deserialize)]
 pub(crate) struct VariablesForm {
-    #[serde(default, rename = "_csrf")]
-    csrf: String,
     /// `name=value` a line.
     #[serde(default)]
     variables: String,
@@ -600,13 +611,9 @@ pub(crate) struct VariablesForm {
 /// `PUT /v1/groups/{id}/stage-variables/{env}` from the group's page.
 pub(crate) async fn save_stage_variables(
     s: Console,
-    signed: SignedIn,
     Path((id, env)): Path<(String, String)>,
-    Form(f): Form<VariablesForm>,
+    Posted { signed, form: f }: Posted<VariablesForm>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let mut variables = BTreeMap::new();
     for line in f.variables.lines().map(str::trim).filter(|l| !l.is_empty()) {
         match line.split_once('=') {

@@ -7,16 +7,16 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
+use axum::Json;
 use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Form, Json};
 use http::StatusCode;
 use pylon_model::PolicyBindingSpec;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::frame::{
-    Console, CsrfForm, Pager, SignedIn, date, paginate, query_escape, reason, render,
+    Confirmed, Console, Pager, Posted, SignedIn, date, paginate, query_escape, reason, render,
 };
 use super::pages::{ListQuery, failed};
 use crate::error::ApiError;
@@ -132,8 +132,6 @@ fn parsed<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ApiError> {
 
 #[derive(Deserialize)]
 pub(crate) struct JsonForm {
-    #[serde(default, rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     json: String,
     /// A function's new secrets, `NAME=value` a line; empty keeps the sealed ones.
@@ -204,12 +202,8 @@ pub(crate) async fn policies(s: Console, signed: SignedIn, Query(q): Query<ListQ
 
 pub(crate) async fn create_policy(
     s: Console,
-    signed: SignedIn,
-    Form(f): Form<JsonForm>,
+    Posted { signed, form: f }: Posted<JsonForm>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let created = match parsed(&f.json) {
         Ok(input) => crate::policies::create(s.clone(), JsonBody(input)).await,
         Err(e) => Err(e),
@@ -309,13 +303,9 @@ pub(crate) async fn policy(
 
 pub(crate) async fn update_policy(
     s: Console,
-    signed: SignedIn,
     Path(id): Path<String>,
-    Form(f): Form<JsonForm>,
+    Posted { signed, form: f }: Posted<JsonForm>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let updated = match parsed(&f.json) {
         Ok(input) => crate::policies::update(s.clone(), Path(id.clone()), JsonBody(input)).await,
         Err(e) => Err(e),
@@ -335,8 +325,6 @@ pub(crate) async fn update_policy(
 
 #[derive(Deserialize)]
 pub(crate) struct BindForm {
-    #[serde(default, rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     api_id: String,
     #[serde(default)]
@@ -345,13 +333,9 @@ pub(crate) struct BindForm {
 
 pub(crate) async fn bind_policy(
     s: Console,
-    signed: SignedIn,
     Path(id): Path<String>,
-    Form(f): Form<BindForm>,
+    Posted { signed, form: f }: Posted<BindForm>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let spec = PolicyBindingSpec {
         api_id: f.api_id,
         environment: f.environment,
@@ -367,13 +351,9 @@ pub(crate) async fn bind_policy(
 
 pub(crate) async fn unbind_policy(
     s: Console,
-    signed: SignedIn,
     Path((id, api, env)): Path<(String, String, String)>,
-    Form(f): Form<CsrfForm>,
+    Posted { signed, .. }: Posted<Confirmed>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     match crate::policies::unbind(s, Path((id.clone(), api, env.clone()))).await {
         Ok(_) => done(&POLICIES, &id, &format!("Unbound in {env}")),
         Err(e) => failed(&e, &signed.csrf),
@@ -382,13 +362,9 @@ pub(crate) async fn unbind_policy(
 
 pub(crate) async fn delete_policy(
     s: Console,
-    signed: SignedIn,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    Posted { signed, .. }: Posted<Confirmed>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let result = crate::policies::delete(s, Path(id.clone())).await;
     super::deletes::finish(
         &signed,
@@ -455,12 +431,8 @@ fn function_body(f: &JsonForm) -> Result<Value, ApiError> {
 
 pub(crate) async fn create_function(
     s: Console,
-    signed: SignedIn,
-    Form(f): Form<JsonForm>,
+    Posted { signed, form: f }: Posted<JsonForm>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let created = match function_body(&f)
         .and_then(|b| serde_json::from_value(b).map_err(|e| ApiError::BadRequest(e.to_string())))
     {
@@ -536,13 +508,9 @@ pub(crate) async fn function(
 
 pub(crate) async fn update_function(
     s: Console,
-    signed: SignedIn,
     Path(id): Path<String>,
-    Form(f): Form<JsonForm>,
+    Posted { signed, form: f }: Posted<JsonForm>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let updated = match function_body(&f) {
         Ok(body) => crate::functions::update(s.clone(), Path(id.clone()), JsonBody(body)).await,
         Err(e) => Err(e),
@@ -562,13 +530,9 @@ pub(crate) async fn update_function(
 
 pub(crate) async fn delete_function(
     s: Console,
-    signed: SignedIn,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    Posted { signed, .. }: Posted<Confirmed>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let result = crate::functions::delete(s, Path(id.clone())).await;
     super::deletes::finish(
         &signed,

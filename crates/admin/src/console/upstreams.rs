@@ -4,14 +4,13 @@
 //! lost by a form that does not know it.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Redirect, Response};
 use http::StatusCode;
 use pylon_model::{Upstream, UpstreamSpec};
 use serde::Deserialize;
 
-use super::frame::{Console, Pager, SignedIn, date, paginate, render};
+use super::frame::{Console, Pager, Posted, SignedIn, date, paginate, render};
 use super::pages::{ListQuery, failed};
 use crate::error::ApiError;
 use crate::upstreams::{create_upstream, update_upstream};
@@ -28,8 +27,6 @@ struct UpstreamRow {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(crate) struct UpstreamForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     name: String,
     description: String,
     /// One `host:port` per line.
@@ -40,7 +37,6 @@ pub(crate) struct UpstreamForm {
 impl UpstreamForm {
     fn of(u: &Upstream) -> Self {
         UpstreamForm {
-            csrf: String::new(),
             name: u.spec.name.clone(),
             description: u.spec.description.clone(),
             targets: u.spec.targets.join("\n"),
@@ -148,10 +144,10 @@ fn refusal(e: &ApiError) -> Option<(StatusCode, (String, String))> {
     }
 }
 
-pub(crate) async fn create(s: Console, signed: SignedIn, Form(f): Form<UpstreamForm>) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
+pub(crate) async fn create(
+    s: Console,
+    Posted { signed, form: f }: Posted<UpstreamForm>,
+) -> Response {
     match create_upstream(&s, f.spec(None)).await {
         Ok(u) => Redirect::to(&format!("/console/upstreams/{}", u.id)).into_response(),
         Err(e) => match refusal(&e) {
@@ -240,13 +236,9 @@ fn detail_page(
 
 pub(crate) async fn update(
     s: Console,
-    signed: SignedIn,
     Path(id): Path<String>,
-    Form(f): Form<UpstreamForm>,
+    Posted { signed, form: f }: Posted<UpstreamForm>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let current = match s.store.get_upstream(&id).await {
         Ok(u) => u,
         Err(e) => return failed(&e.into(), &signed.csrf),
@@ -258,21 +250,15 @@ pub(crate) async fn update(
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(crate) struct JsonForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     json: String,
 }
 
 /// The whole definition as JSON: every field, the ones without a form included.
 pub(crate) async fn update_json(
     s: Console,
-    signed: SignedIn,
     Path(id): Path<String>,
-    Form(f): Form<JsonForm>,
+    Posted { signed, form: f }: Posted<JsonForm>,
 ) -> Response {
-    if let Some(refused) = signed.refuse_without_csrf(&f.csrf) {
-        return refused;
-    }
     let current = match s.store.get_upstream(&id).await {
         Ok(u) => u,
         Err(e) => return failed(&e.into(), &signed.csrf),

@@ -53,7 +53,6 @@ pub(crate) struct ErrorRow {
 /// Every field of the form; the steps not shown travel as hidden inputs.
 #[derive(Default, Clone)]
 pub(crate) struct Wizard {
-    pub(crate) csrf: String,
     pub(crate) step: u8,
     /// `next`, `back`, `rows` (the same step with a blank row more) or `finish`.
     pub(crate) go: String,
@@ -266,7 +265,6 @@ impl Wizard {
                 continue;
             }
             let slot = match key.as_str() {
-                "_csrf" => &mut w.csrf,
                 "step" => {
                     w.step = v.parse().unwrap_or(1);
                     continue;
