@@ -88,10 +88,7 @@ PYLON_PID=$!
 PIDS+=("$PYLON_PID")
 wait_http_200 "http://127.0.0.1:$STATUS_PORT/readyz" "$PYLON_PID"
 TOKEN=$(cat "$TMP/pylon-data/admin-token")
-admin() { # method path json -> response body
-  curl -sf -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-    --data "$3" "http://127.0.0.1:$ADMIN_PORT$2" || die "admin call $1 $2 failed"
-}
+ADMIN=http://127.0.0.1:$ADMIN_PORT
 json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 admin POST /v1/functions "{\"name\": \"bench\", \"command\": [\"$PYTHON_LAMBDA\", \"-m\", \"awslambdaric\"],
   \"handler\": \"app.handler\", \"working_dir\": \"$FUNCTION_DIR\", \"timeout_ms\": 10000,

@@ -76,15 +76,16 @@ free_port() {
   die "no free port found"
 }
 
-# Waits (bounded) until `curl` gets a 200 from the URL; extra args go to curl.
+# Waits (bounded: WAIT_SECONDS, default 10) until `curl` gets a 200 from the URL; extra args
+# go to curl.
 wait_http_200() {
   local url=$1 pid=$2; shift 2
-  for _ in $(seq 100); do
+  for _ in $(seq $((${WAIT_SECONDS:-10} * 10))); do
     kill -0 "$pid" 2>/dev/null || die "process $pid exited before serving $url"
     [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" "$url" || true) == 200 ]] && return 0
     sleep 0.1
   done
-  die "no 200 from $url after 10s"
+  die "no 200 from $url after ${WAIT_SECONDS:-10}s"
 }
 
 # Sets NGINX; installs nginx, wrk and curl from Debian's packages when missing.
@@ -113,3 +114,87 @@ need_pylon() {
   (cd "$ROOT" && cargo build --release --bin pylon --quiet) || die "cargo build --release failed"
   PYLON_BIN=$CARGO_TARGET_DIR/release/pylon
 }
+
+# ---------------------------------------------------------------------------------------------
+# nginx: the backend and the reference proxy, from configs of their own in $TMP (needs NGINX).
+# ---------------------------------------------------------------------------------------------
+nginx_common() { # $1 = name
+  cat <<EOF
+daemon off;
+pid $TMP/$1.pid;
+error_log $TMP/$1.log warn;
+events { worker_connections 4096; }
+EOF
+}
+http_common() { # $1 = name
+  cat <<EOF
+    access_log off;
+    client_body_temp_path $TMP/$1-tmp/body;
+    proxy_temp_path $TMP/$1-tmp/proxy;
+    fastcgi_temp_path $TMP/$1-tmp/fastcgi;
+    uwsgi_temp_path $TMP/$1-tmp/uwsgi;
+    scgi_temp_path $TMP/$1-tmp/scgi;
+    keepalive_requests 1000000;
+EOF
+}
+
+# The backend every bench proxies to: nginx answering 200 "ok\n", one worker ($TMP/backend.conf).
+write_backend_conf() { # port
+  mkdir -p "$TMP/backend-tmp"
+  {
+    echo "worker_processes 1;"
+    nginx_common backend
+    echo "http {"
+    http_common backend
+    cat <<EOF
+    server {
+        listen 127.0.0.1:$1;
+        location / {
+            default_type text/plain;
+            return 200 "ok\n";
+        }
+    }
+}
+EOF
+  } >"$TMP/backend.conf"
+}
+
+# nginx's plain `proxy_pass` to the backend, with kept-alive upstream connections: the
+# reference every bench compares Pylon with (inside an `http` block).
+proxy_pass_server() { # proxy-port backend-port
+  cat <<EOF
+    upstream backend {
+        server 127.0.0.1:$2;
+        keepalive 64;
+    }
+    server {
+        listen 127.0.0.1:$1;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+EOF
+}
+
+# Started from this shell (not a subshell) so that cleanup can signal and reap it; sets STARTED.
+start_nginx() { # $1 = name
+  "$NGINX" -t -q -p "$TMP" -e "$TMP/$1.log" -c "$TMP/$1.conf" || die "nginx rejected $TMP/$1.conf"
+  "$NGINX" -p "$TMP" -e "$TMP/$1.log" -c "$TMP/$1.conf" >"$TMP/$1-stdout.log" 2>&1 &
+  STARTED=$!
+  PIDS+=("$STARTED")
+}
+
+# The admin API of the Pylon under test (needs ADMIN and TOKEN).
+admin() { # method path [json] -> response body on stdout; fails on a non-2xx status
+  local body status
+  body=$(curl -sS --max-time 10 -X "$1" -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: application/json' ${3:+--data "$3"} -w '\n%{http_code}' "$ADMIN$2") ||
+    die "admin $1 $2: curl failed"
+  status=${body##*$'\n'}
+  body=${body%$'\n'*}
+  [[ $status == 2* ]] || die "admin $1 $2 answered $status: $body"
+  printf '%s' "$body"
+}
+json_id() { sed -n 's/.*"id"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' | head -n 1; }

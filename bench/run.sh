@@ -132,43 +132,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
   -keyout "$TMP/tls.key" -out "$TMP/tls.pem" 2>/dev/null || die "openssl could not make the test certificate"
 chmod 644 "$TMP/tls.key"
 
-nginx_common() { # $1 = name
-  cat <<EOF
-daemon off;
-pid $TMP/$1.pid;
-error_log $TMP/$1.log warn;
-events { worker_connections 4096; }
-EOF
-}
-http_common() { # $1 = name
-  cat <<EOF
-    access_log off;
-    client_body_temp_path $TMP/$1-tmp/body;
-    proxy_temp_path $TMP/$1-tmp/proxy;
-    fastcgi_temp_path $TMP/$1-tmp/fastcgi;
-    uwsgi_temp_path $TMP/$1-tmp/uwsgi;
-    scgi_temp_path $TMP/$1-tmp/scgi;
-    keepalive_requests 1000000;
-EOF
-}
-
-mkdir -p "$TMP/backend-tmp" "$TMP/proxy-tmp"
-{
-  echo "worker_processes 1;"
-  nginx_common backend
-  echo "http {"
-  http_common backend
-  cat <<EOF
-    server {
-        listen 127.0.0.1:$BACKEND_PORT;
-        location / {
-            default_type text/plain;
-            return 200 "ok\n";
-        }
-    }
-}
-EOF
-} >"$TMP/backend.conf"
+mkdir -p "$TMP/proxy-tmp"
+write_backend_conf "$BACKEND_PORT"
 
 # ---------------------------------------------------------------------------------------------
 # 4. nginx as a plain reverse proxy with upstream keep-alive. Pylon's tokio runtime runs one
@@ -179,19 +144,8 @@ EOF
   nginx_common proxy
   echo "http {"
   http_common proxy
+  proxy_pass_server "$PROXY_PORT" "$BACKEND_PORT"
   cat <<EOF
-    upstream backend {
-        server 127.0.0.1:$BACKEND_PORT;
-        keepalive 64;
-    }
-    server {
-        listen 127.0.0.1:$PROXY_PORT;
-        location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-    }
     server {
         listen 127.0.0.1:$PROXY_TLS_PORT ssl;
         ssl_certificate $TMP/tls.pem;
@@ -206,14 +160,6 @@ EOF
 }
 EOF
 } >"$TMP/proxy.conf"
-
-# Started from this shell (not a subshell) so that cleanup can signal and reap it; sets STARTED.
-start_nginx() { # $1 = name
-  "$NGINX" -t -q -p "$TMP" -e "$TMP/$1.log" -c "$TMP/$1.conf" || die "nginx rejected $TMP/$1.conf"
-  "$NGINX" -p "$TMP" -e "$TMP/$1.log" -c "$TMP/$1.conf" >"$TMP/$1-stdout.log" 2>&1 &
-  STARTED=$!
-  PIDS+=("$STARTED")
-}
 
 start_nginx backend
 BACKEND_PID=$STARTED
@@ -307,17 +253,6 @@ PYLON_PID=$!
 PIDS+=("$PYLON_PID")
 
 ADMIN=http://127.0.0.1:$ADMIN_PORT
-admin() { # method path [json] -> response body on stdout; fails on a non-2xx status
-  local body status
-  body=$(curl -sS --max-time 10 -X "$1" -H "Authorization: Bearer $TOKEN" \
-    -H 'Content-Type: application/json' ${3:+--data "$3"} -w '\n%{http_code}' "$ADMIN$2") ||
-    die "admin $1 $2: curl failed"
-  status=${body##*$'\n'}
-  body=${body%$'\n'*}
-  [[ $status == 2* ]] || die "admin $1 $2 answered $status: $body"
-  printf '%s' "$body"
-}
-json_id() { sed -n 's/.*"id"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' | head -n 1; }
 
 for _ in $(seq 600); do
   kill -0 "$PYLON_PID" 2>/dev/null || die "pylon exited at start"

@@ -1,6 +1,7 @@
 //! `pylon`: the gateway server (`pylon serve`) and the command line over its admin API.
 //! The binary only parses the command line and wires the library crates together.
 
+mod allocations;
 mod cli;
 mod config;
 mod lock;

@@ -39,7 +39,7 @@ async fn healthz() -> Json<Value> {
 async fn metrics(State(s): State<Status>) -> impl IntoResponse {
     (
         [(CONTENT_TYPE, pylon_gateway::METRICS_CONTENT_TYPE)],
-        s.gateway.metrics(),
+        s.gateway.metrics() + &crate::allocations::exposition(),
     )
 }
 

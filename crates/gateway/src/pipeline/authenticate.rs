@@ -28,7 +28,8 @@ pub(crate) async fn authenticate(
         AuthType::None => Ok(()),
         AuthType::App => app(routed, &body),
         AuthType::KeyPair => key_pair(routed),
-        AuthType::Jwt => super::jwt::authenticate(routed).await,
+        // Boxed: a JWKS fetch's state is kilobytes, held by every request's future otherwise.
+        AuthType::Jwt => Box::pin(super::jwt::authenticate(routed)).await,
         AuthType::ApiKey => api_key(routed),
     }
 }
