@@ -3,6 +3,7 @@
 # same backend, in one run, by the measures issue 14 asks for. For each proxy under the same wrk
 # load (-t1 -c64, GET /bench):
 #   - user and kernel CPU per request (utime and stime of /proc/<pid>/stat around the run);
+#   - resident memory after the load (VmRSS; nginx: master and workers);
 #   - system calls per request (`strace -c -f` attached for STRACE seconds of the load);
 #   - the same for hyper's server and client with nothing between them (the `bare_proxy`
 #     example of crates/gateway, laid out as Pylon's listener is): the floor a pipeline that
@@ -129,7 +130,16 @@ user_sys() { # pid -> "utime stime"
   echo "$u $s"
 }
 
-declare -A USER_US SYS_US RPS SYSCALLS ALLOCS
+# Resident memory (MiB) of a process and its children: nginx's master + workers.
+rss_mib() { # pid
+  local child kb=0
+  for child in $1 $(cat "/proc/$1/task/"*/children 2>/dev/null); do
+    kb=$((kb + $(awk '/^VmRSS:/ { k = $2 } END { print k + 0 }' "/proc/$child/status" 2>/dev/null || echo 0)))
+  done
+  awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }'
+}
+
+declare -A USER_US SYS_US RPS SYSCALLS ALLOCS RSS
 wrk_load() { # url seconds [host] -> requests sent (wrk's "requests in")
   local out=$TMP/wrk-$RANDOM.txt
   timeout $(($2 + 30)) wrk -t1 -c"$CONNECTIONS" -d"$2s" ${3:+-H "Host: $3"} "$1" >"$out"
@@ -145,6 +155,7 @@ measure() { # name pid url [host]
   before=$(user_sys "$pid")
   reqs=$(wrk_load "$url" "$DURATION" "$host")
   after=$(user_sys "$pid")
+  RSS[$name]=$(rss_mib "$pid")
   RPS[$name]=$LAST_RPS
   read -r u0 s0 <<<"$before"
   read -r u1 s1 <<<"$after"
@@ -274,9 +285,9 @@ fi
 
 {
   echo "pass-through GET /bench, wrk -t1 -c$CONNECTIONS, ${DURATION}s; $(nproc) CPUs"
-  printf '%-8s %10s %14s %16s %14s\n' target "req/s" "user us/req" "kernel us/req" "syscalls/req"
+  printf '%-8s %10s %14s %16s %14s %12s\n' target "req/s" "user us/req" "kernel us/req" "syscalls/req" "RSS MiB"
   for t in nginx hyper-h1 hyper pylon; do
-    printf '%-8s %10s %14s %16s %14s\n' "$t" "${RPS[$t]}" "${USER_US[$t]}" "${SYS_US[$t]}" "${SYSCALLS[$t]}"
+    printf '%-8s %10s %14s %16s %14s %12s\n' "$t" "${RPS[$t]}" "${USER_US[$t]}" "${SYS_US[$t]}" "${SYSCALLS[$t]}" "${RSS[$t]}"
   done
   echo "pylon allocations per request: ${ALLOCS[pylon]} (${ALLOC_BYTES} bytes)"
   awk -v p="${USER_US[pylon]}" -v n="${USER_US[nginx]}" 'BEGIN { printf "user CPU per request pylon/nginx: %.2f\n", p / n }'
