@@ -8,7 +8,8 @@
 #   - the same for hyper's server and client with nothing between them (the `bare_proxy`
 #     example of crates/gateway, laid out as Pylon's listener is): the floor a pipeline that
 #     took no time at all would stand on, served auto-detecting HTTP/1 and HTTP/2 as Pylon
-#     does (`hyper`) and HTTP/1 only (`hyper-h1`);
+#     does (`hyper`) and HTTP/1 only (`hyper-h1`), and with the backend exchange written and
+#     read in the request's task instead of through hyper's client (`inline`);
 #   - for Pylon: allocations per request, from a build with `--features count-allocations`
 #     (its `/metrics` counters read around a wrk run), and a `perf record -g` profile of the
 #     load, whose top symbols (self and with children) are written to OUT.
@@ -199,6 +200,9 @@ kill -TERM "$BARE_PID" 2>/dev/null || true
 start_bare hyper-h1 --http1-only
 measure hyper-h1 "$BARE_PID" "$BARE_URL"
 kill -TERM "$BARE_PID" 2>/dev/null || true
+start_bare inline --inline-client
+measure inline "$BARE_PID" "$BARE_URL"
+kill -TERM "$BARE_PID" 2>/dev/null || true
 
 log "pylon: perf record -g over ${PERF}s of load"
 timeout $((PERF + 40)) wrk -t1 -c"$CONNECTIONS" -d"$((PERF + 4))s" -H "Host: $PYLON_HOST" "$PYLON_URL" >/dev/null &
@@ -273,6 +277,9 @@ if ((CALLGRIND)); then
   port=$(free_port)
   count_instructions hyper "http://127.0.0.1:$port/bench" "" -- \
     "$BARE_BIN" "127.0.0.1:$port" "127.0.0.1:$BACKEND_PORT"
+  port=$(free_port)
+  count_instructions inline "http://127.0.0.1:$port/bench" "" -- \
+    "$BARE_BIN" "127.0.0.1:$port" "127.0.0.1:$BACKEND_PORT" --inline-client
   start_pylon "$PYLON_BIN" pylon-callgrind
   kill -TERM "$PYLON_PID" 2>/dev/null || true
   wait "$PYLON_PID" 2>/dev/null || true
@@ -286,7 +293,7 @@ fi
 {
   echo "pass-through GET /bench, wrk -t1 -c$CONNECTIONS, ${DURATION}s; $(nproc) CPUs"
   printf '%-8s %10s %14s %16s %14s %12s\n' target "req/s" "user us/req" "kernel us/req" "syscalls/req" "RSS MiB"
-  for t in nginx hyper-h1 hyper pylon; do
+  for t in nginx hyper-h1 hyper inline pylon; do
     printf '%-8s %10s %14s %16s %14s %12s\n' "$t" "${RPS[$t]}" "${USER_US[$t]}" "${SYS_US[$t]}" "${SYSCALLS[$t]}" "${RSS[$t]}"
   done
   echo "pylon allocations per request: ${ALLOCS[pylon]} (${ALLOC_BYTES} bytes)"
@@ -295,7 +302,7 @@ fi
   awk -v h="${USER_US[hyper]}" -v p="${USER_US[pylon]}" -v n="${USER_US[nginx]}" \
     'BEGIN { printf "user CPU per request hyper alone/nginx: %.2f; pylon over hyper alone: %.1f us\n", h / n, p - h }'
   if ((CALLGRIND)); then
-    echo "instructions per request (callgrind, ab -k -c 8, $REQUESTS requests): nginx ${IR[nginx]}, hyper alone ${IR[hyper]}, pylon ${IR[pylon]}"
+    echo "instructions per request (callgrind, ab -k -c 8, $REQUESTS requests): nginx ${IR[nginx]}, hyper alone ${IR[hyper]}, hyper's server with an inline client ${IR[inline]}, pylon ${IR[pylon]}"
   fi
 } | tee "$OUT/summary.txt"
 echo "reports: $OUT (summary.txt, perf-self.txt, perf-user.txt, perf-children.txt, perf-dso.txt, strace-*.txt)"

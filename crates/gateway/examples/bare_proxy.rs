@@ -5,9 +5,16 @@
 //! Pylon would cost with a pipeline that took no time at all; the rest of Pylon's cost is the
 //! pipeline's.
 //!
-//! `bare_proxy LISTEN BACKEND [--http1-only]`: proxies every request to `BACKEND`
-//! (`host:port`) unchanged but for `Connection` and `Host` (the backend's address), in HTTP/1.1. `--http1-only` serves with hyper's
-//! HTTP/1 connection instead of the auto-detecting one Pylon uses (HTTP/1 and HTTP/2).
+//! `bare_proxy LISTEN BACKEND [--http1-only] [--inline-client]`: proxies every request to
+//! `BACKEND` (`host:port`) unchanged but for `Connection` and `Host` (the backend's address),
+//! in HTTP/1.1. `--http1-only` serves with hyper's HTTP/1 connection instead of the
+//! auto-detecting one Pylon uses (HTTP/1 and HTTP/2).
+//!
+//! `--inline-client` measures what a backend client of Pylon's own could save: instead of
+//! hyper's client (a connection task per backend connection, a channel to it, a oneshot back),
+//! the request's own task writes the head to a pooled connection and reads the answer into
+//! the connection's reused buffer with `httparse`. It is a measurement, not a client: bodiless
+//! requests and `Content-Length` responses only (anything else is answered 501 or 502).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -15,27 +22,33 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use http::header::{CONNECTION, HOST};
-use http::{HeaderValue, Request, Response};
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{CONNECTION, CONTENT_LENGTH, HOST};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
+use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 type Pool = Arc<Mutex<Vec<SendRequest<Incoming>>>>;
+/// The inline client's idle connections, each with its read buffer.
+type Streams = Arc<Mutex<Vec<(TcpStream, BytesMut)>>>;
+type Answer = Response<Either<Pooled, Full<Bytes>>>;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(listen), Some(backend)) = (args.first(), args.get(1)) else {
-        return Err("usage: bare_proxy LISTEN BACKEND [--http1-only]".into());
+        return Err("usage: bare_proxy LISTEN BACKEND [--http1-only] [--inline-client]".into());
     };
     let listen: SocketAddr = listen.parse()?;
     let backend: SocketAddr = backend.parse()?;
     let http1_only = args.iter().any(|a| a == "--http1-only");
+    let inline = args.iter().any(|a| a == "--inline-client");
     let listener = std::net::TcpListener::bind(listen)?;
     listener.set_nonblocking(true)?;
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -46,7 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
-                    .and_then(|rt| rt.block_on(worker(socket, backend, http1_only)))
+                    .and_then(|rt| rt.block_on(worker(socket, backend, http1_only, inline)))
             }))
         })
         .collect::<std::io::Result<_>>()?;
@@ -60,18 +73,28 @@ async fn worker(
     socket: std::net::TcpListener,
     backend: SocketAddr,
     http1_only: bool,
+    inline: bool,
 ) -> std::io::Result<()> {
     let listener = TcpListener::from_std(socket)?;
     let pool = Pool::default();
+    let streams = Streams::default();
     // The backend's address is the Host it is sent, as with Pylon's upstreams.
     let host = HeaderValue::try_from(backend.to_string()).map_err(std::io::Error::other)?;
     loop {
         let (stream, _) = listener.accept().await?;
         stream.set_nodelay(true)?;
-        let (pool, host) = (pool.clone(), host.clone());
+        let (pool, streams, host) = (pool.clone(), streams.clone(), host.clone());
         tokio::spawn(async move {
-            let service =
-                service_fn(move |request| proxy(pool.clone(), backend, host.clone(), request));
+            let service = service_fn(move |request| {
+                let (pool, streams, host) = (pool.clone(), streams.clone(), host.clone());
+                async move {
+                    Ok::<_, Infallible>(if inline {
+                        proxy_inline(streams, backend, host, request).await
+                    } else {
+                        proxy(pool, backend, host, request).await
+                    })
+                }
+            });
             let io = TokioIo::new(stream);
             let served = if http1_only {
                 hyper::server::conn::http1::Builder::new()
@@ -95,7 +118,7 @@ async fn proxy(
     backend: SocketAddr,
     host: HeaderValue,
     request: Request<Incoming>,
-) -> Result<Response<Pooled>, Infallible> {
+) -> Answer {
     let (mut parts, body) = request.into_parts();
     parts.headers.remove(CONNECTION);
     parts.headers.insert(HOST, host);
@@ -111,23 +134,139 @@ async fn proxy(
         None => connect(backend).await,
     };
     let Some(mut sender) = sender else {
-        return Ok(bad_gateway());
+        return status(StatusCode::BAD_GATEWAY);
     };
     match sender.send_request(request).await {
         Ok(response) => {
             let (parts, body) = response.into_parts();
             let body = Pooled {
-                body: Some(body),
+                body,
                 sender: Some(sender),
                 pool,
             };
-            Ok(Response::from_parts(parts, body))
+            Response::from_parts(parts, Either::Left(body))
         }
         Err(e) => {
             eprintln!("backend: {e}");
-            Ok(bad_gateway())
+            status(StatusCode::BAD_GATEWAY)
         }
     }
+}
+
+/// The backend exchange inside the request's task (`--inline-client`).
+async fn proxy_inline(
+    streams: Streams,
+    backend: SocketAddr,
+    host: HeaderValue,
+    request: Request<Incoming>,
+) -> Answer {
+    if !request.body().is_end_stream() {
+        return status(StatusCode::NOT_IMPLEMENTED);
+    }
+    let mut head = Vec::with_capacity(512);
+    head.extend_from_slice(request.method().as_str().as_bytes());
+    head.push(b' ');
+    let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    head.extend_from_slice(target.as_bytes());
+    head.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    head.extend_from_slice(host.as_bytes());
+    head.extend_from_slice(b"\r\n");
+    for (name, value) in request.headers() {
+        if name != CONNECTION && name != HOST {
+            head.extend_from_slice(name.as_str().as_bytes());
+            head.extend_from_slice(b": ");
+            head.extend_from_slice(value.as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
+    }
+    head.extend_from_slice(b"\r\n");
+    // A pooled connection the backend has closed fails at once: one retry on a new one.
+    let pooled = streams.lock().ok().and_then(|mut idle| idle.pop());
+    let fresh = pooled.is_none();
+    let (mut stream, mut buf) = match pooled {
+        Some(idle) => idle,
+        None => match open(backend).await {
+            Ok(new) => new,
+            Err(_) => return status(StatusCode::BAD_GATEWAY),
+        },
+    };
+    let mut answer = exchange(&mut stream, &mut buf, &head).await;
+    if answer.is_err() && !fresh {
+        match open(backend).await {
+            Ok(new) => (stream, buf) = new,
+            Err(_) => return status(StatusCode::BAD_GATEWAY),
+        }
+        answer = exchange(&mut stream, &mut buf, &head).await;
+    }
+    match answer {
+        Ok(response) => {
+            if let Ok(mut idle) = streams.lock() {
+                idle.push((stream, buf));
+            }
+            response
+        }
+        Err(e) => {
+            eprintln!("backend: {e}");
+            status(StatusCode::BAD_GATEWAY)
+        }
+    }
+}
+
+async fn open(backend: SocketAddr) -> std::io::Result<(TcpStream, BytesMut)> {
+    let stream = TcpStream::connect(backend).await?;
+    stream.set_nodelay(true)?;
+    Ok((stream, BytesMut::with_capacity(8192)))
+}
+
+/// Writes the request head, reads the response head and its `Content-Length` body; `buf` is
+/// left empty for the next exchange.
+async fn exchange(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    head: &[u8],
+) -> std::io::Result<Answer> {
+    stream.write_all(head).await?;
+    buf.clear();
+    let (code, headers, head_len, length) = loop {
+        if stream.read_buf(buf).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let mut slots = [httparse::EMPTY_HEADER; 32];
+        let mut parsed = httparse::Response::new(&mut slots);
+        let httparse::Status::Complete(head_len) =
+            parsed.parse(buf).map_err(std::io::Error::other)?
+        else {
+            continue;
+        };
+        let mut headers = HeaderMap::with_capacity(parsed.headers.len());
+        let mut length = None;
+        for h in parsed.headers.iter() {
+            let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(std::io::Error::other)?;
+            if name == CONTENT_LENGTH {
+                length = std::str::from_utf8(h.value)
+                    .ok()
+                    .and_then(|v| v.parse::<usize>().ok());
+            }
+            if name != CONNECTION {
+                let value = HeaderValue::from_bytes(h.value).map_err(std::io::Error::other)?;
+                headers.append(name, value);
+            }
+        }
+        let length = length.ok_or_else(|| std::io::Error::other("no Content-Length"))?;
+        break (parsed.code.unwrap_or(502), headers, head_len, length);
+    };
+    while buf.len() < head_len + length {
+        if stream.read_buf(buf).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    // Copied out, so that the buffer stays the connection's own and is reused.
+    let body = Bytes::copy_from_slice(&buf[head_len..head_len + length]);
+    buf.advance(head_len + length);
+    let mut response = Response::new(Either::Right(Full::new(body)));
+    *response.status_mut() = StatusCode::from_u16(code).map_err(std::io::Error::other)?;
+    *response.headers_mut() = headers;
+    Ok(response)
 }
 
 async fn connect(backend: SocketAddr) -> Option<SendRequest<Incoming>> {
@@ -140,9 +279,9 @@ async fn connect(backend: SocketAddr) -> Option<SendRequest<Incoming>> {
     Some(sender)
 }
 
-fn bad_gateway() -> Response<Pooled> {
-    let mut response = Response::new(Pooled::empty());
-    *response.status_mut() = http::StatusCode::BAD_GATEWAY;
+fn status(code: StatusCode) -> Answer {
+    let mut response = Response::new(Either::Right(Full::default()));
+    *response.status_mut() = code;
     response
 }
 
@@ -171,20 +310,9 @@ fn release(mut sender: SendRequest<Incoming>, pool: Pool) {
 
 /// The backend's response body; its connection goes back to the pool when it ends.
 struct Pooled {
-    /// `None`: the gateway's own empty answer.
-    body: Option<Incoming>,
+    body: Incoming,
     sender: Option<SendRequest<Incoming>>,
     pool: Pool,
-}
-
-impl Pooled {
-    fn empty() -> Self {
-        Pooled {
-            body: None,
-            sender: None,
-            pool: Pool::default(),
-        }
-    }
 }
 
 impl Body for Pooled {
@@ -196,13 +324,10 @@ impl Body for Pooled {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = self.get_mut();
-        let Some(body) = &mut this.body else {
-            return Poll::Ready(None);
-        };
-        let frame = Pin::new(&mut *body).poll_frame(cx);
+        let frame = Pin::new(&mut this.body).poll_frame(cx);
         let ended = match &frame {
             Poll::Ready(None) => true,
-            Poll::Ready(Some(Ok(_))) => body.is_end_stream(),
+            Poll::Ready(Some(Ok(_))) => this.body.is_end_stream(),
             _ => false,
         };
         if ended && let Some(sender) = this.sender.take() {
@@ -212,12 +337,10 @@ impl Body for Pooled {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.as_ref().is_none_or(Body::is_end_stream)
+        self.body.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body
-            .as_ref()
-            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
+        self.body.size_hint()
     }
 }
