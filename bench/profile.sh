@@ -94,10 +94,12 @@ start_nginx proxy
 PROXY_PID=$STARTED
 wait_http_200 "http://127.0.0.1:$PROXY_PORT/bench" "$PROXY_PID"
 
-# A Pylon with the one pass-through API of bench/run.sh; sets PYLON_PID, PYLON_URL, STATUS_URL.
+# A Pylon with the one pass-through API of bench/run.sh; sets PYLON_PID, PYLON_PORT, PYLON_URL,
+# STATUS_URL.
 start_pylon() { # binary name
   local port admin_port status_port group api
   port=$(free_port) admin_port=$(free_port) status_port=$(free_port)
+  PYLON_PORT=$port
   TOKEN=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
   mkdir -p "$TMP/$2-data"
   PYLON_LOG=warn "$1" serve --data-dir "$TMP/$2-data" --listen "127.0.0.1:$port" \
@@ -179,11 +181,19 @@ measure() { # name pid url [host]
   SYSCALLS[$name]=$(awk -v n="$reqs" '$NF == "total" { printf "%.2f", $4 / n }' "$OUT/strace-$name.txt")
 }
 
-# hyper alone, as Pylon's listener and pool use it.
-start_bare() { # name [--http1-only]
+# hyper alone, as Pylon's listener and pool use it, under each of bare_proxy's modes.
+declare -A BARE_FLAG=([hyper]="" [hyper-h1]=--http1-only [inline]=--inline-client)
+# The bare_proxy command line of a mode, listening on a port (sets BARE_CMD).
+bare_cmd() { # name port
+  BARE_CMD=("$BARE_BIN" "127.0.0.1:$2" "127.0.0.1:$BACKEND_PORT")
+  [[ -n ${BARE_FLAG[$1]} ]] && BARE_CMD+=("${BARE_FLAG[$1]}")
+  return 0
+}
+start_bare() { # name
   local port
   port=$(free_port)
-  "$BARE_BIN" "127.0.0.1:$port" "127.0.0.1:$BACKEND_PORT" "${@:2}" >"$TMP/$1.log" 2>&1 &
+  bare_cmd "$1" "$port"
+  "${BARE_CMD[@]}" >"$TMP/$1.log" 2>&1 &
   BARE_PID=$!
   PIDS+=("$BARE_PID")
   BARE_URL=http://127.0.0.1:$port/bench
@@ -194,15 +204,11 @@ start_pylon "$PYLON_BIN" pylon
 PYLON_MAIN_PID=$PYLON_PID
 measure nginx "$PROXY_PID" "http://127.0.0.1:$PROXY_PORT/bench"
 measure pylon "$PYLON_PID" "$PYLON_URL" "$PYLON_HOST"
-start_bare hyper
-measure hyper "$BARE_PID" "$BARE_URL"
-kill -TERM "$BARE_PID" 2>/dev/null || true
-start_bare hyper-h1 --http1-only
-measure hyper-h1 "$BARE_PID" "$BARE_URL"
-kill -TERM "$BARE_PID" 2>/dev/null || true
-start_bare inline --inline-client
-measure inline "$BARE_PID" "$BARE_URL"
-kill -TERM "$BARE_PID" 2>/dev/null || true
+for mode in hyper hyper-h1 inline; do
+  start_bare "$mode"
+  measure "$mode" "$BARE_PID" "$BARE_URL"
+  kill -TERM "$BARE_PID" 2>/dev/null || true
+done
 
 log "pylon: perf record -g over ${PERF}s of load"
 timeout $((PERF + 40)) wrk -t1 -c"$CONNECTIONS" -d"$((PERF + 4))s" -H "Host: $PYLON_HOST" "$PYLON_URL" >/dev/null &
@@ -274,19 +280,18 @@ if ((CALLGRIND)); then
     -e "s|$TMP/proxy.pid|$TMP/proxy-cg.pid|" "$TMP/proxy.conf"; } >"$TMP/proxy-cg.conf"
   count_instructions nginx "http://127.0.0.1:$port/bench" "" -- \
     "$NGINX" -p "$TMP" -e "$TMP/proxy-cg.log" -c "$TMP/proxy-cg.conf"
-  port=$(free_port)
-  count_instructions hyper "http://127.0.0.1:$port/bench" "" -- \
-    "$BARE_BIN" "127.0.0.1:$port" "127.0.0.1:$BACKEND_PORT"
-  port=$(free_port)
-  count_instructions inline "http://127.0.0.1:$port/bench" "" -- \
-    "$BARE_BIN" "127.0.0.1:$port" "127.0.0.1:$BACKEND_PORT" --inline-client
+  for mode in hyper inline; do
+    port=$(free_port)
+    bare_cmd "$mode" "$port"
+    count_instructions "$mode" "http://127.0.0.1:$port/bench" "" -- "${BARE_CMD[@]}"
+  done
+  # Set up (its API created and published) natively, then served again under callgrind.
   start_pylon "$PYLON_BIN" pylon-callgrind
   kill -TERM "$PYLON_PID" 2>/dev/null || true
   wait "$PYLON_PID" 2>/dev/null || true
-  port=${PYLON_URL#http://127.0.0.1:} port=${port%%/*}
   # (valgrind follows no exec: the command is the binary itself.)
   PYLON_LOG=warn count_instructions pylon "$PYLON_URL" "$PYLON_HOST" -- \
-    "$PYLON_BIN" serve --data-dir "$TMP/pylon-callgrind-data" --listen "127.0.0.1:$port" \
+    "$PYLON_BIN" serve --data-dir "$TMP/pylon-callgrind-data" --listen "127.0.0.1:$PYLON_PORT" \
     --admin-listen "127.0.0.1:$(free_port)" --access-log off --admin-token "$TOKEN"
 fi
 

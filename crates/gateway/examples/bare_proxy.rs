@@ -40,6 +40,14 @@ type Pool = Arc<Mutex<Vec<SendRequest<Incoming>>>>;
 type Streams = Arc<Mutex<Vec<(TcpStream, BytesMut)>>>;
 type Answer = Response<Either<Pooled, Full<Bytes>>>;
 
+/// A worker's way to the backend and its idle connections: one per run, so a request clones
+/// only the pool it uses.
+#[derive(Clone)]
+enum Client {
+    Hyper(Pool),
+    Inline(Streams),
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(listen), Some(backend)) = (args.first(), args.get(1)) else {
@@ -76,22 +84,26 @@ async fn worker(
     inline: bool,
 ) -> std::io::Result<()> {
     let listener = TcpListener::from_std(socket)?;
-    let pool = Pool::default();
-    let streams = Streams::default();
+    let client = if inline {
+        Client::Inline(Streams::default())
+    } else {
+        Client::Hyper(Pool::default())
+    };
     // The backend's address is the Host it is sent, as with Pylon's upstreams.
     let host = HeaderValue::try_from(backend.to_string()).map_err(std::io::Error::other)?;
     loop {
         let (stream, _) = listener.accept().await?;
         stream.set_nodelay(true)?;
-        let (pool, streams, host) = (pool.clone(), streams.clone(), host.clone());
+        let (client, host) = (client.clone(), host.clone());
         tokio::spawn(async move {
             let service = service_fn(move |request| {
-                let (pool, streams, host) = (pool.clone(), streams.clone(), host.clone());
+                let (client, host) = (client.clone(), host.clone());
                 async move {
-                    Ok::<_, Infallible>(if inline {
-                        proxy_inline(streams, backend, host, request).await
-                    } else {
-                        proxy(pool, backend, host, request).await
+                    Ok::<_, Infallible>(match client {
+                        Client::Hyper(pool) => proxy(pool, backend, host, request).await,
+                        Client::Inline(streams) => {
+                            proxy_inline(streams, backend, host, request).await
+                        }
                     })
                 }
             });
