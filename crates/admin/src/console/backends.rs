@@ -197,9 +197,9 @@ async fn page(s: &Console, signed: SignedIn, id: &str, env: &str, extra: Extra) 
         .cloned()
         .unwrap_or_default();
     let definition = s.store.get_backend_definition(&backend.id, &env).await.ok();
-    let apis = match s.store.apis_served_by_backend(&backend.id, &env).await {
-        Ok(apis) => apis.into_iter().map(|(_, name)| name).collect(),
-        Err(e) => return failed(&e.into(), &signed.csrf),
+    let apis = match apis_using(s, &backend.id, &env).await {
+        Ok(apis) => apis,
+        Err(e) => return failed(&e, &signed.csrf),
     };
     let json = extra.json.unwrap_or_else(|| match &definition {
         Some(d) => serde_json::to_string_pretty(&d.definition).unwrap_or_default(),
@@ -232,6 +232,26 @@ pub(crate) struct DefinitionForm {
     confirm: String,
 }
 
+/// The published APIs that use the environment's definition, by name.
+async fn apis_using(s: &Console, id: &str, env: &str) -> Result<Vec<String>, ApiError> {
+    let apis = s.store.apis_served_by_backend(id, env).await?;
+    Ok(apis.into_iter().map(|(_, name)| name).collect())
+}
+
+/// The published APIs a change or delete of the definition would touch and the user has not
+/// confirmed yet: none once the form says `confirm=yes`.
+async fn unconfirmed(
+    s: &Console,
+    id: &str,
+    env: &str,
+    form: &DefinitionForm,
+) -> Result<Vec<String>, ApiError> {
+    if form.confirm == "yes" {
+        return Ok(Vec::new());
+    }
+    apis_using(s, id, env).await
+}
+
 /// Back to the environment's tab, saying what was done.
 fn back(id: &str, env: &str, done: &str) -> Response {
     let done = query_escape(done);
@@ -256,24 +276,22 @@ pub(crate) async fn save(
             return page(&s, signed, &id, &env, extra).await;
         }
     };
-    if f.confirm != "yes" {
-        let apis = match s.store.apis_served_by_backend(&id, &env).await {
-            Ok(apis) => apis,
-            Err(e) => return failed(&e.into(), &signed.csrf),
+    let apis = match unconfirmed(&s, &id, &env, &f).await {
+        Ok(apis) => apis,
+        Err(e) => return failed(&e, &signed.csrf),
+    };
+    if !apis.is_empty() {
+        let pending = Pending {
+            action: "change",
+            json: f.json.clone(),
+            apis,
         };
-        if !apis.is_empty() {
-            let pending = Pending {
-                action: "change",
-                json: f.json.clone(),
-                apis: apis.into_iter().map(|(_, name)| name).collect(),
-            };
-            let extra = Extra {
-                pending: Some(pending),
-                json: Some(f.json),
-                ..Extra::default()
-            };
-            return page(&s, signed, &id, &env, extra).await;
-        }
+        let extra = Extra {
+            pending: Some(pending),
+            json: Some(f.json),
+            ..Extra::default()
+        };
+        return page(&s, signed, &id, &env, extra).await;
     }
     match put_backend_definition(&s, &id, &env, definition).await {
         Ok(d) => back(
@@ -301,23 +319,21 @@ pub(crate) async fn delete(
     Path((id, env)): Path<(String, String)>,
     Posted { signed, form: f }: Posted<DefinitionForm>,
 ) -> Response {
-    if f.confirm != "yes" {
-        let apis = match s.store.apis_served_by_backend(&id, &env).await {
-            Ok(apis) => apis,
-            Err(e) => return failed(&e.into(), &signed.csrf),
+    let apis = match unconfirmed(&s, &id, &env, &f).await {
+        Ok(apis) => apis,
+        Err(e) => return failed(&e, &signed.csrf),
+    };
+    if !apis.is_empty() {
+        let pending = Pending {
+            action: "delete",
+            json: String::new(),
+            apis,
         };
-        if !apis.is_empty() {
-            let pending = Pending {
-                action: "delete",
-                json: String::new(),
-                apis: apis.into_iter().map(|(_, name)| name).collect(),
-            };
-            let extra = Extra {
-                pending: Some(pending),
-                ..Extra::default()
-            };
-            return page(&s, signed, &id, &env, extra).await;
-        }
+        let extra = Extra {
+            pending: Some(pending),
+            ..Extra::default()
+        };
+        return page(&s, signed, &id, &env, extra).await;
     }
     match delete_backend_definition(&s, &id, &env, true).await {
         Ok(deleted) => {
