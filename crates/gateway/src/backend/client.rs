@@ -2,7 +2,9 @@
 //! backend chooses by ALPN. Each gateway worker thread has its own, so a pooled connection is
 //! always driven by the thread that uses it.
 //!
-//! Built on hyper's connection API rather than a general-purpose client: a backend call needs
+//! A request over plain TCP whose body is in memory goes through Pylon's own HTTP/1.1 client
+//! (`h1`), in the request's task. The rest (TLS, HTTP/2, upgrades, streamed bodies) goes
+//! through hyper's connection API rather than a general-purpose client: a backend call needs
 //! only a pooled connection to an address known at publish time, and the general client's
 //! per-request work (hashing the pool key, a task per request to return the connection, URI
 //! rewriting) was about a tenth of a proxied request's instructions.
@@ -18,7 +20,8 @@ use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
-use super::pool::{Endpoint, Negotiated, Pool, Ticket};
+use super::h1;
+use super::pool::{Endpoint, Negotiated, OwnHome, Pool, Ticket};
 use crate::request::body::{BackendBody, ForwardBody};
 
 /// A target that does not accept within this time counts as down, so failover stays prompt.
@@ -32,6 +35,8 @@ pub(crate) enum SendError {
     Connect(String),
     /// The connection failed while the request or the response head was on it.
     Request(hyper::Error),
+    /// The same, on Pylon's own client.
+    Exchange(h1::Error),
 }
 
 #[derive(Clone, Default)]
@@ -58,6 +63,9 @@ impl HttpClient {
         // kilobyte made every HTTP/1 request's future (and each one wrapping it) that much bigger.
         if request.headers().contains_key(UPGRADE) {
             return Box::pin(upgrade(endpoint, request)).await;
+        }
+        if endpoint.tls().is_none() && matches!(request.body(), ForwardBody::Full(_)) {
+            return self.send_own(endpoint, request).await;
         }
         if endpoint.tls().is_some()
             && let Some((sender, negotiated)) = self.pool.shared(endpoint)
@@ -97,6 +105,59 @@ impl HttpClient {
                 Box::pin(send_h2(sender, request, negotiated)).await
             }
         }
+    }
+
+    /// A request whose body is in memory, over plain TCP, on Pylon's own client. An
+    /// idempotent request whose pooled connection turns out closed (the backend ended it as
+    /// it was taken) goes again, once, on a new connection.
+    async fn send_own(
+        &self,
+        endpoint: &Endpoint,
+        request: Request<ForwardBody>,
+    ) -> Result<(Response<BackendBody>, Negotiated), SendError> {
+        let (parts, body) = request.into_parts();
+        let body = match body {
+            ForwardBody::Full(bytes) => bytes,
+            // Only a body in memory is sent this way (see `send`).
+            ForwardBody::Stream(_) | ForwardBody::Reclaimable(_) => None,
+        };
+        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        if let Some(mut conn) = self.pool.checkout_own(endpoint) {
+            match conn
+                .exchange(&parts.method, target, &parts.headers, body.as_ref())
+                .await
+            {
+                Ok(head) => {
+                    return Ok((self.lend_own(endpoint, conn, head), Negotiated::default()));
+                }
+                Err(e) if e.is_stale() && parts.method.is_idempotent() => {}
+                Err(e) => return Err(SendError::Exchange(e)),
+            }
+        }
+        let stream = Box::pin(open(endpoint)).await.map_err(SendError::Connect)?;
+        let mut conn = h1::Conn::new(stream);
+        match conn
+            .exchange(&parts.method, target, &parts.headers, body.as_ref())
+            .await
+        {
+            Ok(head) => Ok((self.lend_own(endpoint, conn, head), Negotiated::default())),
+            Err(e) => Err(SendError::Exchange(e)),
+        }
+    }
+
+    fn lend_own(
+        &self,
+        endpoint: &Endpoint,
+        conn: h1::Conn,
+        head: h1::Head,
+    ) -> Response<BackendBody> {
+        let home = OwnHome::new(self.pool.clone(), endpoint.clone());
+        let body = h1::ResponseBody::new(conn, head.framing, head.reusable, home);
+        let mut response = Response::new(BackendBody::own(body));
+        *response.status_mut() = head.status;
+        *response.version_mut() = head.version;
+        *response.headers_mut() = head.headers;
+        response
     }
 
     fn lend(
@@ -183,13 +244,20 @@ enum Connection {
     Http2(http2::SendRequest<ForwardBody>, Negotiated),
 }
 
-/// Opens a connection: the address itself, or each address the name resolves to in turn, the
-/// connect timeout shared between them.
+/// Opens a connection in the protocol the backend picks.
 async fn connect(endpoint: &Endpoint) -> Result<Connection, String> {
     connect_alpn(endpoint, Alpn::Any).await
 }
 
 async fn connect_alpn(endpoint: &Endpoint, alpn: Alpn) -> Result<Connection, String> {
+    let stream = open(endpoint).await?;
+    handshake(endpoint, stream, alpn).await
+}
+
+/// Opens a TCP connection: to the address itself, or to each address the name resolves to in
+/// turn, the connect timeout shared between them. Small requests go out at once rather than
+/// waiting for an acknowledgement (`TCP_NODELAY`).
+async fn open(endpoint: &Endpoint) -> Result<TcpStream, String> {
     let authority = endpoint.authority();
     let port = authority.port_u16().unwrap_or(80);
     let host = authority.host();
@@ -217,7 +285,10 @@ async fn connect_alpn(endpoint: &Endpoint, alpn: Alpn) -> Result<Connection, Str
             String::new()
         };
         match tokio::time::timeout(each, TcpStream::connect(address)).await {
-            Ok(Ok(stream)) => return handshake(endpoint, stream, alpn).await,
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
             Ok(Err(e)) => failure = format!("tcp connect error: {which}{e}"),
             Err(_) => {
                 failure = format!(
@@ -237,8 +308,6 @@ async fn handshake(
     stream: TcpStream,
     alpn: Alpn,
 ) -> Result<Connection, String> {
-    // Small requests go out at once rather than waiting for an acknowledgement.
-    let _ = stream.set_nodelay(true);
     let upgrades = alpn == Alpn::Http1;
     let Some(tls) = endpoint.tls() else {
         let sender = http1_handshake(stream, upgrades).await?;

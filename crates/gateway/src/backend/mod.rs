@@ -4,6 +4,7 @@
 
 pub(crate) mod client;
 pub(crate) mod function;
+pub(crate) mod h1;
 pub(crate) mod http;
 pub(crate) mod mock;
 pub(crate) mod pool;

@@ -1,5 +1,6 @@
 //! Connections to backends, kept per backend address and TLS settings by each worker thread:
-//! idle HTTP/1.1 connections, and one shared HTTP/2 connection where the backend chose h2.
+//! idle HTTP/1.1 connections (hyper's, and Pylon's own client's over plain TCP), and one shared
+//! HTTP/2 connection where the backend chose h2.
 //!
 //! An HTTP/1.1 connection comes back when the response it carried has been read to its end
 //! (`Ticket`), and the newest goes out first, so a busy worker keeps reusing a few warm
@@ -17,6 +18,7 @@ use http::uri::Authority;
 use hyper::client::conn::http1::SendRequest;
 use hyper::client::conn::http2;
 
+use super::h1;
 use super::tls::TlsConnect;
 
 /// An idle connection older than this is closed.
@@ -106,6 +108,7 @@ impl Hasher for Prehashed {
 }
 
 type IdleMap<B> = HashMap<Endpoint, Vec<Idle<B>>, BuildHasherDefault<Prehashed>>;
+type OwnMap = HashMap<Endpoint, Vec<IdleOwn>, BuildHasherDefault<Prehashed>>;
 type SharedMap<B> = HashMap<Endpoint, Shared<B>, BuildHasherDefault<Prehashed>>;
 
 /// What a connection negotiated, for the debug trace.
@@ -118,6 +121,8 @@ pub(crate) struct Negotiated {
 
 struct State<B> {
     idle: IdleMap<B>,
+    /// Pylon's own client's connections.
+    own: OwnMap,
     /// HTTP/2 connections, one per endpoint, shared by every request to it.
     shared: SharedMap<B>,
     /// The time of the last housekeeping tick: a connection put back is stamped with it, so
@@ -128,6 +133,11 @@ struct State<B> {
 struct Idle<B> {
     sender: SendRequest<B>,
     negotiated: Negotiated,
+    since: Instant,
+}
+
+struct IdleOwn {
+    conn: h1::Conn,
     since: Instant,
 }
 
@@ -156,6 +166,7 @@ impl<B> Default for Pool<B> {
         Pool {
             state: Arc::new(Mutex::new(State {
                 idle: IdleMap::default(),
+                own: OwnMap::default(),
                 shared: SharedMap::default(),
                 now: Instant::now(),
             })),
@@ -179,6 +190,34 @@ impl<B: Send + 'static> Pool<B> {
             }
         }
         None
+    }
+
+    /// The newest idle connection of Pylon's own client to `endpoint` that the backend has
+    /// not closed.
+    pub(crate) fn checkout_own(&self, endpoint: &Endpoint) -> Option<h1::Conn> {
+        let mut state = self.lock();
+        let list = state.own.get_mut(endpoint)?;
+        while let Some(entry) = list.pop() {
+            if entry.conn.is_idle_open() {
+                return Some(entry.conn);
+            }
+        }
+        None
+    }
+
+    fn put_own(&self, endpoint: Endpoint, conn: h1::Conn) {
+        let mut state = self.lock();
+        let entry = IdleOwn {
+            conn,
+            since: state.now,
+        };
+        let list = match state.own.get_mut(&endpoint) {
+            Some(list) => list,
+            None => state.own.entry(endpoint).or_default(),
+        };
+        if list.len() < MAX_IDLE_PER_ENDPOINT {
+            list.push(entry);
+        }
     }
 
     /// The HTTP/2 connection to `endpoint`, if one is open.
@@ -243,6 +282,10 @@ impl<B: Send + 'static> Pool<B> {
             list.retain(|e| !e.sender.is_closed() && now.duration_since(e.since) < IDLE_TIMEOUT);
             !list.is_empty()
         });
+        state.own.retain(|_, list| {
+            list.retain(|e| now.duration_since(e.since) < IDLE_TIMEOUT && e.conn.is_idle_open());
+            !list.is_empty()
+        });
         // An HTTP/2 connection no request took for the idle timeout is dropped (in-flight
         // requests hold their own handles to it).
         state
@@ -253,7 +296,9 @@ impl<B: Send + 'static> Pool<B> {
     /// How many connections are idle, for tests.
     #[cfg(test)]
     pub(crate) fn idle_count(&self) -> usize {
-        self.lock().idle.values().map(Vec::len).sum()
+        let state = self.lock();
+        state.idle.values().map(Vec::len).sum::<usize>()
+            + state.own.values().map(Vec::len).sum::<usize>()
     }
 }
 
@@ -300,6 +345,24 @@ impl<B: Send + 'static> Ticket<B> {
                 }
             }
         }
+    }
+}
+
+/// Where a connection of Pylon's own client goes when its response has been read.
+pub(crate) struct OwnHome<B> {
+    pool: Pool<B>,
+    endpoint: Endpoint,
+}
+
+impl<B> OwnHome<B> {
+    pub(crate) fn new(pool: Pool<B>, endpoint: Endpoint) -> Self {
+        OwnHome { pool, endpoint }
+    }
+}
+
+impl<B: Send + 'static> h1::Home for OwnHome<B> {
+    fn put(self, conn: h1::Conn) {
+        self.pool.put_own(self.endpoint, conn);
     }
 }
 

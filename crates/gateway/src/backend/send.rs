@@ -116,6 +116,7 @@ pub(crate) fn failed(target: impl FnOnce() -> String, error: &SendError) -> Gate
             Some(client) => return client,
             None => error_chain(e),
         },
+        SendError::Exchange(e) => e.to_string(),
     };
     GatewayError::BackendFailed {
         target: target(),

@@ -10,7 +10,11 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use prometheus_client::metrics::counter::Counter;
 
-use crate::backend::pool::Ticket;
+use crate::backend::h1;
+use crate::backend::pool::{OwnHome, Ticket};
+
+/// A response body's failure: hyper's, or Pylon's own client's. Boxed only when it happens.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What the gateway answers with: its own bytes (errors, mocks) or the backend's stream.
 #[derive(Debug)]
@@ -56,12 +60,12 @@ impl GatewayBody {
 
 impl Body for GatewayBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match self.get_mut() {
             Self::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Self::Stream(incoming) => Pin::new(incoming).poll_frame(cx),
@@ -98,18 +102,27 @@ impl Body for GatewayBody {
 /// been read to the end (a body that ends at its head, at once); dropped before that, the
 /// connection closes with it.
 #[derive(Debug)]
-pub struct BackendBody {
-    inner: Incoming,
-    ticket: Option<Ticket<ForwardBody>>,
+pub struct BackendBody(Source);
+
+#[derive(Debug)]
+enum Source {
+    /// Through hyper's client.
+    Hyper {
+        inner: Incoming,
+        ticket: Option<Ticket<ForwardBody>>,
+    },
+    /// Through Pylon's own client, which takes its connection home itself.
+    Own(h1::ResponseBody<OwnHome<ForwardBody>>),
 }
 
 impl BackendBody {
     pub(crate) fn new(inner: Incoming, ticket: Ticket<ForwardBody>) -> Self {
-        let mut body = BackendBody {
+        let end = inner.is_end_stream();
+        let mut body = BackendBody(Source::Hyper {
             inner,
             ticket: Some(ticket),
-        };
-        if body.inner.is_end_stream() {
+        });
+        if end {
             body.release();
         }
         body
@@ -117,14 +130,20 @@ impl BackendBody {
 
     /// A body whose connection is not the pool's to take back (HTTP/2, shared).
     pub(crate) fn unpooled(inner: Incoming) -> Self {
-        BackendBody {
+        BackendBody(Source::Hyper {
             inner,
             ticket: None,
-        }
+        })
+    }
+
+    pub(crate) fn own(body: h1::ResponseBody<OwnHome<ForwardBody>>) -> Self {
+        BackendBody(Source::Own(body))
     }
 
     fn release(&mut self) {
-        if let Some(ticket) = self.ticket.take() {
+        if let Source::Hyper { ticket, .. } = &mut self.0
+            && let Some(ticket) = ticket.take()
+        {
             ticket.release();
         }
     }
@@ -132,31 +151,50 @@ impl BackendBody {
 
 impl Body for BackendBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        match &polled {
-            // Released before the last frame is passed on, so that a client sending its next
-            // request as soon as it has this one finds the connection back in the pool.
-            Poll::Ready(None) => this.release(),
-            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.release(),
-            Poll::Ready(Some(Err(_))) => this.ticket = None,
-            _ => {}
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match &mut self.get_mut().0 {
+            Source::Own(body) => Pin::new(body)
+                .poll_frame(cx)
+                .map(|frame| frame.map(|r| r.map_err(Into::into))),
+            Source::Hyper { inner, ticket } => {
+                let polled = Pin::new(&mut *inner).poll_frame(cx);
+                // Released before the last frame is passed on, so that a client sending its
+                // next request as soon as it has this one finds the connection back in the
+                // pool.
+                let ended = match &polled {
+                    Poll::Ready(None) => true,
+                    Poll::Ready(Some(Ok(_))) => inner.is_end_stream(),
+                    Poll::Ready(Some(Err(_))) => {
+                        *ticket = None;
+                        false
+                    }
+                    Poll::Pending => false,
+                };
+                if ended && let Some(ticket) = ticket.take() {
+                    ticket.release();
+                }
+                polled.map(|frame| frame.map(|r| r.map_err(Into::into)))
+            }
         }
-        polled
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match &self.0 {
+            Source::Hyper { inner, .. } => inner.is_end_stream(),
+            Source::Own(body) => body.is_end_stream(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.0 {
+            Source::Hyper { inner, .. } => inner.size_hint(),
+            Source::Own(body) => body.size_hint(),
+        }
     }
 }
 

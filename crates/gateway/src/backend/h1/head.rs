@@ -1,0 +1,454 @@
+//! The request head as it is written, and the response head as it is read: RFC 9112's
+//! framing rules (§6.3) and whether the connection may carry another request afterwards.
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+
+use super::error::Error;
+
+/// The largest response head read (nginx's default `proxy_buffer_size` is 4 or 8 KiB; hyper
+/// reads up to 400 KiB). Interim (1xx) heads count toward it.
+pub(crate) const MAX_HEAD: usize = 64 * 1024;
+/// Header fields in one response head.
+const MAX_HEADERS: usize = 100;
+
+/// How the response body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// No body, whatever the head says (a response to HEAD, 204, 304).
+    Empty,
+    Length(u64),
+    Chunked,
+    /// Until the backend closes the connection.
+    Close,
+}
+
+/// A final response head.
+#[derive(Debug)]
+pub(crate) struct Head {
+    pub(crate) status: StatusCode,
+    pub(crate) version: Version,
+    pub(crate) headers: HeaderMap,
+    pub(crate) framing: Framing,
+    /// The connection may carry the next request once this body has ended.
+    pub(crate) reusable: bool,
+}
+
+pub(crate) enum Parsed {
+    /// An interim (1xx) response, already consumed: the final one follows.
+    Interim,
+    Final(Head),
+}
+
+/// Writes the request head into `out`: the request line, `headers` minus any framing they
+/// carry, and the framing of a body of `body_len` bytes. A `Content-Length` is written when
+/// there is a body, or when the headers had one (then it is the body's, so a stale value can
+/// never frame a body it does not describe).
+pub(crate) fn encode(
+    out: &mut Vec<u8>,
+    method: &Method,
+    target: &str,
+    headers: &HeaderMap,
+    body_len: usize,
+) {
+    out.clear();
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let mut had_length = false;
+    for (name, value) in headers {
+        if name == CONTENT_LENGTH {
+            had_length = true;
+            continue;
+        }
+        if name == TRANSFER_ENCODING {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if body_len > 0 || had_length {
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(itoa::Buffer::new().format(body_len).as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Reads a response head from the start of `buf`, taking its bytes out of it; `None` while
+/// it is incomplete. `method` is the request's: a response to HEAD has no body.
+pub(crate) fn parse(buf: &mut BytesMut, method: &Method) -> Result<Option<Parsed>, Error> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut slots);
+    let len = match response.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => {
+            return Err(Error::HeadTooLarge(MAX_HEAD));
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(Error::Head("more than 100 header fields"));
+        }
+        Err(e) => return Err(Error::Head(parse_error(e))),
+    };
+    if len > MAX_HEAD {
+        return Err(Error::HeadTooLarge(MAX_HEAD));
+    }
+    let code = response.code.unwrap_or(0);
+    let status = StatusCode::from_u16(code).map_err(|_| Error::Head("invalid status code"))?;
+    let version = match response.version {
+        Some(1) => Version::HTTP_11,
+        _ => Version::HTTP_10,
+    };
+    if status.is_informational() {
+        // A 101 would hand the connection to another protocol, which only an upgrade request
+        // (sent through hyper) may ask for.
+        if status == StatusCode::SWITCHING_PROTOCOLS {
+            return Err(Error::Head(
+                "101 Switching Protocols to a request without Upgrade",
+            ));
+        }
+        buf.advance(len);
+        return Ok(Some(Parsed::Interim));
+    }
+    // Where each field lies in the head, so that the values can share the head's bytes
+    // (one reference count each) once `buf` is no longer borrowed by the parser.
+    let base = buf.as_ptr() as usize;
+    let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
+    let count = response.headers.len();
+    for (span, field) in spans.iter_mut().zip(response.headers.iter()) {
+        let name = field.name.as_ptr() as usize - base;
+        let value = field.value.as_ptr() as usize - base;
+        // Offsets within a head of at most MAX_HEAD bytes.
+        *span = (
+            name as u32,
+            field.name.len() as u32,
+            value as u32,
+            field.value.len() as u32,
+        );
+    }
+    let head = buf.split_to(len).freeze();
+    let mut headers = HeaderMap::with_capacity(count);
+    for &(name, name_len, value, value_len) in &spans[..count] {
+        let name = &head[name as usize..(name + name_len) as usize];
+        let name = HeaderName::from_bytes(name).map_err(|_| Error::Head("invalid header name"))?;
+        let value = head.slice(value as usize..(value + value_len) as usize);
+        let value = HeaderValue::from_maybe_shared(value)
+            .map_err(|_| Error::Head("invalid header value"))?;
+        headers.append(name, value);
+    }
+    let mut reusable = version == Version::HTTP_11 && !lists_close(&headers);
+    let framing = framing(method, status, version, &mut headers, &mut reusable)?;
+    Ok(Some(Parsed::Final(Head {
+        status,
+        version,
+        headers,
+        framing,
+        reusable,
+    })))
+}
+
+/// RFC 9112 §6.3, in its order. A response with both `Transfer-Encoding` and
+/// `Content-Length` may be an attempt at response splitting: the length is dropped, as the
+/// RFC requires of an intermediary, and the connection is not trusted with another request.
+fn framing(
+    method: &Method,
+    status: StatusCode,
+    version: Version,
+    headers: &mut HeaderMap,
+    reusable: &mut bool,
+) -> Result<Framing, Error> {
+    if method == Method::HEAD
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return Ok(Framing::Empty);
+    }
+    if let Some(last) = headers.get_all(TRANSFER_ENCODING).iter().next_back() {
+        if version == Version::HTTP_10 {
+            return Err(Error::Head("Transfer-Encoding in an HTTP/1.0 response"));
+        }
+        let chunked = last
+            .as_bytes()
+            .rsplit(|&b| b == b',')
+            .next()
+            .is_some_and(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        if headers.remove(CONTENT_LENGTH).is_some() {
+            *reusable = false;
+        }
+        if chunked {
+            return Ok(Framing::Chunked);
+        }
+        *reusable = false;
+        return Ok(Framing::Close);
+    }
+    match content_length(headers)? {
+        Some(length) => Ok(Framing::Length(length)),
+        None => {
+            *reusable = false;
+            Ok(Framing::Close)
+        }
+    }
+}
+
+/// The body's length from `Content-Length`. Repeated fields or lists must all agree, as
+/// RFC 9110 §8.6 allows; the field is then rewritten once, so that what is passed on is
+/// unambiguous. Anything but digits is refused.
+fn content_length(headers: &mut HeaderMap) -> Result<Option<u64>, Error> {
+    let mut found: Option<u64> = None;
+    let mut repeated = false;
+    for value in headers.get_all(CONTENT_LENGTH) {
+        for item in value.as_bytes().split(|&b| b == b',') {
+            let n = digits(item.trim_ascii()).ok_or(Error::Head("invalid Content-Length"))?;
+            match found {
+                Some(earlier) if earlier != n => {
+                    return Err(Error::Head("conflicting Content-Length values"));
+                }
+                Some(_) => repeated = true,
+                None => found = Some(n),
+            }
+        }
+    }
+    if repeated && let Some(n) = found {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
+    }
+    Ok(found)
+}
+
+fn digits(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || text.len() > 19 || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    text.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+/// Whether a `Connection` field lists `close`.
+fn lists_close(headers: &HeaderMap) -> bool {
+    headers.get_all(CONNECTION).iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
+    })
+}
+
+fn parse_error(error: httparse::Error) -> &'static str {
+    match error {
+        httparse::Error::HeaderName => "invalid header name",
+        httparse::Error::HeaderValue => "invalid header value",
+        httparse::Error::NewLine => "invalid line ending",
+        httparse::Error::Status => "invalid status line",
+        httparse::Error::Version => "not HTTP/1.x",
+        httparse::Error::Token | httparse::Error::TooManyHeaders => "invalid head",
+    }
+}
+
+/// A head's bytes, for the chunked decoder's trailers.
+pub(crate) fn header_map(fields: &[httparse::Header<'_>]) -> Result<HeaderMap, Error> {
+    let mut map = HeaderMap::with_capacity(fields.len());
+    for field in fields {
+        let name =
+            HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| Error::Chunked("trailer"))?;
+        let value = HeaderValue::from_maybe_shared(Bytes::copy_from_slice(field.value))
+            .map_err(|_| Error::Chunked("trailer"))?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn final_head(bytes: &[u8], method: Method) -> Result<Head, Error> {
+        let mut buf = BytesMut::from(bytes);
+        match parse(&mut buf, &method)? {
+            Some(Parsed::Final(head)) => Ok(head),
+            Some(Parsed::Interim) => panic!("interim"),
+            None => panic!("incomplete"),
+        }
+    }
+
+    fn get(bytes: &[u8]) -> Result<Head, Error> {
+        final_head(bytes, Method::GET)
+    }
+
+    #[test]
+    fn the_request_head_carries_its_own_framing() {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("b.internal"));
+        headers.insert(CONTENT_LENGTH, HeaderValue::from_static("999"));
+        headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        headers.append("x-a", HeaderValue::from_static("1"));
+        headers.append("x-a", HeaderValue::from_static("2"));
+        let mut out = Vec::new();
+        encode(&mut out, &Method::POST, "/p?q=1", &headers, 3);
+        assert_eq!(
+            out,
+            b"POST /p?q=1 HTTP/1.1\r\nhost: b.internal\r\nx-a: 1\r\nx-a: 2\r\ncontent-length: 3\r\n\r\n"
+        );
+        // An empty body: a client's length becomes 0; without one, none is written.
+        encode(&mut out, &Method::GET, "/", &headers, 0);
+        assert!(out.ends_with(b"x-a: 2\r\ncontent-length: 0\r\n\r\n"));
+        headers.remove(CONTENT_LENGTH);
+        encode(&mut out, &Method::GET, "/", &headers, 0);
+        assert!(out.ends_with(b"x-a: 2\r\n\r\n"));
+    }
+
+    #[test]
+    fn a_head_is_read_with_its_framing() {
+        let mut buf =
+            BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello"[..]);
+        let Some(Parsed::Final(head)) = parse(&mut buf, &Method::GET).unwrap() else {
+            panic!("no head");
+        };
+        assert_eq!(head.status, 200);
+        assert_eq!(head.framing, Framing::Length(5));
+        assert!(head.reusable);
+        assert_eq!(head.headers["x-a"], "b");
+        assert_eq!(&buf[..], b"hello", "the body stays in the buffer");
+    }
+
+    #[test]
+    fn an_incomplete_head_waits_and_a_huge_one_is_refused() {
+        let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nX-A: b\r\n"[..]);
+        assert!(parse(&mut buf, &Method::GET).unwrap().is_none());
+        let mut huge = b"HTTP/1.1 200 OK\r\n".to_vec();
+        while huge.len() < MAX_HEAD {
+            huge.extend_from_slice(b"X-Filler: ");
+            huge.resize(huge.len() + 20_000, b'a');
+            huge.extend_from_slice(b"\r\n");
+        }
+        let mut buf = BytesMut::from(&huge[..]);
+        assert!(matches!(
+            parse(&mut buf, &Method::GET),
+            Err(Error::HeadTooLarge(MAX_HEAD))
+        ));
+    }
+
+    #[test]
+    fn interim_responses_are_skipped_and_101_is_refused() {
+        let mut buf =
+            BytesMut::from(&b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"[..]);
+        assert!(matches!(
+            parse(&mut buf, &Method::GET),
+            Ok(Some(Parsed::Interim))
+        ));
+        let Ok(Some(Parsed::Final(head))) = parse(&mut buf, &Method::GET) else {
+            panic!("no final head");
+        };
+        assert_eq!(head.status, 204);
+        assert!(buf.is_empty());
+        let mut buf =
+            BytesMut::from(&b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n"[..]);
+        assert!(parse(&mut buf, &Method::GET).is_err());
+    }
+
+    #[test]
+    fn bodies_that_cannot_exist_are_empty() {
+        let head = final_head(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n",
+            Method::HEAD,
+        );
+        let head = head.unwrap();
+        assert_eq!(head.framing, Framing::Empty);
+        assert_eq!(
+            head.headers[CONTENT_LENGTH], "50",
+            "HEAD passes the length on"
+        );
+        for status in ["204 No Content", "304 Not Modified"] {
+            let text = format!("HTTP/1.1 {status}\r\nTransfer-Encoding: chunked\r\n\r\n");
+            assert_eq!(get(text.as_bytes()).unwrap().framing, Framing::Empty);
+        }
+    }
+
+    #[test]
+    fn transfer_encoding_overrides_and_removes_content_length() {
+        let head =
+            get(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .unwrap();
+        assert_eq!(head.framing, Framing::Chunked);
+        assert!(!head.headers.contains_key(CONTENT_LENGTH));
+        assert!(
+            !head.reusable,
+            "a smuggling attempt's connection is not reused"
+        );
+        let head = get(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n").unwrap();
+        assert_eq!(head.framing, Framing::Chunked);
+        assert!(head.reusable);
+        // Chunked not last: the body runs to the connection's end.
+        let head = get(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n").unwrap();
+        assert_eq!(head.framing, Framing::Close);
+        assert!(!head.reusable);
+        assert!(get(b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn content_length_must_be_digits_and_agree() {
+        for bad in [
+            "+5",
+            "-1",
+            "5 5",
+            "0x10",
+            "",
+            "99999999999999999999",
+            "5, 6",
+        ] {
+            let text = format!("HTTP/1.1 200 OK\r\nContent-Length: {bad}\r\n\r\n");
+            assert!(get(text.as_bytes()).is_err(), "{bad:?} accepted");
+        }
+        let two = get(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n");
+        assert!(two.is_err());
+        let same =
+            get(b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n").unwrap();
+        assert_eq!(same.framing, Framing::Length(5));
+        let values: Vec<_> = same.headers.get_all(CONTENT_LENGTH).iter().collect();
+        assert_eq!(values, ["5"], "passed on once");
+    }
+
+    #[test]
+    fn only_a_persistent_connection_is_reused() {
+        assert!(
+            !get(b"HTTP/1.1 200 OK\r\nConnection: Close\r\nContent-Length: 0\r\n\r\n")
+                .unwrap()
+                .reusable
+        );
+        assert!(
+            !get(b"HTTP/1.1 200 OK\r\nConnection: x, close\r\nContent-Length: 0\r\n\r\n")
+                .unwrap()
+                .reusable
+        );
+        assert!(
+            !get(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .unwrap()
+                .reusable
+        );
+        let close = get(b"HTTP/1.1 200 OK\r\n\r\n").unwrap();
+        assert_eq!(close.framing, Framing::Close);
+        assert!(!close.reusable);
+    }
+
+    #[test]
+    fn malformed_heads_are_refused() {
+        for bad in [
+            &b"HTTP/1.1 200 OK\r\nX-A: b\r\n folded\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nX A: b\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX-A: b\x00c\r\n\r\n",
+            b"HTTP/2 200 OK\r\n\r\n",
+            b"HTTP/1.1 20 OK\r\n\r\n",
+            b"ICY 200 OK\r\n\r\n",
+        ] {
+            assert!(
+                get(bad).is_err(),
+                "{:?} accepted",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Pylon's own HTTP/1.1 client, for requests to plain-TCP backends whose body is in memory
+//! (bodiless requests, buffered forms, function events): the exchange is written and read in
+//! the request's own task, on a pooled connection whose buffers are reused. hyper's client
+//! hands every request to a connection task over a channel and wakes it twice; that was a
+//! third of the instructions of a proxied request (bench/README.md, "Where the user-space time
+//! goes").
+//!
+//! hyper's client stays for the rest: TLS, HTTP/2, upgrades and streamed bodies.
+//!
+//! What this client takes from a backend is as strict as hyper, and stricter where readers
+//! are known to disagree: RFC 9112's framing (`head`), a strict chunked decoder (`chunked`),
+//! and a connection reused only when its response ended exactly where its framing said.
+
+mod body;
+mod chunked;
+mod error;
+mod head;
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, Method};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub(crate) use body::{Home, ResponseBody};
+pub(crate) use error::Error;
+pub(crate) use head::Head;
+
+/// Room made for each read. A response that fits leaves the socket drained, which tokio
+/// notes without another system call, so that the idle check at checkout costs none.
+const READ_SIZE: usize = 8 * 1024;
+/// Bodies up to this size go out in one write with the head.
+const COPY_BODY: usize = 16 * 1024;
+/// A write buffer grown past this by a large body is not kept.
+const KEEP_WRITE: usize = 64 * 1024;
+
+/// A connection with its read buffer (empty between exchanges) and write buffer.
+pub(crate) struct Conn {
+    io: TcpStream,
+    buf: BytesMut,
+    out: Vec<u8>,
+}
+
+impl Conn {
+    pub(crate) fn new(io: TcpStream) -> Self {
+        Conn {
+            io,
+            buf: BytesMut::new(),
+            out: Vec::new(),
+        }
+    }
+
+    /// Whether an idle connection can take a request: the backend has neither closed it nor
+    /// sent anything unasked. Reads the readiness tokio has recorded; only when that says
+    /// there may be something does it ask the socket.
+    pub(crate) fn is_idle_open(&self) -> bool {
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.io.poll_read_ready(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(Err(_)) => false,
+            Poll::Ready(Ok(())) => {
+                let mut probe = [0u8; 1];
+                matches!(self.io.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+        }
+    }
+
+    /// Sends a request (`target` in origin form, `headers` with `Host`) and reads up to the
+    /// final response's head; its body stays on the connection for a `ResponseBody`.
+    pub(crate) async fn exchange(
+        &mut self,
+        method: &Method,
+        target: &str,
+        headers: &HeaderMap,
+        body: Option<&Bytes>,
+    ) -> Result<Head, Error> {
+        let body_len = body.map_or(0, Bytes::len);
+        head::encode(&mut self.out, method, target, headers, body_len);
+        let separate = match body {
+            Some(b) if b.len() > COPY_BODY => Some(b),
+            Some(b) => {
+                self.out.extend_from_slice(b);
+                None
+            }
+            None => None,
+        };
+        self.io.write_all(&self.out).await.map_err(Error::Reset)?;
+        if let Some(body) = separate {
+            self.io.write_all(body).await.map_err(Error::Reset)?;
+        }
+        if self.out.capacity() > KEEP_WRITE {
+            self.out = Vec::new();
+        }
+        let mut received = false;
+        loop {
+            if !self.buf.is_empty() {
+                match head::parse(&mut self.buf, method)? {
+                    Some(head::Parsed::Final(head)) => return Ok(head),
+                    Some(head::Parsed::Interim) => continue,
+                    None => {}
+                }
+            }
+            self.buf.reserve(READ_SIZE);
+            match self.io.read_buf(&mut self.buf).await {
+                Ok(0) if received => return Err(Error::HeadCut),
+                Ok(0) => return Err(Error::Closed),
+                Ok(_) => received = true,
+                Err(e) if received => return Err(Error::Io(e)),
+                Err(e) => return Err(Error::Reset(e)),
+            }
+        }
+    }
+
+    /// Reads more of the response into the buffer; 0 when the backend closed.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        self.buf.reserve(READ_SIZE);
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.buf)
+    }
+}
+
+#[cfg(test)]
+mod tests;
