@@ -24,7 +24,9 @@
 #               --features count-allocations, and the bare_proxy example) instead of building them
 #   CALLGRIND=1 also count the instructions per request of hyper alone and of Pylon under
 #               valgrind's callgrind (REQUESTS requests, default 2000, ab -k -c 8), and write
-#               each one's top functions, inclusive, to OUT/callgrind-<name>.txt
+#               each one's top functions, inclusive, to OUT/callgrind-<name>.txt and its whole
+#               dump to OUT/callgrind-<name>.out (for callgrind_annotate --tree=caller)
+#   CALLGRIND=2 only that: no load runs, perf, strace or allocation count (a few minutes)
 #   KEEP_TMP=1  keep the temp dir
 set -euo pipefail
 
@@ -57,7 +59,7 @@ fi
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/pylon-target}
 
 # Two builds of this checkout: the one measured, and the same with the counting allocator.
-if [[ -z ${COUNTING_BIN:-} ]]; then
+if [[ -z ${COUNTING_BIN:-} ]] && ((CALLGRIND < 2)); then
   command -v cargo >/dev/null || die "cargo not found: install a Rust toolchain, or set COUNTING_BIN"
   log "building pylon (release, --features count-allocations)"
   (cd "$ROOT" && cargo build --release --bin pylon --features count-allocations --quiet) ||
@@ -200,6 +202,8 @@ start_bare() { # name
   wait_http_200 "$BARE_URL" "$BARE_PID"
 }
 
+# The load runs, perf and the allocation count (all but CALLGRIND=2).
+if ((CALLGRIND < 2)); then
 start_pylon "$PYLON_BIN" pylon
 PYLON_MAIN_PID=$PYLON_PID
 measure nginx "$PROXY_PID" "http://127.0.0.1:$PROXY_PORT/bench"
@@ -246,6 +250,7 @@ reqs=$(wrk_load "$PYLON_URL" "$DURATION" "$PYLON_HOST")
 a1=$(allocs) b1=$(bytes)
 ALLOCS[pylon]=$(awk -v a=$((a1 - a0)) -v n="$reqs" 'BEGIN { printf "%.1f", a / n }')
 ALLOC_BYTES=$(awk -v b=$((b1 - b0)) -v n="$reqs" 'BEGIN { printf "%.0f", b / n }')
+fi
 
 # Instructions per request: the deterministic measure, where req/s and CPU time move with the
 # machine. Each server runs under callgrind; what it executes between two dumps is counted.
@@ -270,6 +275,7 @@ count_instructions() { # name url [host] -- the server's command line
   [[ -n $dump ]] || die "no callgrind dump for $name"
   IR[$name]=$(awk -v n="$REQUESTS" '/^(summary|totals):/ { printf "%.0f", $2 / n; exit }' "$dump")
   callgrind_annotate --inclusive=yes "$dump" 2>/dev/null | head -70 >"$OUT/callgrind-$name.txt" || true
+  cp "$dump" "$OUT/callgrind-$name.out"
   kill -TERM "$pid" 2>/dev/null || true
   log "$name: ${IR[$name]} instructions per request"
 }
@@ -296,6 +302,10 @@ if ((CALLGRIND)); then
 fi
 
 {
+  if ((CALLGRIND == 2)); then
+    echo "instructions per request (callgrind, ab -k -c 8, $REQUESTS requests): nginx ${IR[nginx]}, hyper alone ${IR[hyper]}, hyper's server with an inline client ${IR[inline]}, pylon ${IR[pylon]}"
+    exit 0
+  fi
   echo "pass-through GET /bench, wrk -t1 -c$CONNECTIONS, ${DURATION}s; $(nproc) CPUs"
   printf '%-8s %10s %14s %16s %14s %12s\n' target "req/s" "user us/req" "kernel us/req" "syscalls/req" "RSS MiB"
   for t in nginx hyper-h1 hyper inline pylon; do

@@ -9,7 +9,9 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::harness::{Backend, JsonServer, Pylon, http_api, parse_raw, raw_request, read_reply};
+use crate::harness::{
+    Backend, JsonServer, Limits, Pylon, http_api, parse_raw, raw_request, read_reply,
+};
 
 async fn published(pylon: &Pylon, spec: serde_json::Value) -> String {
     let g = pylon.create_group("conn").await;
@@ -241,7 +243,15 @@ async fn past_the_cap_with_nothing_idle_a_newcomer_gets_a_503() {
 
 #[tokio::test]
 async fn the_soft_open_file_limit_is_raised_to_the_hard_one() {
-    let pylon = Pylon::start_limited(&[], false, Some((256, 4096))).await;
+    let pylon = Pylon::start_limited(
+        &[],
+        false,
+        Limits {
+            open_files: Some((256, 4096)),
+            ..Limits::default()
+        },
+    )
+    .await;
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", pylon.pid())).unwrap();
     let line = limits
         .lines()
@@ -254,7 +264,15 @@ async fn the_soft_open_file_limit_is_raised_to_the_hard_one() {
 #[tokio::test]
 async fn running_out_of_descriptors_is_logged_once_and_survived() {
     // The cap is set above what the descriptors allow, so accept itself fails.
-    let pylon = Pylon::start_limited(&["--max-connections", "10000"], true, Some((96, 96))).await;
+    let pylon = Pylon::start_limited(
+        &["--max-connections", "10000"],
+        true,
+        Limits {
+            open_files: Some((96, 96)),
+            ..Limits::default()
+        },
+    )
+    .await;
     let backend = Backend::start("b").await;
     let host = published(&pylon, http_api("s", "GET", "/s", &backend.url(), "/")).await;
     let mut flood = Vec::new();

@@ -44,31 +44,27 @@ impl Pylon {
     }
 
     pub async fn start_in(data_dir: &Path) -> Pylon {
-        Self::spawn(data_dir, None, &[], None).await
+        Self::spawn(data_dir, None, &[], Limits::default()).await
     }
 
     /// Like [`Pylon::start_in`], with the log at debug level appended to `log`, for tests that
     /// read what Pylon logs.
     pub async fn start_logged(data_dir: &Path, log: &Path) -> Pylon {
-        Self::spawn(data_dir, Some(log), &[], None).await
+        Self::spawn(data_dir, Some(log), &[], Limits::default()).await
     }
 
     /// A fresh data directory, these extra `serve` arguments, and the log (debug level) in
     /// `<data-dir>/../pylon.log` when `logged`.
     pub async fn start_with(args: &[&str], logged: bool) -> Pylon {
-        Self::start_limited(args, logged, None).await
+        Self::start_limited(args, logged, Limits::default()).await
     }
 
-    /// As [`Pylon::start_with`], started with this (soft, hard) open-file limit.
-    pub async fn start_limited(
-        args: &[&str],
-        logged: bool,
-        open_files: Option<(u64, u64)>,
-    ) -> Pylon {
+    /// As [`Pylon::start_with`], under these limits.
+    pub async fn start_limited(args: &[&str], logged: bool, limits: Limits) -> Pylon {
         let tmp = tempfile::tempdir().unwrap();
         let data = tmp.path().join("data");
         let log = tmp.path().join("pylon.log");
-        let mut p = Self::spawn(&data, logged.then_some(log.as_path()), args, open_files).await;
+        let mut p = Self::spawn(&data, logged.then_some(log.as_path()), args, limits).await;
         p._tmp = Some(tmp);
         p
     }
@@ -84,12 +80,7 @@ impl Pylon {
         self.child.as_ref().and_then(|c| c.id()).expect("running")
     }
 
-    async fn spawn(
-        data_dir: &Path,
-        log: Option<&Path>,
-        extra: &[&str],
-        open_files: Option<(u64, u64)>,
-    ) -> Pylon {
+    async fn spawn(data_dir: &Path, log: Option<&Path>, extra: &[&str], limits: Limits) -> Pylon {
         let mut command = serve_command(data_dir);
         command
             .args(extra)
@@ -100,16 +91,35 @@ impl Pylon {
             .env_remove("PYLON_SECRET_KEY")
             .stdout(Stdio::piped())
             .kill_on_drop(true);
-        if let Some((soft, hard)) = open_files {
-            // SAFETY: only setrlimit, which is async-signal-safe, runs between fork and exec.
+        if limits != Limits::default() {
+            // SAFETY: only setrlimit and sched_setaffinity, system calls that allocate nothing,
+            // run between fork and exec.
             unsafe {
                 command.pre_exec(move || {
-                    let limit = libc::rlimit {
-                        rlim_cur: soft,
-                        rlim_max: hard,
-                    };
-                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                        return Err(std::io::Error::last_os_error());
+                    if let Some((soft, hard)) = limits.open_files {
+                        let limit = libc::rlimit {
+                            rlim_cur: soft,
+                            rlim_max: hard,
+                        };
+                        if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    }
+                    if limits.one_cpu {
+                        let mut set: libc::cpu_set_t = std::mem::zeroed();
+                        let mut current: libc::cpu_set_t = std::mem::zeroed();
+                        let size = std::mem::size_of::<libc::cpu_set_t>();
+                        if libc::sched_getaffinity(0, size, &mut current) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        // The first CPU this process may run on.
+                        let first = (0..libc::CPU_SETSIZE as usize)
+                            .find(|&cpu| libc::CPU_ISSET(cpu, &current))
+                            .unwrap_or(0);
+                        libc::CPU_SET(first, &mut set);
+                        if libc::sched_setaffinity(0, size, &set) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
                     }
                     Ok(())
                 });
@@ -331,6 +341,16 @@ impl Pylon {
     pub async fn get(&self, group: &str, path: &str) -> Reply {
         self.call(group, Method::GET, path, &[], "").await
     }
+}
+
+/// Limits a Pylon is started under.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The (soft, hard) open-file limit.
+    pub open_files: Option<(u64, u64)>,
+    /// Runs on one CPU, so with one worker thread: every request meets the same connection
+    /// pool.
+    pub one_cpu: bool,
 }
 
 /// A response, fully read.

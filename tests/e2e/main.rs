@@ -5,6 +5,7 @@ mod harness;
 mod access_log;
 mod admin;
 mod apps;
+mod backend_framing;
 mod backend_tls;
 mod backends;
 mod cli;
