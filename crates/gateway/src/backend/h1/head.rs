@@ -1,6 +1,8 @@
 //! The request head as it is written, and the response head as it is read: RFC 9112's
 //! framing rules (§6.3) and whether the connection may carry another request afterwards.
 
+use std::mem::MaybeUninit;
+
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
@@ -82,9 +84,16 @@ pub(crate) fn encode(
 /// Reads a response head from the start of `buf`, taking its bytes out of it; `None` while
 /// it is incomplete. `method` is the request's: a response to HEAD has no body.
 pub(crate) fn parse(buf: &mut BytesMut, method: &Method) -> Result<Option<Parsed>, Error> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut slots);
-    let len = match response.parse(buf) {
+    // Left uninitialised: httparse fills what it parses (writing 100 empty slots first cost
+    // more than parsing a short head).
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut response,
+        buf,
+        &mut slots,
+    );
+    let len = match parsed {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => {
             return Err(Error::HeadTooLarge(MAX_HEAD));
@@ -133,16 +142,19 @@ pub(crate) fn parse(buf: &mut BytesMut, method: &Method) -> Result<Option<Parsed
     }
     let head = buf.split_to(len).freeze();
     let mut headers = HeaderMap::with_capacity(count);
+    // The fields framing depends on, noted on the way rather than looked up after.
+    let mut seen = Framed::default();
     for &(name, name_len, value, value_len) in &spans[..count] {
         let name = &head[name as usize..(name + name_len) as usize];
         let name = HeaderName::from_bytes(name).map_err(|_| Error::Head("invalid header name"))?;
         let value = head.slice(value as usize..(value + value_len) as usize);
         let value = HeaderValue::from_maybe_shared(value)
             .map_err(|_| Error::Head("invalid header value"))?;
+        seen.note(&name, &value)?;
         headers.append(name, value);
     }
-    let mut reusable = version == Version::HTTP_11 && !lists_close(&headers);
-    let framing = framing(method, status, version, &mut headers, &mut reusable)?;
+    let mut reusable = version == Version::HTTP_11 && !seen.close;
+    let framing = framing(method, status, version, &seen, &mut headers, &mut reusable)?;
     Ok(Some(Parsed::Final(Head {
         status,
         version,
@@ -152,6 +164,50 @@ pub(crate) fn parse(buf: &mut BytesMut, method: &Method) -> Result<Option<Parsed
     })))
 }
 
+/// What the head's framing fields said.
+#[derive(Default)]
+struct Framed {
+    /// The body's length, if `Content-Length` gave one; every value must agree (RFC 9110
+    /// §8.6 allows repeats and lists of one number).
+    length: Option<u64>,
+    /// The length came more than once: it is rewritten once, so what is passed on is
+    /// unambiguous.
+    repeated: bool,
+    /// `Some(chunked)` when `Transfer-Encoding` is present: whether its last coding is
+    /// `chunked`.
+    chunked: Option<bool>,
+    /// `Connection` lists `close`.
+    close: bool,
+}
+
+impl Framed {
+    fn note(&mut self, name: &HeaderName, value: &HeaderValue) -> Result<(), Error> {
+        if name == CONTENT_LENGTH {
+            for item in value.as_bytes().split(|&b| b == b',') {
+                let n = digits(item.trim_ascii()).ok_or(Error::Head("invalid Content-Length"))?;
+                match self.length {
+                    Some(earlier) if earlier != n => {
+                        return Err(Error::Head("conflicting Content-Length values"));
+                    }
+                    Some(_) => self.repeated = true,
+                    None => self.length = Some(n),
+                }
+            }
+        } else if name == TRANSFER_ENCODING {
+            // The last field's last coding is the one that frames the body.
+            let last = value.as_bytes().rsplit(|&b| b == b',').next();
+            self.chunked =
+                Some(last.is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked")));
+        } else if name == CONNECTION {
+            self.close |= value
+                .as_bytes()
+                .split(|&b| b == b',')
+                .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"));
+        }
+        Ok(())
+    }
+}
+
 /// RFC 9112 §6.3, in its order. A response with both `Transfer-Encoding` and
 /// `Content-Length` may be an attempt at response splitting: the length is dropped, as the
 /// RFC requires of an intermediary, and the connection is not trusted with another request.
@@ -159,6 +215,7 @@ fn framing(
     method: &Method,
     status: StatusCode,
     version: Version,
+    seen: &Framed,
     headers: &mut HeaderMap,
     reusable: &mut bool,
 ) -> Result<Framing, Error> {
@@ -168,16 +225,12 @@ fn framing(
     {
         return Ok(Framing::Empty);
     }
-    if let Some(last) = headers.get_all(TRANSFER_ENCODING).iter().next_back() {
+    if let Some(chunked) = seen.chunked {
         if version == Version::HTTP_10 {
             return Err(Error::Head("Transfer-Encoding in an HTTP/1.0 response"));
         }
-        let chunked = last
-            .as_bytes()
-            .rsplit(|&b| b == b',')
-            .next()
-            .is_some_and(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        if headers.remove(CONTENT_LENGTH).is_some() {
+        if seen.length.is_some() {
+            headers.remove(CONTENT_LENGTH);
             *reusable = false;
         }
         if chunked {
@@ -186,37 +239,18 @@ fn framing(
         *reusable = false;
         return Ok(Framing::Close);
     }
-    match content_length(headers)? {
-        Some(length) => Ok(Framing::Length(length)),
+    match seen.length {
+        Some(length) => {
+            if seen.repeated {
+                headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+            }
+            Ok(Framing::Length(length))
+        }
         None => {
             *reusable = false;
             Ok(Framing::Close)
         }
     }
-}
-
-/// The body's length from `Content-Length`. Repeated fields or lists must all agree, as
-/// RFC 9110 §8.6 allows; the field is then rewritten once, so that what is passed on is
-/// unambiguous. Anything but digits is refused.
-fn content_length(headers: &mut HeaderMap) -> Result<Option<u64>, Error> {
-    let mut found: Option<u64> = None;
-    let mut repeated = false;
-    for value in headers.get_all(CONTENT_LENGTH) {
-        for item in value.as_bytes().split(|&b| b == b',') {
-            let n = digits(item.trim_ascii()).ok_or(Error::Head("invalid Content-Length"))?;
-            match found {
-                Some(earlier) if earlier != n => {
-                    return Err(Error::Head("conflicting Content-Length values"));
-                }
-                Some(_) => repeated = true,
-                None => found = Some(n),
-            }
-        }
-    }
-    if repeated && let Some(n) = found {
-        headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
-    }
-    Ok(found)
 }
 
 fn digits(text: &[u8]) -> Option<u64> {
@@ -225,16 +259,6 @@ fn digits(text: &[u8]) -> Option<u64> {
     }
     text.iter().try_fold(0u64, |n, &d| {
         n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
-}
-
-/// Whether a `Connection` field lists `close`.
-fn lists_close(headers: &HeaderMap) -> bool {
-    headers.get_all(CONNECTION).iter().any(|value| {
-        value
-            .as_bytes()
-            .split(|&b| b == b',')
-            .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
     })
 }
 
