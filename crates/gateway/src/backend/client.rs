@@ -2,12 +2,12 @@
 //! backend chooses by ALPN. Each gateway worker thread has its own, so a pooled connection is
 //! always driven by the thread that uses it.
 //!
-//! A request over plain TCP whose body is in memory goes through Pylon's own HTTP/1.1 client
-//! (`h1`), in the request's task. The rest (TLS, HTTP/2, upgrades, streamed bodies) goes
-//! through hyper's connection API rather than a general-purpose client: a backend call needs
-//! only a pooled connection to an address known at publish time, and the general client's
-//! per-request work (hashing the pool key, a task per request to return the connection, URI
-//! rewriting) was about a tenth of a proxied request's instructions.
+//! A request over plain TCP whose body is in memory (at most 16 KiB) goes through Pylon's own
+//! HTTP/1.1 client (`h1`), in the request's task. The rest (TLS, HTTP/2, upgrades, streamed or
+//! larger bodies) goes through hyper's connection API rather than a general-purpose client: a
+//! backend call needs only a pooled connection to an address known at publish time, and the
+//! general client's per-request work (hashing the pool key, a task per request to return the
+//! connection, URI rewriting) was about a tenth of a proxied request's instructions.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -64,7 +64,10 @@ impl HttpClient {
         if request.headers().contains_key(UPGRADE) {
             return Box::pin(upgrade(endpoint, request)).await;
         }
-        if endpoint.tls().is_none() && matches!(request.body(), ForwardBody::Full(_)) {
+        if endpoint.tls().is_none()
+            && let ForwardBody::Full(body) = request.body()
+            && body.as_ref().is_none_or(|b| b.len() <= h1::MAX_BODY)
+        {
             return self.send_own(endpoint, request).await;
         }
         if endpoint.tls().is_some()
@@ -107,7 +110,7 @@ impl HttpClient {
         }
     }
 
-    /// A request whose body is in memory, over plain TCP, on Pylon's own client. An
+    /// A request whose body is in memory and small, over plain TCP, on Pylon's own client. An
     /// idempotent request whose pooled connection turns out closed (the backend ended it as
     /// it was taken) goes again, once, on a new connection.
     async fn send_own(

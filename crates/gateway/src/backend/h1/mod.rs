@@ -1,5 +1,5 @@
 //! Pylon's own HTTP/1.1 client, for requests to plain-TCP backends whose body is in memory
-//! (bodiless requests, buffered forms, function events): the exchange is written and read in
+//! and at most 16 KiB (bodiless requests, most buffered forms and function events): the exchange is written and read in
 //! the request's own task, on a pooled connection whose buffers are reused. hyper's client
 //! hands every request to a connection task over a channel and wakes it twice; that was a
 //! third of the instructions of a proxied request (bench/README.md, "Where the user-space time
@@ -32,10 +32,13 @@ pub(crate) use head::Head;
 /// Room made for each read. A response that fits leaves the socket drained, which tokio
 /// notes without another system call, so that the idle check at checkout costs none.
 const READ_SIZE: usize = 8 * 1024;
-/// Bodies up to this size go out in one write with the head.
-const COPY_BODY: usize = 16 * 1024;
-/// A write buffer grown past this by a large body is not kept.
-const KEEP_WRITE: usize = 64 * 1024;
+/// The largest body this client sends. It goes out with the head in one write, which the
+/// kernel takes whole (16 KiB is Linux's initial send buffer), so a backend that answers
+/// before reading the body (a 413, say) is never met with a write that cannot finish; a larger
+/// body goes through hyper, which reads the answer while it writes.
+pub(crate) const MAX_BODY: usize = 16 * 1024;
+/// A write buffer grown past this is not kept.
+const KEEP_WRITE: usize = 2 * MAX_BODY;
 
 /// A connection with its read buffer (empty between exchanges) and write buffer.
 pub(crate) struct Conn {
@@ -68,8 +71,9 @@ impl Conn {
         }
     }
 
-    /// Sends a request (`target` in origin form, `headers` with `Host`) and reads up to the
-    /// final response's head; its body stays on the connection for a `ResponseBody`.
+    /// Sends a request (`target` in origin form, `headers` with `Host`, a body of at most
+    /// `MAX_BODY` bytes) and reads up to the final response's head; its body stays on the
+    /// connection for a `ResponseBody`.
     pub(crate) async fn exchange(
         &mut self,
         method: &Method,
@@ -79,18 +83,10 @@ impl Conn {
     ) -> Result<Head, Error> {
         let body_len = body.map_or(0, Bytes::len);
         head::encode(&mut self.out, method, target, headers, body_len);
-        let separate = match body {
-            Some(b) if b.len() > COPY_BODY => Some(b),
-            Some(b) => {
-                self.out.extend_from_slice(b);
-                None
-            }
-            None => None,
-        };
-        self.io.write_all(&self.out).await.map_err(Error::Reset)?;
-        if let Some(body) = separate {
-            self.io.write_all(body).await.map_err(Error::Reset)?;
+        if let Some(body) = body {
+            self.out.extend_from_slice(body);
         }
+        self.io.write_all(&self.out).await.map_err(Error::Reset)?;
         if self.out.capacity() > KEEP_WRITE {
             self.out = Vec::new();
         }
