@@ -211,13 +211,7 @@ impl<B: Send + 'static> Pool<B> {
             conn,
             since: state.now,
         };
-        let list = match state.own.get_mut(&endpoint) {
-            Some(list) => list,
-            None => state.own.entry(endpoint).or_default(),
-        };
-        if list.len() < MAX_IDLE_PER_ENDPOINT {
-            list.push(entry);
-        }
+        keep_idle(&mut state.own, endpoint, entry);
     }
 
     /// The HTTP/2 connection to `endpoint`, if one is open.
@@ -262,14 +256,7 @@ impl<B: Send + 'static> Pool<B> {
             negotiated,
             since: state.now,
         };
-        // The key is nearly always there already: look it up without handing over `endpoint`.
-        let list = match state.idle.get_mut(&endpoint) {
-            Some(list) => list,
-            None => state.idle.entry(endpoint).or_default(),
-        };
-        if list.len() < MAX_IDLE_PER_ENDPOINT {
-            list.push(entry);
-        }
+        keep_idle(&mut state.idle, endpoint, entry);
     }
 
     /// Closes connections idle for too long or closed by the backend, and forgets addresses
@@ -299,6 +286,26 @@ impl<B: Send + 'static> Pool<B> {
         let state = self.lock();
         state.idle.values().map(Vec::len).sum::<usize>()
             + state.own.values().map(Vec::len).sum::<usize>()
+    }
+}
+
+/// Adds `entry` to `endpoint`'s idle connections, unless it has as many as it may keep.
+#[expect(
+    clippy::mutable_key_type,
+    reason = "an Endpoint hashes and compares by its address and TLS settings' key, which never change"
+)]
+fn keep_idle<E>(
+    idle: &mut HashMap<Endpoint, Vec<E>, BuildHasherDefault<Prehashed>>,
+    endpoint: Endpoint,
+    entry: E,
+) {
+    // The key is nearly always there already: look it up without handing over `endpoint`.
+    let list = match idle.get_mut(&endpoint) {
+        Some(list) => list,
+        None => idle.entry(endpoint).or_default(),
+    };
+    if list.len() < MAX_IDLE_PER_ENDPOINT {
+        list.push(entry);
     }
 }
 

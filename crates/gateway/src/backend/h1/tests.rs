@@ -128,20 +128,29 @@ async fn bytes_past_the_framing_keep_the_connection_out_of_the_pool() {
     );
 }
 
+/// A connection to a backend that reads one request, writes `parts` with a pause between
+/// them, and closes.
+async fn answered_once(parts: Vec<&'static [u8]>) -> Conn {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let _ = stream.read(&mut [0u8; 1024]).await;
+        for part in parts {
+            let _ = stream.write_all(part).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    Conn::new(TcpStream::connect(address).await.unwrap())
+}
+
 #[tokio::test]
 async fn a_body_cut_short_is_an_error_not_an_end() {
     for answer in [
         &b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf"[..],
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
     ] {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let _ = stream.read(&mut [0u8; 1024]).await;
-            let _ = stream.write_all(answer).await;
-        });
-        let mut conn = Conn::new(TcpStream::connect(address).await.unwrap());
+        let mut conn = answered_once(vec![answer]).await;
         let head = get(&mut conn).await.unwrap();
         let (body, back) = read(conn, head).await;
         assert!(matches!(body, Err(Error::BodyCut)), "{body:?}");
@@ -151,16 +160,7 @@ async fn a_body_cut_short_is_an_error_not_an_end() {
 
 #[tokio::test]
 async fn a_body_without_framing_runs_to_the_close() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (mut stream, _) = listener.accept().await.unwrap();
-        let _ = stream.read(&mut [0u8; 1024]).await;
-        let _ = stream.write_all(b"HTTP/1.0 200 OK\r\n\r\nall of ").await;
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        let _ = stream.write_all(b"it").await;
-    });
-    let mut conn = Conn::new(TcpStream::connect(address).await.unwrap());
+    let mut conn = answered_once(vec![b"HTTP/1.0 200 OK\r\n\r\nall of ", b"it"]).await;
     let head = get(&mut conn).await.unwrap();
     let (body, back) = read(conn, head).await;
     assert_eq!(body.unwrap(), b"all of it");
@@ -169,13 +169,7 @@ async fn a_body_without_framing_runs_to_the_close() {
 
 #[tokio::test]
 async fn a_connection_closed_before_answering_is_stale() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (mut stream, _) = listener.accept().await.unwrap();
-        let _ = stream.read(&mut [0u8; 1024]).await;
-    });
-    let mut conn = Conn::new(TcpStream::connect(address).await.unwrap());
+    let mut conn = answered_once(Vec::new()).await;
     let error = get(&mut conn).await.unwrap_err();
     assert!(error.is_stale(), "{error}");
 }
