@@ -12,9 +12,10 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::header::{HOST, UPGRADE};
-use http::uri::{Scheme, Uri};
-use http::{Request, Response};
+use http::uri::{PathAndQuery, Scheme, Uri};
+use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -27,6 +28,32 @@ use crate::request::body::{BackendBody, ForwardBody};
 /// A target that does not accept within this time counts as down, so failover stays prompt.
 /// Several addresses for one name share it.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One attempt's request. The path is in origin form (`/path?query`), as HTTP/1.1 sends it
+/// to a server that is not a proxy; the address it goes to is the pool's `Endpoint`. `host`
+/// is the Host the gateway sets (`None` when the API's constant Host is among the headers).
+pub(crate) struct BackendRequest<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) path: PathAndQuery,
+    pub(crate) headers: HeaderMap,
+    pub(crate) host: Option<&'a HeaderValue>,
+    pub(crate) body: ForwardBody,
+}
+
+impl BackendRequest<'_> {
+    /// The request as hyper's client takes it. Pylon's own client writes the fields as they
+    /// are, without this.
+    pub(crate) fn into_http(self) -> Request<ForwardBody> {
+        let mut req = Request::new(self.body);
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = Uri::from(self.path);
+        *req.headers_mut() = self.headers;
+        if let Some(host) = self.host {
+            req.headers_mut().insert(HOST, host.clone());
+        }
+        req
+    }
+}
 
 /// Why a backend call failed.
 #[derive(Debug)]
@@ -55,21 +82,23 @@ impl HttpClient {
     pub(crate) async fn send(
         &self,
         endpoint: &Endpoint,
-        mut request: Request<ForwardBody>,
+        request: BackendRequest<'_>,
     ) -> Result<(Response<BackendBody>, Negotiated), SendError> {
         // The cold paths are boxed: a TLS or HTTP/2 handshake's state is kilobytes, and held
         // inline it made every request's future that big, copied at each move (measured: +26k
         // instructions of memcpy per pooled request). An HTTP/2 send is boxed too: inline, its
         // kilobyte made every HTTP/1 request's future (and each one wrapping it) that much bigger.
-        if request.headers().contains_key(UPGRADE) {
-            return Box::pin(upgrade(endpoint, request)).await;
+        if request.headers.contains_key(UPGRADE) {
+            return Box::pin(upgrade(endpoint, request.into_http())).await;
         }
         if endpoint.tls().is_none()
-            && let ForwardBody::Full(body) = request.body()
+            && let ForwardBody::Full(body) = &request.body
             && body.as_ref().is_none_or(|b| b.len() <= h1::MAX_BODY)
         {
-            return self.send_own(endpoint, request).await;
+            let body = body.clone();
+            return self.send_own(endpoint, request, body).await;
         }
+        let mut request = request.into_http();
         if endpoint.tls().is_some()
             && let Some((sender, negotiated)) = self.pool.shared(endpoint)
         {
@@ -84,8 +113,8 @@ impl HttpClient {
                     ));
                 }
                 Err(mut e) => match e.take_message() {
-                    // The connection closed before it took the request (the backend ended
-                    // it while it was idle): the request is intact for the next one.
+                    // The connection closed before it took the request (the backend ended it
+                    // while it was idle): the request is intact for the next one.
                     Some(back) => request = back,
                     None => return Err(SendError::Request(e.into_error())),
                 },
@@ -110,39 +139,34 @@ impl HttpClient {
         }
     }
 
-    /// A request whose body is in memory and small, over plain TCP, on Pylon's own client. An
-    /// idempotent request whose pooled connection turns out closed (the backend ended it as
-    /// it was taken) goes again, once, on a new connection.
+    /// A request whose body is in memory and small (`body`), over plain TCP, on Pylon's own
+    /// client. An idempotent request whose pooled connection turns out closed (the backend
+    /// ended it as it was taken) goes again, once, on a new connection.
     async fn send_own(
         &self,
         endpoint: &Endpoint,
-        request: Request<ForwardBody>,
+        request: BackendRequest<'_>,
+        body: Option<Bytes>,
     ) -> Result<(Response<BackendBody>, Negotiated), SendError> {
-        let (parts, body) = request.into_parts();
-        let body = match body {
-            ForwardBody::Full(bytes) => bytes,
-            // Only a body in memory is sent this way (see `send`).
-            ForwardBody::Stream(_) | ForwardBody::Reclaimable(_) => None,
+        let exchange = h1::Exchange {
+            method: request.method,
+            target: request.path.as_str(),
+            headers: &request.headers,
+            host: request.host,
+            body: body.as_ref(),
         };
-        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         if let Some(mut conn) = self.pool.checkout_own(endpoint) {
-            match conn
-                .exchange(&parts.method, target, &parts.headers, body.as_ref())
-                .await
-            {
+            match conn.exchange(&exchange).await {
                 Ok(head) => {
                     return Ok((self.lend_own(endpoint, conn, head), Negotiated::default()));
                 }
-                Err(e) if e.is_stale() && parts.method.is_idempotent() => {}
+                Err(e) if e.is_stale() && request.method.is_idempotent() => {}
                 Err(e) => return Err(SendError::Exchange(e)),
             }
         }
         let stream = Box::pin(open(endpoint)).await.map_err(SendError::Connect)?;
         let mut conn = h1::Conn::new(stream);
-        match conn
-            .exchange(&parts.method, target, &parts.headers, body.as_ref())
-            .await
-        {
+        match conn.exchange(&exchange).await {
             Ok(head) => Ok((self.lend_own(endpoint, conn, head), Negotiated::default())),
             Err(e) => Err(SendError::Exchange(e)),
         }
@@ -431,14 +455,17 @@ mod tests {
         (Endpoint::new(authority), accepted)
     }
 
-    fn get(endpoint: &Endpoint) -> Request<ForwardBody> {
-        let mut req = Request::new(ForwardBody::Full(None));
-        *req.uri_mut() = "/x".parse().unwrap();
-        req.headers_mut().insert(
-            http::header::HOST,
-            endpoint.authority().as_str().parse().unwrap(),
-        );
-        req
+    fn get(endpoint: &Endpoint) -> BackendRequest<'static> {
+        static GET: http::Method = http::Method::GET;
+        let mut headers = http::HeaderMap::new();
+        headers.insert(HOST, endpoint.authority().as_str().parse().unwrap());
+        BackendRequest {
+            method: &GET,
+            path: http::uri::PathAndQuery::from_static("/x"),
+            headers,
+            host: None,
+            body: ForwardBody::Full(None),
+        }
     }
 
     async fn read(response: Response<BackendBody>) -> usize {

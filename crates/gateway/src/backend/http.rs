@@ -9,7 +9,7 @@ use ::http::uri::Authority;
 use ::http::{HeaderValue, Response};
 use pylon_model::BackendTls;
 
-use super::client::HttpClient;
+use super::client::{BackendRequest, HttpClient};
 use super::pool::Endpoint;
 use super::resolve::{Unservable, render_template};
 use super::send::{self, Attempts, Sent};
@@ -62,7 +62,13 @@ impl HttpTarget {
             .next()
             .unwrap_or(ForwardBody::Full(None));
         let host = (!sets_host).then_some(&self.host);
-        let req = send::request(&out.method, path, out.headers, host, body);
+        let req = BackendRequest {
+            method: &out.method,
+            path,
+            headers: out.headers,
+            host,
+            body,
+        };
         match tokio::time::timeout_at(deadline, client.send(&self.endpoint, req)).await {
             Ok(Ok((response, negotiated))) => {
                 Ok((response, Sent::new(&self.endpoint, host, negotiated)))

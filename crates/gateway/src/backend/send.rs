@@ -1,9 +1,8 @@
-//! What the kinds that send an HTTP request share: building one attempt's request, handing the
+//! What the kinds that send an HTTP request share: checking the backend path once, handing the
 //! body from one attempt to the next, and telling the client's failures from the backend's.
 
-use ::http::header::HOST;
+use ::http::HeaderValue;
 use ::http::uri::{Authority, PathAndQuery};
-use ::http::{HeaderMap, HeaderValue, Request, Uri};
 use hyper::body::Incoming;
 
 use super::client::SendError;
@@ -63,25 +62,6 @@ impl Attempts {
             Self::Reclaimable(r) => r.reclaim().map(ForwardBody::Reclaimable),
         }
     }
-}
-
-/// One attempt's request, in origin form (`/path?query`), as HTTP/1.1 sends it to a server
-/// that is not a proxy; the address it goes to is the pool's `Endpoint`.
-pub(crate) fn request(
-    method: &::http::Method,
-    path: PathAndQuery,
-    headers: HeaderMap,
-    host: Option<&HeaderValue>,
-    body: ForwardBody,
-) -> Request<ForwardBody> {
-    let mut req = Request::new(body);
-    *req.method_mut() = method.clone();
-    *req.uri_mut() = Uri::from(path);
-    *req.headers_mut() = headers;
-    if let Some(host) = host {
-        req.headers_mut().insert(HOST, host.clone());
-    }
-    req
 }
 
 /// The backend request's path and query, checked once for every attempt.

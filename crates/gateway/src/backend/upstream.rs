@@ -13,7 +13,7 @@ use http::{HeaderValue, Response};
 use pylon_auth::now_ms;
 use pylon_model::Upstream;
 
-use super::client::{HttpClient, SendError};
+use super::client::{BackendRequest, HttpClient, SendError};
 use super::pool::Endpoint;
 use super::resolve::{Unservable, render_template};
 use super::send::{self, Attempts, Sent};
@@ -286,13 +286,13 @@ impl UpstreamTarget {
                 (headers.take().unwrap_or_default(), last)
             };
             let host = (!sets_host).then_some(&target.host);
-            let req = send::request(
-                &out.method,
-                attempt_path,
-                attempt_headers,
+            let req = BackendRequest {
+                method: &out.method,
+                path: attempt_path,
+                headers: attempt_headers,
                 host,
-                attempt_body,
-            );
+                body: attempt_body,
+            };
             match tokio::time::timeout_at(deadline, client.send(&target.endpoint, req)).await {
                 Ok(Ok((response, negotiated))) => {
                     target.health.mark_up();

@@ -4,7 +4,7 @@
 use std::mem::MaybeUninit;
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
 use super::error::Error;
@@ -43,29 +43,40 @@ pub(crate) enum Parsed {
     Final(Head),
 }
 
-/// Writes the request head into `out`: the request line, `headers` minus any framing they
-/// carry, and the framing of a body of `body_len` bytes. A `Content-Length` is written when
-/// there is a body, or when the headers had one (then it is the body's, so a stale value can
-/// never frame a body it does not describe).
-pub(crate) fn encode(
-    out: &mut Vec<u8>,
-    method: &Method,
-    target: &str,
-    headers: &HeaderMap,
-    body_len: usize,
-) {
+/// What one exchange sends.
+pub(crate) struct Exchange<'a> {
+    pub(crate) method: &'a Method,
+    /// In origin form: `/path?query`.
+    pub(crate) target: &'a str,
+    pub(crate) headers: &'a HeaderMap,
+    /// Written as `Host`, in place of any the headers have; `None` when they carry it.
+    pub(crate) host: Option<&'a HeaderValue>,
+    /// At most `MAX_BODY` bytes.
+    pub(crate) body: Option<&'a Bytes>,
+}
+
+/// Writes the request into `out`: the request line, `Host`, the headers minus any framing
+/// they carry (and minus their own `Host` when one is given), the framing of the body, and
+/// the body. A `Content-Length` is written when there is a body, or when the headers had one
+/// (then it is the body's, so a stale value can never frame a body it does not describe).
+pub(crate) fn encode(out: &mut Vec<u8>, request: &Exchange<'_>) {
     out.clear();
-    out.extend_from_slice(method.as_str().as_bytes());
+    out.extend_from_slice(request.method.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(request.target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
+    if let Some(host) = request.host {
+        out.extend_from_slice(b"host: ");
+        out.extend_from_slice(host.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
     let mut had_length = false;
-    for (name, value) in headers {
+    for (name, value) in request.headers {
         if name == CONTENT_LENGTH {
             had_length = true;
             continue;
         }
-        if name == TRANSFER_ENCODING {
+        if name == TRANSFER_ENCODING || (name == HOST && request.host.is_some()) {
             continue;
         }
         out.extend_from_slice(name.as_str().as_bytes());
@@ -73,12 +84,14 @@ pub(crate) fn encode(
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    if body_len > 0 || had_length {
+    let body = request.body.map_or(&[][..], |b| &b[..]);
+    if !body.is_empty() || had_length {
         out.extend_from_slice(b"content-length: ");
-        out.extend_from_slice(itoa::Buffer::new().format(body_len).as_bytes());
+        out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
 }
 
 /// Reads a response head from the start of `buf`, taking its bytes out of it; `None` while
@@ -306,22 +319,37 @@ mod tests {
     #[test]
     fn the_request_head_carries_its_own_framing() {
         let mut headers = HeaderMap::new();
-        headers.insert("host", HeaderValue::from_static("b.internal"));
+        headers.insert(HOST, HeaderValue::from_static("client.example"));
         headers.insert(CONTENT_LENGTH, HeaderValue::from_static("999"));
         headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
         headers.append("x-a", HeaderValue::from_static("1"));
         headers.append("x-a", HeaderValue::from_static("2"));
+        let host = HeaderValue::from_static("b.internal");
+        let body = Bytes::from_static(b"abc");
+        let mut request = Exchange {
+            method: &Method::POST,
+            target: "/p?q=1",
+            headers: &headers,
+            host: Some(&host),
+            body: Some(&body),
+        };
         let mut out = Vec::new();
-        encode(&mut out, &Method::POST, "/p?q=1", &headers, 3);
+        encode(&mut out, &request);
         assert_eq!(
             out,
-            b"POST /p?q=1 HTTP/1.1\r\nhost: b.internal\r\nx-a: 1\r\nx-a: 2\r\ncontent-length: 3\r\n\r\n"
+            b"POST /p?q=1 HTTP/1.1\r\nhost: b.internal\r\nx-a: 1\r\nx-a: 2\r\ncontent-length: 3\r\n\r\nabc"
         );
-        // An empty body: a client's length becomes 0; without one, none is written.
-        encode(&mut out, &Method::GET, "/", &headers, 0);
+        // An empty body: a client's length becomes 0; without one, none is written. Without
+        // a Host of the gateway's, the headers' own goes.
+        request.body = None;
+        request.host = None;
+        encode(&mut out, &request);
+        assert!(out.starts_with(b"POST /p?q=1 HTTP/1.1\r\nhost: client.example\r\n"));
         assert!(out.ends_with(b"x-a: 2\r\ncontent-length: 0\r\n\r\n"));
-        headers.remove(CONTENT_LENGTH);
-        encode(&mut out, &Method::GET, "/", &headers, 0);
+        let mut unframed = headers.clone();
+        unframed.remove(CONTENT_LENGTH);
+        request.headers = &unframed;
+        encode(&mut out, &request);
         assert!(out.ends_with(b"x-a: 2\r\n\r\n"));
     }
 

@@ -20,14 +20,13 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, Method};
+use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub(crate) use body::{Home, ResponseBody};
 pub(crate) use error::Error;
-pub(crate) use head::Head;
+pub(crate) use head::{Exchange, Head};
 
 /// Room made for each read. A response that fits leaves the socket drained, which tokio
 /// notes without another system call, so that the idle check at checkout costs none.
@@ -71,21 +70,10 @@ impl Conn {
         }
     }
 
-    /// Sends a request (`target` in origin form, `headers` with `Host`, a body of at most
-    /// `MAX_BODY` bytes) and reads up to the final response's head; its body stays on the
+    /// Sends a request and reads up to the final response's head; its body stays on the
     /// connection for a `ResponseBody`.
-    pub(crate) async fn exchange(
-        &mut self,
-        method: &Method,
-        target: &str,
-        headers: &HeaderMap,
-        body: Option<&Bytes>,
-    ) -> Result<Head, Error> {
-        let body_len = body.map_or(0, Bytes::len);
-        head::encode(&mut self.out, method, target, headers, body_len);
-        if let Some(body) = body {
-            self.out.extend_from_slice(body);
-        }
+    pub(crate) async fn exchange(&mut self, request: &Exchange<'_>) -> Result<Head, Error> {
+        head::encode(&mut self.out, request);
         self.io.write_all(&self.out).await.map_err(Error::Reset)?;
         if self.out.capacity() > KEEP_WRITE {
             self.out = Vec::new();
@@ -93,7 +81,7 @@ impl Conn {
         let mut received = false;
         loop {
             if !self.buf.is_empty() {
-                match head::parse(&mut self.buf, method)? {
+                match head::parse(&mut self.buf, request.method)? {
                     Some(head::Parsed::Final(head)) => return Ok(head),
                     Some(head::Parsed::Interim) => continue,
                     None => {}

@@ -4,6 +4,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -59,9 +61,15 @@ async fn backend(answers: Vec<&'static [u8]>, piece: usize) -> TcpStream {
 }
 
 async fn get(conn: &mut Conn) -> Result<Head, Error> {
-    let mut headers = HeaderMap::new();
-    headers.insert(http::header::HOST, "b".parse().unwrap());
-    conn.exchange(&Method::GET, "/", &headers, None).await
+    let host = HeaderValue::from_static("b");
+    let request = Exchange {
+        method: &Method::GET,
+        target: "/",
+        headers: &HeaderMap::new(),
+        host: Some(&host),
+        body: None,
+    };
+    conn.exchange(&request).await
 }
 
 /// Reads a whole response; returns its body, and the connection if it came home.
@@ -216,13 +224,16 @@ async fn the_request_goes_out_with_its_body_and_length() {
         received
     });
     let mut conn = Conn::new(TcpStream::connect(address).await.unwrap());
-    let mut headers = HeaderMap::new();
-    headers.insert(http::header::HOST, "b".parse().unwrap());
     let body = Bytes::from(vec![b'x'; 16_000]);
-    let head = conn
-        .exchange(&Method::POST, "/upload?x=1", &headers, Some(&body))
-        .await
-        .unwrap();
+    let host = HeaderValue::from_static("b");
+    let request = Exchange {
+        method: &Method::POST,
+        target: "/upload?x=1",
+        headers: &HeaderMap::new(),
+        host: Some(&host),
+        body: Some(&body),
+    };
+    let head = conn.exchange(&request).await.unwrap();
     assert_eq!(head.status, 200);
     let received = got.await.unwrap();
     let text = String::from_utf8_lossy(&received);
