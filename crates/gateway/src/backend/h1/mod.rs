@@ -21,7 +21,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 pub(crate) use body::{Home, ResponseBody};
@@ -87,8 +87,7 @@ impl Conn {
                     None => {}
                 }
             }
-            self.buf.reserve(READ_SIZE);
-            match self.io.read_buf(&mut self.buf).await {
+            match std::future::poll_fn(|cx| self.poll_fill(cx)).await {
                 Ok(0) if received => return Err(Error::HeadCut),
                 Ok(0) => return Err(Error::Closed),
                 Ok(_) => received = true,
