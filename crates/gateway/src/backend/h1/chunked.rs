@@ -4,10 +4,9 @@
 //! a bare LF or CR anywhere is refused, and every chunk's data must end in CRLF.
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::error::Error;
-use super::head::header_map;
 
 /// The longest chunk size line, extensions included.
 const MAX_LINE: usize = 4096;
@@ -94,7 +93,7 @@ impl Decoder {
                     let mut slots = [httparse::EMPTY_HEADER; MAX_TRAILER_FIELDS];
                     return match httparse::parse_headers(buf, &mut slots) {
                         Ok(httparse::Status::Complete((len, fields))) => {
-                            let trailers = header_map(fields)?;
+                            let trailers = trailers(fields)?;
                             buf.advance(len);
                             *self = Decoder::Done;
                             Ok(Step::Trailers(trailers))
@@ -150,6 +149,19 @@ fn hex(b: u8) -> u8 {
         b'a'..=b'f' => b - b'a' + 10,
         _ => b - b'A' + 10,
     }
+}
+
+/// The trailer fields as a header map (their values copied: trailers are rare and small).
+fn trailers(fields: &[httparse::Header<'_>]) -> Result<HeaderMap, Error> {
+    let mut map = HeaderMap::with_capacity(fields.len());
+    for field in fields {
+        let name =
+            HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| Error::Chunked("trailer"))?;
+        let value = HeaderValue::from_maybe_shared(Bytes::copy_from_slice(field.value))
+            .map_err(|_| Error::Chunked("trailer"))?;
+        map.append(name, value);
+    }
+    Ok(map)
 }
 
 #[cfg(test)]

@@ -286,19 +286,6 @@ fn parse_error(error: httparse::Error) -> &'static str {
     }
 }
 
-/// A head's bytes, for the chunked decoder's trailers.
-pub(crate) fn header_map(fields: &[httparse::Header<'_>]) -> Result<HeaderMap, Error> {
-    let mut map = HeaderMap::with_capacity(fields.len());
-    for field in fields {
-        let name =
-            HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| Error::Chunked("trailer"))?;
-        let value = HeaderValue::from_maybe_shared(Bytes::copy_from_slice(field.value))
-            .map_err(|_| Error::Chunked("trailer"))?;
-        map.append(name, value);
-    }
-    Ok(map)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
