@@ -153,6 +153,29 @@ async fn a_response_smuggled_past_the_framing_never_reaches_another_client() {
 }
 
 #[tokio::test]
+async fn the_backend_connections_own_fields_never_reach_the_client() {
+    let pylon = one_worker(false).await;
+    let backend = Scripted::start(|_, _| {
+        Act::Answer(
+            b"HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Secret\r\nKeep-Alive: timeout=5\r\n\
+              X-Secret: internal\r\nUpgrade: h2c\r\nX-Kept: yes\r\nContent-Length: 2\r\n\r\nok"
+                .to_vec(),
+        )
+    })
+    .await;
+    let g = published(&pylon, &backend).await;
+    for _ in 0..2 {
+        let r = pylon.get(&g, "/s").await;
+        assert_eq!((r.status.as_u16(), r.text().as_str()), (200, "ok"));
+        assert_eq!(r.header("x-kept"), "yes");
+        for hop in ["x-secret", "keep-alive", "upgrade"] {
+            assert_eq!(r.header(hop), "", "{hop} crossed the gateway");
+        }
+    }
+    assert_eq!(backend.connections(), 1, "the connection was kept alive");
+}
+
+#[tokio::test]
 async fn chunked_framing_wins_over_a_length_and_the_connection_is_dropped() {
     let pylon = one_worker(false).await;
     let backend = Scripted::start(|c, _| {

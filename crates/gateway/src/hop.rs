@@ -4,6 +4,8 @@
 use http::header::{CONNECTION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::request::outgoing::OutHeaders;
+
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
@@ -38,27 +40,47 @@ pub(crate) fn strip(headers: &mut HeaderMap) {
     }
 }
 
-/// Appends to `to` the end-to-end headers of `from` that `keep` accepts: all but the hop-by-hop
-/// ones and those `Connection` lists. Into a map sized for the result this costs less than
-/// cloning the map and removing from it, which shifts entries and makes the clone grow.
-pub(crate) fn copy_end_to_end(
-    from: &HeaderMap,
-    to: &mut HeaderMap,
+/// Adds to `to` the end-to-end headers of `from` that `keep` accepts: all but the hop-by-hop
+/// ones and those `Connection` lists. They are borrowed, not copied.
+pub(crate) fn copy_end_to_end<'a>(
+    from: &'a HeaderMap,
+    to: &mut OutHeaders<'a>,
     keep: impl Fn(&HeaderName) -> bool,
 ) {
-    let mut connection = false;
+    // The `Connection` values, taken as the copy passes them: a second look-up cost more than
+    // the copy of a usual request's headers.
+    let (mut connection, mut more) = (None, false);
     for (name, value) in from {
-        let hop = bit(name);
-        connection |= hop == CONNECTION_BIT;
-        if hop == 0 && keep(name) {
-            to.append(name.clone(), value.clone());
+        match bit(name) {
+            0 if keep(name) => to.push_client(name, value),
+            CONNECTION_BIT => {
+                more = connection.is_some();
+                connection = Some(value);
+            }
+            _ => {}
         }
     }
-    if connection {
-        for value in from.get_all(CONNECTION) {
-            remove_listed(to, value);
+    let mut drop_listed = |value| {
+        for name in listed(value) {
+            to.remove_named(name);
         }
+    };
+    if more {
+        from.get_all(CONNECTION).iter().for_each(drop_listed);
+    } else if let Some(value) = connection {
+        drop_listed(value);
     }
+}
+
+/// Whether `name` is one of the fixed hop-by-hop headers or `Connection`.
+pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
+    bit(name) != 0
+}
+
+/// Whether a `Connection` value names a header to remove: anything but `close` and
+/// `keep-alive`, which are options, not names.
+pub(crate) fn lists_names(value: &HeaderValue) -> bool {
+    listed(value).any(|name| !name.eq_ignore_ascii_case("close"))
 }
 
 /// The name's bit in the mask of hop-by-hop headers present; 0 for any other header.
@@ -93,18 +115,21 @@ fn strip_connection(headers: &mut HeaderMap) {
     }
 }
 
-fn remove_listed(headers: &mut HeaderMap, value: &HeaderValue) {
-    for token in value.as_bytes().split(|&b| b == b',') {
-        let token = token.trim_ascii();
-        // `keep-alive` is a fixed name, removed anyway; a name that is not a valid header
-        // name (or not UTF-8) cannot be in the map.
-        if token.is_empty() || token.eq_ignore_ascii_case(b"keep-alive") {
-            continue;
-        }
-        if let Ok(name) = std::str::from_utf8(token) {
-            headers.remove(name);
-        }
+pub(crate) fn remove_listed(headers: &mut HeaderMap, value: &HeaderValue) {
+    for name in listed(value) {
+        headers.remove(name);
     }
+}
+
+/// The names a `Connection` value lists, but `keep-alive` (a fixed name, removed anyway). A
+/// name that is not a valid header name (or not UTF-8) cannot be among the headers.
+fn listed(value: &HeaderValue) -> impl Iterator<Item = &str> {
+    value
+        .as_bytes()
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|token| !token.is_empty() && !token.eq_ignore_ascii_case(b"keep-alive"))
+        .filter_map(|token| std::str::from_utf8(token).ok())
 }
 
 #[cfg(test)]
@@ -204,8 +229,9 @@ mod tests {
             ("accept", "a"),
             ("accept", "b"),
         ]);
-        let mut to = HeaderMap::new();
+        let mut to = OutHeaders::default();
         copy_end_to_end(&from, &mut to, |name| name != "x-refused");
+        let to = to.to_map();
         assert_eq!(names(&to), ["accept"]);
         let accepts: Vec<_> = to.get_all("accept").iter().collect();
         assert_eq!(accepts, ["a", "b"]);

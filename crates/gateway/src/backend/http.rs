@@ -54,7 +54,7 @@ impl HttpTarget {
         client: &HttpClient,
         timeout: Duration,
         sets_host: bool,
-        out: Outgoing,
+        out: Outgoing<'_>,
     ) -> Result<(Response<BackendBody>, Sent<'p>), GatewayError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let path = send::path(out.path_and_query)?;
@@ -65,7 +65,7 @@ impl HttpTarget {
         let req = BackendRequest {
             method: &out.method,
             path,
-            headers: out.headers,
+            headers: &out.headers,
             host,
             body,
         };

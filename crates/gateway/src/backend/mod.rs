@@ -161,7 +161,7 @@ impl Target {
         client: &HttpClient,
         timeout: Duration,
         sets_host: bool,
-        outgoing: Option<Outgoing>,
+        outgoing: Option<Outgoing<'_>>,
         request_id: &RequestId,
     ) -> Result<(Response<GatewayBody>, Option<Sent<'p>>), GatewayError> {
         let streamed = |(response, sent): (Response<BackendBody>, Sent<'p>)| {

@@ -264,7 +264,7 @@ impl UpstreamTarget {
         client: &HttpClient,
         timeout: Duration,
         sets_host: bool,
-        out: Outgoing,
+        out: Outgoing<'_>,
     ) -> Result<(Response<BackendBody>, Sent<'p>), GatewayError> {
         let upstream = &self.upstream;
         let deadline = tokio::time::Instant::now() + timeout;
@@ -272,24 +272,22 @@ impl UpstreamTarget {
         let mut path = send::path(out.path_and_query)?;
         let count = upstream.targets.len();
         let mut body = Attempts::new(out.body, count > 1);
-        let mut headers = Some(out.headers);
         let mut failures = Vec::new();
         for (attempt, target) in upstream.attempt_order().enumerate() {
             let Some(attempt_body) = body.next() else {
                 break;
             };
-            // Headers and path are copied only while another attempt may follow.
-            let (attempt_headers, attempt_path) = if attempt + 1 < count {
-                (headers.clone().unwrap_or_default(), path.clone())
+            // The path is copied only while another attempt may follow.
+            let attempt_path = if attempt + 1 < count {
+                path.clone()
             } else {
-                let last = std::mem::replace(&mut path, PathAndQuery::from_static("/"));
-                (headers.take().unwrap_or_default(), last)
+                std::mem::replace(&mut path, PathAndQuery::from_static("/"))
             };
             let host = (!sets_host).then_some(&target.host);
             let req = BackendRequest {
                 method: &out.method,
                 path: attempt_path,
-                headers: attempt_headers,
+                headers: &out.headers,
                 host,
                 body: attempt_body,
             };

@@ -121,7 +121,7 @@ pub(crate) fn websocket_closed(sink: &AccessLogSink, closed: &SocketClosed) {
 }
 
 impl Observer for AccessLog<'_> {
-    fn backend_request(&mut self, _target: &Target, _out: &Outgoing, at: Instant) {
+    fn backend_request(&mut self, _target: &Target, _out: &Outgoing<'_>, at: Instant) {
         if self.sink.is_some() {
             self.backend_started = Some(at);
         }

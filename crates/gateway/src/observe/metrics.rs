@@ -64,7 +64,7 @@ impl<'m> MetricsObserver<'m> {
 }
 
 impl Observer for MetricsObserver<'_> {
-    fn backend_request(&mut self, _target: &Target, _out: &Outgoing, at: Instant) {
+    fn backend_request(&mut self, _target: &Target, _out: &Outgoing<'_>, at: Instant) {
         if self.metrics.is_some() {
             self.backend_started = Some(at);
         }

@@ -89,7 +89,7 @@ impl Observer for Observers<'_> {
         }
     }
 
-    fn backend_request(&mut self, target: &Target, out: &Outgoing, at: Instant) {
+    fn backend_request(&mut self, target: &Target, out: &Outgoing<'_>, at: Instant) {
         self.log.backend_request(target, out, at);
         self.metrics.backend_request(target, out, at);
         if let Some(t) = &mut self.trace {

@@ -98,7 +98,7 @@ pub(crate) trait Observer {
 
     /// The backend request as built, before a target is chosen, `at` that moment: the
     /// pipeline reads the clock once for every observer.
-    fn backend_request(&mut self, _target: &Target, _out: &Outgoing, _at: Instant) {}
+    fn backend_request(&mut self, _target: &Target, _out: &Outgoing<'_>, _at: Instant) {}
 
     /// Where the backend request went.
     fn backend_sent(&mut self, _sent: &Sent<'_>) {}

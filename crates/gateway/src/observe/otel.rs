@@ -308,7 +308,7 @@ impl Observer for RequestSpan {
         });
     }
 
-    fn backend_request(&mut self, _target: &Target, out: &Outgoing, _at: Instant) {
+    fn backend_request(&mut self, _target: &Target, out: &Outgoing<'_>, _at: Instant) {
         self.backend.method = out.method.as_str().into();
         self.backend.start = Some(now_ns());
     }

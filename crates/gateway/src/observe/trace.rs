@@ -226,7 +226,7 @@ impl Observer for Trace {
             .collect();
     }
 
-    fn backend_request(&mut self, target: &Target, out: &Outgoing, _at: Instant) {
+    fn backend_request(&mut self, target: &Target, out: &Outgoing<'_>, _at: Instant) {
         let target = target.describe();
         let body = match &out.body {
             OutBody::Empty => Bytes::new(),
@@ -238,7 +238,7 @@ impl Observer for Trace {
             Some(out.method.as_str()),
             Some(format!("{target} {}", out.path_and_query)),
             None,
-            &out.headers,
+            &out.headers.to_map(),
             &body,
         ));
     }

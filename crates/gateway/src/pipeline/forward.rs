@@ -9,7 +9,7 @@ use http::header::{
     USER_AGENT,
 };
 use http::request::Parts;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderName, HeaderValue};
 use percent_encoding::utf8_percent_encode;
 use pylon_model::{AuthType, Location, RequestMode, SystemParameterKind};
 
@@ -22,7 +22,7 @@ use crate::hop;
 use crate::pipeline::normalize;
 use crate::request::client::IpText;
 use crate::request::headers::CREDENTIAL_HEADERS;
-use crate::request::outgoing::{OutBody, Outgoing, RequestBody};
+use crate::request::outgoing::{OutBody, OutHeaders, Outgoing, RequestBody};
 use crate::request::values::Values;
 use crate::urlencoded::{self, SEGMENT, SEGMENTS};
 
@@ -33,7 +33,7 @@ const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlen
 
 /// In mapping mode only declared header parameters are forwarded, plus these, which describe
 /// the body and what the client accepts back (the body itself still streams through).
-const MAPPING_KEPT_HEADERS: [HeaderName; 6] = [
+static MAPPING_KEPT_HEADERS: [HeaderName; 6] = [
     CONTENT_TYPE,
     CONTENT_LENGTH,
     CONTENT_ENCODING,
@@ -42,12 +42,13 @@ const MAPPING_KEPT_HEADERS: [HeaderName; 6] = [
     ACCEPT_LANGUAGE,
 ];
 
-/// Builds the backend request; the client's body moves into it.
-pub(crate) fn build(
-    routed: &mut Routed<'_, '_>,
+/// Builds the backend request; the client's body moves into it, and its headers are borrowed
+/// from the client's request.
+pub(crate) fn build<'a>(
+    routed: &mut Routed<'_, 'a>,
     backend: &BackendPlan,
     base_path: &str,
-) -> Result<Outgoing, GatewayError> {
+) -> Result<Outgoing<'a>, GatewayError> {
     let body = routed.take_body();
     let routed = &*routed;
     let ctx = &*routed.ctx;
@@ -73,7 +74,7 @@ pub(crate) fn build(
         .map_err(|e| GatewayError::Internal(format!("backend path `{target}` refused: {}", e.0)))?;
     write_query(&mut target, ctx, plan, backend, values);
 
-    // Room for everything the gateway adds, so that the map never grows.
+    // Room for everything the gateway adds, so that the list never grows.
     let added = 4
         + plan.params.len()
         + plan.constant_headers.len()
@@ -81,7 +82,7 @@ pub(crate) fn build(
         + ctx.caller.identity_headers.len();
     let mut headers = match plan.mode {
         RequestMode::PassThrough => {
-            let mut h = HeaderMap::with_capacity(parts.headers.len() + added);
+            let mut h = OutHeaders::with_capacity(parts.headers.len() + added);
             let drop_credentials =
                 plan.auth.kind != AuthType::None && !plan.auth.forward_credentials;
             hop::copy_end_to_end(&parts.headers, &mut h, |name| {
@@ -92,10 +93,10 @@ pub(crate) fn build(
             h
         }
         RequestMode::Mapping => {
-            let mut h = HeaderMap::with_capacity(MAPPING_KEPT_HEADERS.len() + added);
-            for name in MAPPING_KEPT_HEADERS {
-                for v in parts.headers.get_all(&name) {
-                    h.append(name.clone(), v.clone());
+            let mut h = OutHeaders::with_capacity(MAPPING_KEPT_HEADERS.len() + added);
+            for name in &MAPPING_KEPT_HEADERS {
+                for v in parts.headers.get_all(name) {
+                    h.push_client(name, v);
                 }
             }
             h
@@ -274,7 +275,7 @@ fn system_value<'x>(
 /// `X-Forwarded-For` gains the client's address; `-Proto` and `-Host` say what it asked for
 /// (`secure`: over TLS).
 pub(crate) fn forwarded_headers(
-    headers: &mut HeaderMap,
+    headers: &mut OutHeaders<'_>,
     parts: &Parts,
     host: &str,
     secure: bool,
@@ -334,15 +335,15 @@ fn build_body(
     plan: &ApiPlan,
     values: &Values<'_>,
     body: RequestBody,
-    headers: &mut HeaderMap,
+    headers: &mut OutHeaders<'_>,
 ) -> OutBody {
     let additions = if plan.writes_form {
         form_additions(plan, values)
     } else {
         String::new()
     };
-    let new_form = |bytes: Bytes, headers: &mut HeaderMap| {
-        headers.remove(CONTENT_LENGTH);
+    let new_form = |bytes: Bytes, headers: &mut OutHeaders<'_>| {
+        headers.remove(&CONTENT_LENGTH);
         headers.insert(CONTENT_TYPE, FORM);
         OutBody::Bytes(bytes)
     };
@@ -385,8 +386,8 @@ fn build_body(
             match body {
                 // Its parameters were read; only declared ones travel on, and none go to a form.
                 RequestBody::Buffered { is_form: true, .. } => {
-                    headers.remove(CONTENT_LENGTH);
-                    headers.remove(CONTENT_TYPE);
+                    headers.remove(&CONTENT_LENGTH);
+                    headers.remove(&CONTENT_TYPE);
                     OutBody::Empty
                 }
                 RequestBody::Buffered { bytes, .. } if bytes.is_empty() => OutBody::Empty,

@@ -26,9 +26,11 @@ pub(crate) async fn call(
     target: &FunctionTarget,
     timeout: Duration,
     client: &HttpClient,
-    out: Outgoing,
+    out: Outgoing<'_>,
 ) -> Result<Response<GatewayBody>, GatewayError> {
     let body = read_body(out.body).await?;
+    // The event lists the headers by name: a map of them is built for it.
+    let headers = out.headers.to_map();
     let event = {
         let ctx = &*routed.ctx;
         let plan = routed.plan();
@@ -42,7 +44,7 @@ pub(crate) async fn call(
             path: ctx.parts.uri.path(),
             resource: &plan.request_path,
             query,
-            headers: &out.headers,
+            headers: &headers,
             body: &body,
             path_params: routed
                 .route

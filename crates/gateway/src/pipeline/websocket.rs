@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use http::header::{CONNECTION, UPGRADE};
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http::{HeaderValue, Response, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -24,6 +24,7 @@ use crate::observe::log::{SocketClosed, websocket_closed};
 use crate::observe::metrics::apis::ApiMetrics;
 use crate::request::body::GatewayBody;
 use crate::request::headers::X_CA_REQUEST_ID;
+use crate::request::outgoing::OutHeaders;
 use crate::request::slot::ConnectionSlot;
 
 /// One of an API's open WebSocket connections; counted until dropped.
@@ -57,12 +58,14 @@ impl Drop for OpenSocket {
 
 /// Makes the backend request an upgrade: hop-by-hop stripping dropped `Connection` and
 /// `Upgrade`, and a mapped request kept no `Sec-WebSocket-*` header.
-pub(crate) fn prepare(parts: &Parts, headers: &mut HeaderMap) {
+pub(crate) fn prepare<'a>(parts: &'a Parts, headers: &mut OutHeaders<'a>) {
     headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
     headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
-    for (name, value) in &parts.headers {
-        if name.as_str().starts_with("sec-websocket-") && !headers.contains_key(name) {
-            headers.append(name.clone(), value.clone());
+    for name in parts.headers.keys() {
+        if name.as_str().starts_with("sec-websocket-") && !headers.contains(name) {
+            for value in parts.headers.get_all(name) {
+                headers.push_client(name, value);
+            }
         }
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Response};
+use http::{HeaderName, HeaderValue, Method, Response};
 use http_body_util::{BodyExt, Limited};
 use pylon_functions::{FunctionHost, HostedFunction, InvokeError};
 use pylon_model::{DEFAULT_LAMBDA_NAME, FunctionFormat, PayloadVersion};
@@ -23,7 +23,7 @@ use super::tls::ClientCertificates;
 use super::upstream::{UpstreamTarget, Upstreams};
 use crate::error::{FunctionFailure, GatewayError, clean_error_type};
 use crate::request::body::{BackendBody, GatewayBody};
-use crate::request::outgoing::{OutBody, Outgoing};
+use crate::request::outgoing::{OutBody, OutHeaders, Outgoing};
 
 /// The largest event or answer (Lambda's synchronous payload limit).
 pub(crate) const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
@@ -221,8 +221,8 @@ impl FunctionTarget {
         path: &str,
         timeout: Duration,
         request_id: &str,
-    ) -> Outgoing {
-        let mut headers = HeaderMap::with_capacity(6);
+    ) -> Outgoing<'static> {
+        let mut headers = OutHeaders::with_capacity(6);
         headers.insert(CONTENT_TYPE, JSON);
         match self.format {
             FunctionFormat::AwsLambda => {

@@ -8,6 +8,8 @@ use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
 use super::error::Error;
+use crate::hop;
+use crate::request::outgoing::OutHeaders;
 
 /// The largest response head read (nginx's default `proxy_buffer_size` is 4 or 8 KiB; hyper
 /// reads up to 400 KiB). Interim (1xx) heads count toward it.
@@ -31,6 +33,8 @@ pub(crate) enum Framing {
 pub(crate) struct Head {
     pub(crate) status: StatusCode,
     pub(crate) version: Version,
+    /// The end-to-end fields: the hop-by-hop ones, and those `Connection` names, describe the
+    /// backend connection and stay with it.
     pub(crate) headers: HeaderMap,
     pub(crate) framing: Framing,
     /// The connection may carry the next request once this body has ended.
@@ -48,7 +52,7 @@ pub(crate) struct Exchange<'a> {
     pub(crate) method: &'a Method,
     /// In origin form: `/path?query`.
     pub(crate) target: &'a str,
-    pub(crate) headers: &'a HeaderMap,
+    pub(crate) headers: &'a OutHeaders<'a>,
     /// Written as `Host`, in place of any the headers have; `None` when they carry it.
     pub(crate) host: Option<&'a HeaderValue>,
     /// At most `MAX_BODY` bytes.
@@ -71,7 +75,7 @@ pub(crate) fn encode(out: &mut Vec<u8>, request: &Exchange<'_>) {
         out.extend_from_slice(b"\r\n");
     }
     let mut had_length = false;
-    for (name, value) in request.headers {
+    for (name, value) in request.headers.iter() {
         if name == CONTENT_LENGTH {
             had_length = true;
             continue;
@@ -164,7 +168,13 @@ pub(crate) fn parse(buf: &mut BytesMut, method: &Method) -> Result<Option<Parsed
         let value = HeaderValue::from_maybe_shared(value)
             .map_err(|_| Error::Head("invalid header value"))?;
         seen.note(&name, &value)?;
-        headers.append(name, value);
+        // The backend connection's own fields end here: what the client gets is end to end.
+        if !hop::is_hop_by_hop(&name) {
+            headers.append(name, value);
+        }
+    }
+    for value in &seen.listed {
+        hop::remove_listed(&mut headers, value);
     }
     let mut reusable = version == Version::HTTP_11 && !seen.close;
     let framing = framing(method, status, version, &seen, &mut headers, &mut reusable)?;
@@ -191,6 +201,8 @@ struct Framed {
     chunked: Option<bool>,
     /// `Connection` lists `close`.
     close: bool,
+    /// The `Connection` values that name headers to remove (rarely any).
+    listed: Vec<HeaderValue>,
 }
 
 impl Framed {
@@ -216,6 +228,9 @@ impl Framed {
                 .as_bytes()
                 .split(|&b| b == b',')
                 .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"));
+            if hop::lists_names(value) {
+                self.listed.push(value.clone());
+            }
         }
         Ok(())
     }
@@ -305,12 +320,18 @@ mod tests {
 
     #[test]
     fn the_request_head_carries_its_own_framing() {
-        let mut headers = HeaderMap::new();
+        let mut headers = OutHeaders::default();
         headers.insert(HOST, HeaderValue::from_static("client.example"));
         headers.insert(CONTENT_LENGTH, HeaderValue::from_static("999"));
         headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
-        headers.append("x-a", HeaderValue::from_static("1"));
-        headers.append("x-a", HeaderValue::from_static("2"));
+        headers.append(
+            HeaderName::from_static("x-a"),
+            HeaderValue::from_static("1"),
+        );
+        headers.append(
+            HeaderName::from_static("x-a"),
+            HeaderValue::from_static("2"),
+        );
         let host = HeaderValue::from_static("b.internal");
         let body = Bytes::from_static(b"abc");
         let mut request = Exchange {
@@ -333,11 +354,32 @@ mod tests {
         encode(&mut out, &request);
         assert!(out.starts_with(b"POST /p?q=1 HTTP/1.1\r\nhost: client.example\r\n"));
         assert!(out.ends_with(b"x-a: 2\r\ncontent-length: 0\r\n\r\n"));
-        let mut unframed = headers.clone();
-        unframed.remove(CONTENT_LENGTH);
+        let mut unframed = OutHeaders::default();
+        for (name, value) in headers.iter().filter(|(n, _)| **n != CONTENT_LENGTH) {
+            unframed.push_client(name, value);
+        }
         request.headers = &unframed;
         encode(&mut out, &request);
         assert!(out.ends_with(b"x-a: 2\r\n\r\n"));
+    }
+
+    #[test]
+    fn hop_by_hop_fields_stay_with_the_backend_connection() {
+        let head = get(
+            b"HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nKeep-Alive: timeout=5\r\n\
+            Transfer-Encoding: chunked\r\nX-Hop: 1\r\nUpgrade: h2c\r\nX-Kept: yes\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(head.framing, Framing::Chunked);
+        let names: Vec<_> = head.headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["x-kept"]);
+        // `close` is an option, not a name: the connection is not reused, nothing else goes.
+        let head =
+            get(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\nClose: x\r\n\r\n")
+                .unwrap();
+        assert!(!head.reusable);
+        let names: Vec<_> = head.headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["content-length", "close"]);
     }
 
     #[test]

@@ -5,12 +5,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderValue, Method};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::*;
+use crate::request::outgoing::OutHeaders;
 
 /// A home that keeps the connection, so a test can see whether it came back.
 #[derive(Clone, Default)]
@@ -65,7 +66,7 @@ async fn get(conn: &mut Conn) -> Result<Head, Error> {
     let request = Exchange {
         method: &Method::GET,
         target: "/",
-        headers: &HeaderMap::new(),
+        headers: &OutHeaders::default(),
         host: Some(&host),
         body: None,
     };
@@ -229,7 +230,7 @@ async fn the_request_goes_out_with_its_body_and_length() {
     let request = Exchange {
         method: &Method::POST,
         target: "/upload?x=1",
-        headers: &HeaderMap::new(),
+        headers: &OutHeaders::default(),
         host: Some(&host),
         body: Some(&body),
     };

@@ -43,8 +43,14 @@ fn the_rest_of_a_prefix_match_is_appended_without_doubling_slashes() {
     }
 }
 
+/// What `build` made of a request: its path and its headers as a map.
+struct Built {
+    path_and_query: String,
+    headers: http::HeaderMap,
+}
+
 /// Runs route, validate and forward for one API on a request.
-fn forward(api: serde_json::Value, request: Parts) -> Outgoing {
+fn forward(api: serde_json::Value, request: Parts) -> Built {
     let snapshot: pylon_model::Snapshot = serde_json::from_value(serde_json::json!({
         "groups": [{"id": "g1", "name": "g", "created_at": 0, "updated_at": 0}],
         "environments": [{"name": "RELEASE", "builtin": true}],
@@ -76,7 +82,11 @@ fn forward(api: serde_json::Value, request: Parts) -> Outgoing {
     };
     let mut routed = Routed::new(&mut ctx, route, body);
     routed.values = validate::validate(&routed, None).unwrap();
-    build(&mut routed, backend, "").unwrap()
+    let out = build(&mut routed, backend, "").unwrap();
+    Built {
+        headers: out.headers.to_map(),
+        path_and_query: out.path_and_query,
+    }
 }
 
 fn api(mode: &str, parameters: serde_json::Value) -> serde_json::Value {
