@@ -2,7 +2,6 @@
 //! route phase (the request, its id, the caller, the observers), `Routed` after it, where what
 //! was matched is a field rather than an `Option` every phase would re-check.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use http::request::Parts;
@@ -15,6 +14,8 @@ use crate::observe::Observers;
 use crate::observe::log::sink::AccessLogSink;
 use crate::observe::observer::RouteInfo;
 use crate::policy::kind::PolicyRequest;
+use crate::request::client::Peer;
+use crate::request::headers::KnownHeaders;
 use crate::request::id::RequestId;
 use crate::request::outgoing::RequestBody;
 use crate::request::values::Values;
@@ -112,12 +113,15 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) compiled: &'a Compiled,
     /// The request head, without its extensions (see `extensions`).
     pub(crate) parts: &'a Parts,
+    /// The headers of `parts` the phases read by name.
+    pub(crate) known: KnownHeaders<'a>,
     /// The request's extensions, owned, so that a phase can take hyper's upgrade handle
     /// (`OnUpgrade`) out of them.
     pub(crate) extensions: http::Extensions,
     /// The path as the client sent it, before normalisation: what signatures cover.
     pub(crate) client_path: &'a str,
-    pub(crate) peer: SocketAddr,
+    /// The connection's peer.
+    pub(crate) peer: Peer,
     /// The client's address: the peer's, or what a trusted proxy says (`request::client`).
     pub(crate) client: std::net::IpAddr,
     pub(crate) request_id: RequestId,
@@ -153,23 +157,25 @@ impl<'a> RequestContext<'a> {
         compiled: &'a Compiled,
         parts: &'a Parts,
         extensions: http::Extensions,
-        peer: SocketAddr,
+        peer: Peer,
         client_path: Option<&'a str>,
         access_log: &'a AccessLogSink,
     ) -> Self {
-        let host = request_host(parts);
+        let known = KnownHeaders::of(&parts.headers);
+        let host = host_of(parts, known.host);
         Self {
             compiled,
             parts,
             extensions,
             client_path: client_path.unwrap_or(parts.uri.path()),
+            client: peer.addr.ip().to_canonical(),
             peer,
-            client: peer.ip().to_canonical(),
             request_id: RequestId::generate(),
             start: Instant::now(),
             host,
             secure: false,
-            websocket: crate::request::headers::asks_for_websocket(parts),
+            websocket: crate::request::headers::asks_for_websocket(parts, &known),
+            known,
             path_env: None,
             aws_errors: false,
             https_port: None,
@@ -187,7 +193,7 @@ impl<'a> RequestContext<'a> {
             method: &self.parts.method,
             uri: &self.parts.uri,
             headers: &self.parts.headers,
-            peer: self.peer,
+            peer: self.peer.addr,
             client: self.client,
             app_id: self.app_id(),
             user: self.caller.user.as_deref(),
@@ -206,9 +212,12 @@ impl<'a> RequestContext<'a> {
 
 /// The Host the client asked for: the Host header, or the HTTP/2 authority.
 pub(crate) fn request_host(parts: &Parts) -> &str {
-    parts
-        .headers
-        .get(http::header::HOST)
+    host_of(parts, parts.headers.get(http::header::HOST))
+}
+
+/// The Host the client asked for: `header`, its `Host`, or the HTTP/2 authority.
+fn host_of<'a>(parts: &'a Parts, header: Option<&'a HeaderValue>) -> &'a str {
+    header
         .and_then(|h| h.to_str().ok())
         .or_else(|| parts.uri.authority().map(|a| a.as_str()))
         .unwrap_or("")

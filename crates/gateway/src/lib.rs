@@ -43,6 +43,7 @@ pub use observe::trace::{
 };
 pub use policy::window::set_clock_offset;
 pub use request::body::GatewayBody;
+use request::client::Peer;
 pub use tls::certificate::{CertificateError, CertificateInfo, inspect as inspect_certificate};
 
 /// How the gateway is set up; what it serves comes from snapshots.
@@ -224,7 +225,7 @@ impl Gateway {
         let client = backend::client::client();
         let (mut parts, body) = request.into_parts();
         let extensions = std::mem::take(&mut parts.extensions);
-        let peer = SocketAddr::from(([127, 0, 0, 1], 0));
+        let peer = Peer::new(SocketAddr::from(([127, 0, 0, 1], 0)));
         let (arrival, normalized) = pipeline::normalize_request(&compiled, &mut parts);
         let mut ctx = context::RequestContext::new(
             &compiled,
@@ -280,7 +281,7 @@ impl Gateway {
         &self,
         client: &HttpClient,
         request: Request<Incoming>,
-        peer: SocketAddr,
+        peer: Peer,
         secure: bool,
     ) -> Response<GatewayBody> {
         match self.compiled.load_full() {
@@ -319,7 +320,7 @@ impl listener::Service for Gateway {
         &self,
         client: &HttpClient,
         request: Request<Incoming>,
-        peer: SocketAddr,
+        peer: Peer,
         secure: bool,
     ) -> impl Future<Output = Response<GatewayBody>> + Send {
         Gateway::handle(self, client, request, peer, secure)

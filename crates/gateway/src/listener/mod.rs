@@ -36,6 +36,7 @@ use crate::backend::client as backend_client;
 use crate::error::{self, GatewayError};
 use crate::limits::{Limits, MIN_HEADER_SIZE};
 use crate::request::body::GatewayBody;
+use crate::request::client::Peer;
 use crate::request::id::RequestId;
 use crate::request::slot::ConnectionSlot;
 use conn::{ConnState, OpenCount, OpenGuard, Registry, TrackedBody};
@@ -64,7 +65,7 @@ pub(crate) trait Service: Send + Sync + 'static {
         &self,
         client: &backend_client::HttpClient,
         request: Request<Incoming>,
-        peer: SocketAddr,
+        peer: Peer,
         secure: bool,
     ) -> impl Future<Output = http::Response<GatewayBody>> + Send;
 }
@@ -421,6 +422,7 @@ async fn serve_connection<S, I>(
 {
     let Origin { peer, secure, slot } = origin;
     let service = {
+        let connection_peer = Peer::new(peer);
         let state = state.clone();
         let shared = shared.clone();
         service_fn(move |mut request: Request<Incoming>| {
@@ -431,6 +433,7 @@ async fn serve_connection<S, I>(
             if request.headers().contains_key(UPGRADE) {
                 request.extensions_mut().insert(slot.clone());
             }
+            let peer = connection_peer.clone();
             let version = request.version();
             if version == Version::HTTP_2 {
                 state.h2.store(true, Ordering::Relaxed);

@@ -21,12 +21,11 @@ use crate::error::GatewayError;
 use crate::hop;
 use crate::pipeline::normalize;
 use crate::request::client::IpText;
-use crate::request::headers::CREDENTIAL_HEADERS;
+use crate::request::headers::{CREDENTIAL_HEADERS, KnownHeaders, X_FORWARDED_FOR};
 use crate::request::outgoing::{OutBody, OutHeaders, Outgoing, RequestBody};
 use crate::request::values::Values;
 use crate::urlencoded::{self, SEGMENT, SEGMENTS};
 
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
@@ -56,10 +55,6 @@ pub(crate) fn build<'a>(
     let values = &routed.values;
     let parts = ctx.parts;
     let (route_params, rest) = (routed.route.params.as_slice(), routed.route.rest);
-    // The address this connection came from: `X-Forwarded-For` gains it. (The client's own
-    // address, which a trusted proxy may have named, is `ctx.client`.)
-    let peer = IpText::new(ctx.peer.ip().to_canonical());
-    let peer = peer.as_str();
 
     let mut target = String::with_capacity(base_path.len() + parts.uri.path().len() + 64);
     target.push_str(base_path);
@@ -127,7 +122,16 @@ pub(crate) fn build<'a>(
     for (name, value) in &ctx.caller.identity_headers {
         headers.insert(name.clone(), value.clone());
     }
-    forwarded_headers(&mut headers, parts, ctx.host, ctx.secure, peer);
+    // The address this connection came from: `X-Forwarded-For` gains it. (The client's own
+    // address, which a trusted proxy may have named, is `ctx.client`.)
+    forwarded_headers(
+        &mut headers,
+        parts,
+        &ctx.known,
+        ctx.host,
+        ctx.secure,
+        &ctx.peer.text,
+    );
 
     let body = build_body(plan, values, body, &mut headers);
     Ok(Outgoing {
@@ -277,12 +281,16 @@ fn system_value<'x>(
 pub(crate) fn forwarded_headers(
     headers: &mut OutHeaders<'_>,
     parts: &Parts,
+    known: &KnownHeaders<'_>,
     host: &str,
     secure: bool,
-    peer: &str,
+    peer: &HeaderValue,
 ) {
     let mut chain = String::new();
-    for v in parts.headers.get_all(&X_FORWARDED_FOR) {
+    let earlier = known
+        .forwarded_for
+        .then(|| parts.headers.get_all(&X_FORWARDED_FOR));
+    for v in earlier.iter().flatten() {
         if let Ok(s) = v.to_str() {
             if !chain.is_empty() {
                 chain.push_str(", ");
@@ -290,22 +298,20 @@ pub(crate) fn forwarded_headers(
             chain.push_str(s.trim());
         }
     }
-    let value = if chain.is_empty() {
-        HeaderValue::from_str(peer)
+    if chain.is_empty() {
+        headers.insert(X_FORWARDED_FOR, peer.clone());
     } else {
         chain.push_str(", ");
-        chain.push_str(peer);
-        HeaderValue::from_str(&chain)
-    };
-    if let Ok(v) = value {
-        headers.insert(X_FORWARDED_FOR, v);
+        chain.push_str(peer.to_str().unwrap_or_default());
+        if let Ok(v) = HeaderValue::from_str(&chain) {
+            headers.insert(X_FORWARDED_FOR, v);
+        }
     }
     let proto = if secure { "https" } else { "http" };
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     // The client's own `Host` value when that is where `host` came from: a shared copy.
-    let forwarded_host = parts
-        .headers
-        .get(HOST)
+    let forwarded_host = known
+        .host
         .filter(|h| h.as_bytes() == host.as_bytes())
         .cloned()
         .or_else(|| HeaderValue::from_str(host).ok());

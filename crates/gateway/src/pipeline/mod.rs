@@ -18,7 +18,6 @@ pub(crate) mod stage;
 pub(crate) mod validate;
 pub(crate) mod websocket;
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -36,7 +35,7 @@ use crate::observe::log::sink::AccessLogSink;
 use crate::observe::observer::{Finished, FinishedRoute, Observer};
 use crate::observe::otel::{TRACEPARENT, Telemetry};
 use crate::request::body::GatewayBody;
-use crate::request::client::client_address;
+use crate::request::client::{Peer, client_address};
 use crate::request::outgoing::RequestBody;
 use pylon_auth::alibaba::{self, CONTENT_MD5};
 
@@ -60,7 +59,7 @@ pub(crate) async fn handle(
     compiled: &Compiled,
     client: &HttpClient,
     request: Request<Incoming>,
-    peer: SocketAddr,
+    peer: Peer,
     secure: bool,
     edge: &Edge<'_>,
 ) -> Response<GatewayBody> {
@@ -80,7 +79,7 @@ pub(crate) async fn handle(
     ctx.secure = secure;
     ctx.https_port = edge.https_port;
     if !edge.trusted_proxies.is_empty() {
-        ctx.client = client_address(peer, &parts.headers, edge.trusted_proxies);
+        ctx.client = client_address(ctx.peer.addr, &parts.headers, edge.trusted_proxies);
     }
     if let Some(telemetry) = edge.telemetry {
         ctx.observers.otel = telemetry.begin(&parts.headers);

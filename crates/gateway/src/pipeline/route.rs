@@ -1,7 +1,6 @@
 //! Route phase: Host -> group, the domain's bound environment, the path's stage (stage-path
 //! domains, `stage.rs`) or else `X-Ca-Stage` -> environment (RELEASE when absent), method and path -> the deployment that serves the request.
 
-use pylon_auth::alibaba::X_CA_STAGE;
 use pylon_model::Method;
 use pylon_router::{EnvId, GroupId};
 
@@ -21,7 +20,7 @@ pub(crate) fn route<'a>(ctx: &mut RequestContext<'a>) -> Result<Route<'a>, Gatew
         .ok_or_else(|| GatewayError::InvalidDomain(ctx.host.to_string()))?;
     let group = host.group;
     // A domain bound to an environment serves only that one (Alibaba's BindStageName).
-    let header = parts.headers.get(X_CA_STAGE);
+    let header = ctx.known.stage;
     let (env, env_from) = match (host.environment, ctx.path_env, header) {
         (Some(bound), _, _) => (bound, EnvFrom::Domain),
         (None, Some(from_path), _) => (from_path, EnvFrom::Path),

@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use ipnet::IpNet;
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
@@ -56,6 +56,24 @@ impl IpText {
     pub(crate) fn as_str(&self) -> &str {
         // Only ASCII digits, dots, colons and hex letters were written.
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+/// The connection's peer, with its address as `X-Forwarded-For` writes it, made once per
+/// connection rather than per request (formatting and copying it cost about 350 instructions).
+#[derive(Clone, Debug)]
+pub(crate) struct Peer {
+    pub(crate) addr: SocketAddr,
+    pub(crate) text: HeaderValue,
+}
+
+impl Peer {
+    pub(crate) fn new(addr: SocketAddr) -> Self {
+        let text = IpText::new(addr.ip().to_canonical());
+        // Only digits, dots, colons and hex letters: always a valid value.
+        let text = HeaderValue::from_str(text.as_str())
+            .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+        Self { addr, text }
     }
 }
 
@@ -210,6 +228,19 @@ mod tests {
         ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert_eq!(IpText::new(ip).as_str(), ip.to_string());
+        }
+    }
+
+    #[test]
+    fn a_peer_is_written_as_its_canonical_address() {
+        for (addr, text) in [
+            ("192.0.2.1:5000", "192.0.2.1"),
+            ("[::ffff:192.0.2.7]:443", "192.0.2.7"),
+            ("[2001:db8::7]:80", "2001:db8::7"),
+        ] {
+            let peer = Peer::new(addr.parse().unwrap());
+            assert_eq!(peer.text, text);
+            assert_eq!(peer.addr, addr.parse::<SocketAddr>().unwrap());
         }
     }
 }

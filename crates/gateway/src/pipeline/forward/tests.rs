@@ -63,7 +63,7 @@ fn forward(api: serde_json::Value, request: Parts) -> Built {
     }))
     .unwrap();
     let compiled = Compiled::build(&snapshot, "gw.test", &Carried::default()).unwrap();
-    let peer = "192.0.2.1:5000".parse().unwrap();
+    let peer = crate::request::client::Peer::new("192.0.2.1:5000".parse().unwrap());
     let mut ctx = RequestContext::new(
         &compiled,
         &request,
