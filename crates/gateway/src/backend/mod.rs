@@ -167,20 +167,25 @@ impl Target {
         let streamed = |(response, sent): (Response<BackendBody>, Sent<'p>)| {
             (response.map(GatewayBody::Stream), Some(sent))
         };
-        match (self, outgoing) {
-            (Target::Mock(mock), _) => Ok((mock.respond(request_id.header_value()), None)),
-            (Target::Http(t), Some(out)) => {
+        // Matched on `self` alone: a tuple with `outgoing` would be a second copy of the
+        // request in the future's state.
+        let unsent = || {
+            GatewayError::Internal(format!(
+                "no backend request was sent to {}",
+                self.describe()
+            ))
+        };
+        match self {
+            Target::Mock(mock) => Ok((mock.respond(request_id.header_value()), None)),
+            Target::Http(t) => {
+                let out = outgoing.ok_or_else(unsent)?;
                 t.call(client, timeout, sets_host, out).await.map(streamed)
             }
-            (Target::Upstream(t), Some(out)) => {
+            Target::Upstream(t) => {
+                let out = outgoing.ok_or_else(unsent)?;
                 t.call(client, timeout, sets_host, out).await.map(streamed)
             }
-            (Target::Function(_), _) | (Target::Http(_) | Target::Upstream(_), None) => {
-                Err(GatewayError::Internal(format!(
-                    "no backend request was sent to {}",
-                    self.describe()
-                )))
-            }
+            Target::Function(_) => Err(unsent()),
         }
     }
 }
