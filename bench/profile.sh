@@ -10,7 +10,8 @@
 #     took no time at all would stand on, served auto-detecting HTTP/1 and HTTP/2 as Pylon
 #     does (`hyper`) and HTTP/1 only (`hyper-h1`), and with the backend exchange written and
 #     read in the request's task instead of through hyper's client (`inline`);
-#   - for Pylon: allocations per request, from a build with `--features count-allocations`
+#   - for Pylon: its CPU by gateway worker thread (how evenly connections spread over them);
+#     allocations per request, from a build with `--features count-allocations`
 #     (its `/metrics` counters read around a wrk run), and a `perf record -g` profile of the
 #     load, whose top symbols (self and with children) are written to OUT.
 # See bench/README.md ("Where the user-space time goes").
@@ -145,6 +146,20 @@ rss_mib() { # pid
 }
 
 declare -A USER_US SYS_US RPS SYSCALLS ALLOCS RSS
+# utime + stime (clock ticks) of each of Pylon's gateway worker threads, in thread order: how
+# evenly the connections spread over the workers.
+worker_ticks() { # pid -> "ticks ticks ..."
+  local t stat rest ut st out=()
+  for t in /proc/"$1"/task/*; do
+    [[ $(cat "$t/comm" 2>/dev/null) == pylon-gateway-* ]] || continue
+    read -r stat <"$t/stat"
+    rest=${stat##*) }
+    read -r _ _ _ _ _ _ _ _ _ _ _ ut st _ <<<"$rest"
+    out+=($((ut + st)))
+  done
+  echo "${out[*]}"
+}
+WORKER_SPLIT=
 wrk_load() { # url seconds [host] -> requests sent (wrk's "requests in")
   local out=$TMP/wrk-$RANDOM.txt
   timeout $(($2 + 30)) wrk -t1 -c"$CONNECTIONS" -d"$2s" ${3:+-H "Host: $3"} "$1" >"$out"
@@ -158,8 +173,15 @@ measure() { # name pid url [host]
   log "$name: warm-up, then ${DURATION}s of CPU"
   wrk_load "$url" 2 "$host" >/dev/null
   before=$(user_sys "$pid")
+  local workers_before workers_after
+  workers_before=$(worker_ticks "$pid")
   reqs=$(wrk_load "$url" "$DURATION" "$host")
   after=$(user_sys "$pid")
+  workers_after=$(worker_ticks "$pid")
+  if [[ $name == pylon && -n $workers_before ]]; then
+    WORKER_SPLIT=$(paste -d' ' <(tr ' ' '\n' <<<"$workers_after") <(tr ' ' '\n' <<<"$workers_before") |
+      awk '{ printf "%s%d", (NR > 1 ? " / " : ""), $1 - $2 }')
+  fi
   RSS[$name]=$(rss_mib "$pid")
   RPS[$name]=$LAST_RPS
   read -r u0 s0 <<<"$before"
@@ -312,6 +334,7 @@ fi
     printf '%-8s %10s %14s %16s %14s %12s\n' "$t" "${RPS[$t]}" "${USER_US[$t]}" "${SYS_US[$t]}" "${SYSCALLS[$t]}" "${RSS[$t]}"
   done
   echo "pylon allocations per request: ${ALLOCS[pylon]} (${ALLOC_BYTES} bytes)"
+  echo "pylon CPU by gateway worker thread over the run (clock ticks): $WORKER_SPLIT"
   awk -v p="${USER_US[pylon]}" -v n="${USER_US[nginx]}" 'BEGIN { printf "user CPU per request pylon/nginx: %.2f\n", p / n }'
   awk -v p="${RPS[pylon]}" -v n="${RPS[nginx]}" 'BEGIN { printf "req/s pylon/nginx: %.2f\n", p / n }'
   awk -v h="${USER_US[hyper]}" -v p="${USER_US[pylon]}" -v n="${USER_US[nginx]}" \

@@ -11,6 +11,7 @@
 //! requests that arrive on open connections, with `Connection: close` (HTTP/2 gets GOAWAY at
 //! once); then close what is idle and let requests in flight finish, for at most 30 seconds.
 
+mod balance;
 mod conn;
 mod io;
 
@@ -39,6 +40,7 @@ use crate::request::body::GatewayBody;
 use crate::request::client::Peer;
 use crate::request::id::RequestId;
 use crate::request::slot::ConnectionSlot;
+use balance::{Balance, Load};
 use conn::{ConnState, OpenCount, OpenGuard, Registry, TrackedBody};
 
 /// How long in-flight requests may take to finish after shutdown fires.
@@ -77,6 +79,8 @@ struct Shared<S> {
     /// Each worker's connections, by worker index; the others' are read only to find the
     /// connection idle the longest when the cap is reached.
     registries: Vec<Mutex<Registry>>,
+    /// Each worker's open connections: which worker accepts the next one.
+    balance: Arc<Balance>,
     /// Set at shutdown: HTTP/1 responses then carry `Connection: close`.
     draining: AtomicBool,
     /// Set on the HTTPS listener: every connection starts with a handshake.
@@ -102,6 +106,7 @@ pub(crate) async fn serve<S: Service>(
         gateway,
         open: Arc::default(),
         registries: (0..workers).map(|_| Mutex::default()).collect(),
+        balance: Arc::new(Balance::new(workers)),
         draining: AtomicBool::new(false),
         tls: tls.map(TlsAcceptor::from),
     });
@@ -201,9 +206,17 @@ async fn worker<S: Service>(
     let mut reap = tokio::time::interval(REAP_INTERVAL);
     reap.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // Registered before the counts are read, so that a change in between wakes it.
+        let changed = shared.balance.changed();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let turn = shared.balance.may_accept(index);
         let accepted = tokio::select! {
-            accepted = listener.accept() => accepted.map(|(s, p)| (s, p, false)),
-            accepted = accept_on(tls_listener.as_ref()) => accepted.map(|(s, p)| (s, p, true)),
+            accepted = listener.accept(), if turn => accepted.map(|(s, p)| (s, p, false)),
+            accepted = accept_on(tls_listener.as_ref()), if turn => {
+                accepted.map(|(s, p)| (s, p, true))
+            }
+            () = &mut changed, if !turn => continue,
             _ = reap.tick() => {
                 client.reap();
                 let limits = shared.gateway.limits();
@@ -252,6 +265,7 @@ async fn worker<S: Service>(
             secure,
             state,
             _open: guard,
+            _load: shared.balance.take(index),
         };
         tokio::spawn(connection(
             shared.clone(),
@@ -358,6 +372,8 @@ struct Accepted {
     secure: bool,
     state: Arc<ConnState>,
     _open: OpenGuard,
+    /// Held while the connection's task runs.
+    _load: Load,
 }
 
 async fn connection<S: Service>(
@@ -372,6 +388,7 @@ async fn connection<S: Service>(
         secure,
         state,
         _open,
+        _load,
     } = accepted;
     // Shared with the WebSockets the connection may become, which outlive this function.
     let slot = ConnectionSlot::new(Arc::new(_open));
