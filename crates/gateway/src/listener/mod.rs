@@ -197,6 +197,7 @@ async fn worker<S: Service>(
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let client = backend_client::client();
+    let _seat = shared.balance.seat(index);
     let registry = |f: &mut dyn FnMut(&mut Registry)| {
         if let Some(r) = shared.registries.get(index) {
             f(&mut r.lock().unwrap_or_else(|p| p.into_inner()));
