@@ -85,20 +85,25 @@ impl HttpClient {
         endpoint: &Endpoint,
         request: BackendRequest<'_>,
     ) -> Result<(Response<BackendBody>, Negotiated), SendError> {
+        let upgrading = request.headers.contains(&UPGRADE);
         if endpoint.tls().is_none()
-            && !request.headers.contains(&UPGRADE)
+            && !upgrading
             && let ForwardBody::Full(body) = &request.body
             && body.as_ref().is_none_or(|b| b.len() <= h1::MAX_BODY)
         {
             let body = body.clone();
             return self.send_own(endpoint, request, body).await;
         }
-        // Boxed: held inline, the hyper path's state made every request's future (and each
-        // one wrapping it) 600 bytes bigger, copied at each move.
-        Box::pin(self.send_hyper(endpoint, request.into_http())).await
+        // hyper's paths are boxed: held inline, their state made every request's future (and
+        // each one wrapping it) 600 bytes bigger, copied at each move.
+        let request = request.into_http();
+        if upgrading {
+            return Box::pin(upgrade(endpoint, request)).await;
+        }
+        Box::pin(self.send_hyper(endpoint, request)).await
     }
 
-    /// A request through hyper's client: TLS, HTTP/2, upgrades, streamed or larger bodies.
+    /// A request through hyper's client: TLS, HTTP/2, streamed or larger bodies.
     /// The cold paths are boxed in turn: a TLS or HTTP/2 handshake's state is kilobytes, and
     /// held inline it made every request's future that big (measured: +26k instructions of
     /// memcpy per pooled request); an HTTP/2 send, a kilobyte.
@@ -107,9 +112,6 @@ impl HttpClient {
         endpoint: &Endpoint,
         mut request: Request<ForwardBody>,
     ) -> Result<(Response<BackendBody>, Negotiated), SendError> {
-        if request.headers().contains_key(UPGRADE) {
-            return Box::pin(upgrade(endpoint, request)).await;
-        }
         if endpoint.tls().is_some()
             && let Some((sender, negotiated)) = self.pool.shared(endpoint)
         {
