@@ -16,6 +16,7 @@ mod debug;
 mod deployments;
 mod environments;
 mod functions;
+mod http1;
 mod lifecycle;
 mod metrics;
 mod paths;

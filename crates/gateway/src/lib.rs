@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use http::{Request, Response};
-use hyper::body::Incoming;
+
 pub use pylon_functions::{DEFAULT_IDLE_TIMEOUT, FunctionHost, HostConfig};
 use pylon_model::{Change, Snapshot};
 use pylon_router::RouteError;
@@ -44,6 +44,7 @@ pub use observe::trace::{
 pub use policy::window::set_clock_offset;
 pub use request::body::GatewayBody;
 use request::client::Peer;
+use request::inbound::ClientBody;
 pub use tls::certificate::{CertificateError, CertificateInfo, inspect as inspect_certificate};
 
 /// How the gateway is set up; what it serves comes from snapshots.
@@ -280,7 +281,7 @@ impl Gateway {
     async fn handle(
         &self,
         client: &HttpClient,
-        request: Request<Incoming>,
+        request: Request<ClientBody>,
         peer: Peer,
         secure: bool,
     ) -> Response<GatewayBody> {
@@ -319,7 +320,7 @@ impl listener::Service for Gateway {
     fn handle(
         &self,
         client: &HttpClient,
-        request: Request<Incoming>,
+        request: Request<ClientBody>,
         peer: Peer,
         secure: bool,
     ) -> impl Future<Output = Response<GatewayBody>> + Send {

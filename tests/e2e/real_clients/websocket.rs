@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use http::Method;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use super::{CLIENTS_SRC, Setup, installed};
@@ -377,4 +377,74 @@ async fn an_open_websocket_counts_against_the_connection_cap() {
         .await
         .expect("the place is given back when the WebSocket closes");
     assert_ne!(status, 503);
+}
+
+/// A masked client text frame (RFC 6455 §5.2), for a payload under 126 bytes.
+fn client_frame(text: &str) -> Vec<u8> {
+    let mask = [0x11u8, 0x22, 0x33, 0x44];
+    let mut frame = vec![0x81, 0x80 | text.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
+#[tokio::test]
+async fn an_upgrade_after_plain_requests_on_one_connection_is_relayed() {
+    // Pylon's HTTP/1 codec serves the plain requests and hands the connection to hyper at the
+    // upgrade: the WebSocket works on the same socket.
+    let s = Setup::start().await;
+    s.api(
+        "plain",
+        "GET",
+        "/plain",
+        json!({"type": "none"}),
+        &["RELEASE"],
+    )
+    .await;
+    let echo = EchoBackend::start(None).await;
+    let backend = json!({"type": "http", "url": format!("ws://127.0.0.1:{}", echo.port)});
+    chat_api(&s, &backend, json!({"type": "none"}), json!({})).await;
+    let host = format!("127.0.0.1:{}", s.pylon.gateway.port());
+    let mut stream = tokio::net::TcpStream::connect(s.pylon.gateway)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let plain = format!("GET /plain HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        stream.write_all(plain.as_bytes()).await.unwrap();
+        let reply = crate::harness::read_reply(&mut stream).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    let upgrade = format!(
+        "GET /chat HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    stream.write_all(upgrade.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 1024];
+    let read_head = async {
+        while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed: {}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&chunk[..n]);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), read_head)
+        .await
+        .expect("an answer to the upgrade");
+    let head = String::from_utf8_lossy(&seen).to_lowercase();
+    assert!(head.starts_with("http/1.1 101 "), "{head}");
+    assert!(
+        head.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
+        "{head}"
+    );
+    stream.write_all(&client_frame("hello")).await.unwrap();
+    let mut frame = [0u8; 7];
+    tokio::time::timeout(Duration::from_secs(20), stream.read_exact(&mut frame))
+        .await
+        .expect("the echo within 20 s")
+        .unwrap();
+    assert_eq!(
+        &frame, b"\x81\x05hello",
+        "an unmasked text frame from the server"
+    );
 }

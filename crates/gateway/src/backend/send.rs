@@ -3,13 +3,13 @@
 
 use ::http::HeaderValue;
 use ::http::uri::{Authority, PathAndQuery};
-use hyper::body::Incoming;
 
 use super::client::SendError;
 use super::pool::{Endpoint, Negotiated};
 use crate::compiled::jwt::error_chain;
 use crate::error::GatewayError;
 use crate::request::body::{ForwardBody, ReclaimableBody};
+use crate::request::inbound::ClientBody;
 use crate::request::outgoing::OutBody;
 
 /// Where a backend request went: the address called, the Host header the gateway set
@@ -40,7 +40,7 @@ impl<'p> Sent<'p> {
 /// The body for one attempt, and whether it can be handed to another.
 pub(crate) enum Attempts {
     Bytes(Option<::bytes::Bytes>),
-    Stream(Option<Incoming>),
+    Stream(Option<ClientBody>),
     Reclaimable(ReclaimableBody),
 }
 

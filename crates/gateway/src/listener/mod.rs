@@ -13,7 +13,9 @@
 
 mod balance;
 mod conn;
+mod h1;
 mod io;
+mod service;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -36,12 +38,13 @@ use tokio_rustls::TlsAcceptor;
 use crate::backend::client as backend_client;
 use crate::error::{self, GatewayError};
 use crate::limits::{Limits, MIN_HEADER_SIZE};
-use crate::request::body::GatewayBody;
 use crate::request::client::Peer;
 use crate::request::id::RequestId;
+use crate::request::inbound::ClientBody;
 use crate::request::slot::ConnectionSlot;
 use balance::{Balance, Load};
 use conn::{ConnState, OpenCount, OpenGuard, Registry, TrackedBody};
+pub(crate) use service::Service;
 
 /// How long in-flight requests may take to finish after shutdown fires.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
@@ -53,24 +56,6 @@ const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(10);
 const CLOSE_IDLE_WITHIN: Duration = Duration::from_secs(1);
 /// A TLS handshake not finished within this time is dropped.
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What the listener answers each request with: the gateway, which implements it in `lib.rs`.
-/// The listener names this trait, not `Gateway`, so that it sits below the facade that starts
-/// it instead of importing it back.
-pub(crate) trait Service: Send + Sync + 'static {
-    /// The limits now in force; read per connection, so a change reaches new connections.
-    fn limits(&self) -> Arc<Limits>;
-
-    /// One request. `client` is the calling worker's own backend pool; `secure`, whether it
-    /// came over TLS.
-    fn handle(
-        &self,
-        client: &backend_client::HttpClient,
-        request: Request<Incoming>,
-        peer: Peer,
-        secure: bool,
-    ) -> impl Future<Output = http::Response<GatewayBody>> + Send;
-}
 
 /// What every worker shares.
 struct Shared<S> {
@@ -268,12 +253,11 @@ async fn worker<S: Service>(
             _open: guard,
             _load: shared.balance.take(index),
         };
-        tokio::spawn(connection(
-            shared.clone(),
-            builder(&limits),
-            client.clone(),
-            accepted,
-        ));
+        let codecs = Codecs {
+            hyper: builder(&limits),
+            max_head: limits.max_header_size.max(MIN_HEADER_SIZE),
+        };
+        tokio::spawn(connection(shared.clone(), codecs, client.clone(), accepted));
     }
     drop((listener, tls_listener));
     let mine = shared
@@ -365,6 +349,13 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     builder
 }
 
+/// How a connection's HTTP is served: Pylon's codec (`h1`), then hyper for what it does not
+/// take.
+struct Codecs {
+    hyper: auto::Builder<TokioExecutor>,
+    max_head: usize,
+}
+
 /// A connection just accepted, counted and registered.
 struct Accepted {
     stream: TcpStream,
@@ -379,7 +370,7 @@ struct Accepted {
 
 async fn connection<S: Service>(
     shared: Arc<Shared<S>>,
-    builder: auto::Builder<TokioExecutor>,
+    codecs: Codecs,
     client: backend_client::HttpClient,
     accepted: Accepted,
 ) {
@@ -399,7 +390,7 @@ async fn connection<S: Service>(
         slot: slot.clone(),
     };
     match shared.tls.clone().filter(|_| secure) {
-        None => serve_connection(&shared, builder, client, stream, origin(false), &state).await,
+        None => serve_connection(&shared, codecs, client, stream, origin(false), &state).await,
         Some(acceptor) => {
             let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
             let accepted = tokio::select! {
@@ -408,7 +399,7 @@ async fn connection<S: Service>(
             };
             match accepted {
                 Ok(Ok(tls)) => {
-                    serve_connection(&shared, builder, client, tls, origin(true), &state).await;
+                    serve_connection(&shared, codecs, client, tls, origin(true), &state).await;
                 }
                 Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -426,10 +417,11 @@ struct Origin {
     slot: ConnectionSlot,
 }
 
-/// Serves HTTP on `io` (the TCP stream, or the TLS stream over it) until it closes.
+/// Serves HTTP on `io` (the TCP stream, or the TLS stream over it) until it closes: Pylon's
+/// codec first, then hyper from the first request the codec does not take.
 async fn serve_connection<S, I>(
     shared: &Arc<Shared<S>>,
-    builder: auto::Builder<TokioExecutor>,
+    codecs: Codecs,
     client: backend_client::HttpClient,
     stream: I,
     origin: Origin,
@@ -439,8 +431,21 @@ async fn serve_connection<S, I>(
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let Origin { peer, secure, slot } = origin;
+    let connection_peer = Peer::new(peer);
+    let own = h1::Conn {
+        gateway: &*shared.gateway,
+        draining: &shared.draining,
+        client: &client,
+        peer: &connection_peer,
+        secure,
+        state,
+        max_head: codecs.max_head,
+    };
+    let (io, read) = match h1::serve(own, io::ConnIo::new(stream, state.clone(), peer)).await {
+        h1::Ended::Closed => return,
+        h1::Ended::Hyper(io, read) => (io, read),
+    };
     let service = {
-        let connection_peer = Peer::new(peer);
         let state = state.clone();
         let shared = shared.clone();
         service_fn(move |mut request: Request<Incoming>| {
@@ -457,7 +462,10 @@ async fn serve_connection<S, I>(
                 state.h2.store(true, Ordering::Relaxed);
             }
             async move {
-                let mut response = shared.gateway.handle(&client, request, peer, secure).await;
+                let mut response = shared
+                    .gateway
+                    .handle(&client, request.map(ClientBody::Hyper), peer, secure)
+                    .await;
                 if shared.draining.load(Ordering::Acquire) && version < Version::HTTP_2 {
                     response
                         .headers_mut()
@@ -471,9 +479,9 @@ async fn serve_connection<S, I>(
             }
         })
     };
-    let io = TokioIo::new(io::ConnIo::new(stream, state.clone(), peer));
+    let io = TokioIo::new(h1::Rewind::new(io, read));
     // With upgrades: a WebSocket request takes the connection over once answered `101`.
-    let connection = builder.serve_connection_with_upgrades(io, service);
+    let connection = codecs.hyper.serve_connection_with_upgrades(io, service);
     let mut connection = std::pin::pin!(connection);
     let result = tokio::select! {
         result = connection.as_mut() => result,

@@ -1,15 +1,15 @@
 //! Reading a request body whole (the read-body phase, function events), and lingering on one
 //! that is refused for its size.
 
+use crate::request::inbound::ClientBody;
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
 use crate::error::GatewayError;
 
 /// Reads a body whole, up to `limit` bytes. A larger one (by its Content-Length, or as it
 /// arrives) is refused with 413, and what is left of it lingers.
-pub(crate) async fn read_whole(mut body: Incoming, limit: usize) -> Result<Bytes, GatewayError> {
+pub(crate) async fn read_whole(mut body: ClientBody, limit: usize) -> Result<Bytes, GatewayError> {
     if http_body::Body::size_hint(&body)
         .exact()
         .is_some_and(|n| n > limit as u64)
@@ -38,7 +38,7 @@ const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Reads and drops what is left of a refused body, within the linger bounds, while the error
 /// response goes out; then the connection closes.
-fn linger(mut body: Incoming) {
+fn linger(mut body: ClientBody) {
     tokio::spawn(async move {
         let mut seen = 0usize;
         let drain = async {

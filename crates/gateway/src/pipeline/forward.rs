@@ -382,7 +382,7 @@ fn build_body(
                 }
             } else {
                 // A body that is not a form streams through untouched.
-                OutBody::Stream(incoming)
+                OutBody::from(incoming)
             }
         }
         (RequestMode::Mapping, body) => {
@@ -401,7 +401,7 @@ fn build_body(
                 RequestBody::Stream(incoming) if http_body::Body::is_end_stream(&incoming) => {
                     OutBody::Empty
                 }
-                RequestBody::Stream(incoming) => OutBody::Stream(incoming),
+                RequestBody::Stream(incoming) => OutBody::from(incoming),
             }
         }
     }

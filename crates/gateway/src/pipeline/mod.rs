@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use hyper::body::Incoming;
+
 use pylon_model::AuthType;
 
 use self::body::read_whole;
@@ -36,6 +36,7 @@ use crate::observe::observer::{Finished, FinishedRoute, Observer};
 use crate::observe::otel::{TRACEPARENT, Telemetry};
 use crate::request::body::GatewayBody;
 use crate::request::client::{Peer, client_address};
+use crate::request::inbound::ClientBody;
 use crate::request::outgoing::RequestBody;
 use pylon_auth::alibaba::{self, CONTENT_MD5};
 
@@ -58,7 +59,7 @@ pub(crate) struct Edge<'e> {
 pub(crate) async fn handle(
     compiled: &Compiled,
     client: &HttpClient,
-    request: Request<Incoming>,
+    request: Request<ClientBody>,
     peer: Peer,
     secure: bool,
     edge: &Edge<'_>,
@@ -85,7 +86,7 @@ pub(crate) async fn handle(
         ctx.observers.otel = telemetry.begin(&parts.headers);
     }
     let result = match normalized {
-        Ok(()) => run(&mut ctx, client, Inbound::Incoming(body)).await,
+        Ok(()) => run(&mut ctx, client, Inbound::Stream(body)).await,
         Err(e) => Err(e),
     };
     finish(&mut ctx, result)
@@ -134,7 +135,7 @@ impl Arrival {
 
 /// The request body as it reaches the pipeline.
 pub(crate) enum Inbound {
-    Incoming(Incoming),
+    Stream(ClientBody),
     /// Already in memory (online debugging).
     Bytes(Bytes),
 }
@@ -206,7 +207,7 @@ pub(crate) async fn run(
         return Ok(redirect);
     }
     let body = match inbound {
-        Inbound::Incoming(body) => RequestBody::Stream(body),
+        Inbound::Stream(body) => RequestBody::Stream(body),
         Inbound::Bytes(bytes) => RequestBody::Buffered {
             bytes,
             is_form: alibaba::is_form(&ctx.parts.headers),

@@ -12,6 +12,7 @@ use prometheus_client::metrics::counter::Counter;
 
 use crate::backend::h1;
 use crate::backend::pool::{OwnHome, Ticket};
+use crate::request::inbound::ClientBody;
 
 /// A response body's failure: hyper's, or Pylon's own client's. Boxed only when it happens.
 pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
@@ -202,7 +203,7 @@ impl Body for BackendBody {
 #[derive(Debug)]
 pub(crate) enum ForwardBody {
     Full(Option<Bytes>),
-    Stream(Incoming),
+    Stream(ClientBody),
     /// A stream that can be taken back if the connection attempt failed before it was read.
     Reclaimable(ReclaimableBody),
 }
@@ -241,7 +242,7 @@ impl Body for ForwardBody {
 
 #[derive(Debug)]
 struct Slot {
-    body: Option<Incoming>,
+    body: Option<ClientBody>,
     /// Set on the first poll: from then on the body is (partly) sent and cannot be re-sent.
     touched: bool,
 }
@@ -259,7 +260,7 @@ pub(crate) struct ReclaimableBody {
 }
 
 impl ReclaimableBody {
-    pub(crate) fn new(body: Incoming) -> Self {
+    pub(crate) fn new(body: ClientBody) -> Self {
         let hint = body.size_hint();
         let end = body.is_end_stream();
         Self {

@@ -6,6 +6,7 @@ pub(crate) mod body;
 pub(crate) mod client;
 pub(crate) mod headers;
 pub(crate) mod id;
+pub(crate) mod inbound;
 pub(crate) mod outgoing;
 pub(crate) mod slot;
 pub(crate) mod values;

@@ -3,13 +3,13 @@
 
 use std::borrow::Cow;
 
+use crate::request::inbound::ClientBody;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
-use hyper::body::Incoming;
 
 /// The client's body as the earlier phases left it.
 pub(crate) enum RequestBody {
-    Stream(Incoming),
+    Stream(ClientBody),
     /// A body read into memory: a form whose parameters are read or signed, a body whose
     /// Content-MD5 is checked, or a body given whole (online debugging).
     Buffered {
@@ -21,7 +21,18 @@ pub(crate) enum RequestBody {
 pub(crate) enum OutBody {
     Empty,
     Bytes(Bytes),
-    Stream(Incoming),
+    Stream(ClientBody),
+}
+
+impl From<ClientBody> for OutBody {
+    /// A body that came whole goes on as bytes (and so through Pylon's own client).
+    fn from(body: ClientBody) -> Self {
+        match body {
+            ClientBody::Whole(Some(bytes)) => OutBody::Bytes(bytes),
+            ClientBody::Whole(None) => OutBody::Empty,
+            stream => OutBody::Stream(stream),
+        }
+    }
 }
 
 /// The backend request, minus the backend's address and Host.

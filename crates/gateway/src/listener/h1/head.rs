@@ -1,0 +1,322 @@
+//! Reading a request head, and deciding whether this codec takes the request or hands the
+//! connection to hyper.
+//!
+//! The codec takes the plain case and only that: an origin-form target, HTTP/1.0 or 1.1, no
+//! `Transfer-Encoding`, `Expect` or `Upgrade`, at most one `Content-Length` of plain digits,
+//! and a body small enough to read whole with the head. Everything else, every malformed head
+//! included, goes to hyper unread, which answers it as it always has.
+
+use std::mem::MaybeUninit;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
+
+use crate::request::inbound::ClientBody;
+
+/// httparse's slots; a head with more fields goes to hyper (which answers 431).
+const MAX_HEADERS: usize = 100;
+/// The largest body read whole with its head: the size Pylon's own backend client sends
+/// whole. A larger body streams, through hyper.
+pub(super) const MAX_BODY: u64 = crate::backend::h1::MAX_BODY as u64;
+
+/// What the head at the start of the buffer is.
+#[derive(Debug)]
+pub(super) enum Read {
+    /// Not complete yet.
+    Partial,
+    /// A request this codec takes: its head is `len` bytes, its body the next `body` bytes.
+    Ours(Head),
+    /// A request or bytes hyper must have, from the start of the buffer.
+    Hyper,
+}
+
+/// A request head this codec takes.
+#[derive(Debug)]
+pub(super) struct Head {
+    len: usize,
+    pub(super) body: usize,
+    method: Method,
+    version: Version,
+    /// The client keeps the connection open after this exchange (HTTP/1.1 without `close`,
+    /// HTTP/1.0 with `keep-alive`).
+    pub(super) keep_alive: bool,
+    /// Where the target and each field lie in the head.
+    target: (u32, u32),
+    fields: Vec<(u32, u32, u32, u32)>,
+}
+
+/// Looks at the head at the start of `buf`; takes nothing out of it. `max_head`: the
+/// largest head the gateway accepts.
+pub(super) fn read(buf: &[u8], max_head: usize) -> Read {
+    // Left uninitialised: httparse fills what it parses.
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut []);
+    let len = match httparse::ParserConfig::default().parse_request_with_uninit_headers(
+        &mut request,
+        buf,
+        &mut slots,
+    ) {
+        Ok(httparse::Status::Complete(len)) if len <= max_head => len,
+        Ok(httparse::Status::Partial) if buf.len() < max_head => return Read::Partial,
+        _ => return Read::Hyper,
+    };
+    let (Some(method), Some(target), Some(minor)) = (request.method, request.path, request.version)
+    else {
+        return Read::Hyper;
+    };
+    let Ok(method) = Method::from_bytes(method.as_bytes()) else {
+        return Read::Hyper;
+    };
+    if method == Method::CONNECT || !target.starts_with('/') {
+        return Read::Hyper;
+    }
+    let version = if minor == 1 {
+        Version::HTTP_11
+    } else {
+        Version::HTTP_10
+    };
+    let mut keep_alive = version == Version::HTTP_11;
+    let mut close = false;
+    let mut length: Option<u64> = None;
+    let base = buf.as_ptr() as usize;
+    // Offsets within a head of at most `max_head` bytes, which a u32 holds.
+    let span = |s: &[u8]| ((s.as_ptr() as usize - base) as u32, s.len() as u32);
+    let mut fields = Vec::with_capacity(request.headers.len());
+    for field in request.headers.iter() {
+        let name = field.name.as_bytes();
+        if name.eq_ignore_ascii_case(TRANSFER_ENCODING.as_str().as_bytes())
+            || name.eq_ignore_ascii_case(EXPECT.as_str().as_bytes())
+            || name.eq_ignore_ascii_case(UPGRADE.as_str().as_bytes())
+        {
+            return Read::Hyper;
+        }
+        if name.eq_ignore_ascii_case(CONTENT_LENGTH.as_str().as_bytes()) {
+            match (length, digits(field.value)) {
+                (None, Some(n)) => length = Some(n),
+                _ => return Read::Hyper,
+            }
+        } else if name.eq_ignore_ascii_case(CONNECTION.as_str().as_bytes()) {
+            for token in field.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                // Once any line asks to close, a later `keep-alive` does not undo it.
+                close |= token.eq_ignore_ascii_case(b"close");
+                keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+        let (name_at, name_len) = span(name);
+        let (value_at, value_len) = span(field.value);
+        fields.push((name_at, name_len, value_at, value_len));
+    }
+    let body = length.unwrap_or(0);
+    if body > MAX_BODY {
+        return Read::Hyper;
+    }
+    Read::Ours(Head {
+        len,
+        body: body as usize,
+        method,
+        version,
+        keep_alive: keep_alive && !close,
+        target: span(target.as_bytes()),
+        fields,
+    })
+}
+
+/// A `Content-Length` value: plain digits, at most 19 of them (it fits a u64).
+fn digits(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    value.iter().try_fold(0u64, |n, d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+impl Head {
+    /// Takes the head and its body out of `buf` (which must hold both) as the request the
+    /// pipeline reads. `None` when the target or a field is not what a request may carry
+    /// (httparse is laxer than `http` in places): `buf` is then as it was, for hyper.
+    pub(super) fn take(&self, buf: &mut BytesMut) -> Option<Request<ClientBody>> {
+        let head = buf.split_to(self.len).freeze();
+        let body = match self.body {
+            0 => Bytes::new(),
+            n => buf.split_to(n).freeze(),
+        };
+        match self.build(&head, &body) {
+            Some(request) => Some(request),
+            None => {
+                let mut whole = BytesMut::with_capacity(head.len() + body.len() + buf.len());
+                whole.extend_from_slice(&head);
+                whole.extend_from_slice(&body);
+                whole.extend_from_slice(buf);
+                *buf = whole;
+                None
+            }
+        }
+    }
+
+    fn build(&self, head: &Bytes, body: &Bytes) -> Option<Request<ClientBody>> {
+        let slice = |at: u32, len: u32| head.slice(at as usize..(at + len) as usize);
+        let (at, len) = self.target;
+        let uri = Uri::from_maybe_shared(slice(at, len)).ok()?;
+        let mut headers = HeaderMap::with_capacity(self.fields.len());
+        for &(name_at, name_len, value_at, value_len) in &self.fields {
+            let name = &head[name_at as usize..(name_at + name_len) as usize];
+            let name = HeaderName::from_bytes(name).ok()?;
+            let value = HeaderValue::from_maybe_shared(slice(value_at, value_len)).ok()?;
+            headers.append(name, value);
+        }
+        let body = (!body.is_empty()).then(|| body.clone());
+        let mut request = Request::new(ClientBody::Whole(body));
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = uri;
+        *request.version_mut() = self.version;
+        *request.headers_mut() = headers;
+        Some(request)
+    }
+
+    /// The head's and the body's bytes.
+    pub(super) fn whole_len(&self) -> usize {
+        self.len + self.body
+    }
+
+    pub(super) fn method(&self) -> &Method {
+        &self.method
+    }
+
+    pub(super) fn version(&self) -> Version {
+        self.version
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+    use http::{Method, Version};
+    use http_body::Body;
+
+    use super::*;
+
+    const MAX: usize = 8 * 1024;
+
+    fn ours(bytes: &[u8]) -> Head {
+        match read(bytes, MAX) {
+            Read::Ours(head) => head,
+            other => panic!("{other:?} for {:?}", String::from_utf8_lossy(bytes)),
+        }
+    }
+
+    fn hyper(bytes: &[u8]) {
+        assert!(
+            matches!(read(bytes, MAX), Read::Hyper),
+            "expected hyper's for {:?}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+
+    #[test]
+    fn a_plain_request_is_taken_and_what_follows_stays() {
+        let wire = b"GET /a/b?x=1 HTTP/1.1\r\nHost: api.example\r\nX-Ca-Key: k\r\nx-ca-key: k2\r\n\r\nGET /next";
+        let head = ours(wire);
+        assert!(head.keep_alive);
+        assert_eq!(head.whole_len(), wire.len() - b"GET /next".len());
+        let mut buf = BytesMut::from(&wire[..]);
+        let request = head.take(&mut buf).unwrap();
+        assert_eq!(&buf[..], b"GET /next");
+        assert_eq!(request.method(), Method::GET);
+        assert_eq!(request.version(), Version::HTTP_11);
+        assert_eq!(request.uri().path(), "/a/b");
+        assert_eq!(request.uri().query(), Some("x=1"));
+        assert_eq!(request.headers()["host"], "api.example");
+        let keys: Vec<_> = request.headers().get_all("x-ca-key").iter().collect();
+        assert_eq!(keys, ["k", "k2"]);
+        assert!(request.body().is_end_stream());
+        assert_eq!(request.body().size_hint().exact(), Some(0));
+    }
+
+    #[test]
+    fn a_small_body_is_read_whole_with_its_head() {
+        let wire = b"POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloGET";
+        let head = ours(wire);
+        assert_eq!(head.body, 5);
+        let mut buf = BytesMut::from(&wire[..]);
+        let mut request = head.take(&mut buf).unwrap();
+        assert_eq!(&buf[..], b"GET");
+        assert_eq!(request.body().size_hint().exact(), Some(5));
+        let ClientBody::Whole(Some(body)) =
+            std::mem::replace(request.body_mut(), ClientBody::Whole(None))
+        else {
+            panic!("a whole body");
+        };
+        assert_eq!(&body[..], b"hello");
+    }
+
+    #[test]
+    fn an_incomplete_head_waits_until_it_is_too_large() {
+        assert!(matches!(
+            read(b"GET / HTTP/1.1\r\nHost: h\r\n", MAX),
+            Read::Partial
+        ));
+        let mut long = b"GET / HTTP/1.1\r\nX-Long: ".to_vec();
+        long.resize(MAX, b'a');
+        hyper(&long);
+        // Complete, but larger than the limit.
+        let mut complete = long.clone();
+        complete.extend_from_slice(b"\r\n\r\n");
+        hyper(&complete);
+    }
+
+    #[test]
+    fn what_the_codec_does_not_take_goes_to_hyper() {
+        for wire in [
+            &b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
+            b"GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+            b"POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\nabc",
+            b"POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\nabc",
+            b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 16385\r\n\r\n",
+            b"CONNECT backend:443 HTTP/1.1\r\n\r\n",
+            b"GET http://other/ HTTP/1.1\r\n\r\n",
+            b"OPTIONS * HTTP/1.1\r\n\r\n",
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+            b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n",
+            b"GET /\x00 HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/3.0\r\n\r\n",
+            b"\r\n\r\nGARBAGE\r\n\r\n",
+        ] {
+            hyper(wire);
+        }
+    }
+
+    #[test]
+    fn keep_alive_follows_the_version_and_every_connection_line() {
+        assert!(!ours(b"GET / HTTP/1.0\r\n\r\n").keep_alive);
+        assert!(ours(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").keep_alive);
+        assert!(!ours(b"GET / HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n").keep_alive);
+        assert!(
+            !ours(b"GET / HTTP/1.1\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n")
+                .keep_alive
+        );
+        assert!(ours(b"GET / HTTP/1.1\r\nConnection: x-other\r\n\r\n").keep_alive);
+        assert_eq!(ours(b"GET / HTTP/1.0\r\n\r\n").version(), Version::HTTP_10);
+    }
+
+    #[test]
+    fn a_target_http_refuses_leaves_the_buffer_whole_for_hyper() {
+        // httparse takes a target of any length; `http`'s URI, at most 65 534 bytes (and a
+        // gateway configured for heads that large lets it through to `take`).
+        let mut wire = b"POST /".to_vec();
+        wire.resize(70_000, b'a');
+        wire.extend_from_slice(b" HTTP/1.1\r\nContent-Length: 2\r\n\r\nokGET / HTTP/1.1\r\n");
+        let Read::Ours(head) = read(&wire, 100_000) else {
+            panic!("taken by the codec");
+        };
+        let mut buf = BytesMut::from(&wire[..]);
+        assert!(head.take(&mut buf).is_none());
+        assert_eq!(&buf[..], &wire[..]);
+    }
+}

@@ -1,0 +1,29 @@
+//! What the listener serves: the gateway, known here only as this trait, so that the listener
+//! sits below the facade that starts it instead of importing it back.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use http::Request;
+
+use crate::backend::client::HttpClient;
+use crate::limits::Limits;
+use crate::request::body::GatewayBody;
+use crate::request::client::Peer;
+use crate::request::inbound::ClientBody;
+
+/// What the listener answers each request with: the gateway, which implements it in `lib.rs`.
+pub(crate) trait Service: Send + Sync + 'static {
+    /// The limits now in force; read per connection, so a change reaches new connections.
+    fn limits(&self) -> Arc<Limits>;
+
+    /// One request. `client` is the calling worker's own backend pool; `secure`, whether it
+    /// came over TLS.
+    fn handle(
+        &self,
+        client: &HttpClient,
+        request: Request<ClientBody>,
+        peer: Peer,
+        secure: bool,
+    ) -> impl Future<Output = http::Response<GatewayBody>> + Send;
+}
