@@ -9,6 +9,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
 use super::error::Error;
 use crate::hop;
+use crate::request::headers::field_value;
 use crate::request::outgoing::OutHeaders;
 
 /// The largest response head read (nginx's default `proxy_buffer_size` is 4 or 8 KiB; hyper
@@ -165,8 +166,7 @@ pub(crate) fn parse(buf: &mut BytesMut, method: &Method) -> Result<Option<Parsed
         let name = &head[name as usize..(name + name_len) as usize];
         let name = HeaderName::from_bytes(name).map_err(|_| Error::Head("invalid header name"))?;
         let value = head.slice(value as usize..(value + value_len) as usize);
-        let value = HeaderValue::from_maybe_shared(value)
-            .map_err(|_| Error::Head("invalid header value"))?;
+        let value = field_value(value).ok_or(Error::Head("invalid header value"))?;
         seen.note(&name, &value)?;
         // The backend connection's own fields end here: what the client gets is end to end.
         if !hop::is_hop_by_hop(&name) {

@@ -10,8 +10,9 @@ use std::mem::MaybeUninit;
 
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
+use http::{HeaderMap, HeaderName, Method, Request, Uri, Version};
 
+use crate::request::headers::field_value;
 use crate::request::inbound::ClientBody;
 
 /// httparse's slots; a head with more fields goes to hyper (which answers 431).
@@ -41,14 +42,72 @@ pub(super) struct Head {
     /// The client keeps the connection open after this exchange (HTTP/1.1 without `close`,
     /// HTTP/1.0 with `keep-alive`).
     pub(super) keep_alive: bool,
-    /// Where the target and each field lie in the head.
+    /// Where the target lies in the head.
     target: (u32, u32),
-    fields: Vec<(u32, u32, u32, u32)>,
 }
 
-/// Looks at the head at the start of `buf`; takes nothing out of it. `max_head`: the
-/// largest head the gateway accepts.
-pub(super) fn read(buf: &[u8], max_head: usize) -> Read {
+/// Where a field's name and value lie in the head: offset and length of each.
+type Span = (u32, u32, u32, u32);
+
+/// A connection's request reader, with what it reuses from one request to the next: the
+/// fields' positions, and a header map (the last response's, emptied).
+pub(super) struct Parser {
+    max_head: usize,
+    fields: Vec<Span>,
+    spare: Option<HeaderMap>,
+}
+
+/// A map grown past this many fields is not kept for the next request.
+const KEEP_MAP: usize = 64;
+
+impl Parser {
+    /// `max_head`: the largest head the gateway accepts.
+    pub(super) fn new(max_head: usize) -> Self {
+        Parser {
+            max_head,
+            fields: Vec::new(),
+            spare: None,
+        }
+    }
+
+    /// Looks at the head at the start of `buf`; takes nothing out of it.
+    pub(super) fn read(&mut self, buf: &[u8]) -> Read {
+        read(buf, self.max_head, &mut self.fields)
+    }
+
+    /// Takes the head and its body out of `buf` (which must hold both) as the request the
+    /// pipeline reads. `None` when the target or a field is not what a request may carry
+    /// (httparse is laxer than `http` in places): `buf` is then as it was, for hyper.
+    pub(super) fn take(&mut self, head: &Head, buf: &mut BytesMut) -> Option<Request<ClientBody>> {
+        let bytes = buf.split_to(head.len).freeze();
+        let body = match head.body {
+            0 => Bytes::new(),
+            n => buf.split_to(n).freeze(),
+        };
+        let map = self.spare.take().unwrap_or_default();
+        match head.build(&bytes, &body, &self.fields, map) {
+            Some(request) => Some(request),
+            None => {
+                let mut whole = BytesMut::with_capacity(bytes.len() + body.len() + buf.len());
+                whole.extend_from_slice(&bytes);
+                whole.extend_from_slice(&body);
+                whole.extend_from_slice(buf);
+                *buf = whole;
+                None
+            }
+        }
+    }
+
+    /// Keeps `map`, emptied, for the next request's fields: a map is two allocations.
+    pub(super) fn recycle(&mut self, mut map: HeaderMap) {
+        if map.capacity() <= KEEP_MAP {
+            map.clear();
+            self.spare = Some(map);
+        }
+    }
+}
+
+fn read(buf: &[u8], max_head: usize, fields: &mut Vec<Span>) -> Read {
     // Left uninitialised: httparse fills what it parses.
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut []);
@@ -82,7 +141,7 @@ pub(super) fn read(buf: &[u8], max_head: usize) -> Read {
     let base = buf.as_ptr() as usize;
     // Offsets within a head of at most `max_head` bytes, which a u32 holds.
     let span = |s: &[u8]| ((s.as_ptr() as usize - base) as u32, s.len() as u32);
-    let mut fields = Vec::with_capacity(request.headers.len());
+    fields.clear();
     for field in request.headers.iter() {
         let name = field.name.as_bytes();
         if name.eq_ignore_ascii_case(TRANSFER_ENCODING.as_str().as_bytes())
@@ -118,7 +177,6 @@ pub(super) fn read(buf: &[u8], max_head: usize) -> Read {
         version,
         keep_alive: keep_alive && !close,
         target: span(target.as_bytes()),
-        fields,
     })
 }
 
@@ -133,37 +191,21 @@ fn digits(value: &[u8]) -> Option<u64> {
 }
 
 impl Head {
-    /// Takes the head and its body out of `buf` (which must hold both) as the request the
-    /// pipeline reads. `None` when the target or a field is not what a request may carry
-    /// (httparse is laxer than `http` in places): `buf` is then as it was, for hyper.
-    pub(super) fn take(&self, buf: &mut BytesMut) -> Option<Request<ClientBody>> {
-        let head = buf.split_to(self.len).freeze();
-        let body = match self.body {
-            0 => Bytes::new(),
-            n => buf.split_to(n).freeze(),
-        };
-        match self.build(&head, &body) {
-            Some(request) => Some(request),
-            None => {
-                let mut whole = BytesMut::with_capacity(head.len() + body.len() + buf.len());
-                whole.extend_from_slice(&head);
-                whole.extend_from_slice(&body);
-                whole.extend_from_slice(buf);
-                *buf = whole;
-                None
-            }
-        }
-    }
-
-    fn build(&self, head: &Bytes, body: &Bytes) -> Option<Request<ClientBody>> {
+    fn build(
+        &self,
+        head: &Bytes,
+        body: &Bytes,
+        fields: &[Span],
+        mut headers: HeaderMap,
+    ) -> Option<Request<ClientBody>> {
         let slice = |at: u32, len: u32| head.slice(at as usize..(at + len) as usize);
         let (at, len) = self.target;
         let uri = Uri::from_maybe_shared(slice(at, len)).ok()?;
-        let mut headers = HeaderMap::with_capacity(self.fields.len());
-        for &(name_at, name_len, value_at, value_len) in &self.fields {
+        headers.reserve(fields.len());
+        for &(name_at, name_len, value_at, value_len) in fields {
             let name = &head[name_at as usize..(name_at + name_len) as usize];
             let name = HeaderName::from_bytes(name).ok()?;
-            let value = HeaderValue::from_maybe_shared(slice(value_at, value_len)).ok()?;
+            let value = field_value(slice(value_at, value_len))?;
             headers.append(name, value);
         }
         let body = (!body.is_empty()).then(|| body.clone());
@@ -200,7 +242,7 @@ mod tests {
     const MAX: usize = 8 * 1024;
 
     fn ours(bytes: &[u8]) -> Head {
-        match read(bytes, MAX) {
+        match Parser::new(MAX).read(bytes) {
             Read::Ours(head) => head,
             other => panic!("{other:?} for {:?}", String::from_utf8_lossy(bytes)),
         }
@@ -208,7 +250,7 @@ mod tests {
 
     fn hyper(bytes: &[u8]) {
         assert!(
-            matches!(read(bytes, MAX), Read::Hyper),
+            matches!(Parser::new(MAX).read(bytes), Read::Hyper),
             "expected hyper's for {:?}",
             String::from_utf8_lossy(bytes)
         );
@@ -217,11 +259,14 @@ mod tests {
     #[test]
     fn a_plain_request_is_taken_and_what_follows_stays() {
         let wire = b"GET /a/b?x=1 HTTP/1.1\r\nHost: api.example\r\nX-Ca-Key: k\r\nx-ca-key: k2\r\n\r\nGET /next";
-        let head = ours(wire);
+        let mut parser = Parser::new(MAX);
+        let Read::Ours(head) = parser.read(wire) else {
+            panic!("taken by the codec");
+        };
         assert!(head.keep_alive);
         assert_eq!(head.whole_len(), wire.len() - b"GET /next".len());
         let mut buf = BytesMut::from(&wire[..]);
-        let request = head.take(&mut buf).unwrap();
+        let request = parser.take(&head, &mut buf).unwrap();
         assert_eq!(&buf[..], b"GET /next");
         assert_eq!(request.method(), Method::GET);
         assert_eq!(request.version(), Version::HTTP_11);
@@ -235,12 +280,30 @@ mod tests {
     }
 
     #[test]
+    fn a_recycled_map_comes_back_empty() {
+        let mut parser = Parser::new(MAX);
+        let mut used = HeaderMap::new();
+        used.insert("x-old", http::HeaderValue::from_static("stale"));
+        parser.recycle(used);
+        let wire = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+        let Read::Ours(head) = parser.read(wire) else {
+            panic!("taken by the codec");
+        };
+        let request = parser.take(&head, &mut BytesMut::from(&wire[..])).unwrap();
+        assert_eq!(request.headers().len(), 1);
+        assert!(!request.headers().contains_key("x-old"));
+    }
+
+    #[test]
     fn a_small_body_is_read_whole_with_its_head() {
         let wire = b"POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloGET";
-        let head = ours(wire);
+        let mut parser = Parser::new(MAX);
+        let Read::Ours(head) = parser.read(wire) else {
+            panic!("taken by the codec");
+        };
         assert_eq!(head.body, 5);
         let mut buf = BytesMut::from(&wire[..]);
-        let mut request = head.take(&mut buf).unwrap();
+        let mut request = parser.take(&head, &mut buf).unwrap();
         assert_eq!(&buf[..], b"GET");
         assert_eq!(request.body().size_hint().exact(), Some(5));
         let ClientBody::Whole(Some(body)) =
@@ -254,7 +317,7 @@ mod tests {
     #[test]
     fn an_incomplete_head_waits_until_it_is_too_large() {
         assert!(matches!(
-            read(b"GET / HTTP/1.1\r\nHost: h\r\n", MAX),
+            Parser::new(MAX).read(b"GET / HTTP/1.1\r\nHost: h\r\n"),
             Read::Partial
         ));
         let mut long = b"GET / HTTP/1.1\r\nX-Long: ".to_vec();
@@ -312,11 +375,12 @@ mod tests {
         let mut wire = b"POST /".to_vec();
         wire.resize(70_000, b'a');
         wire.extend_from_slice(b" HTTP/1.1\r\nContent-Length: 2\r\n\r\nokGET / HTTP/1.1\r\n");
-        let Read::Ours(head) = read(&wire, 100_000) else {
+        let mut parser = Parser::new(100_000);
+        let Read::Ours(head) = parser.read(&wire) else {
             panic!("taken by the codec");
         };
         let mut buf = BytesMut::from(&wire[..]);
-        assert!(head.take(&mut buf).is_none());
+        assert!(parser.take(&head, &mut buf).is_none());
         assert_eq!(&buf[..], &wire[..]);
     }
 }

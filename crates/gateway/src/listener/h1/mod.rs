@@ -22,7 +22,7 @@ use std::task::Poll;
 
 use bytes::{Bytes, BytesMut};
 use http::header::CONNECTION;
-use http::{HeaderValue, Method, Response};
+use http::{HeaderMap, HeaderValue, Method, Response};
 use http_body::{Body, Frame};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -69,6 +69,7 @@ where
     S: Service,
     I: AsyncRead + AsyncWrite + Unpin + Send,
 {
+    let mut parser = head::Parser::new(conn.max_head);
     let mut buf = BytesMut::with_capacity(READ_SIZE);
     let mut out = Vec::with_capacity(1024);
     // Registered once for the connection's life: the accept loop's way to close it (header
@@ -78,7 +79,7 @@ where
     loop {
         let head = loop {
             if !buf.is_empty() {
-                match head::read(&buf, conn.max_head) {
+                match parser.read(&buf) {
                     Read::Ours(head) => break head,
                     Read::Hyper => return Ended::Hyper(io, buf.freeze()),
                     Read::Partial => {}
@@ -94,7 +95,7 @@ where
                 return Ended::Closed;
             }
         }
-        let Some(request) = head.take(&mut buf) else {
+        let Some(request) = parser.take(&head, &mut buf) else {
             return Ended::Hyper(io, buf.freeze());
         };
         let asked = Asked {
@@ -112,7 +113,8 @@ where
                 .headers_mut()
                 .insert(CONNECTION, HeaderValue::from_static("close"));
         }
-        let reusable = respond(&mut io, &mut out, response, asked).await;
+        let (reusable, map) = respond(&mut io, &mut out, response, asked).await;
+        parser.recycle(map);
         drop(in_flight);
         if out.capacity() > KEEP_OUT {
             out = Vec::with_capacity(1024);
@@ -142,13 +144,14 @@ async fn fill<I: AsyncRead + Unpin>(
     }
 }
 
-/// Writes `response`; whether the connection can take another request after it.
+/// Writes `response`; whether the connection can take another request after it, and the
+/// response's header map, for the next request.
 async fn respond<I: AsyncWrite + Unpin>(
     io: &mut I,
     out: &mut Vec<u8>,
     response: Response<GatewayBody>,
     asked: Asked,
-) -> bool {
+) -> (bool, HeaderMap) {
     let (parts, mut body) = response.into_parts();
     let length = if body.is_end_stream() {
         Length::None
@@ -160,7 +163,7 @@ async fn respond<I: AsyncWrite + Unpin>(
     };
     out.clear();
     let framing = encode::head(out, &parts, length, asked);
-    drop(parts);
+    let map = parts.headers;
     let complete = match framing.encoder {
         // Nothing to write (HEAD, 204, 304, or empty): the body is dropped unread.
         Encoder::Length(0) => Ok(true),
@@ -171,13 +174,14 @@ async fn respond<I: AsyncWrite + Unpin>(
         Ok(complete) => send(io, out).await.map(|()| complete),
         Err(e) => Err(e),
     };
-    match sent {
+    let reusable = match sent {
         Ok(complete) => complete && !framing.last && io.flush().await.is_ok(),
         Err(e) => {
             tracing::debug!(error = %e, "response not written whole; closing the connection");
             false
         }
-    }
+    };
+    (reusable, map)
 }
 
 /// Writes the body's frames in `encoder`'s framing; `Ok(false)` when the body failed or did
