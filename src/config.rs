@@ -64,7 +64,7 @@ pub struct ServeArgs {
     /// [default: 64KiB, at least 8KiB].
     #[arg(long, env = "PYLON_MAX_HEADER_SIZE", value_parser = parse_size)]
     pub max_header_size: Option<usize>,
-    /// Time from accept, or from a request's first byte, to its complete head, e.g. `30s` [default: 30s].
+    /// Time from accept, or from a request's first byte, to its complete head (with a small body read with it), e.g. `30s` [default: 30s].
     #[arg(long, env = "PYLON_HEADER_TIMEOUT", value_parser = parse_duration)]
     pub header_timeout: Option<Duration>,
     /// A kept-alive connection with no request in flight is closed after this, e.g. `75s` [default: 75s].

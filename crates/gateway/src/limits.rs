@@ -15,7 +15,8 @@ pub struct Limits {
     /// Bytes of a request head (request line and headers); larger heads get a 431.
     /// At least [`MIN_HEADER_SIZE`].
     pub max_header_size: usize,
-    /// From accept, and on HTTP/1 from the end of one response, to a complete request head.
+    /// From accept, and on HTTP/1 from the end of one response, to a complete request head (and
+    /// the body the HTTP/1 codec reads with it).
     pub header_timeout: Duration,
     /// A connection with no request in flight for this long is closed.
     pub idle_timeout: Duration,

@@ -1,6 +1,8 @@
 //! The header names the gateway itself reads or writes on every kind of request, shared by the
 //! phases, the error responses and the mock backend; and field values read off the wire.
 
+use std::cell::RefCell;
+
 use bytes::Bytes;
 use http::header::{CONNECTION, HOST, UPGRADE};
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -27,6 +29,44 @@ pub(crate) static CREDENTIAL_HEADERS: [HeaderName; 9] = [
 pub(crate) const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
 pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// Field names a worker has read recently, as sent, with their `HeaderName`: a direct-mapped
+/// cache keyed by a name's length and three of its bytes. `HeaderName::from_bytes` matches a
+/// name against every standard one and copies any other into an allocation of its own; a
+/// client or backend sends the same few names request after request.
+const NAME_SLOTS: usize = 128;
+/// Longer names are parsed each time, so the cache stays small.
+const MAX_CACHED_NAME: usize = 64;
+
+type NameSlot = Option<(Box<[u8]>, HeaderName)>;
+
+thread_local! {
+    static NAMES: RefCell<[NameSlot; NAME_SLOTS]> = const { RefCell::new([const { None }; NAME_SLOTS]) };
+}
+
+/// A field name read off the wire, or `None` when it is not a valid name.
+pub(crate) fn field_name(raw: &[u8]) -> Option<HeaderName> {
+    let (Some(&first), Some(&last)) = (raw.first(), raw.last()) else {
+        return None;
+    };
+    let middle = raw[raw.len() / 2];
+    let slot =
+        (raw.len() * 31 + usize::from(first) * 7 + usize::from(middle) * 3 + usize::from(last))
+            % NAME_SLOTS;
+    NAMES.with(|names| {
+        let mut names = names.borrow_mut();
+        if let Some((seen, name)) = &names[slot]
+            && **seen == *raw
+        {
+            return Some(name.clone());
+        }
+        let name = HeaderName::from_bytes(raw).ok()?;
+        if raw.len() <= MAX_CACHED_NAME {
+            names[slot] = Some((raw.into(), name.clone()));
+        }
+        Some(name)
+    })
+}
 
 /// A field value read off the wire, sharing the head's bytes. `http`'s checked constructor
 /// tests byte by byte with an early exit; the plain case (visible ASCII, space, tab) is told by
@@ -104,6 +144,40 @@ pub(crate) fn asks_for_websocket(parts: &http::request::Parts, known: &KnownHead
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_names_are_the_names_a_parse_gives() {
+        let names: Vec<Vec<u8>> = [
+            &b"Host"[..],
+            b"host",
+            b"HOST",
+            b"X-Ca-Signature",
+            b"X-Ca-Timestamp",
+            b"x-ca-signature",
+            b"Content-Length",
+            b"X-Custom-1",
+            b"X-Custom-2",
+            b"Bad Name",
+            b"",
+            b"\xff",
+        ]
+        .iter()
+        .map(|n| n.to_vec())
+        .chain((0..300).map(|i| format!("x-many-{i}").into_bytes()))
+        .chain(std::iter::once(vec![b'a'; 100]))
+        .collect();
+        // Twice over, so that the second pass reads what the first one left (or replaced).
+        for _ in 0..2 {
+            for raw in &names {
+                assert_eq!(
+                    field_name(raw),
+                    HeaderName::from_bytes(raw).ok(),
+                    "{:?}",
+                    String::from_utf8_lossy(raw)
+                );
+            }
+        }
+    }
 
     #[test]
     fn plain_bytes_make_the_same_value_as_the_checked_path() {

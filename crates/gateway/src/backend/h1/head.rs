@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
 use super::error::Error;
 use crate::hop;
-use crate::request::headers::field_value;
+use crate::request::headers::{field_name, field_value};
 use crate::request::outgoing::OutHeaders;
 
 /// The largest response head read (nginx's default `proxy_buffer_size` is 4 or 8 KiB; hyper
@@ -164,7 +164,7 @@ pub(crate) fn parse(buf: &mut BytesMut, method: &Method) -> Result<Option<Parsed
     let mut seen = Framed::default();
     for &(name, name_len, value, value_len) in &spans[..count] {
         let name = &head[name as usize..(name + name_len) as usize];
-        let name = HeaderName::from_bytes(name).map_err(|_| Error::Head("invalid header name"))?;
+        let name = field_name(name).ok_or(Error::Head("invalid header name"))?;
         let value = head.slice(value as usize..(value + value_len) as usize);
         let value = field_value(value).ok_or(Error::Head("invalid header value"))?;
         seen.note(&name, &value)?;

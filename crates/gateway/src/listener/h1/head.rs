@@ -10,9 +10,9 @@ use std::mem::MaybeUninit;
 
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
-use http::{HeaderMap, HeaderName, Method, Request, Uri, Version};
+use http::{HeaderMap, Method, Request, Uri, Version};
 
-use crate::request::headers::field_value;
+use crate::request::headers::{field_name, field_value};
 use crate::request::inbound::ClientBody;
 
 /// httparse's slots; a head with more fields goes to hyper (which answers 431).
@@ -204,7 +204,7 @@ impl Head {
         headers.reserve(fields.len());
         for &(name_at, name_len, value_at, value_len) in fields {
             let name = &head[name_at as usize..(name_at + name_len) as usize];
-            let name = HeaderName::from_bytes(name).ok()?;
+            let name = field_name(name)?;
             let value = field_value(slice(value_at, value_len))?;
             headers.append(name, value);
         }
