@@ -334,6 +334,12 @@ mod tests {
         for wire in [
             &b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
             b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+            // Any spelling of a framing field is seen: one missed would let Content-Length
+            // frame a body the backend reads as chunked.
+            b"POST / HTTP/1.1\r\nContent-Length: 3\r\ntRaNsFeR-eNcOdInG: chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\ncontent-length: 3\r\nCONTENT-LENGTH: 4\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding : chunked\r\nContent-Length: 3\r\n\r\n",
+            b"POST / HTTP/1.1\r\nEXPECT: 100-continue\r\nContent-Length: 3\r\n\r\n",
             b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
             b"GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
             b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",

@@ -190,3 +190,18 @@ async fn the_accept_loop_closes_an_idle_connection() {
         "nothing answered to a head never completed"
     );
 }
+
+#[tokio::test]
+async fn requests_arriving_a_byte_at_a_time_are_read_whole() {
+    let (mut client, task) = start(ConnState::new());
+    let wire = b"POST /slow HTTP/1.1\r\nHost: h\r\nContent-Length: 7\r\n\r\ntrickleGET /next HTTP/1.1\r\n\r\n";
+    for byte in wire {
+        client.write_all(std::slice::from_ref(byte)).await.unwrap();
+        tokio::task::yield_now().await;
+    }
+    let text = read_until(&mut client, 1, "GET /next ").await;
+    assert!(text.contains("POST /slow trickle"), "{text}");
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 2, "{text}");
+    drop(client);
+    assert_eq!(task.await.unwrap(), None);
+}
