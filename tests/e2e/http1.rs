@@ -282,3 +282,43 @@ async fn a_body_longer_than_its_length_is_the_next_requests_bytes() {
     conn.next().await.1.assert_error(400, "Malformed Request");
     assert_eq!(backend.hits(), 1);
 }
+
+#[tokio::test]
+async fn a_client_that_leaves_cancels_its_backend_call() {
+    // A backend that reads the request and never answers, and reports whether the gateway
+    // closed the backend connection (as it should once its client has gone).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut seen = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = socket.read(&mut chunk).await.unwrap();
+            seen.extend_from_slice(&chunk[..n]);
+        }
+        let eof = tokio::time::timeout(Duration::from_secs(10), socket.read(&mut chunk)).await;
+        let _ = closed_tx.send(matches!(eof, Ok(Ok(0) | Err(_))));
+    });
+    let pylon = Pylon::start_with(&[], false).await;
+    let g = pylon.create_group("h1").await;
+    let api = pylon
+        .create_api(&g, http_api("hang", "GET", "/hang", &url, "/"))
+        .await;
+    pylon.publish(&g, &api, "RELEASE").await;
+    let host = format!("{g}.{}", pylon.base_domain);
+    let mut conn = Replies::connect(&pylon).await;
+    conn.send(format!("GET /hang HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(conn);
+    let closed = tokio::time::timeout(Duration::from_secs(15), closed_rx)
+        .await
+        .expect("the backend reports")
+        .unwrap();
+    assert!(
+        closed,
+        "the backend connection closed once the client had gone"
+    );
+}

@@ -34,6 +34,9 @@ impl Service for Echo {
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
+        if parts.uri.path() == "/never" {
+            std::future::pending::<()>().await;
+        }
         let text = match parts.headers.get("x-len") {
             Some(n) => "x".repeat(n.to_str().unwrap().parse().unwrap()),
             None => format!(
@@ -202,6 +205,36 @@ async fn requests_arriving_a_byte_at_a_time_are_read_whole() {
     let text = read_until(&mut client, 1, "GET /next ").await;
     assert!(text.contains("POST /slow trickle"), "{text}");
     assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 2, "{text}");
+    drop(client);
+    assert_eq!(task.await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_request_whose_client_left_is_dropped() {
+    let (mut client, task) = start(ConnState::new());
+    client
+        .write_all(b"GET /never HTTP/1.1\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::task::yield_now().await;
+    drop(client);
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
+    assert_eq!(ended.expect("the codec stops waiting").unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_pipelined_request_arriving_during_a_response_waits_its_turn() {
+    let (mut client, task) = start(ConnState::new());
+    client
+        .write_all(b"GET /big HTTP/1.1\r\nx-len: 10\r\n\r\n")
+        .await
+        .unwrap();
+    client
+        .write_all(b"GET /second HTTP/1.1\r\n\r\n")
+        .await
+        .unwrap();
+    let text = read_until(&mut client, 1, "GET /second ").await;
+    assert!(text.contains("xxxxxxxxxx"), "{text}");
     drop(client);
     assert_eq!(task.await.unwrap(), None);
 }
