@@ -107,7 +107,21 @@ where
         let handled = conn
             .gateway
             .handle(conn.client, request, conn.peer.clone(), conn.secure);
-        let Some(mut response) = unless_client_left(&mut io, &mut buf, handled).await else {
+        // Pinned here, not passed down: the future is kilobytes, and each move copies it.
+        let mut handled = std::pin::pin!(handled);
+        // Unless the client closes its connection first, as hyper's server does: a request
+        // nobody waits for is dropped, and with it its backend call. Bytes that arrive
+        // meanwhile (the next request, pipelined) stay in `buf`, and the watch ends.
+        let watch = buf.is_empty();
+        let response = tokio::select! {
+            biased;
+            response = &mut handled => Some(response),
+            read = io.read_buf(&mut buf), if watch => match read {
+                Ok(n) if n > 0 => Some(handled.await),
+                _ => None,
+            },
+        };
+        let Some(mut response) = response else {
             tracing::debug!("the client closed its connection before its response; dropped");
             return Ended::Closed;
         };
@@ -126,28 +140,6 @@ where
             let _ = io.shutdown().await;
             return Ended::Closed;
         }
-    }
-}
-
-/// Runs `work` (a request's handling) unless the client closes its connection first, as hyper's
-/// server does: a request nobody waits for is dropped, and with it its backend call. Bytes
-/// that arrive meanwhile (the next request, pipelined) are kept in `buf`, and the watch ends.
-async fn unless_client_left<I: AsyncRead + Unpin, F: Future>(
-    io: &mut I,
-    buf: &mut BytesMut,
-    work: F,
-) -> Option<F::Output> {
-    let mut work = std::pin::pin!(work);
-    if !buf.is_empty() {
-        return Some(work.await);
-    }
-    tokio::select! {
-        biased;
-        done = &mut work => Some(done),
-        read = io.read_buf(buf) => match read {
-            Ok(n) if n > 0 => Some(work.await),
-            _ => None,
-        },
     }
 }
 
