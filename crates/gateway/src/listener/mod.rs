@@ -3,6 +3,9 @@
 //! connection serving it stay on one thread: no work stealing, no cross-thread wake-ups, which
 //! on a loaded 2-core machine were most of the proxy's CPU.
 //!
+//! A connection is served by Pylon's own HTTP/1 codec (`h1`) until a request it does not take
+//! (HTTP/2, an upgrade, a streamed body, anything unusual), and by hyper from there on.
+//!
 //! Each loop also keeps its connections (`conn`): it closes those that send no request head
 //! within the header timeout (counted from accept) or stay idle past the idle timeout, and
 //! keeps the open count under the cap by closing the oldest idle one first.
