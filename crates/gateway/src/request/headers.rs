@@ -1,5 +1,6 @@
 //! The header names the gateway itself reads or writes on every kind of request, shared by the
-//! phases, the error responses and the mock backend; and field values read off the wire.
+//! phases, the error responses and the mock backend; and the fields both HTTP/1 codecs read off
+//! the wire (names, values, framing).
 
 use std::cell::RefCell;
 
@@ -66,6 +67,32 @@ pub(crate) fn field_name(raw: &[u8]) -> Option<HeaderName> {
         }
         Some(name)
     })
+}
+
+/// A `Content-Length` number: plain digits, at most 19 of them (it fits a u64).
+pub(crate) fn content_length(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || text.len() > 19 || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    text.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+/// Whether a comma-separated field value (`Connection`, say) lists `token`, in any case.
+pub(crate) fn lists_token(value: &[u8], token: &[u8]) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|item| item.trim_ascii().eq_ignore_ascii_case(token))
+}
+
+/// Whether a `Transfer-Encoding` value's last coding, the one that frames the body, is
+/// `chunked`.
+pub(crate) fn ends_chunked(value: &[u8]) -> bool {
+    value
+        .rsplit(|&b| b == b',')
+        .next()
+        .is_some_and(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"))
 }
 
 /// A field value read off the wire, sharing the head's bytes. `http`'s checked constructor

@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
 use super::error::Error;
 use crate::hop;
-use crate::request::headers::{field_name, field_value};
+use crate::request::headers::{content_length, ends_chunked, field_name, field_value, lists_token};
 use crate::request::outgoing::OutHeaders;
 
 /// The largest response head read (nginx's default `proxy_buffer_size` is 4 or 8 KiB; hyper
@@ -209,7 +209,8 @@ impl Framed {
     fn note(&mut self, name: &HeaderName, value: &HeaderValue) -> Result<(), Error> {
         if name == CONTENT_LENGTH {
             for item in value.as_bytes().split(|&b| b == b',') {
-                let n = digits(item.trim_ascii()).ok_or(Error::Head("invalid Content-Length"))?;
+                let n = content_length(item.trim_ascii())
+                    .ok_or(Error::Head("invalid Content-Length"))?;
                 match self.length {
                     Some(earlier) if earlier != n => {
                         return Err(Error::Head("conflicting Content-Length values"));
@@ -220,14 +221,9 @@ impl Framed {
             }
         } else if name == TRANSFER_ENCODING {
             // The last field's last coding is the one that frames the body.
-            let last = value.as_bytes().rsplit(|&b| b == b',').next();
-            self.chunked =
-                Some(last.is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked")));
+            self.chunked = Some(ends_chunked(value.as_bytes()));
         } else if name == CONNECTION {
-            self.close |= value
-                .as_bytes()
-                .split(|&b| b == b',')
-                .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"));
+            self.close |= lists_token(value.as_bytes(), b"close");
             if hop::lists_names(value) {
                 self.listed.push(value.clone());
             }
@@ -279,15 +275,6 @@ fn framing(
             Ok(Framing::Close)
         }
     }
-}
-
-fn digits(text: &[u8]) -> Option<u64> {
-    if text.is_empty() || text.len() > 19 || !text.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    text.iter().try_fold(0u64, |n, &d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
 }
 
 fn parse_error(error: httparse::Error) -> &'static str {

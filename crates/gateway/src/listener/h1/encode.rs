@@ -8,7 +8,9 @@ use std::cell::RefCell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRAILER, TRANSFER_ENCODING};
-use http::{HeaderValue, StatusCode, Version, response};
+use http::{StatusCode, Version, response};
+
+use crate::request::headers::{content_length, ends_chunked, lists_token};
 
 /// What the body's `size_hint` and `is_end_stream` say of its length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,10 +76,12 @@ pub(super) fn head(
             match body {
                 // Trusted to agree with the body, as hyper does.
                 Length::Known(n) if encoder.is_none() => encoder = Some(Encoder::Length(n)),
-                Length::Unknown if encoder.is_none() => match parse_length(value) {
-                    Some(n) => encoder = Some(Encoder::Length(n)),
-                    None => continue,
-                },
+                Length::Unknown if encoder.is_none() => {
+                    match content_length(value.as_bytes().trim_ascii()) {
+                        Some(n) => encoder = Some(Encoder::Length(n)),
+                        None => continue,
+                    }
+                }
                 Length::None if asked.head && encoder.is_none() => {
                     encoder = Some(Encoder::Length(0));
                 }
@@ -89,15 +93,15 @@ pub(super) fn head(
             }
             encoder = Some(Encoder::Chunked);
             field(out, name.as_str(), value.as_bytes());
-            if !ends_chunked(value) {
+            if !ends_chunked(value.as_bytes()) {
                 // `chunked` must be the last coding: it is what frames the body.
                 out.truncate(out.len() - 2);
                 out.extend_from_slice(b", chunked\r\n");
             }
             continue;
         } else if name == CONNECTION {
-            last |= has_token(value, b"close");
-            said_keep_alive |= has_token(value, b"keep-alive");
+            last |= lists_token(value.as_bytes(), b"close");
+            said_keep_alive |= lists_token(value.as_bytes(), b"keep-alive");
         } else if name == DATE {
             wrote_date = true;
         } else if name == TRAILER && !can_chunk {
@@ -182,30 +186,6 @@ fn can_have_length(status: StatusCode) -> bool {
     !status.is_informational()
         && status != StatusCode::NO_CONTENT
         && status != StatusCode::NOT_MODIFIED
-}
-
-fn parse_length(value: &HeaderValue) -> Option<u64> {
-    let digits = value.as_bytes().trim_ascii();
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
-fn ends_chunked(value: &HeaderValue) -> bool {
-    value
-        .as_bytes()
-        .rsplit(|&b| b == b',')
-        .next()
-        .is_some_and(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"))
-}
-
-/// Whether a comma-separated field value lists `token`, in any case.
-pub(super) fn has_token(value: &HeaderValue, token: &[u8]) -> bool {
-    value
-        .as_bytes()
-        .split(|&b| b == b',')
-        .any(|item| item.trim_ascii().eq_ignore_ascii_case(token))
 }
 
 /// The start of a chunk of `len` bytes.

@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, Method, Request, Uri, Version};
 
-use crate::request::headers::{field_name, field_value};
+use crate::request::headers::{content_length, field_name, field_value, lists_token};
 use crate::request::inbound::ClientBody;
 
 /// httparse's slots; a head with more fields goes to hyper (which answers 431).
@@ -151,16 +151,14 @@ fn read(buf: &[u8], max_head: usize, fields: &mut Vec<Span>) -> Read {
             return Read::Hyper;
         }
         if name.eq_ignore_ascii_case(CONTENT_LENGTH.as_str().as_bytes()) {
-            match (length, digits(field.value)) {
+            match (length, content_length(field.value)) {
                 (None, Some(n)) => length = Some(n),
                 _ => return Read::Hyper,
             }
         } else if name.eq_ignore_ascii_case(CONNECTION.as_str().as_bytes()) {
-            for token in field.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
-                // Once any line asks to close, a later `keep-alive` does not undo it.
-                close |= token.eq_ignore_ascii_case(b"close");
-                keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
-            }
+            // Once any line asks to close, a later `keep-alive` does not undo it.
+            close |= lists_token(field.value, b"close");
+            keep_alive |= lists_token(field.value, b"keep-alive");
         }
         let (name_at, name_len) = span(name);
         let (value_at, value_len) = span(field.value);
@@ -177,16 +175,6 @@ fn read(buf: &[u8], max_head: usize, fields: &mut Vec<Span>) -> Read {
         version,
         keep_alive: keep_alive && !close,
         target: span(target.as_bytes()),
-    })
-}
-
-/// A `Content-Length` value: plain digits, at most 19 of them (it fits a u64).
-fn digits(value: &[u8]) -> Option<u64> {
-    if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    value.iter().try_fold(0u64, |n, d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
     })
 }
 
