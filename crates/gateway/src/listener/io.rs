@@ -101,35 +101,7 @@ pub(crate) fn to_wire(response: Response<GatewayBody>) -> Vec<u8> {
         GatewayBody::Full(bytes) => bytes.unwrap_or_default(),
         GatewayBody::Stream(_) | GatewayBody::Counted(_) => bytes::Bytes::new(),
     };
-    let mut out = Vec::with_capacity(256 + body.len());
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(parts.status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(
-        parts
-            .status
-            .canonical_reason()
-            .unwrap_or("Error")
-            .as_bytes(),
-    );
-    out.extend_from_slice(b"\r\n");
-    for (name, value) in &parts.headers {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
-    out.extend_from_slice(b"connection: close\r\n");
-    out.extend_from_slice(
-        format!(
-            "date: {}\r\n\r\n",
-            httpdate::fmt_http_date(std::time::SystemTime::now())
-        )
-        .as_bytes(),
-    );
-    out.extend_from_slice(&body);
-    out
+    super::h1::closing_response(parts, &body)
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for ConnIo<S> {

@@ -143,6 +143,24 @@ where
     }
 }
 
+/// A whole response written for a connection that closes after it, outside the codec's loop
+/// (the connection cap's 503, the gateway's errors in place of hyper's): the same head rules,
+/// with `connection: close`.
+pub(super) fn closing_response(mut parts: http::response::Parts, body: &[u8]) -> Vec<u8> {
+    parts
+        .headers
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    let mut out = Vec::with_capacity(256 + body.len());
+    let asked = Asked {
+        head: false,
+        version: http::Version::HTTP_11,
+        keep_alive: false,
+    };
+    encode::head(&mut out, &parts, Length::Known(body.len() as u64), asked);
+    out.extend_from_slice(body);
+    out
+}
+
 /// Reads more of the request into `buf`; false when the client closed, the read failed, or
 /// the accept loop asked the connection to close.
 async fn fill<I: AsyncRead + Unpin>(
