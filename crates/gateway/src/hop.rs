@@ -4,6 +4,7 @@
 use http::header::{CONNECTION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::request::headers::ConnectionOptions;
 use crate::request::outgoing::OutHeaders;
 
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
@@ -67,7 +68,9 @@ pub(crate) fn copy_end_to_end<'a>(
     };
     if more {
         from.get_all(CONNECTION).iter().for_each(drop_listed);
-    } else if let Some(value) = connection {
+    } else if let Some(value) = connection
+        && ConnectionOptions::of(value.as_bytes()).names
+    {
         drop_listed(value);
     }
 }
@@ -75,12 +78,6 @@ pub(crate) fn copy_end_to_end<'a>(
 /// Whether `name` is one of the fixed hop-by-hop headers or `Connection`.
 pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
     bit(name) != 0
-}
-
-/// Whether a `Connection` value names a header to remove: anything but `close` and
-/// `keep-alive`, which are options, not names.
-pub(crate) fn lists_names(value: &HeaderValue) -> bool {
-    listed(value).any(|name| !name.eq_ignore_ascii_case("close"))
 }
 
 /// The name's bit in the mask of hop-by-hop headers present; 0 for any other header.
@@ -111,7 +108,9 @@ fn strip_connection(headers: &mut HeaderMap) {
         }
     } else if let Some(value) = first {
         headers.remove(CONNECTION);
-        remove_listed(headers, &value);
+        if ConnectionOptions::of(value.as_bytes()).names {
+            remove_listed(headers, &value);
+        }
     }
 }
 

@@ -16,9 +16,9 @@ const MAX_HOST_LEN: usize = 255;
 /// environment of a domain bound to one).
 #[derive(Debug, Default)]
 pub(crate) struct HostTable {
-    exact: HashMap<Box<str>, HostMatch>,
+    exact: HashMap<Box<[u8]>, HostMatch>,
     /// `*.example.com` is stored under `example.com`.
-    wildcard: HashMap<Box<str>, HostMatch>,
+    wildcard: HashMap<Box<[u8]>, HostMatch>,
     stage_paths: bool,
 }
 
@@ -85,7 +85,7 @@ impl HostTable {
         } else {
             &mut self.exact
         };
-        match map.entry(name.into()) {
+        match map.entry(name.as_bytes().into()) {
             Entry::Vacant(slot) => {
                 slot.insert(to);
                 Ok(())
@@ -113,7 +113,7 @@ impl HostTable {
     /// never the bare `example.com`.
     pub(crate) fn lookup(&self, host: &str) -> Option<HostMatch> {
         let mut buf = [0u8; MAX_HOST_LEN];
-        let host = normalize_host(host, &mut buf)?;
+        let host = normalize_host(host.as_bytes(), &mut buf)?;
         if let Some(found) = self.exact.get(host) {
             return Some(*found);
         }
@@ -121,11 +121,11 @@ impl HostTable {
             return None;
         }
         let mut rest = host;
-        while let Some((_, tail)) = rest.split_once('.') {
-            if let Some(found) = self.wildcard.get(tail) {
+        while let Some(dot) = rest.iter().position(|&b| b == b'.') {
+            rest = &rest[dot + 1..];
+            if let Some(found) = self.wildcard.get(rest) {
                 return Some(*found);
             }
-            rest = tail;
         }
         None
     }
@@ -133,32 +133,33 @@ impl HostTable {
 
 /// Strips `:port` (also after a bracketed IPv6 literal), surrounding whitespace and a trailing
 /// dot, and lowercases into `buf`, so a lookup does not allocate. `None` for names too long to
-/// be a host.
-fn normalize_host<'b>(raw: &str, buf: &'b mut [u8; MAX_HOST_LEN]) -> Option<&'b str> {
-    let raw = raw.trim();
-    let host = if raw.starts_with('[') {
+/// be a host. Bytes, not `str`: every request looks its host up, and the `str` searches and
+/// the UTF-8 check of the result cost more than the hash look-up.
+fn normalize_host<'b>(raw: &[u8], buf: &'b mut [u8; MAX_HOST_LEN]) -> Option<&'b [u8]> {
+    let raw = raw.trim_ascii();
+    let host = if raw.first() == Some(&b'[') {
         // `[::1]:8080`: the port, if any, follows the closing bracket.
-        match raw.find(']') {
+        match raw.iter().position(|&b| b == b']') {
             Some(end) => &raw[..=end],
             None => raw,
         }
     } else {
-        match raw.rsplit_once(':') {
+        let digits = raw.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+        match (raw.len() - digits).checked_sub(1) {
             // A bare IPv6 literal has several colons and no port we could tell apart.
-            Some((name, port))
-                if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) =>
-            {
-                name
-            }
+            Some(colon) if raw[colon] == b':' && !raw[..colon].contains(&b':') => &raw[..colon],
             _ => raw,
         }
     };
-    let host = host.trim_end_matches('.');
+    let end = host
+        .iter()
+        .rposition(|&b| b != b'.')
+        .map_or(0, |last| last + 1);
+    let host = &host[..end];
     let out = buf.get_mut(..host.len())?;
-    out.copy_from_slice(host.as_bytes());
+    out.copy_from_slice(host);
     out.make_ascii_lowercase();
-    // Lowercasing ASCII bytes keeps UTF-8 valid; this never fails.
-    std::str::from_utf8(out).ok()
+    Some(out)
 }
 
 #[cfg(test)]
@@ -208,6 +209,36 @@ mod tests {
         fn group(&self, host: &str) -> Option<GroupId> {
             self.lookup(host).map(|m| m.group)
         }
+    }
+
+    #[test]
+    fn a_host_header_is_normalised_before_it_is_looked_up() {
+        let norm = |raw: &str| {
+            let mut buf = [0u8; MAX_HOST_LEN];
+            normalize_host(raw.as_bytes(), &mut buf)
+                .map(|h| String::from_utf8_lossy(h).into_owned())
+        };
+        for (raw, want) in [
+            ("API.Example.COM", "api.example.com"),
+            ("api.example.com:8443", "api.example.com"),
+            (" api.example.com.:80 ", "api.example.com"),
+            ("api.example.com..", "api.example.com"),
+            ("api.example.com:", "api.example.com"),
+            ("api.example.com:80x", "api.example.com:80x"),
+            ("[::1]:8080", "[::1]"),
+            ("[::1]", "[::1]"),
+            ("::1", "::1"),
+            ("fe80::1:443", "fe80::1:443"),
+            ("127.0.0.1:9000", "127.0.0.1"),
+            ("", ""),
+        ] {
+            assert_eq!(norm(raw).as_deref(), Some(want), "{raw:?}");
+        }
+        assert_eq!(
+            norm(&"a".repeat(MAX_HOST_LEN)).map(|h| h.len()),
+            Some(MAX_HOST_LEN)
+        );
+        assert_eq!(norm(&"a".repeat(MAX_HOST_LEN + 1)), None);
     }
 
     #[test]

@@ -9,7 +9,9 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
 use super::error::Error;
 use crate::hop;
-use crate::request::headers::{content_length, ends_chunked, field_name, field_value, lists_token};
+use crate::request::headers::{
+    ConnectionOptions, content_length, ends_chunked, field_name, field_value,
+};
 use crate::request::outgoing::OutHeaders;
 
 /// The largest response head read (nginx's default `proxy_buffer_size` is 4 or 8 KiB; hyper
@@ -223,8 +225,9 @@ impl Framed {
             // The last field's last coding is the one that frames the body.
             self.chunked = Some(ends_chunked(value.as_bytes()));
         } else if name == CONNECTION {
-            self.close |= lists_token(value.as_bytes(), b"close");
-            if hop::lists_names(value) {
+            let options = ConnectionOptions::of(value.as_bytes());
+            self.close |= options.close;
+            if options.names {
                 self.listed.push(value.clone());
             }
         }

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRAILER, TRANSFER_ENCODING};
 use http::{StatusCode, Version, response};
 
-use crate::request::headers::{content_length, ends_chunked, lists_token};
+use crate::request::headers::{ConnectionOptions, content_length, ends_chunked};
 
 /// What the body's `size_hint` and `is_end_stream` say of its length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,8 +100,9 @@ pub(super) fn head(
             }
             continue;
         } else if name == CONNECTION {
-            last |= lists_token(value.as_bytes(), b"close");
-            said_keep_alive |= lists_token(value.as_bytes(), b"keep-alive");
+            let options = ConnectionOptions::of(value.as_bytes());
+            last |= options.close;
+            said_keep_alive |= options.keep_alive;
         } else if name == DATE {
             wrote_date = true;
         } else if name == TRAILER && !can_chunk {

@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, Method, Request, Uri, Version};
 
-use crate::request::headers::{content_length, field_name, field_value, lists_token};
+use crate::request::headers::{ConnectionOptions, content_length, field_name, field_value};
 use crate::request::inbound::ClientBody;
 
 /// httparse's slots; a head with more fields goes to hyper (which answers 431).
@@ -157,8 +157,9 @@ fn read(buf: &[u8], max_head: usize, fields: &mut Vec<Span>) -> Read {
             }
         } else if name.eq_ignore_ascii_case(CONNECTION.as_str().as_bytes()) {
             // Once any line asks to close, a later `keep-alive` does not undo it.
-            close |= lists_token(field.value, b"close");
-            keep_alive |= lists_token(field.value, b"keep-alive");
+            let options = ConnectionOptions::of(field.value);
+            close |= options.close;
+            keep_alive |= options.keep_alive;
         }
         let (name_at, name_len) = span(name);
         let (value_at, value_len) = span(field.value);
