@@ -336,3 +336,49 @@ async fn a_connection_closed_as_it_is_taken_retries_only_what_may_go_twice() {
         .assert_error(502, "Failed To Invoke Backend Service");
     assert_eq!(backend.requests(), 4, "the POST was not sent twice");
 }
+
+#[tokio::test]
+async fn the_backends_fields_pass_in_order_beside_the_gateways_own() {
+    const ORIGIN: &str = "https://shop.example.com";
+    let pylon = one_worker(false).await;
+    let backend = Scripted::start(|_, _| {
+        Act::Answer(
+            b"HTTP/1.1 200 OK\r\nVary: Accept-Encoding\r\nX-Kept: a\r\n\
+              Access-Control-Allow-Origin: https://evil.example\r\n\
+              Connection: keep-alive, X-Hop\r\nX-Hop: secret\r\nKeep-Alive: timeout=5\r\n\
+              X-Ca-Request-Id: forged\r\nX-Kept: b\r\nContent-Length: 2\r\n\r\nok"
+                .to_vec(),
+        )
+    })
+    .await;
+    let g = pylon.create_group("framing").await;
+    let mut spec = http_api("scripted", "ANY", "/s", &backend.url, "/");
+    spec["cors"] = serde_json::json!({"allow_origins": [ORIGIN]});
+    let api = pylon.create_api(&g, spec).await;
+    pylon.publish(&g, &api, "RELEASE").await;
+
+    let reply = pylon
+        .call(&g, Method::GET, "/s", &[("origin", ORIGIN)], "")
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.text(), "ok");
+    let all = |name: &str| -> Vec<&str> {
+        reply
+            .headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect()
+    };
+    // A repeated field keeps its values in order; the CORS policy's `Vary` is added to the
+    // backend's, and its allowed origin replaces the backend's.
+    assert_eq!(all("x-kept"), ["a", "b"]);
+    assert_eq!(all("vary"), ["Accept-Encoding", "Origin"]);
+    assert_eq!(all("access-control-allow-origin"), [ORIGIN]);
+    // The backend connection's own fields stay with it, and the request id is the gateway's.
+    assert!(all("x-hop").is_empty() && all("keep-alive").is_empty());
+    let ids = all("x-ca-request-id");
+    assert_eq!(ids.len(), 1);
+    assert_ne!(ids[0], "forged");
+    assert_eq!(ids[0].len(), 36);
+}

@@ -15,6 +15,7 @@ mod observe;
 mod pipeline;
 mod policy;
 mod request;
+mod response;
 mod tls;
 mod urlencoded;
 
@@ -24,7 +25,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
-use http::{Request, Response};
+use http::Request;
 
 pub use pylon_functions::{DEFAULT_IDLE_TIMEOUT, FunctionHost, HostConfig};
 use pylon_model::{Change, Snapshot};
@@ -45,6 +46,7 @@ pub use policy::window::set_clock_offset;
 pub use request::body::GatewayBody;
 use request::client::Peer;
 use request::inbound::ClientBody;
+use response::Answer;
 pub use tls::certificate::{CertificateError, CertificateInfo, inspect as inspect_certificate};
 
 /// How the gateway is set up; what it serves comes from snapshots.
@@ -256,8 +258,7 @@ impl Gateway {
         };
         let response = pipeline::finish(&mut ctx, result);
         let mut recorder = ctx.observers.trace.take().map(|b| *b).unwrap_or_default();
-        let (head, body) = response.into_parts();
-        let bytes = observe::trace::collect(body).await;
+        let bytes = observe::trace::collect(response.body).await;
         let failed = recorder.out.error.is_some();
         if let Some(backend) = recorder.out.backend_response.as_mut()
             && !failed
@@ -269,8 +270,8 @@ impl Gateway {
         recorder.out.response = observe::trace::message(
             None,
             None,
-            Some(head.status.as_u16()),
-            &head.headers,
+            Some(response.status.as_u16()),
+            &response.headers.to_map(),
             &bytes,
         );
         recorder.out
@@ -284,7 +285,7 @@ impl Gateway {
         request: Request<ClientBody>,
         peer: Peer,
         secure: bool,
-    ) -> Response<GatewayBody> {
+    ) -> Answer {
         match self.compiled.load_full() {
             Some(compiled) => {
                 // Held for the request: a reload meanwhile does not change who is trusted.
@@ -307,6 +308,7 @@ impl Gateway {
                     &error::GatewayError::Internal("no compiled snapshot".into()),
                     &id,
                 )
+                .into()
             }
         }
     }
@@ -323,7 +325,7 @@ impl listener::Service for Gateway {
         request: Request<ClientBody>,
         peer: Peer,
         secure: bool,
-    ) -> impl Future<Output = Response<GatewayBody>> + Send {
+    ) -> impl Future<Output = Answer> + Send {
         Gateway::handle(self, client, request, peer, secure)
     }
 }

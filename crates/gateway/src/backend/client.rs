@@ -16,6 +16,8 @@ use bytes::Bytes;
 use http::header::{HOST, UPGRADE};
 use http::uri::{PathAndQuery, Scheme, Uri};
 use http::{HeaderValue, Method, Request, Response};
+
+use crate::response::Answer;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -84,7 +86,7 @@ impl HttpClient {
         &self,
         endpoint: &Endpoint,
         request: BackendRequest<'_>,
-    ) -> Result<(Response<BackendBody>, Negotiated), SendError> {
+    ) -> Result<(Answer<BackendBody>, Negotiated), SendError> {
         let upgrading = request.headers.contains(&UPGRADE);
         if endpoint.tls().is_none()
             && !upgrading
@@ -111,7 +113,7 @@ impl HttpClient {
         &self,
         endpoint: &Endpoint,
         mut request: Request<ForwardBody>,
-    ) -> Result<(Response<BackendBody>, Negotiated), SendError> {
+    ) -> Result<(Answer<BackendBody>, Negotiated), SendError> {
         if endpoint.tls().is_some()
             && let Some((sender, negotiated)) = self.pool.shared(endpoint)
         {
@@ -160,7 +162,7 @@ impl HttpClient {
         endpoint: &Endpoint,
         request: BackendRequest<'_>,
         body: Option<Bytes>,
-    ) -> Result<(Response<BackendBody>, Negotiated), SendError> {
+    ) -> Result<(Answer<BackendBody>, Negotiated), SendError> {
         let exchange = h1::Exchange {
             method: request.method,
             target: request.path.as_str(),
@@ -185,19 +187,10 @@ impl HttpClient {
         }
     }
 
-    fn lend_own(
-        &self,
-        endpoint: &Endpoint,
-        conn: h1::Conn,
-        head: h1::Head,
-    ) -> Response<BackendBody> {
+    fn lend_own(&self, endpoint: &Endpoint, conn: h1::Conn, head: h1::Head) -> Answer<BackendBody> {
         let home = OwnHome::new(self.pool.clone(), endpoint.clone());
         let body = h1::ResponseBody::new(conn, head.framing, head.reusable, home);
-        let mut response = Response::new(BackendBody::own(body));
-        *response.status_mut() = head.status;
-        *response.version_mut() = head.version;
-        *response.headers_mut() = head.headers;
-        response
+        Answer::new(head.status, head.headers, BackendBody::own(body))
     }
 
     fn lend(
@@ -206,9 +199,9 @@ impl HttpClient {
         sender: SendRequest<ForwardBody>,
         negotiated: Negotiated,
         response: Response<hyper::body::Incoming>,
-    ) -> Response<BackendBody> {
+    ) -> Answer<BackendBody> {
         let ticket = Ticket::new(self.pool.clone(), endpoint.clone(), sender, negotiated);
-        response.map(|body| BackendBody::new(body, ticket))
+        Answer::from(response.map(|body| BackendBody::new(body, ticket)))
     }
 
     /// Housekeeping, on the worker's tick: closes connections idle too long.
@@ -228,7 +221,7 @@ async fn send_h2(
     mut sender: http2::SendRequest<ForwardBody>,
     mut request: Request<ForwardBody>,
     negotiated: Negotiated,
-) -> Result<(Response<BackendBody>, Negotiated), SendError> {
+) -> Result<(Answer<BackendBody>, Negotiated), SendError> {
     let host = request.headers_mut().remove(HOST);
     let mut parts = request.uri().clone().into_parts();
     parts.scheme = Some(Scheme::HTTPS);
@@ -238,7 +231,10 @@ async fn send_h2(
     }
     sender.ready().await.map_err(SendError::Request)?;
     match sender.send_request(request).await {
-        Ok(response) => Ok((response.map(BackendBody::unpooled), negotiated)),
+        Ok(response) => Ok((
+            Answer::from(response.map(BackendBody::unpooled)),
+            negotiated,
+        )),
         Err(e) => Err(SendError::Request(e)),
     }
 }
@@ -249,12 +245,15 @@ async fn send_h2(
 async fn upgrade(
     endpoint: &Endpoint,
     request: Request<ForwardBody>,
-) -> Result<(Response<BackendBody>, Negotiated), SendError> {
+) -> Result<(Answer<BackendBody>, Negotiated), SendError> {
     let (mut sender, negotiated) = connect_with(endpoint, Alpn::Http1)
         .await
         .map_err(SendError::Connect)?;
     match sender.send_request(request).await {
-        Ok(response) => Ok((response.map(BackendBody::unpooled), negotiated)),
+        Ok(response) => Ok((
+            Answer::from(response.map(BackendBody::unpooled)),
+            negotiated,
+        )),
         Err(e) => Err(SendError::Request(e)),
     }
 }
@@ -482,14 +481,8 @@ mod tests {
         }
     }
 
-    async fn read(response: Response<BackendBody>) -> usize {
-        response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .len()
+    async fn read(response: Answer<BackendBody>) -> usize {
+        response.body.collect().await.unwrap().to_bytes().len()
     }
 
     #[tokio::test]
@@ -510,7 +503,7 @@ mod tests {
         let client = client();
         for _ in 0..3 {
             let (response, _) = client.send(&endpoint, get(&endpoint)).await.unwrap();
-            assert!(response.body().is_end_stream());
+            assert!(response.body.is_end_stream());
             drop(response);
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1);

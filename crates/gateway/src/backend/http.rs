@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
+use ::http::HeaderValue;
 use ::http::uri::Authority;
-use ::http::{HeaderValue, Response};
 use pylon_model::BackendTls;
 
 use super::client::{BackendRequest, HttpClient};
@@ -17,6 +17,7 @@ use super::tls::{self, ClientCertificates};
 use crate::error::GatewayError;
 use crate::request::body::{BackendBody, ForwardBody};
 use crate::request::outgoing::Outgoing;
+use crate::response::Answer;
 
 #[derive(Debug)]
 pub(crate) struct HttpTarget {
@@ -55,7 +56,7 @@ impl HttpTarget {
         timeout: Duration,
         sets_host: bool,
         out: Outgoing<'_>,
-    ) -> Result<(Response<BackendBody>, Sent<'p>), GatewayError> {
+    ) -> Result<(Answer<BackendBody>, Sent<'p>), GatewayError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let path = send::path(out.path_and_query)?;
         let body = Attempts::new(out.body, false)

@@ -3,15 +3,16 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::request::body::GatewayBody;
 use crate::request::headers::X_CA_REQUEST_ID;
+use crate::response::{Answer, Fields};
 
 #[derive(Debug)]
 pub(crate) struct MockPlan {
     status: StatusCode,
-    headers: HeaderMap,
+    headers: Fields,
     body: Bytes,
 }
 
@@ -23,7 +24,7 @@ impl MockPlan {
     ) -> Result<Self, String> {
         let status =
             StatusCode::from_u16(status).map_err(|_| format!("mock status {status} is invalid"))?;
-        let mut map = HeaderMap::with_capacity(headers.len());
+        let mut map = Fields::with_capacity(headers.len() + 1);
         for (name, value) in headers {
             let n = HeaderName::try_from(name.as_str())
                 .map_err(|_| format!("mock header `{name}` is not a header name"))?;
@@ -38,12 +39,10 @@ impl MockPlan {
         })
     }
 
-    pub(crate) fn respond(&self, request_id: HeaderValue) -> Response<GatewayBody> {
-        let mut response = Response::new(GatewayBody::full(self.body.clone()));
-        *response.status_mut() = self.status;
-        *response.headers_mut() = self.headers.clone();
-        response.headers_mut().insert(X_CA_REQUEST_ID, request_id);
-        response
+    pub(crate) fn respond(&self, request_id: HeaderValue) -> Answer {
+        let mut headers = self.headers.clone();
+        headers.insert(X_CA_REQUEST_ID, request_id);
+        Answer::new(self.status, headers, GatewayBody::full(self.body.clone()))
     }
 }
 
@@ -56,10 +55,11 @@ mod tests {
         let headers = BTreeMap::from([("X-Mock".to_string(), "yes".to_string())]);
         let plan = MockPlan::compile(201, &headers, "hello").unwrap();
         let response = plan.respond(HeaderValue::from_static("ID"));
-        assert_eq!(response.status(), 201);
-        assert_eq!(response.headers()["x-mock"], "yes");
-        assert_eq!(response.headers()[X_CA_REQUEST_ID], "ID");
-        match response.into_body() {
+        assert_eq!(response.status, 201);
+        let x_mock = HeaderName::from_static("x-mock");
+        assert_eq!(response.headers.get(&x_mock).unwrap(), "yes");
+        assert_eq!(response.headers.get(&X_CA_REQUEST_ID).unwrap(), "ID");
+        match response.body {
             GatewayBody::Full(Some(b)) => assert_eq!(b, "hello"),
             other => panic!("unexpected body {other:?}"),
         }

@@ -18,7 +18,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ::http::Response;
 use pylon_functions::FunctionHost;
 use pylon_model::{BackendDefinition, ServedCertificate, Upstream};
 
@@ -34,6 +33,7 @@ use crate::error::GatewayError;
 use crate::request::body::{BackendBody, GatewayBody};
 use crate::request::id::RequestId;
 use crate::request::outgoing::Outgoing;
+use crate::response::Answer;
 
 /// An API's backend, resolved for one environment at publish time.
 #[derive(Debug)]
@@ -163,9 +163,9 @@ impl Target {
         sets_host: bool,
         outgoing: Option<Outgoing<'_>>,
         request_id: &RequestId,
-    ) -> Result<(Response<GatewayBody>, Option<Sent<'p>>), GatewayError> {
-        let streamed = |(response, sent): (Response<BackendBody>, Sent<'p>)| {
-            (response.map(GatewayBody::Stream), Some(sent))
+    ) -> Result<(Answer, Option<Sent<'p>>), GatewayError> {
+        let streamed = |(response, sent): (Answer<BackendBody>, Sent<'p>)| {
+            (response.map_body(GatewayBody::Stream), Some(sent))
         };
         // Matched on `self` alone: a tuple with `outgoing` would be a second copy of the
         // request in the future's state.

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use http::HeaderValue;
 use http::uri::{Authority, PathAndQuery};
-use http::{HeaderValue, Response};
 use pylon_auth::now_ms;
 use pylon_model::Upstream;
 
@@ -21,6 +21,7 @@ use super::tls::{self, ClientCertificates};
 use crate::error::GatewayError;
 use crate::request::body::BackendBody;
 use crate::request::outgoing::Outgoing;
+use crate::response::Answer;
 
 /// How long a target that failed to connect is skipped.
 pub(crate) const DOWN_FOR: Duration = Duration::from_secs(5);
@@ -265,7 +266,7 @@ impl UpstreamTarget {
         timeout: Duration,
         sets_host: bool,
         out: Outgoing<'_>,
-    ) -> Result<(Response<BackendBody>, Sent<'p>), GatewayError> {
+    ) -> Result<(Answer<BackendBody>, Sent<'p>), GatewayError> {
         let upstream = &self.upstream;
         let deadline = tokio::time::Instant::now() + timeout;
         let timeout_ms = timeout.as_millis() as u64;

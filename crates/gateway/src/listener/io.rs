@@ -18,6 +18,7 @@ use super::conn::ConnState;
 use crate::error::{self, GatewayError};
 use crate::request::body::GatewayBody;
 use crate::request::id::RequestId;
+use crate::response::Fields;
 
 /// `S`: the TCP stream, or the TLS stream over it (interception works on plaintext).
 pub(crate) struct ConnIo<S> {
@@ -101,7 +102,7 @@ pub(crate) fn to_wire(response: Response<GatewayBody>) -> Vec<u8> {
         GatewayBody::Full(bytes) => bytes.unwrap_or_default(),
         GatewayBody::Stream(_) | GatewayBody::Counted(_) => bytes::Bytes::new(),
     };
-    super::h1::closing_response(parts, &body)
+    super::h1::closing_response(parts.status, Fields::from(parts.headers), &body)
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for ConnIo<S> {

@@ -471,10 +471,10 @@ async fn serve_connection<S, I>(
                     .await;
                 if shared.draining.load(Ordering::Acquire) && version < Version::HTTP_2 {
                     response
-                        .headers_mut()
+                        .headers
                         .insert(CONNECTION, HeaderValue::from_static("close"));
                 }
-                let (parts, body) = response.into_parts();
+                let (parts, body) = response.into_http().into_parts();
                 Ok::<_, Infallible>(http::Response::from_parts(
                     parts,
                     TrackedBody::new(body, in_flight),

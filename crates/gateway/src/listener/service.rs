@@ -8,9 +8,9 @@ use http::Request;
 
 use crate::backend::client::HttpClient;
 use crate::limits::Limits;
-use crate::request::body::GatewayBody;
 use crate::request::client::Peer;
 use crate::request::inbound::ClientBody;
+use crate::response::Answer;
 
 /// What the listener answers each request with: the gateway, which implements it in `lib.rs`.
 pub(crate) trait Service: Send + Sync + 'static {
@@ -25,5 +25,5 @@ pub(crate) trait Service: Send + Sync + 'static {
         request: Request<ClientBody>,
         peer: Peer,
         secure: bool,
-    ) -> impl Future<Output = http::Response<GatewayBody>> + Send;
+    ) -> impl Future<Output = Answer> + Send;
 }

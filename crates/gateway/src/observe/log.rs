@@ -6,7 +6,7 @@ pub(crate) mod sink;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 
 use self::sink::AccessLogSink;
 use super::observer::{Finished, FunctionCall, Observer};
@@ -14,6 +14,7 @@ use crate::backend::Target;
 use crate::backend::send::Sent;
 use crate::request::client::IpText;
 use crate::request::outgoing::Outgoing;
+use crate::response::Fields;
 
 /// What one request's line needs beyond [`Finished`], gathered while it runs.
 #[derive(Default)]
@@ -133,7 +134,7 @@ impl Observer for AccessLog<'_> {
         }
     }
 
-    fn backend_response(&mut self, _status: StatusCode, _headers: &HeaderMap, at: Instant) {
+    fn backend_response(&mut self, _status: StatusCode, _headers: &Fields, at: Instant) {
         self.backend_took = self
             .backend_started
             .map(|t| at.saturating_duration_since(t));

@@ -11,7 +11,7 @@ pub(crate) mod registry;
 
 use std::time::{Duration, Instant};
 
-use http::{Response, StatusCode};
+use http::StatusCode;
 
 use self::registry::{Metrics, Sample};
 use super::log::function_outcome;
@@ -21,6 +21,7 @@ use crate::compiled::ApiPlan;
 use crate::error::GatewayError;
 use crate::request::body::GatewayBody;
 use crate::request::outgoing::Outgoing;
+use crate::response::{Answer, Fields};
 
 /// Records one request into the gateway's metrics. Off for online-debugging requests, which
 /// are an operator's tests, not traffic.
@@ -42,16 +43,12 @@ impl<'m> MetricsObserver<'m> {
 
     /// The response body, made to count its bytes into the API's series as it is sent. A
     /// body the gateway holds whole is counted at once.
-    pub(crate) fn count_body(
-        &self,
-        plan: Option<&ApiPlan>,
-        response: Response<GatewayBody>,
-    ) -> Response<GatewayBody> {
+    pub(crate) fn count_body(&self, plan: Option<&ApiPlan>, response: Answer) -> Answer {
         let Some(metrics) = self.metrics else {
             return response;
         };
         let api = plan.map_or(metrics.unmatched(), |p| &*p.metrics);
-        response.map(|body| match body {
+        response.map_body(|body| match body {
             GatewayBody::Full(bytes) => {
                 let n = bytes.as_ref().map_or(0, |b| b.len() as u64);
                 api.response_bytes().inc_by(n);
@@ -70,7 +67,7 @@ impl Observer for MetricsObserver<'_> {
         }
     }
 
-    fn backend_response(&mut self, _status: StatusCode, _headers: &http::HeaderMap, at: Instant) {
+    fn backend_response(&mut self, _status: StatusCode, _headers: &Fields, at: Instant) {
         self.backend_took = self
             .backend_started
             .map(|s| at.saturating_duration_since(s));

@@ -11,7 +11,7 @@ pub(crate) mod trace;
 
 use std::time::{Duration, Instant};
 
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 
 use self::log::AccessLog;
 use self::log::sink::AccessLogSink;
@@ -27,6 +27,7 @@ use crate::error::GatewayError;
 use crate::policy::kind::Decision;
 use crate::request::outgoing::Outgoing;
 use crate::request::values::Values;
+use crate::response::Fields;
 
 /// Every observer of one request.
 pub(crate) struct Observers<'a> {
@@ -110,7 +111,7 @@ impl Observer for Observers<'_> {
         }
     }
 
-    fn backend_response(&mut self, status: StatusCode, headers: &HeaderMap, at: Instant) {
+    fn backend_response(&mut self, status: StatusCode, headers: &Fields, at: Instant) {
         self.log.backend_response(status, headers, at);
         self.metrics.backend_response(status, headers, at);
         if let Some(t) = &mut self.trace {

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::backend::Target;
 use crate::backend::function::FunctionTarget;
@@ -15,6 +15,7 @@ use crate::policy::kind::Decision;
 use crate::request::id::RequestId;
 use crate::request::outgoing::Outgoing;
 use crate::request::values::Values;
+use crate::response::Fields;
 
 /// The route phase's finding, as observers see it.
 pub(crate) struct RouteInfo<'i> {
@@ -104,7 +105,7 @@ pub(crate) trait Observer {
     fn backend_sent(&mut self, _sent: &Sent<'_>) {}
 
     /// The backend's response head, as it came, `at` its arrival.
-    fn backend_response(&mut self, _status: StatusCode, _headers: &HeaderMap, _at: Instant) {}
+    fn backend_response(&mut self, _status: StatusCode, _headers: &Fields, _at: Instant) {}
 
     /// A function backend's call: the event, the raw answer, how it went.
     fn function_call(&mut self, _call: &FunctionCall<'_>) {}

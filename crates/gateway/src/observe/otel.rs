@@ -34,6 +34,7 @@ use crate::backend::send::Sent;
 use crate::error::GatewayError;
 use crate::request::id::next_random;
 use crate::request::outgoing::Outgoing;
+use crate::response::Fields;
 
 pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
@@ -317,7 +318,7 @@ impl Observer for RequestSpan {
         self.backend.target = Some(sent.authority.as_str().into());
     }
 
-    fn backend_response(&mut self, status: StatusCode, _headers: &HeaderMap, _at: Instant) {
+    fn backend_response(&mut self, status: StatusCode, _headers: &Fields, _at: Instant) {
         self.backend.end = Some(now_ns());
         self.backend.status = Some(status.as_u16());
     }

@@ -15,6 +15,7 @@ use crate::error::GatewayError;
 use crate::policy::kind::Decision;
 use crate::request::outgoing::{OutBody, Outgoing};
 use crate::request::values::Values;
+use crate::response::Fields;
 
 /// Bodies are shown up to this many bytes.
 const MAX_SHOWN_BODY: usize = 64 * 1024;
@@ -274,8 +275,9 @@ impl Observer for Trace {
         }
     }
 
-    fn backend_response(&mut self, status: StatusCode, headers: &HeaderMap, _at: Instant) {
-        self.out.backend_response = Some(message(None, None, Some(status.as_u16()), headers, &[]));
+    fn backend_response(&mut self, status: StatusCode, headers: &Fields, _at: Instant) {
+        let headers = headers.to_map();
+        self.out.backend_response = Some(message(None, None, Some(status.as_u16()), &headers, &[]));
     }
 
     fn function_call(&mut self, call: &FunctionCall<'_>) {

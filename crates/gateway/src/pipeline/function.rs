@@ -6,7 +6,6 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::Response;
 
 use crate::backend::client::HttpClient;
 use crate::backend::function::event::{self, EventInput};
@@ -15,8 +14,8 @@ use crate::context::{Routed, now_ms};
 use crate::error::GatewayError;
 use crate::observe::observer::{FunctionCall, Observer};
 use crate::pipeline::body::read_whole;
-use crate::request::body::GatewayBody;
 use crate::request::outgoing::{OutBody, Outgoing};
+use crate::response::Answer;
 use crate::urlencoded;
 
 /// Calls the function; `timeout` is the API's backend timeout, which the function backend's
@@ -27,7 +26,7 @@ pub(crate) async fn call(
     timeout: Duration,
     client: &HttpClient,
     out: Outgoing<'_>,
-) -> Result<Response<GatewayBody>, GatewayError> {
+) -> Result<Answer, GatewayError> {
     let body = read_body(out.body).await?;
     // The event lists the headers by name: a map of them is built for it.
     let headers = out.headers.to_map();
@@ -78,7 +77,7 @@ pub(crate) async fn call(
         took: invocation.took,
         failure: invocation.response.as_ref().err(),
     });
-    invocation.response
+    invocation.response.map(Answer::from)
 }
 
 /// The body the event carries, whole, up to the payload limit.

@@ -21,7 +21,7 @@ pub(crate) mod websocket;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::Request;
 
 use pylon_model::AuthType;
 
@@ -34,10 +34,10 @@ use crate::error::{self, Dialect, GatewayError};
 use crate::observe::log::sink::AccessLogSink;
 use crate::observe::observer::{Finished, FinishedRoute, Observer};
 use crate::observe::otel::{TRACEPARENT, Telemetry};
-use crate::request::body::GatewayBody;
 use crate::request::client::{Peer, client_address};
 use crate::request::inbound::ClientBody;
 use crate::request::outgoing::RequestBody;
+use crate::response::Answer;
 use pylon_auth::alibaba::{self, CONTENT_MD5};
 
 /// Bodies read into memory (forms, signed bodies) are refused (413) past this size.
@@ -63,7 +63,7 @@ pub(crate) async fn handle(
     peer: Peer,
     secure: bool,
     edge: &Edge<'_>,
-) -> Response<GatewayBody> {
+) -> Answer {
     let (mut parts, body) = request.into_parts();
     let extensions = std::mem::take(&mut parts.extensions);
     let (arrival, normalized) = normalize_request(compiled, &mut parts);
@@ -142,10 +142,7 @@ pub(crate) enum Inbound {
 
 /// Renders an error, lets the policies decorate whatever goes back, and tells the observers how the
 /// request ended.
-pub(crate) fn finish(
-    ctx: &mut RequestContext<'_>,
-    result: Result<Response<GatewayBody>, GatewayError>,
-) -> Response<GatewayBody> {
+pub(crate) fn finish(ctx: &mut RequestContext<'_>, result: Result<Answer, GatewayError>) -> Answer {
     let (mut response, failure) = match result {
         Ok(response) => (response, None),
         Err(e) => {
@@ -154,7 +151,10 @@ pub(crate) fn finish(
                 Some(r) => Dialect::of(r.plan.auth.kind),
                 None => Dialect::Alibaba,
             };
-            (error::render_in(dialect, &e, &ctx.request_id), Some(e))
+            (
+                error::render_in(dialect, &e, &ctx.request_id).into(),
+                Some(e),
+            )
         }
     };
     policies::on_response(ctx, &mut response);
@@ -163,7 +163,7 @@ pub(crate) fn finish(
         request_id: &ctx.request_id,
         method: &ctx.parts.method,
         path: ctx.parts.uri.path(),
-        status: response.status(),
+        status: response.status,
         error: failure.as_ref(),
         took: ctx.start.elapsed(),
         route: ctx.routed.map(|r| FinishedRoute {
@@ -176,7 +176,7 @@ pub(crate) fn finish(
         host: ctx.host,
         client: ctx.client,
         bytes_in: ctx.body_len,
-        bytes_out: http_body::Body::size_hint(response.body()).exact(),
+        bytes_out: http_body::Body::size_hint(&response.body).exact(),
     };
     ctx.observers.done(&finished);
     let plan = ctx.routed.map(|r| r.plan);
@@ -200,11 +200,11 @@ pub(crate) async fn run(
     ctx: &mut RequestContext<'_>,
     client: &HttpClient,
     inbound: Inbound,
-) -> Result<Response<GatewayBody>, GatewayError> {
+) -> Result<Answer, GatewayError> {
     let route = phase!(ctx.observers, "route", route::route(ctx));
     ctx.observers.routed(&route.info(ctx.compiled, ctx.host));
     if let Some(redirect) = phase!(ctx.observers, "protocol", protocol::check(ctx, route.plan)) {
-        return Ok(redirect);
+        return Ok(redirect.into());
     }
     let body = match inbound {
         Inbound::Stream(body) => RequestBody::Stream(body),
@@ -221,7 +221,8 @@ pub(crate) async fn run(
             routed.ctx.observers,
             "cors",
             policies::preflight(&mut routed)
-        ));
+        )
+        .into());
     }
     phase!(
         routed.ctx.observers,
@@ -266,7 +267,7 @@ pub(crate) async fn run(
         "limit",
         policies::on_request(&mut routed)
     ) {
-        return Ok(answer);
+        return Ok(answer.into());
     }
 
     let backend = plan.backend.as_ref().map_err(|why| match why {
@@ -348,7 +349,7 @@ pub(crate) async fn run(
     };
     ctx.observers.backend_sent(&sent);
     ctx.observers
-        .backend_response(response.status(), response.headers(), Instant::now());
+        .backend_response(response.status, &response.headers, Instant::now());
     if let Some(socket) = socket
         && websocket::switched(&response)
     {

@@ -8,6 +8,7 @@ use crate::context::{RequestContext, RouteSummary, Routed};
 use crate::error::GatewayError;
 use crate::observe::observer::Observer;
 use crate::request::body::GatewayBody;
+use crate::response::Answer;
 
 /// Runs the policies' request hooks; `Some` is the answer one of them gave.
 pub(crate) fn on_request(
@@ -43,18 +44,18 @@ pub(crate) fn preflight(
 
 /// Runs the policies' response hooks on any response of a routed request, errors included,
 /// after adding what their request hooks asked for.
-pub(crate) fn on_response(ctx: &mut RequestContext<'_>, response: &mut Response<GatewayBody>) {
+pub(crate) fn on_response(ctx: &mut RequestContext<'_>, response: &mut Answer) {
     let Some(route): Option<RouteSummary<'_>> = ctx.routed else {
         return;
     };
     if !ctx.policy_headers.is_empty() {
         response
-            .headers_mut()
+            .headers
             .extend(std::mem::take(&mut ctx.policy_headers));
     }
     let policies = &route.plan.policies;
     if policies.is_empty() {
         return;
     }
-    policies.on_response(&ctx.policy_request(&route), response.headers_mut());
+    policies.on_response(&ctx.policy_request(&route), &mut response.headers);
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use http::header::{CONNECTION, UPGRADE};
 use http::request::Parts;
-use http::{HeaderValue, Response, StatusCode};
+use http::{HeaderValue, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -26,6 +26,7 @@ use crate::request::body::GatewayBody;
 use crate::request::headers::X_CA_REQUEST_ID;
 use crate::request::outgoing::OutHeaders;
 use crate::request::slot::ConnectionSlot;
+use crate::response::Answer;
 
 /// One of an API's open WebSocket connections; counted until dropped.
 pub(crate) struct OpenSocket {
@@ -74,18 +75,20 @@ pub(crate) fn prepare<'a>(parts: &'a Parts, headers: &mut OutHeaders<'a>) {
 pub(crate) fn splice(
     ctx: &mut RequestContext<'_>,
     plan: &ApiPlan,
-    mut backend: Response<GatewayBody>,
+    mut backend: Answer,
     socket: OpenSocket,
-) -> Result<Response<GatewayBody>, GatewayError> {
+) -> Result<Answer, GatewayError> {
     let client = ctx
         .extensions
         .remove::<OnUpgrade>()
         .ok_or_else(|| GatewayError::Internal("the client connection cannot be upgraded".into()))?;
-    let server = hyper::upgrade::on(&mut backend);
-    let (parts, _) = backend.into_parts();
-    let mut response = Response::from_parts(parts, GatewayBody::empty());
+    // Where hyper's client left the backend connection's upgrade (`hyper::upgrade::on`).
+    let server = backend.extensions.remove::<OnUpgrade>().ok_or_else(|| {
+        GatewayError::Internal("the backend connection cannot be upgraded".into())
+    })?;
+    let mut response = Answer::new(backend.status, backend.headers, GatewayBody::empty());
     response
-        .headers_mut()
+        .headers
         .insert(X_CA_REQUEST_ID, ctx.request_id.header_value());
     let closed = SocketClosed {
         request_id: ctx.request_id.as_str().to_string(),
@@ -169,8 +172,8 @@ where
 }
 
 /// Whether a backend's answer to an upgrade switched protocols.
-pub(crate) fn switched(response: &Response<GatewayBody>) -> bool {
-    response.status() == StatusCode::SWITCHING_PROTOCOLS
+pub(crate) fn switched(response: &Answer) -> bool {
+    response.status == StatusCode::SWITCHING_PROTOCOLS
 }
 
 #[cfg(test)]

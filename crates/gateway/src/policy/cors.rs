@@ -15,6 +15,7 @@ use super::kind::{Binding, Policy, PolicyRequest};
 use crate::error::GatewayError;
 use crate::request::body::GatewayBody;
 use crate::request::headers::X_CA_REQUEST_ID;
+use crate::response::Fields;
 
 /// APISIX's priority for its CORS plugin: it answers preflights before anything else runs.
 const PRIORITY: i32 = 4000;
@@ -100,7 +101,7 @@ impl CorsPolicy {
         self.methods.is_empty() || self.methods.iter().any(|m| m == method)
     }
 
-    fn allow_origin(&self, headers: &mut HeaderMap, origin: &HeaderValue) {
+    fn allow_origin(&self, headers: &mut Fields, origin: &HeaderValue) {
         if self.echo_origin() {
             headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
             headers.append(VARY, HeaderValue::from_static("Origin"));
@@ -135,10 +136,8 @@ impl CorsPolicy {
         if !self.allows_method(&method) {
             return Err(GatewayError::CorsMethod(method));
         }
-        let mut response = Response::new(GatewayBody::empty());
-        *response.status_mut() = StatusCode::NO_CONTENT;
-        let headers = response.headers_mut();
-        self.allow_origin(headers, origin);
+        let mut headers = Fields::with_capacity(8);
+        self.allow_origin(&mut headers, origin);
         headers.insert(ACCESS_CONTROL_ALLOW_METHODS, self.allow_methods.clone());
         let requested = request.headers.get(ACCESS_CONTROL_REQUEST_HEADERS);
         match (&self.allow_headers, requested) {
@@ -154,6 +153,9 @@ impl CorsPolicy {
             headers.insert(ACCESS_CONTROL_MAX_AGE, age.clone());
         }
         headers.insert(X_CA_REQUEST_ID, request.request_id.header_value());
+        let mut response = Response::new(GatewayBody::empty());
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        *response.headers_mut() = headers.into_map();
         Ok(response)
     }
 }
@@ -186,7 +188,7 @@ impl Policy for CorsPolicy {
     }
 
     /// Adds the policy's headers to an actual response when the request's origin is allowed.
-    fn on_response(&self, request: &PolicyRequest<'_>, headers: &mut HeaderMap) {
+    fn on_response(&self, request: &PolicyRequest<'_>, headers: &mut Fields) {
         let Some(origin) = request.headers.get(ORIGIN) else {
             return;
         };

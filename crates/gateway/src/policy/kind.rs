@@ -11,6 +11,7 @@ use super::state::PolicyStates;
 use crate::error::GatewayError;
 use crate::request::body::GatewayBody;
 use crate::request::id::RequestId;
+use crate::response::Fields;
 
 /// One compiled policy of an API in an environment. Every hook defaults to doing nothing.
 pub(crate) trait Policy: Send + Sync + Debug {
@@ -39,7 +40,7 @@ pub(crate) trait Policy: Send + Sync + Debug {
 
     /// Runs on every response of a routed request, the backend's and the gateway's own errors
     /// alike; may add headers.
-    fn on_response(&self, _request: &PolicyRequest<'_>, _headers: &mut HeaderMap) {}
+    fn on_response(&self, _request: &PolicyRequest<'_>, _headers: &mut Fields) {}
 }
 
 /// What a policy sees of a request: not the whole context, so that a policy cannot depend on

@@ -21,6 +21,7 @@ use self::kind::{Binding, Decision, Policy, PolicyRequest};
 use self::throttle::ThrottlePolicy;
 use crate::error::GatewayError;
 use crate::request::body::GatewayBody;
+use crate::response::Fields;
 
 /// The registry: compiles one configured policy (bound to the API, or the API's inline
 /// `cors`) for one binding.
@@ -89,7 +90,7 @@ impl Policies {
         Ok(None)
     }
 
-    pub(crate) fn on_response(&self, request: &PolicyRequest<'_>, headers: &mut HeaderMap) {
+    pub(crate) fn on_response(&self, request: &PolicyRequest<'_>, headers: &mut Fields) {
         for policy in &self.list {
             policy.on_response(request, headers);
         }

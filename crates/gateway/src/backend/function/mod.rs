@@ -24,6 +24,7 @@ use super::upstream::{UpstreamTarget, Upstreams};
 use crate::error::{FunctionFailure, GatewayError, clean_error_type};
 use crate::request::body::{BackendBody, GatewayBody};
 use crate::request::outgoing::{OutBody, OutHeaders, Outgoing};
+use crate::response::Answer;
 
 /// The largest event or answer (Lambda's synchronous payload limit).
 pub(crate) const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
@@ -264,7 +265,7 @@ impl FunctionTarget {
     /// Reads the endpoint's answer whole, within the deadline.
     async fn endpoint_answer(
         &self,
-        sent: Result<Response<BackendBody>, GatewayError>,
+        sent: Result<Answer<BackendBody>, GatewayError>,
         deadline: tokio::time::Instant,
         timeout: Duration,
     ) -> Result<Bytes, GatewayError> {
@@ -274,7 +275,7 @@ impl FunctionTarget {
             Err(GatewayError::BackendTimeout { .. }) => return Err(timed_out()),
             Err(e) => return Err(e),
         };
-        let (parts, body) = response.into_parts();
+        let (parts, body) = response.into_http().into_parts();
         let body = match tokio::time::timeout_at(deadline, read_answer(body)).await {
             Ok(Ok(body)) => body,
             Ok(Err(why)) => return Err(self.failed(FunctionFailure::Malformed(why))),

@@ -5,7 +5,7 @@ use std::mem::MaybeUninit;
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+use http::{HeaderName, HeaderValue, Method, StatusCode, Version};
 
 use super::error::Error;
 use crate::hop;
@@ -13,6 +13,7 @@ use crate::request::headers::{
     ConnectionOptions, content_length, ends_chunked, field_name, field_value,
 };
 use crate::request::outgoing::OutHeaders;
+use crate::response::Fields;
 
 /// The largest response head read (nginx's default `proxy_buffer_size` is 4 or 8 KiB; hyper
 /// reads up to 400 KiB). Interim (1xx) heads count toward it.
@@ -35,10 +36,9 @@ pub(crate) enum Framing {
 #[derive(Debug)]
 pub(crate) struct Head {
     pub(crate) status: StatusCode,
-    pub(crate) version: Version,
     /// The end-to-end fields: the hop-by-hop ones, and those `Connection` names, describe the
     /// backend connection and stay with it.
-    pub(crate) headers: HeaderMap,
+    pub(crate) headers: Fields,
     pub(crate) framing: Framing,
     /// The connection may carry the next request once this body has ended.
     pub(crate) reusable: bool,
@@ -161,7 +161,7 @@ pub(crate) fn parse(buf: &mut BytesMut, method: &Method) -> Result<Option<Parsed
         );
     }
     let head = buf.split_to(len).freeze();
-    let mut headers = HeaderMap::with_capacity(count);
+    let mut headers = Fields::with_capacity(count);
     // The fields framing depends on, noted on the way rather than looked up after.
     let mut seen = Framed::default();
     for &(name, name_len, value, value_len) in &spans[..count] {
@@ -182,7 +182,6 @@ pub(crate) fn parse(buf: &mut BytesMut, method: &Method) -> Result<Option<Parsed
     let framing = framing(method, status, version, &seen, &mut headers, &mut reusable)?;
     Ok(Some(Parsed::Final(Head {
         status,
-        version,
         headers,
         framing,
         reusable,
@@ -243,7 +242,7 @@ fn framing(
     status: StatusCode,
     version: Version,
     seen: &Framed,
-    headers: &mut HeaderMap,
+    headers: &mut Fields,
     reusable: &mut bool,
 ) -> Result<Framing, Error> {
     if method == Method::HEAD
@@ -257,7 +256,7 @@ fn framing(
             return Err(Error::Head("Transfer-Encoding in an HTTP/1.0 response"));
         }
         if seen.length.is_some() {
-            headers.remove(CONTENT_LENGTH);
+            headers.remove(&CONTENT_LENGTH);
             *reusable = false;
         }
         if chunked {
@@ -361,14 +360,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(head.framing, Framing::Chunked);
-        let names: Vec<_> = head.headers.keys().map(HeaderName::as_str).collect();
+        let names: Vec<_> = head.headers.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["x-kept"]);
         // `close` is an option, not a name: the connection is not reused, nothing else goes.
         let head =
             get(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\nClose: x\r\n\r\n")
                 .unwrap();
         assert!(!head.reusable);
-        let names: Vec<_> = head.headers.keys().map(HeaderName::as_str).collect();
+        let names: Vec<_> = head.headers.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["content-length", "close"]);
     }
 
@@ -382,7 +381,8 @@ mod tests {
         assert_eq!(head.status, 200);
         assert_eq!(head.framing, Framing::Length(5));
         assert!(head.reusable);
-        assert_eq!(head.headers["x-a"], "b");
+        let x_a = HeaderName::from_static("x-a");
+        assert_eq!(head.headers.get(&x_a).unwrap(), "b");
         assert_eq!(&buf[..], b"hello", "the body stays in the buffer");
     }
 
@@ -430,7 +430,8 @@ mod tests {
         let head = head.unwrap();
         assert_eq!(head.framing, Framing::Empty);
         assert_eq!(
-            head.headers[CONTENT_LENGTH], "50",
+            head.headers.get(&CONTENT_LENGTH).unwrap(),
+            "50",
             "HEAD passes the length on"
         );
         for status in ["204 No Content", "304 Not Modified"] {
@@ -445,7 +446,7 @@ mod tests {
             get(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
                 .unwrap();
         assert_eq!(head.framing, Framing::Chunked);
-        assert!(!head.headers.contains_key(CONTENT_LENGTH));
+        assert!(head.headers.get(&CONTENT_LENGTH).is_none());
         assert!(
             !head.reusable,
             "a smuggling attempt's connection is not reused"
@@ -479,7 +480,7 @@ mod tests {
         let same =
             get(b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n").unwrap();
         assert_eq!(same.framing, Framing::Length(5));
-        let values: Vec<_> = same.headers.get_all(CONTENT_LENGTH).iter().collect();
+        let values: Vec<_> = same.headers.get_all(&CONTENT_LENGTH).collect();
         assert_eq!(values, ["5"], "passed on once");
     }
 

@@ -8,9 +8,10 @@ use std::cell::RefCell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRAILER, TRANSFER_ENCODING};
-use http::{StatusCode, Version, response};
+use http::{StatusCode, Version};
 
 use crate::request::headers::{ConnectionOptions, content_length, ends_chunked};
+use crate::response::Fields;
 
 /// What the body's `size_hint` and `is_end_stream` say of its length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,15 +47,16 @@ pub(super) struct Asked {
     pub(super) keep_alive: bool,
 }
 
-/// Writes the status line and fields of `parts` into `out`, with the framing fields the body
+/// Writes the status line and `headers` into `out`, with the framing fields the body
 /// needs and `date` when the response has none.
 pub(super) fn head(
     out: &mut Vec<u8>,
-    parts: &response::Parts,
+    status: StatusCode,
+    headers: &Fields,
     body: Length,
     asked: Asked,
 ) -> Framing {
-    if parts.status.is_informational() {
+    if status.is_informational() {
         // Interim responses do not come through this codec (an upgrade goes to hyper); one
         // here would be a bug, answered as hyper answers it.
         out.extend_from_slice(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n");
@@ -64,14 +66,14 @@ pub(super) fn head(
             last: true,
         };
     }
-    let http10 = asked.version == Version::HTTP_10 || parts.version == Version::HTTP_10;
+    let http10 = asked.version == Version::HTTP_10;
     let mut last = !asked.keep_alive;
-    status_line(out, parts.status, http10);
-    let can_chunk = !http10 && can_have_body(asked.head, parts.status);
+    status_line(out, status, http10);
+    let can_chunk = !http10 && can_have_body(asked.head, status);
     let mut encoder = None;
     let mut wrote_date = false;
     let mut said_keep_alive = false;
-    for (name, value) in &parts.headers {
+    for (name, value) in headers.iter() {
         if name == CONTENT_LENGTH {
             match body {
                 // Trusted to agree with the body, as hyper does.
@@ -123,12 +125,12 @@ pub(super) fn head(
             }
             Length::Unknown => Encoder::CloseDelimited,
             Length::None | Length::Known(0) => {
-                if can_have_length(parts.status) && !asked.head {
+                if can_have_length(status) && !asked.head {
                     out.extend_from_slice(b"content-length: 0\r\n");
                 }
                 Encoder::Length(0)
             }
-            Length::Known(n) if can_have_length(parts.status) => {
+            Length::Known(n) if can_have_length(status) => {
                 out.extend_from_slice(b"content-length: ");
                 out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
                 out.extend_from_slice(b"\r\n");
@@ -137,7 +139,7 @@ pub(super) fn head(
             Length::Known(_) => Encoder::Length(0),
         },
     };
-    let encoder = if can_have_body(asked.head, parts.status) {
+    let encoder = if can_have_body(asked.head, status) {
         encoder
     } else {
         Encoder::Length(0)

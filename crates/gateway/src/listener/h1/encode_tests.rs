@@ -12,7 +12,13 @@ const GET11: Asked = Asked {
 fn encode(response: Response<()>, body: Length, asked: Asked) -> (String, Framing) {
     let (parts, ()) = response.into_parts();
     let mut out = Vec::new();
-    let framing = head(&mut out, &parts, body, asked);
+    let framing = head(
+        &mut out,
+        parts.status,
+        &Fields::from(parts.headers),
+        body,
+        asked,
+    );
     let text = String::from_utf8(out).unwrap();
     assert!(text.ends_with("\r\n\r\n"), "{text}");
     (text, framing)

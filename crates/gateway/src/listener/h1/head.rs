@@ -50,15 +50,11 @@ pub(super) struct Head {
 type Span = (u32, u32, u32, u32);
 
 /// A connection's request reader, with what it reuses from one request to the next: the
-/// fields' positions, and a header map (the last response's, emptied).
+/// fields' positions.
 pub(super) struct Parser {
     max_head: usize,
     fields: Vec<Span>,
-    spare: Option<HeaderMap>,
 }
-
-/// A map grown past this many fields is not kept for the next request.
-const KEEP_MAP: usize = 64;
 
 impl Parser {
     /// `max_head`: the largest head the gateway accepts.
@@ -66,7 +62,6 @@ impl Parser {
         Parser {
             max_head,
             fields: Vec::new(),
-            spare: None,
         }
     }
 
@@ -84,8 +79,7 @@ impl Parser {
             0 => Bytes::new(),
             n => buf.split_to(n).freeze(),
         };
-        let map = self.spare.take().unwrap_or_default();
-        match head.build(&bytes, &body, &self.fields, map) {
+        match head.build(&bytes, &body, &self.fields) {
             Some(request) => Some(request),
             None => {
                 let mut whole = BytesMut::with_capacity(bytes.len() + body.len() + buf.len());
@@ -95,14 +89,6 @@ impl Parser {
                 *buf = whole;
                 None
             }
-        }
-    }
-
-    /// Keeps `map`, emptied, for the next request's fields: a map is two allocations.
-    pub(super) fn recycle(&mut self, mut map: HeaderMap) {
-        if map.capacity() <= KEEP_MAP {
-            map.clear();
-            self.spare = Some(map);
         }
     }
 }
@@ -180,17 +166,11 @@ fn read(buf: &[u8], max_head: usize, fields: &mut Vec<Span>) -> Read {
 }
 
 impl Head {
-    fn build(
-        &self,
-        head: &Bytes,
-        body: &Bytes,
-        fields: &[Span],
-        mut headers: HeaderMap,
-    ) -> Option<Request<ClientBody>> {
+    fn build(&self, head: &Bytes, body: &Bytes, fields: &[Span]) -> Option<Request<ClientBody>> {
         let slice = |at: u32, len: u32| head.slice(at as usize..(at + len) as usize);
         let (at, len) = self.target;
         let uri = Uri::from_maybe_shared(slice(at, len)).ok()?;
-        headers.reserve(fields.len());
+        let mut headers = HeaderMap::with_capacity(fields.len());
         for &(name_at, name_len, value_at, value_len) in fields {
             let name = &head[name_at as usize..(name_at + name_len) as usize];
             let name = field_name(name)?;
@@ -266,21 +246,6 @@ mod tests {
         assert_eq!(keys, ["k", "k2"]);
         assert!(request.body().is_end_stream());
         assert_eq!(request.body().size_hint().exact(), Some(0));
-    }
-
-    #[test]
-    fn a_recycled_map_comes_back_empty() {
-        let mut parser = Parser::new(MAX);
-        let mut used = HeaderMap::new();
-        used.insert("x-old", http::HeaderValue::from_static("stale"));
-        parser.recycle(used);
-        let wire = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n";
-        let Read::Ours(head) = parser.read(wire) else {
-            panic!("taken by the codec");
-        };
-        let request = parser.take(&head, &mut BytesMut::from(&wire[..])).unwrap();
-        assert_eq!(request.headers().len(), 1);
-        assert!(!request.headers().contains_key("x-old"));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::task::Poll;
 
 use bytes::{Bytes, BytesMut};
 use http::header::CONNECTION;
-use http::{HeaderMap, HeaderValue, Method, Response};
+use http::{HeaderValue, Method, StatusCode};
 use http_body::{Body, Frame};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -31,6 +31,7 @@ use super::service::Service;
 use crate::backend::client::HttpClient;
 use crate::request::body::{BodyError, GatewayBody};
 use crate::request::client::Peer;
+use crate::response::{Answer, Fields};
 use encode::{Asked, Encoder, Length};
 use head::Read;
 pub(super) use rewind::Rewind;
@@ -127,11 +128,10 @@ where
         };
         if conn.draining.load(Ordering::Acquire) {
             response
-                .headers_mut()
+                .headers
                 .insert(CONNECTION, HeaderValue::from_static("close"));
         }
-        let (reusable, map) = respond(&mut io, &mut out, response, asked).await;
-        parser.recycle(map);
+        let reusable = respond(&mut io, &mut out, response, asked).await;
         drop(in_flight);
         if out.capacity() > KEEP_OUT {
             out = Vec::with_capacity(1024);
@@ -146,17 +146,21 @@ where
 /// A whole response written for a connection that closes after it, outside the codec's loop
 /// (the connection cap's 503, the gateway's errors in place of hyper's): the same head rules,
 /// with `connection: close`.
-pub(super) fn closing_response(mut parts: http::response::Parts, body: &[u8]) -> Vec<u8> {
-    parts
-        .headers
-        .insert(CONNECTION, HeaderValue::from_static("close"));
+pub(super) fn closing_response(status: StatusCode, mut headers: Fields, body: &[u8]) -> Vec<u8> {
+    headers.insert(CONNECTION, HeaderValue::from_static("close"));
     let mut out = Vec::with_capacity(256 + body.len());
     let asked = Asked {
         head: false,
         version: http::Version::HTTP_11,
         keep_alive: false,
     };
-    encode::head(&mut out, &parts, Length::Known(body.len() as u64), asked);
+    encode::head(
+        &mut out,
+        status,
+        &headers,
+        Length::Known(body.len() as u64),
+        asked,
+    );
     out.extend_from_slice(body);
     out
 }
@@ -179,15 +183,19 @@ async fn fill<I: AsyncRead + Unpin>(
     }
 }
 
-/// Writes `response`; whether the connection can take another request after it, and the
-/// response's header map, for the next request.
+/// Writes `response`; whether the connection can take another request after it.
 async fn respond<I: AsyncWrite + Unpin>(
     io: &mut I,
     out: &mut Vec<u8>,
-    response: Response<GatewayBody>,
+    response: Answer,
     asked: Asked,
-) -> (bool, HeaderMap) {
-    let (parts, mut body) = response.into_parts();
+) -> bool {
+    let Answer {
+        status,
+        headers,
+        mut body,
+        ..
+    } = response;
     let length = if body.is_end_stream() {
         Length::None
     } else {
@@ -197,8 +205,8 @@ async fn respond<I: AsyncWrite + Unpin>(
         }
     };
     out.clear();
-    let framing = encode::head(out, &parts, length, asked);
-    let map = parts.headers;
+    let framing = encode::head(out, status, &headers, length, asked);
+    drop(headers);
     let complete = match framing.encoder {
         // Nothing to write (HEAD, 204, 304, or empty): the body is dropped unread.
         Encoder::Length(0) => Ok(true),
@@ -209,14 +217,13 @@ async fn respond<I: AsyncWrite + Unpin>(
         Ok(complete) => send(io, out).await.map(|()| complete),
         Err(e) => Err(e),
     };
-    let reusable = match sent {
+    match sent {
         Ok(complete) => complete && !framing.last && io.flush().await.is_ok(),
         Err(e) => {
             tracing::debug!(error = %e, "response not written whole; closing the connection");
             false
         }
-    };
-    (reusable, map)
+    }
 }
 
 /// Writes the body's frames in `encoder`'s framing; `Ok(false)` when the body failed or did

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::Request;
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
@@ -27,7 +27,7 @@ impl Service for Echo {
         request: Request<ClientBody>,
         _peer: Peer,
         _secure: bool,
-    ) -> Response<GatewayBody> {
+    ) -> Answer {
         let (parts, body) = request.into_parts();
         let body = body
             .collect()
@@ -46,7 +46,11 @@ impl Service for Echo {
                 String::from_utf8_lossy(&body)
             ),
         };
-        Response::new(GatewayBody::full(Bytes::from(text)))
+        Answer::new(
+            http::StatusCode::OK,
+            Fields::default(),
+            GatewayBody::full(Bytes::from(text)),
+        )
     }
 }
 
