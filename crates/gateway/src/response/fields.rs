@@ -48,12 +48,14 @@ impl Fields {
         match self.list.iter().position(|(n, _)| *n == name) {
             Some(at) => {
                 self.list[at].1 = value;
-                let mut seen = 0;
-                self.list.retain(|(n, _)| {
-                    let keep = *n != name || seen == 0;
-                    seen += usize::from(*n == name);
-                    keep
-                });
+                let later = at + 1;
+                if self.list[later..].iter().any(|(n, _)| *n == name) {
+                    let mut index = 0;
+                    self.list.retain(|(n, _)| {
+                        index += 1;
+                        index <= later || *n != name
+                    });
+                }
             }
             None => self.list.push((name, value)),
         }
