@@ -35,6 +35,7 @@ use crate::observe::log::sink::AccessLogSink;
 use crate::observe::observer::{Finished, FinishedRoute, Observer};
 use crate::observe::otel::{TRACEPARENT, Telemetry};
 use crate::request::client::{Peer, client_address};
+use crate::request::headers::keep_map;
 use crate::request::inbound::ClientBody;
 use crate::request::outgoing::RequestBody;
 use crate::response::Answer;
@@ -89,7 +90,11 @@ pub(crate) async fn handle(
         Ok(()) => run(&mut ctx, client, Inbound::Stream(body)).await,
         Err(e) => Err(e),
     };
-    finish(&mut ctx, result)
+    let answer = finish(&mut ctx, result);
+    drop(ctx);
+    // Its fields are done with: the map goes to the worker's next request.
+    keep_map(parts.headers);
+    answer
 }
 
 /// What the phases before the context found: the path as the client sent it, when they

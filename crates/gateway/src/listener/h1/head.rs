@@ -10,9 +10,11 @@ use std::mem::MaybeUninit;
 
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
-use http::{HeaderMap, Method, Request, Uri, Version};
+use http::{Method, Request, Uri, Version};
 
-use crate::request::headers::{ConnectionOptions, content_length, field_name, field_value};
+use crate::request::headers::{
+    ConnectionOptions, content_length, field_name, field_value, spare_map,
+};
 use crate::request::inbound::ClientBody;
 
 /// httparse's slots; a head with more fields goes to hyper (which answers 431).
@@ -170,7 +172,7 @@ impl Head {
         let slice = |at: u32, len: u32| head.slice(at as usize..(at + len) as usize);
         let (at, len) = self.target;
         let uri = Uri::from_maybe_shared(slice(at, len)).ok()?;
-        let mut headers = HeaderMap::with_capacity(fields.len());
+        let mut headers = spare_map(fields.len());
         for &(name_at, name_len, value_at, value_len) in fields {
             let name = &head[name_at as usize..(name_at + name_len) as usize];
             let name = field_name(name)?;
