@@ -1,5 +1,6 @@
-//! A response's header fields as a list: what Pylon's own backend client reads into, and what
-//! the listener writes out, with no module of the response path below it.
+//! A response's header fields as a list: what Pylon's own backend client reads into and the
+//! listener writes out. It imports nothing of the gateway's, so the backend client, which the
+//! response's body type sits above, can use it.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
