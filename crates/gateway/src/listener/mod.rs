@@ -474,11 +474,11 @@ async fn serve_connection<S, I>(
                         .headers
                         .insert(CONNECTION, HeaderValue::from_static("close"));
                 }
-                let (parts, body) = response.into_http().into_parts();
-                Ok::<_, Infallible>(http::Response::from_parts(
-                    parts,
-                    TrackedBody::new(body, in_flight),
-                ))
+                Ok::<_, Infallible>(
+                    response
+                        .into_http()
+                        .map(|body| TrackedBody::new(body, in_flight)),
+                )
             }
         })
     };

@@ -144,26 +144,16 @@ impl ConnectionOptions {
             };
         }
         let mut options = ConnectionOptions::default();
-        let mut rest = value;
-        loop {
-            let (item, tail) = match rest.iter().position(|&b| b == b',') {
-                Some(comma) => (&rest[..comma], Some(&rest[comma + 1..])),
-                None => (rest, None),
-            };
-            let item = item.trim_ascii();
-            if item.is_empty() {
-            } else if is_close(item) {
+        for item in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+            if is_close(item) {
                 options.close = true;
             } else if is_keep_alive(item) {
                 options.keep_alive = true;
-            } else {
+            } else if !item.is_empty() {
                 options.names = true;
             }
-            match tail {
-                Some(tail) => rest = tail,
-                None => return options,
-            }
         }
+        options
     }
 }
 

@@ -79,19 +79,11 @@ impl Fields {
     /// Adds `map`'s fields as `HeaderMap::extend` would: each name's values replace the ones
     /// of that name already here.
     pub(crate) fn extend(&mut self, map: HeaderMap) {
-        let mut last = None;
-        for (name, value) in map {
-            match name {
-                Some(name) => {
-                    self.insert(name.clone(), value);
-                    last = Some(name);
-                }
-                // Another value of the name just inserted.
-                None => {
-                    if let Some(name) = &last {
-                        self.append(name.clone(), value);
-                    }
-                }
+        for (name, value, first) in named(map) {
+            if first {
+                self.insert(name, value);
+            } else {
+                self.append(name, value);
             }
         }
     }
@@ -113,15 +105,22 @@ impl Fields {
 impl From<HeaderMap> for Fields {
     fn from(map: HeaderMap) -> Self {
         let mut fields = Fields::with_capacity(map.len());
-        let mut last: Option<HeaderName> = None;
-        for (name, value) in map {
-            if let Some(name) = name {
-                last = Some(name);
-            }
-            if let Some(name) = &last {
-                fields.append(name.clone(), value);
-            }
+        for (name, value, _) in named(map) {
+            fields.append(name, value);
         }
         fields
     }
+}
+
+/// A map's fields in its order, each with its name (`HeaderMap` names only a name's first
+/// value), and whether it is the first of its name.
+fn named(map: HeaderMap) -> impl Iterator<Item = (HeaderName, HeaderValue, bool)> {
+    let mut last: Option<HeaderName> = None;
+    map.into_iter().filter_map(move |(name, value)| {
+        let first = name.is_some();
+        if let Some(name) = name {
+            last = Some(name);
+        }
+        last.clone().map(|name| (name, value, first))
+    })
 }
