@@ -8,6 +8,7 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use pylon_router::{EnvId, GroupId};
 
+use crate::clock;
 use crate::compiled::access::AppIdx;
 use crate::compiled::{ApiPlan, Compiled};
 use crate::observe::Observers;
@@ -171,7 +172,7 @@ impl<'a> RequestContext<'a> {
             client: peer.addr.ip().to_canonical(),
             peer,
             request_id: RequestId::generate(),
-            start: Instant::now(),
+            start: clock::now(),
             host,
             secure: false,
             websocket: crate::request::headers::asks_for_websocket(parts, &known),

@@ -4,6 +4,7 @@
 //! and h2c connections and runs each request through the phases in `pipeline`.
 
 mod backend;
+mod clock;
 mod compiled;
 mod context;
 mod error;

@@ -3,6 +3,7 @@
 //! dispatch every request goes through (`Target::call`). A kind is one file beside this one.
 
 pub(crate) mod client;
+pub(crate) mod deadline;
 pub(crate) mod function;
 pub(crate) mod h1;
 pub(crate) mod http;

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::sync::Notify;
 
+use crate::clock;
 use crate::request::body::{BodyError, GatewayBody};
 
 const NOT_STARTED: u64 = u64::MAX;
@@ -67,7 +68,7 @@ impl ConnState {
     pub(crate) fn bytes_arrived(&self) {
         if self.is_idle() && self.head_started_ms.load(Ordering::Relaxed) == NOT_STARTED {
             self.head_started_ms
-                .store(self.ms_since_accepted(Instant::now()), Ordering::Relaxed);
+                .store(self.ms_since_accepted(clock::now()), Ordering::Relaxed);
         }
     }
 
@@ -117,7 +118,7 @@ impl Drop for InFlight {
         let state = &self.0;
         state
             .last_active_ms
-            .store(state.ms_since_accepted(Instant::now()), Ordering::Relaxed);
+            .store(state.ms_since_accepted(clock::now()), Ordering::Relaxed);
         state.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }

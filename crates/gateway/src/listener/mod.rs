@@ -39,6 +39,8 @@ use tokio::sync::{oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::backend::client as backend_client;
+use crate::backend::deadline;
+use crate::clock;
 use crate::error::{self, GatewayError};
 use crate::limits::{Limits, MIN_HEADER_SIZE};
 use crate::request::client::Peer;
@@ -185,6 +187,7 @@ async fn worker<S: Service>(
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let client = backend_client::client();
+    let _timers = deadline::keep_on_this_worker();
     let _seat = shared.balance.seat(index);
     let registry = |f: &mut dyn FnMut(&mut Registry)| {
         if let Some(r) = shared.registries.get(index) {
@@ -260,7 +263,12 @@ async fn worker<S: Service>(
             hyper: builder(&limits),
             max_head: limits.max_header_size.max(MIN_HEADER_SIZE),
         };
-        tokio::spawn(connection(shared.clone(), codecs, client.clone(), accepted));
+        tokio::spawn(clock::per_poll(connection(
+            shared.clone(),
+            codecs,
+            client.clone(),
+            accepted,
+        )));
     }
     drop((listener, tls_listener));
     let mine = shared

@@ -18,8 +18,6 @@ pub(crate) mod stage;
 pub(crate) mod validate;
 pub(crate) mod websocket;
 
-use std::time::Instant;
-
 use bytes::Bytes;
 use http::Request;
 
@@ -28,6 +26,7 @@ use pylon_model::AuthType;
 use self::body::read_whole;
 use crate::backend::client::HttpClient;
 use crate::backend::resolve::Unservable;
+use crate::clock;
 use crate::compiled::Compiled;
 use crate::context::{RequestContext, Routed};
 use crate::error::{self, Dialect, GatewayError};
@@ -170,7 +169,8 @@ pub(crate) fn finish(ctx: &mut RequestContext<'_>, result: Result<Answer, Gatewa
         path: ctx.parts.uri.path(),
         status: response.status,
         error: failure.as_ref(),
-        took: ctx.start.elapsed(),
+        // Fresh: a request answered within one poll took more than nothing.
+        took: clock::fresh().saturating_duration_since(ctx.start),
         route: ctx.routed.map(|r| FinishedRoute {
             group: router.group_id(r.group),
             environment: router.environment_name(r.env),
@@ -332,7 +332,7 @@ pub(crate) async fn run(
     }
     if let Some(out) = &outgoing {
         ctx.observers
-            .backend_request(&backend.target, out, Instant::now());
+            .backend_request(&backend.target, out, clock::now());
     }
     // A kind that sends no request answers at once, without a traced backend phase.
     let sends = outgoing.is_some();
@@ -354,7 +354,7 @@ pub(crate) async fn run(
     };
     ctx.observers.backend_sent(&sent);
     ctx.observers
-        .backend_response(response.status, &response.headers, Instant::now());
+        .backend_response(response.status, &response.headers, clock::now());
     if let Some(socket) = socket
         && websocket::switched(&response)
     {
