@@ -410,7 +410,17 @@ async fn connection<S: Service>(
             };
             match accepted {
                 Ok(Ok(tls)) => {
-                    serve_connection(&shared, codecs, client, tls, origin(true), &state).await;
+                    // Boxed: a TLS session is kilobytes, and inline it would size every
+                    // connection's task by it, plain ones too (15.6 KiB, against 9.7 boxed).
+                    Box::pin(serve_connection(
+                        &shared,
+                        codecs,
+                        client,
+                        tls,
+                        origin(true),
+                        &state,
+                    ))
+                    .await;
                 }
                 Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),

@@ -41,6 +41,30 @@ const MAX_CACHED_NAME: usize = 64;
 
 type NameSlot = Option<(Box<[u8]>, HeaderName)>;
 
+/// Names outside the standard list that requests and responses carry often: read off the
+/// wire, each becomes this static name. A copy of any other such name shares one counted
+/// allocation, and every request that clones and drops it pays an atomic increment and
+/// decrement; a static name is copied with no count. (Standard names have no allocation.)
+static KNOWN_NAMES: [HeaderName; 17] = [
+    alibaba::X_CA_KEY,
+    alibaba::X_CA_SIGNATURE,
+    alibaba::X_CA_SIGNATURE_HEADERS,
+    alibaba::X_CA_SIGNATURE_METHOD,
+    alibaba::X_CA_TIMESTAMP,
+    alibaba::X_CA_NONCE,
+    alibaba::X_CA_STAGE,
+    alibaba::CONTENT_MD5,
+    X_CA_REQUEST_ID,
+    X_API_KEY,
+    HeaderName::from_static("x-date"),
+    X_FORWARDED_FOR,
+    HeaderName::from_static("x-forwarded-proto"),
+    HeaderName::from_static("x-forwarded-host"),
+    HeaderName::from_static("x-real-ip"),
+    HeaderName::from_static("x-request-id"),
+    HeaderName::from_static("traceparent"),
+];
+
 thread_local! {
     static NAMES: RefCell<[NameSlot; NAME_SLOTS]> = const { RefCell::new([const { None }; NAME_SLOTS]) };
 }
@@ -62,6 +86,11 @@ pub(crate) fn field_name(raw: &[u8]) -> Option<HeaderName> {
             return Some(name.clone());
         }
         let name = HeaderName::from_bytes(raw).ok()?;
+        let name = KNOWN_NAMES
+            .iter()
+            .find(|known| **known == name)
+            .cloned()
+            .unwrap_or(name);
         if raw.len() <= MAX_CACHED_NAME {
             names[slot] = Some((raw.into(), name.clone()));
         }
@@ -266,6 +295,22 @@ pub(crate) fn asks_for_websocket(parts: &http::request::Parts, known: &KnownHead
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_names_are_their_statics() {
+        for known in &KNOWN_NAMES {
+            let upper = known.as_str().to_ascii_uppercase();
+            for _ in 0..2 {
+                let read = field_name(upper.as_bytes()).expect("a valid name");
+                assert_eq!(&read, known);
+                assert_eq!(
+                    read.as_str().as_ptr(),
+                    known.as_str().as_ptr(),
+                    "{known} was copied, not taken from the static"
+                );
+            }
+        }
+    }
 
     #[test]
     fn cached_names_are_the_names_a_parse_gives() {
