@@ -21,13 +21,13 @@ use crate::error::GatewayError;
 use crate::hop;
 use crate::pipeline::normalize;
 use crate::request::client::IpText;
-use crate::request::headers::{CREDENTIAL_HEADERS, KnownHeaders, X_FORWARDED_FOR};
+use crate::request::headers::{
+    CREDENTIAL_HEADERS, KnownHeaders, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO,
+};
 use crate::request::outgoing::{OutBody, OutHeaders, Outgoing, RequestBody};
 use crate::request::values::Values;
 use crate::urlencoded::{self, SEGMENT, SEGMENTS};
 
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
 
 /// In mapping mode only declared header parameters are forwarded, plus these, which describe

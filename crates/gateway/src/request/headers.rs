@@ -30,6 +30,8 @@ pub(crate) static CREDENTIAL_HEADERS: [HeaderName; 9] = [
 pub(crate) const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
 pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub(crate) const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub(crate) const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// Field names a worker has read recently, as sent, with their `HeaderName`: a direct-mapped
 /// cache keyed by a name's length and three of its bytes. `HeaderName::from_bytes` matches a
@@ -41,25 +43,18 @@ const MAX_CACHED_NAME: usize = 64;
 
 type NameSlot = Option<(Box<[u8]>, HeaderName)>;
 
-/// Names outside the standard list that requests and responses carry often: read off the
-/// wire, each becomes this static name. A copy of any other such name shares one counted
-/// allocation, and every request that clones and drops it pays an atomic increment and
-/// decrement; a static name is copied with no count. (Standard names have no allocation.)
-static KNOWN_NAMES: [HeaderName; 17] = [
-    alibaba::X_CA_KEY,
-    alibaba::X_CA_SIGNATURE,
-    alibaba::X_CA_SIGNATURE_HEADERS,
-    alibaba::X_CA_SIGNATURE_METHOD,
-    alibaba::X_CA_TIMESTAMP,
-    alibaba::X_CA_NONCE,
-    alibaba::X_CA_STAGE,
+/// Besides the credential headers, names outside the standard list that requests and
+/// responses carry often. Read off the wire, each of these becomes its static name: a copy of
+/// any other such name shares one counted allocation, and every request that clones and drops
+/// it pays an atomic increment and decrement; a static name is copied with no count. (Standard
+/// names have no allocation.)
+static KNOWN_NAMES: [HeaderName; 9] = [
+    X_CA_STAGE,
     alibaba::CONTENT_MD5,
     X_CA_REQUEST_ID,
-    X_API_KEY,
-    HeaderName::from_static("x-date"),
     X_FORWARDED_FOR,
-    HeaderName::from_static("x-forwarded-proto"),
-    HeaderName::from_static("x-forwarded-host"),
+    X_FORWARDED_PROTO,
+    X_FORWARDED_HOST,
     HeaderName::from_static("x-real-ip"),
     HeaderName::from_static("x-request-id"),
     HeaderName::from_static("traceparent"),
@@ -86,8 +81,9 @@ pub(crate) fn field_name(raw: &[u8]) -> Option<HeaderName> {
             return Some(name.clone());
         }
         let name = HeaderName::from_bytes(raw).ok()?;
-        let name = KNOWN_NAMES
+        let name = CREDENTIAL_HEADERS
             .iter()
+            .chain(&KNOWN_NAMES)
             .find(|known| **known == name)
             .cloned()
             .unwrap_or(name);
@@ -298,7 +294,7 @@ mod tests {
 
     #[test]
     fn known_names_are_their_statics() {
-        for known in &KNOWN_NAMES {
+        for known in CREDENTIAL_HEADERS.iter().chain(&KNOWN_NAMES) {
             let upper = known.as_str().to_ascii_uppercase();
             for _ in 0..2 {
                 let read = field_name(upper.as_bytes()).expect("a valid name");
