@@ -3,7 +3,7 @@
 use http::Method;
 use serde_json::json;
 
-use crate::harness::{Backend, Pylon, dead_addr, http_api};
+use crate::harness::{Backend, Limits, Pylon, dead_addr, http_api};
 
 async fn backend_service(pylon: &Pylon, name: &str, kind: &str) -> String {
     let b = pylon
@@ -329,4 +329,52 @@ async fn mock_timeout_and_backend_down() {
         .get(&g, "/down")
         .await
         .assert_error(502, "Failed To Invoke Backend Service");
+}
+
+/// A worker keeps its backend calls' timers and moves each to the next call's deadline: one
+/// kept at a far deadline (20 s) must still time out a call whose deadline is near (300 ms),
+/// and a timer that fired must serve the next call.
+#[tokio::test]
+async fn kept_timers_time_out_a_near_deadline_after_a_far_one() {
+    // One worker: every call takes its timer from the same keep.
+    let pylon = Pylon::start_limited(
+        &[],
+        false,
+        Limits {
+            one_cpu: true,
+            ..Limits::default()
+        },
+    )
+    .await;
+    let slow = Backend::start("slow").await;
+    let g = pylon.create_group("kept-timers").await;
+    let far = json!({"name": "far", "request": {"method": "GET", "path": "=/far"},
+        "backend": {"service": {"inline": {"type": "http", "url": slow.url()}}, "path": "/slow", "timeout_ms": 20_000}});
+    let near = json!({"name": "near", "request": {"method": "GET", "path": "=/near"},
+        "backend": {"service": {"inline": {"type": "http", "url": slow.url()}}, "path": "/slow", "timeout_ms": 300}});
+    for spec in [far, near] {
+        let id = pylon.create_api(&g, spec).await;
+        pylon.publish(&g, &id, "RELEASE").await;
+    }
+    for _ in 0..3 {
+        for _ in 0..5 {
+            assert_eq!(pylon.get(&g, "/far?ms=0").await.status, 200);
+        }
+        let started = std::time::Instant::now();
+        pylon
+            .get(&g, "/near?ms=5000")
+            .await
+            .assert_error(504, "Backend timeout");
+        let took = started.elapsed();
+        assert!(
+            took >= std::time::Duration::from_millis(300),
+            "timed out before its deadline: {took:?}"
+        );
+        assert!(
+            took < std::time::Duration::from_secs(4),
+            "the far deadline held: {took:?}"
+        );
+    }
+    // A call the far deadline allows finishes, on a timer that has fired before.
+    assert_eq!(pylon.get(&g, "/far?ms=400").await.status, 200);
 }
