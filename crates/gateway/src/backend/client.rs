@@ -16,8 +16,6 @@ use bytes::Bytes;
 use http::header::{HOST, UPGRADE};
 use http::uri::{PathAndQuery, Scheme, Uri};
 use http::{HeaderValue, Method, Request, Response};
-
-use crate::response::Answer;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -27,6 +25,7 @@ use super::h1;
 use super::pool::{Endpoint, Negotiated, OwnHome, Pool, Ticket};
 use crate::request::body::{BackendBody, ForwardBody};
 use crate::request::outgoing::OutHeaders;
+use crate::response::Answer;
 
 /// A target that does not accept within this time counts as down, so failover stays prompt.
 /// Several addresses for one name share it.

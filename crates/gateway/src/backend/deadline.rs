@@ -14,9 +14,12 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
+
+use crate::clock;
 
 /// Timers kept per worker: enough for the backend calls a busy worker has in flight.
 const KEPT: usize = 256;
@@ -36,6 +39,11 @@ pin_project! {
         call: F,
         timer: Timer,
     }
+}
+
+/// The deadline `timeout` from now, as this poll reads the clock (`clock::now`).
+pub(crate) fn after(timeout: Duration) -> Instant {
+    Instant::from_std(clock::now()) + timeout
 }
 
 /// Runs `call` until `deadline`.
@@ -123,8 +131,6 @@ impl Drop for Timer {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     fn kept() -> Option<usize> {

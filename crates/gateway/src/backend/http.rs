@@ -15,7 +15,6 @@ use super::pool::Endpoint;
 use super::resolve::{Unservable, render_template};
 use super::send::{self, Attempts, Sent};
 use super::tls::{self, ClientCertificates};
-use crate::clock;
 use crate::error::GatewayError;
 use crate::request::body::{BackendBody, ForwardBody};
 use crate::request::outgoing::Outgoing;
@@ -59,7 +58,7 @@ impl HttpTarget {
         sets_host: bool,
         out: Outgoing<'_>,
     ) -> Result<(Answer<BackendBody>, Sent<'p>), GatewayError> {
-        let deadline = tokio::time::Instant::from_std(clock::now()) + timeout;
+        let until = deadline::after(timeout);
         let path = send::path(out.path_and_query)?;
         let body = Attempts::new(out.body, false)
             .next()
@@ -72,7 +71,7 @@ impl HttpTarget {
             host,
             body,
         };
-        match deadline::within(deadline, client.send(&self.endpoint, req)).await {
+        match deadline::within(until, client.send(&self.endpoint, req)).await {
             Ok(Ok((response, negotiated))) => {
                 Ok((response, Sent::new(&self.endpoint, host, negotiated)))
             }

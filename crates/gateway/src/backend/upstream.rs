@@ -19,7 +19,6 @@ use super::pool::Endpoint;
 use super::resolve::{Unservable, render_template};
 use super::send::{self, Attempts, Sent};
 use super::tls::{self, ClientCertificates};
-use crate::clock;
 use crate::error::GatewayError;
 use crate::request::body::BackendBody;
 use crate::request::outgoing::Outgoing;
@@ -270,7 +269,7 @@ impl UpstreamTarget {
         out: Outgoing<'_>,
     ) -> Result<(Answer<BackendBody>, Sent<'p>), GatewayError> {
         let upstream = &self.upstream;
-        let deadline = tokio::time::Instant::from_std(clock::now()) + timeout;
+        let until = deadline::after(timeout);
         let timeout_ms = timeout.as_millis() as u64;
         let mut path = send::path(out.path_and_query)?;
         let count = upstream.targets.len();
@@ -294,7 +293,7 @@ impl UpstreamTarget {
                 host,
                 body: attempt_body,
             };
-            match deadline::within(deadline, client.send(&target.endpoint, req)).await {
+            match deadline::within(until, client.send(&target.endpoint, req)).await {
                 Ok(Ok((response, negotiated))) => {
                     target.health.mark_up();
                     return Ok((response, Sent::new(&target.endpoint, host, negotiated)));
