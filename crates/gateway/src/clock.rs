@@ -44,14 +44,6 @@ pub(crate) fn now() -> Instant {
     })
 }
 
-pin_project! {
-    /// A future that reads the clock at most once per poll.
-    pub(crate) struct PerPoll<F> {
-        #[pin]
-        future: F,
-    }
-}
-
 /// A fresh reading, which the rest of this poll reads too: for a stamp whose difference from
 /// an earlier one in the same poll matters, such as a request's end, when it is answered
 /// without waiting for anything.
@@ -63,6 +55,14 @@ pub(crate) fn fresh() -> Instant {
         }
     });
     at
+}
+
+pin_project! {
+    /// A future that reads the clock at most once per poll.
+    pub(crate) struct PerPoll<F> {
+        #[pin]
+        future: F,
+    }
 }
 
 /// Runs `future` reading the clock at most once per poll.
