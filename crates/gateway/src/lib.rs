@@ -17,6 +17,7 @@ mod pipeline;
 mod policy;
 mod request;
 mod response;
+mod served;
 mod tls;
 mod urlencoded;
 
@@ -25,7 +26,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 
-use arc_swap::{ArcSwap, ArcSwapOption};
 use http::Request;
 
 pub use pylon_functions::{DEFAULT_IDLE_TIMEOUT, FunctionHost, HostConfig};
@@ -48,6 +48,7 @@ pub use request::body::GatewayBody;
 use request::client::Peer;
 use request::inbound::ClientBody;
 use response::Answer;
+use served::Served;
 pub use tls::certificate::{CertificateError, CertificateInfo, inspect as inspect_certificate};
 
 /// How the gateway is set up; what it serves comes from snapshots.
@@ -66,10 +67,10 @@ pub struct GatewayConfig {
 
 pub struct Gateway {
     config: GatewayConfig,
-    /// `None` only if even the empty snapshot failed to compile (it cannot, in practice).
-    compiled: ArcSwapOption<Compiled>,
+    /// The compiled snapshot (`None` only if even the empty one failed to compile: it cannot,
+    /// in practice) and the limits.
+    served: Served,
     carried: Carried,
-    limits: ArcSwap<Limits>,
     /// Applies compile one at a time, so target health is handed over in order.
     applying: Mutex<()>,
     telemetry: Option<observe::otel::Telemetry>,
@@ -101,9 +102,8 @@ impl Gateway {
         });
         Arc::new(Gateway {
             telemetry,
-            limits: ArcSwap::from_pointee(config.limits.clone()),
+            served: Served::new(compiled, config.limits.clone()),
             config,
-            compiled: ArcSwapOption::new(compiled),
             carried,
             applying: Mutex::new(()),
             certificates: Default::default(),
@@ -122,7 +122,7 @@ impl Gateway {
         }
         let compiled = Compiled::build(snapshot, &self.config.base_domain, &self.carried)?;
         self.carried.metrics.applied(compiled.upstreams());
-        self.compiled.store(Some(Arc::new(compiled)));
+        self.served.set_compiled(Arc::new(compiled));
         self.certificates
             .apply(Some(&snapshot.certificates), &snapshot.groups);
         tracing::info!(
@@ -142,14 +142,14 @@ impl Gateway {
             Change::Partial(partial) => partial,
         };
         let _guard = self.applying.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(current) = self.compiled.load_full() else {
+        let Some(current) = self.served.compiled() else {
             return Err(RouteError::Internal(
                 "a partial change needs a snapshot applied before it".into(),
             ));
         };
         let compiled = current.update(partial, &self.config.base_domain, &self.carried)?;
         self.carried.metrics.applied(compiled.upstreams());
-        self.compiled.store(Some(Arc::new(compiled)));
+        self.served.set_compiled(Arc::new(compiled));
         self.certificates.apply(None, &partial.groups);
         tracing::info!(
             changed_groups = partial.changed.len(),
@@ -173,17 +173,17 @@ impl Gateway {
 
     /// Whether a compiled snapshot is being served (readiness).
     pub fn is_ready(&self) -> bool {
-        self.compiled.load().is_some()
+        self.served.has_compiled()
     }
 
     /// The listener's limits now in force.
     pub fn limits(&self) -> Arc<Limits> {
-        self.limits.load_full()
+        self.served.limits()
     }
 
     /// Replaces the listener's limits; connections accepted from now on get them.
     pub fn set_limits(&self, limits: Limits) {
-        self.limits.store(Arc::new(limits));
+        self.served.set_limits(limits);
     }
 
     /// Serves connections from `listener` until `shutdown` resolves, then stops accepting and
@@ -223,7 +223,7 @@ impl Gateway {
     /// header picks the group as for any request; `secure` runs it as a call that came over
     /// TLS (for the API's `protocols`).
     pub async fn debug(&self, request: Request<bytes::Bytes>, secure: bool) -> DebugTrace {
-        let Some(compiled) = self.compiled.load_full() else {
+        let Some(compiled) = self.served.compiled() else {
             return DebugTrace::default();
         };
         let client = backend::client::client();
@@ -287,10 +287,10 @@ impl Gateway {
         peer: Peer,
         secure: bool,
     ) -> Answer {
-        match self.compiled.load_full() {
+        let current = self.served.current();
+        match &current.compiled {
             Some(compiled) => {
-                // Held for the request: a reload meanwhile does not change who is trusted.
-                let limits = self.limits.load_full();
+                let limits = &current.limits;
                 let telemetry = self.telemetry.as_ref();
                 let edge = pipeline::Edge {
                     trusted_proxies: &limits.trusted_proxies,
@@ -301,7 +301,7 @@ impl Gateway {
                         port => Some(port),
                     },
                 };
-                pipeline::handle(&compiled, client, request, peer, secure, &edge).await
+                pipeline::handle(compiled, client, request, peer, secure, &edge).await
             }
             None => {
                 let id = request::id::RequestId::generate();

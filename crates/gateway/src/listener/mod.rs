@@ -47,6 +47,7 @@ use crate::request::client::Peer;
 use crate::request::id::RequestId;
 use crate::request::inbound::ClientBody;
 use crate::request::slot::ConnectionSlot;
+use crate::served;
 use balance::{Balance, Load};
 use conn::{ConnState, OpenCount, OpenGuard, Registry, TrackedBody};
 pub(crate) use service::Service;
@@ -188,6 +189,7 @@ async fn worker<S: Service>(
 ) -> std::io::Result<()> {
     let client = backend_client::client();
     let _timers = deadline::keep_on_this_worker();
+    let _served = served::keep_on_this_worker();
     let _seat = shared.balance.seat(index);
     let registry = |f: &mut dyn FnMut(&mut Registry)| {
         if let Some(r) = shared.registries.get(index) {
