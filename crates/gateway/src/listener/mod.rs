@@ -43,6 +43,7 @@ use crate::backend::deadline;
 use crate::clock;
 use crate::error::{self, GatewayError};
 use crate::limits::{Limits, MIN_HEADER_SIZE};
+use crate::observe::log::gather as log_lines;
 use crate::request::client::Peer;
 use crate::request::id::RequestId;
 use crate::request::inbound::ClientBody;
@@ -113,6 +114,8 @@ pub(crate) async fn serve<S: Service>(
             .spawn(move || {
                 let result = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
+                    // Lines gathered while busy go to the writer before the worker sleeps.
+                    .on_thread_park(log_lines::hand_over_this_thread)
                     .build()
                     .and_then(|runtime| {
                         runtime.block_on(async move {
@@ -190,6 +193,7 @@ async fn worker<S: Service>(
     let client = backend_client::client();
     let _timers = deadline::keep_on_this_worker();
     let _served = served::keep_on_this_worker();
+    let _log = log_lines::gather_on_this_worker();
     let _seat = shared.balance.seat(index);
     let registry = |f: &mut dyn FnMut(&mut Registry)| {
         if let Some(r) = shared.registries.get(index) {

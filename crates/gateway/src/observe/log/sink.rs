@@ -1,12 +1,13 @@
-//! Where access-log lines go: a bounded channel drained by one OS thread that writes through a
-//! buffer. The request path only formats its line and tries to queue it: it never takes a lock
-//! shared with other requests, nor waits on a write. A full queue drops the line and counts it.
+//! Where access-log lines go: a queue drained by one OS thread that writes through a buffer.
+//! The request path only formats its line and queues it: it never takes a lock shared with
+//! other requests, nor waits on a write. A full queue drops the line and counts it. A gateway
+//! worker queues its lines in batches (`gather.rs`); any other thread queues each line at once.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -18,8 +19,8 @@ pub const QUEUE_LINES: usize = 65_536;
 const WRITE_BUFFER: usize = 64 * 1024;
 
 /// While lines come, the writer's pause between two drains of the queue: the longest a line
-/// waits before it is written, under load.
-const POLL: Duration = Duration::from_millis(2);
+/// waits before it is written, under load. A worker's batch waits at most as long.
+pub(super) const POLL: Duration = Duration::from_millis(2);
 
 /// Without a line for this long, the writer stops polling and waits on the queue.
 const PARK_AFTER: Duration = Duration::from_millis(100);
@@ -37,8 +38,11 @@ pub struct AccessLogSink {
     inner: Option<Arc<Shared>>,
 }
 
-struct Shared {
-    lines: SyncSender<Vec<u8>>,
+pub(super) struct Shared {
+    batches: Sender<Batch>,
+    /// Lines queued and not yet taken by the writer; at most `capacity`.
+    queued: Arc<AtomicUsize>,
+    capacity: usize,
     /// Lines refused because the queue was full, since the writer last said so.
     dropped: Arc<AtomicU64>,
     writer: Mutex<Option<JoinHandle<()>>>,
@@ -80,15 +84,17 @@ impl AccessLogSink {
     }
 
     /// A writer thread draining a queue of `capacity` lines into `out`.
-    fn start(
+    pub(super) fn start(
         name: String,
         out: Box<dyn Write + Send>,
         capacity: usize,
     ) -> io::Result<AccessLogSink> {
-        let (lines, queue) = mpsc::sync_channel(capacity);
+        let (batches, queue) = mpsc::channel();
         let dropped = Arc::new(AtomicU64::new(0));
+        let queued = Arc::new(AtomicUsize::new(0));
         let writer = Writer {
             queue,
+            queued: Arc::clone(&queued),
             out: BufWriter::with_capacity(WRITE_BUFFER, out),
             dropped: Arc::clone(&dropped),
             name: name.clone(),
@@ -101,11 +107,24 @@ impl AccessLogSink {
             .spawn(move || writer.run())?;
         Ok(AccessLogSink {
             inner: Some(Arc::new(Shared {
-                lines,
+                batches,
+                queued,
+                capacity,
                 dropped,
                 writer: Mutex::new(Some(handle)),
                 name,
             })),
+        })
+    }
+
+    /// Lines queued and not yet taken by the writer, and lines dropped since it last said so.
+    #[cfg(test)]
+    pub(super) fn counts(&self) -> (usize, u64) {
+        self.inner.as_ref().map_or((0, 0), |s| {
+            (
+                s.queued.load(Ordering::Relaxed),
+                s.dropped.load(Ordering::Relaxed),
+            )
         })
     }
 
@@ -114,18 +133,18 @@ impl AccessLogSink {
         self.inner.is_some()
     }
 
-    /// Queues one line (ending in a newline) without waiting: dropped and counted when the
-    /// writer is that far behind.
-    pub(crate) fn send(&self, line: Vec<u8>) {
-        let Some(shared) = &self.inner else {
-            return;
-        };
-        match shared.lines.try_send(line) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                shared.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+    /// Queues one line on its own: `write` appends it, without its newline, to a buffer of
+    /// its own. A worker gathers its lines instead (`gather::line`).
+    pub(super) fn queue_line(&self, write: impl FnOnce(&mut Vec<u8>)) {
+        if let Some(shared) = &self.inner {
+            let mut batch = Batch::default();
+            batch.push(write);
+            shared.queue(batch);
         }
+    }
+
+    pub(super) fn shared(&self) -> Option<&Arc<Shared>> {
+        self.inner.as_ref()
     }
 
     /// Writes out what is queued and stops the writer (at shutdown), waiting for it at most
@@ -136,17 +155,8 @@ impl AccessLogSink {
             return;
         };
         let deadline = Instant::now() + CLOSE_WAIT;
-        // The empty line tells the writer to stop once everything before it is written.
-        let mut stop = Vec::new();
-        loop {
-            match shared.lines.try_send(stop) {
-                Err(TrySendError::Full(back)) if Instant::now() < deadline => {
-                    stop = back;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                _ => break,
-            }
-        }
+        // The empty batch tells the writer to stop once everything before it is written.
+        let _ = shared.batches.send(Batch::default());
         let mut writer = shared.writer.lock().unwrap_or_else(|p| p.into_inner());
         while writer.as_ref().is_some_and(|h| !h.is_finished()) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
@@ -159,9 +169,41 @@ impl AccessLogSink {
     }
 }
 
+impl Shared {
+    /// Queues `batch`, or drops and counts its lines when they would take the queue past its
+    /// capacity or the writer has stopped.
+    pub(super) fn queue(&self, batch: Batch) {
+        let n = batch.lines;
+        if n == 0 {
+            return;
+        }
+        let fits = self.queued.fetch_add(n, Ordering::Relaxed) + n <= self.capacity;
+        if !fits || self.batches.send(batch).is_err() {
+            self.queued.fetch_sub(n, Ordering::Relaxed);
+            self.dropped.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whole lines, each ending in a newline; none tells the writer to stop.
+#[derive(Default)]
+pub(super) struct Batch {
+    pub(super) bytes: Vec<u8>,
+    pub(super) lines: usize,
+}
+
+impl Batch {
+    pub(super) fn push(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        write(&mut self.bytes);
+        self.bytes.push(b'\n');
+        self.lines += 1;
+    }
+}
+
 /// The writer thread's state.
 struct Writer {
-    queue: Receiver<Vec<u8>>,
+    queue: Receiver<Batch>,
+    queued: Arc<AtomicUsize>,
     out: BufWriter<Box<dyn Write + Send>>,
     dropped: Arc<AtomicU64>,
     name: String,
@@ -180,16 +222,19 @@ impl Writer {
     fn run(mut self) {
         let mut last_line = Instant::now();
         loop {
-            let mut written = 0u32;
+            let mut written = 0usize;
+            let mut unwarned = 0usize;
             loop {
                 match self.queue.try_recv() {
-                    Ok(line) if line.is_empty() => return self.stop(),
-                    Ok(line) => {
-                        self.write(&line);
-                        written += 1;
-                        if written.is_multiple_of(4096) {
+                    Ok(batch) if batch.lines == 0 => return self.stop(),
+                    Ok(batch) => {
+                        self.write(&batch);
+                        written += batch.lines;
+                        unwarned += batch.lines;
+                        if unwarned >= 4096 {
                             // A queue that never empties still gets its drops reported.
                             self.warn();
+                            unwarned = 0;
                         }
                     }
                     Err(TryRecvError::Empty) => break,
@@ -207,11 +252,11 @@ impl Writer {
             }
             // Wakes up every so often to report drops even when no line comes.
             match self.queue.recv_timeout(WARN_EVERY) {
-                Ok(line) if line.is_empty() => return self.stop(),
-                Ok(line) => {
+                Ok(batch) if batch.lines == 0 => return self.stop(),
+                Ok(batch) => {
                     // Flushed at once: the lines after it may be long in coming (a quiet
                     // gateway's only line stayed in the buffer until the next one).
-                    self.write(&line);
+                    self.write(&batch);
                     self.flush();
                     last_line = Instant::now();
                 }
@@ -226,9 +271,11 @@ impl Writer {
         self.warn();
     }
 
-    fn write(&mut self, line: &[u8]) {
-        if let Err(e) = self.out.write_all(line) {
-            self.failed += 1;
+    fn write(&mut self, batch: &Batch) {
+        // Out of the queue: room for as many lines.
+        self.queued.fetch_sub(batch.lines, Ordering::Relaxed);
+        if let Err(e) = self.out.write_all(&batch.bytes) {
+            self.failed += batch.lines as u64;
             self.last_error = Some(e);
         }
     }
@@ -269,14 +316,16 @@ impl Writer {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(super) mod testing {
+    use std::io::{self, Write};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
 
     /// A `Write` that collects into shared memory, optionally blocking until released.
     #[derive(Clone, Default)]
-    struct Collect {
-        bytes: Arc<Mutex<Vec<u8>>>,
-        gate: Arc<Mutex<()>>,
+    pub(crate) struct Collect {
+        pub(crate) bytes: Arc<Mutex<Vec<u8>>>,
+        pub(crate) gate: Arc<Mutex<()>>,
     }
 
     impl Write for Collect {
@@ -291,12 +340,31 @@ mod tests {
         }
     }
 
+    pub(crate) fn written(out: &Collect) -> String {
+        String::from_utf8(out.bytes.lock().unwrap().clone()).unwrap()
+    }
+
+    /// Waits up to two seconds for `out` to hold `lines` lines.
+    pub(crate) fn wait_for_lines(out: &Collect, lines: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while written(out).lines().count() < lines && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        written(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::Collect;
+    use super::*;
+
     #[test]
     fn lines_arrive_in_order_and_close_writes_them_out() {
         let out = Collect::default();
         let sink = AccessLogSink::start("test".into(), Box::new(out.clone()), 16).unwrap();
         for i in 0..10 {
-            sink.send(format!("{{\"n\":{i}}}\n").into_bytes());
+            sink.queue_line(|out| out.extend_from_slice(format!("{{\"n\":{i}}}").as_bytes()));
         }
         sink.close();
         let text = String::from_utf8(out.bytes.lock().unwrap().clone()).unwrap();
@@ -304,7 +372,7 @@ mod tests {
         assert_eq!(numbers.len(), 10, "{text}");
         assert_eq!(numbers[9], "{\"n\":9}");
         // After close, nothing is queued and nothing blocks.
-        sink.send(b"late\n".to_vec());
+        sink.queue_line(|out| out.extend_from_slice(b"late"));
         sink.close();
     }
 
@@ -314,11 +382,11 @@ mod tests {
         let gate = out.gate.lock().unwrap();
         let sink = AccessLogSink::start("test".into(), Box::new(out.clone()), 4).unwrap();
         // The writer takes this line and, the queue being empty, blocks writing it out.
-        sink.send(b"x\n".to_vec());
+        sink.queue_line(|out| out.push(b'x'));
         std::thread::sleep(Duration::from_millis(200));
         let started = Instant::now();
         for _ in 0..1000 {
-            sink.send(b"x\n".to_vec());
+            sink.queue_line(|out| out.push(b'x'));
         }
         assert!(
             started.elapsed() < Duration::from_secs(1),
@@ -357,7 +425,7 @@ mod tests {
         let sink = AccessLogSink::start("test".into(), Box::new(out.clone()), 16).unwrap();
         // Long enough for the writer to park on the queue.
         std::thread::sleep(PARK_AFTER * 3);
-        sink.send(b"alone\n".to_vec());
+        sink.queue_line(|out| out.extend_from_slice(b"alone"));
         let deadline = Instant::now() + Duration::from_secs(2);
         while out.out.lock().unwrap().is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
@@ -370,7 +438,7 @@ mod tests {
     fn off_writes_nothing() {
         let sink = AccessLogSink::off();
         assert!(!sink.is_on());
-        sink.send(b"x\n".to_vec());
+        sink.queue_line(|_| panic!("an access log that is off formats no line"));
         sink.close();
         assert_eq!(format!("{sink:?}"), "AccessLogSink(off)");
     }
