@@ -28,6 +28,11 @@
 #               each one's top functions, inclusive, to OUT/callgrind-<name>.txt and its whole
 #               dump to OUT/callgrind-<name>.out (for callgrind_annotate --tree=caller)
 #   CALLGRIND=2 only that: no load runs, perf, strace or allocation count (a few minutes)
+#   CACHE_SIM=1 with CALLGRIND, also simulate the caches (valgrind's model of this machine's
+#               first-level and last-level caches, one cache for all threads) and report the
+#               data writes and first-level data misses per request of each server
+#   AB_CONCURRENCY  ab's connections for the callgrind counts (default 8; 64 is wrk's load,
+#               where each connection's memory is cold when its next request comes)
 #   KEEP_TMP=1  keep the temp dir
 set -euo pipefail
 
@@ -37,12 +42,14 @@ PERF=${PERF:-5}
 CONNECTIONS=${CONNECTIONS:-64}
 CALLGRIND=${CALLGRIND:-0}
 REQUESTS=${REQUESTS:-2000}
+CACHE_SIM=${CACHE_SIM:-0}
+AB_CONCURRENCY=${AB_CONCURRENCY:-8}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 
-for v in DURATION STRACE PERF CONNECTIONS CALLGRIND REQUESTS; do
+for v in DURATION STRACE PERF CONNECTIONS CALLGRIND REQUESTS CACHE_SIM AB_CONCURRENCY; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
 ((DURATION >= 2 && DURATION <= 120)) || die "DURATION must be between 2 and 120 seconds"
@@ -276,16 +283,18 @@ fi
 
 # Instructions per request: the deterministic measure, where req/s and CPU time move with the
 # machine. Each server runs under callgrind; what it executes between two dumps is counted.
-declare -A IR
+declare -A IR CACHE
+CACHE_ARGS=()
+((CACHE_SIM)) && CACHE_ARGS=(--cache-sim=yes)
 count_instructions() { # name url [host] -- the server's command line
   local name=$1 url=$2 host=$3 pid dump; shift 4
-  valgrind --tool=callgrind --callgrind-out-file="$TMP/callgrind-$name.out" -q "$@" >"$TMP/$name-cg.log" 2>&1 &
+  valgrind --tool=callgrind "${CACHE_ARGS[@]}" --callgrind-out-file="$TMP/callgrind-$name.out" -q "$@" >"$TMP/$name-cg.log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
   WAIT_SECONDS=120 wait_http_200 "$url" "$pid" ${host:+-H "Host: $host"}
   ab -q -k -n 200 -c 8 ${host:+-H "Host: $host"} "$url" >/dev/null
   callgrind_control --zero "$pid" >/dev/null || die "callgrind_control --zero failed"
-  ab -q -k -n "$REQUESTS" -c 8 ${host:+-H "Host: $host"} "$url" >"$TMP/ab-$name.txt" 2>&1 || true
+  ab -q -k -n "$REQUESTS" -c "$AB_CONCURRENCY" ${host:+-H "Host: $host"} "$url" >"$TMP/ab-$name.txt" 2>&1 || true
   callgrind_control --dump=measured "$pid" >/dev/null || die "callgrind_control --dump failed"
   grep -q '^Failed requests: *0$' "$TMP/ab-$name.txt" || die "$name: ab saw failed requests"
   # A busy process dumps at once; an idle one when valgrind next runs it: wait for the file.
@@ -296,6 +305,13 @@ count_instructions() { # name url [host] -- the server's command line
   done
   [[ -n $dump ]] || die "no callgrind dump for $name"
   IR[$name]=$(awk -v n="$REQUESTS" '/^(summary|totals):/ { printf "%.0f", $2 / n; exit }' "$dump")
+  if ((CACHE_SIM)); then
+    # Events: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw.
+    CACHE[$name]=$(awk -v n="$REQUESTS" '/^events:/ { for (i = 2; i <= NF; i++) col[$i] = i }
+      /^(summary|totals):/ { printf "%.0f data writes, %.0f L1 data misses (%.0f read, %.0f write)",
+        $(col["Dw"]) / n, ($(col["D1mr"]) + $(col["D1mw"])) / n, $(col["D1mr"]) / n, $(col["D1mw"]) / n; exit }' "$dump")
+    log "$name: ${CACHE[$name]} per request"
+  fi
   callgrind_annotate --inclusive=yes "$dump" 2>/dev/null | head -70 >"$OUT/callgrind-$name.txt" || true
   cp "$dump" "$OUT/callgrind-$name.out"
   kill -TERM "$pid" 2>/dev/null || true
@@ -325,7 +341,10 @@ fi
 
 {
   if ((CALLGRIND == 2)); then
-    echo "instructions per request (callgrind, ab -k -c 8, $REQUESTS requests): nginx ${IR[nginx]}, hyper alone ${IR[hyper]}, hyper's server with an inline client ${IR[inline]}, pylon ${IR[pylon]}"
+    echo "instructions per request (callgrind, ab -k -c $AB_CONCURRENCY, $REQUESTS requests): nginx ${IR[nginx]}, hyper alone ${IR[hyper]}, hyper's server with an inline client ${IR[inline]}, pylon ${IR[pylon]}"
+    if ((CACHE_SIM)); then
+      for t in nginx hyper inline pylon; do echo "cache simulation per request, $t: ${CACHE[$t]}"; done
+    fi
     exit 0
   fi
   echo "pass-through GET /bench, wrk -t1 -c$CONNECTIONS, ${DURATION}s; $(nproc) CPUs"
@@ -340,7 +359,10 @@ fi
   awk -v h="${USER_US[hyper]}" -v p="${USER_US[pylon]}" -v n="${USER_US[nginx]}" \
     'BEGIN { printf "user CPU per request hyper alone/nginx: %.2f; pylon over hyper alone: %.1f us\n", h / n, p - h }'
   if ((CALLGRIND)); then
-    echo "instructions per request (callgrind, ab -k -c 8, $REQUESTS requests): nginx ${IR[nginx]}, hyper alone ${IR[hyper]}, hyper's server with an inline client ${IR[inline]}, pylon ${IR[pylon]}"
+    echo "instructions per request (callgrind, ab -k -c $AB_CONCURRENCY, $REQUESTS requests): nginx ${IR[nginx]}, hyper alone ${IR[hyper]}, hyper's server with an inline client ${IR[inline]}, pylon ${IR[pylon]}"
+    if ((CACHE_SIM)); then
+      for t in nginx hyper inline pylon; do echo "cache simulation per request, $t: ${CACHE[$t]}"; done
+    fi
   fi
 } | tee "$OUT/summary.txt"
 echo "reports: $OUT (summary.txt, perf-self.txt, perf-user.txt, perf-children.txt, perf-dso.txt, strace-*.txt)"
