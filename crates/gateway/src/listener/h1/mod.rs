@@ -105,11 +105,14 @@ where
             keep_alive: head.keep_alive,
         };
         let in_flight = conn.state.begin();
-        let handled = conn
-            .gateway
-            .handle(conn.client, request, conn.peer.clone(), conn.secure);
-        // Pinned here, not passed down: the future is kilobytes, and each move copies it.
-        let mut handled = std::pin::pin!(handled);
+        // Pinned where it is made, not passed down: the future is kilobytes, and each move
+        // copies it.
+        let mut handled = std::pin::pin!(conn.gateway.handle(
+            conn.client,
+            request,
+            conn.peer.clone(),
+            conn.secure
+        ));
         // Unless the client closes its connection first, as hyper's server does: a request
         // nobody waits for is dropped, and with it its backend call. Bytes that arrive
         // meanwhile (the next request, pipelined) stay in `buf`, and the watch ends.
