@@ -143,6 +143,7 @@ impl AccessLogSink {
         }
     }
 
+    /// The queue and its writer; `None` when the access log is off.
     pub(super) fn shared(&self) -> Option<&Arc<Shared>> {
         self.inner.as_ref()
     }
