@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -19,7 +19,8 @@ const { chromium } = require('playwright-core');
 const SHOTS = process.env.CONSOLE_SCREENSHOTS || path.join(tmpdir(), 'pylon-console-shots');
 mkdirSync(SHOTS, { recursive: true });
 
-/** A `pylon serve` of its own: its admin URL and token; stopped by the caller. */
+/** A `pylon serve` of its own: its admin URL and token; stopped by the caller, which also
+ * removes its data directory. */
 async function startPylon(extra = []) {
   const dir = mkdtempSync(path.join(tmpdir(), 'pylon-console-'));
   const token = `console-test-token-${Math.random().toString(36).slice(2)}`;
@@ -28,6 +29,7 @@ async function startPylon(extra = []) {
     '--admin-listen', '127.0.0.1:0', '--status-listen', '127.0.0.1:0', '--access-log', 'off',
     ...extra,
   ], { env: { ...process.env, PYLON_ADMIN_TOKEN: token }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
   const lines = readline.createInterface({ input: child.stdout });
   let gateway;
   const admin = await new Promise((resolve, reject) => {
@@ -40,7 +42,12 @@ async function startPylon(extra = []) {
     });
     child.on('exit', (code) => reject(new Error(`pylon exited with ${code}`)));
   });
-  return { admin, gateway, token, stop: () => child.kill('SIGTERM') };
+  const stop = async () => {
+    child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { admin, gateway, token, stop };
 }
 
 /** A REST call with the bearer token. */
@@ -78,7 +85,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  pylon?.stop();
+  await pylon?.stop();
 });
 
 test('sign-in refuses a wrong token, then keeps the token out of URLs, pages and storage', async () => {
@@ -223,7 +230,7 @@ test('a session expires', async () => {
     assert.equal(new URL(page.url()).pathname, '/console/login', 'expired: sign in again');
     await context.close();
   } finally {
-    short.stop();
+    await short.stop();
   }
 });
 
@@ -721,7 +728,7 @@ test('hosted functions: created with a secret that is never shown, edited as JSO
     await shot(page, 'function');
   } finally {
     await context.close();
-    hosting.stop();
+    await hosting.stop();
   }
 });
 
