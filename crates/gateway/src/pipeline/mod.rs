@@ -190,9 +190,13 @@ pub(crate) fn finish(ctx: &mut RequestContext<'_>, result: Result<Answer, Gatewa
 
 /// Runs a phase; the one place observers hear of phases. The clock is read only when an
 /// observer times them.
+/// `phase!(observers, "name" if timed, call)` times it only when `timed`.
 macro_rules! phase {
-    ($observers:expr, $name:literal, $call:expr) => {{
-        let started = $observers.times_phases().then(std::time::Instant::now);
+    ($observers:expr, $name:literal, $call:expr) => {
+        phase!($observers, $name if true, $call)
+    };
+    ($observers:expr, $name:literal if $timed:expr, $call:expr) => {{
+        let started = ($timed && $observers.times_phases()).then(std::time::Instant::now);
         let result = $call;
         if let Some(started) = started {
             $observers.phase($name, started.elapsed(), result.as_ref().err());
@@ -335,25 +339,23 @@ pub(crate) async fn run(
             .backend_request(&backend.target, out, clock::now());
     }
     // A kind that sends no request answers at once, without a traced backend phase.
-    let started =
-        (outgoing.is_some() && ctx.observers.times_phases()).then(std::time::Instant::now);
+    let sends = outgoing.is_some();
     // Awaited where it is made, at one place: the call's future (a kilobyte and more) is then
     // built in the request's own, not built beside it and copied in.
-    let result = backend
-        .target
-        .call(
-            client,
-            backend.timeout,
-            plan.sets_host,
-            outgoing,
-            &ctx.request_id,
-        )
-        .await;
-    if let Some(started) = started {
-        ctx.observers
-            .phase("backend", started.elapsed(), result.as_ref().err());
-    }
-    let (response, sent) = result?;
+    let (response, sent) = phase!(
+        ctx.observers,
+        "backend" if sends,
+        backend
+            .target
+            .call(
+                client,
+                backend.timeout,
+                plan.sets_host,
+                outgoing,
+                &ctx.request_id,
+            )
+            .await
+    );
     // Its own answer goes back as configured; a backend's passes the respond phase.
     let Some(sent) = sent else {
         return Ok(response);
