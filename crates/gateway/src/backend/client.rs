@@ -186,7 +186,20 @@ impl HttpClient {
         }
     }
 
-    fn lend_own(&self, endpoint: &Endpoint, conn: h1::Conn, head: h1::Head) -> Answer<BackendBody> {
+    /// The response, with its connection: back to the pool at once when the body came whole
+    /// with the head, else lent to the body until it has been read.
+    fn lend_own(
+        &self,
+        endpoint: &Endpoint,
+        mut conn: h1::Conn,
+        head: h1::Head,
+    ) -> Answer<BackendBody> {
+        if let Some(body) = conn.take_whole(head.framing) {
+            if head.reusable {
+                self.pool.put_own(endpoint, conn);
+            }
+            return Answer::new(head.status, head.headers, BackendBody::whole(body));
+        }
         let home = OwnHome::new(self.pool.clone(), endpoint.clone());
         let body = h1::ResponseBody::new(conn, head.framing, head.reusable, home);
         Answer::new(head.status, head.headers, BackendBody::own(body))
@@ -494,6 +507,21 @@ mod tests {
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
         assert_eq!(client.idle_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_body_that_came_with_its_head_gives_the_connection_back_before_it_is_read() {
+        // One small write from the backend: the head and the body arrive in one read.
+        let (endpoint, accepted) = backend(3, false).await;
+        let client = client();
+        let (response, _) = client.send(&endpoint, get(&endpoint)).await.unwrap();
+        assert_eq!(client.idle_count(), 1);
+        assert_eq!(response.body.size_hint().exact(), Some(3));
+        // The next request takes the connection while the first body is still unread.
+        let (second, _) = client.send(&endpoint, get(&endpoint)).await.unwrap();
+        assert_eq!(read(response).await, 3);
+        assert_eq!(read(second).await, 3);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

@@ -205,7 +205,7 @@ impl<B: Send + 'static> Pool<B> {
         None
     }
 
-    fn put_own(&self, endpoint: Endpoint, conn: h1::Conn) {
+    pub(crate) fn put_own(&self, endpoint: &Endpoint, conn: h1::Conn) {
         let mut state = self.lock();
         let entry = IdleOwn {
             conn,
@@ -256,7 +256,7 @@ impl<B: Send + 'static> Pool<B> {
             negotiated,
             since: state.now,
         };
-        keep_idle(&mut state.idle, endpoint, entry);
+        keep_idle(&mut state.idle, &endpoint, entry);
     }
 
     /// Closes connections idle for too long or closed by the backend, and forgets addresses
@@ -296,13 +296,13 @@ impl<B: Send + 'static> Pool<B> {
 )]
 fn keep_idle<E>(
     idle: &mut HashMap<Endpoint, Vec<E>, BuildHasherDefault<Prehashed>>,
-    endpoint: Endpoint,
+    endpoint: &Endpoint,
     entry: E,
 ) {
-    // The key is nearly always there already: look it up without handing over `endpoint`.
-    let list = match idle.get_mut(&endpoint) {
+    // The key is nearly always there already: copied only when it is not.
+    let list = match idle.get_mut(endpoint) {
         Some(list) => list,
-        None => idle.entry(endpoint).or_default(),
+        None => idle.entry(endpoint.clone()).or_default(),
     };
     if list.len() < MAX_IDLE_PER_ENDPOINT {
         list.push(entry);
@@ -369,7 +369,7 @@ impl<B> OwnHome<B> {
 
 impl<B: Send + 'static> h1::Home for OwnHome<B> {
     fn put(self, conn: h1::Conn) {
-        self.pool.put_own(self.endpoint, conn);
+        self.pool.put_own(&self.endpoint, conn);
     }
 }
 

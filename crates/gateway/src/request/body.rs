@@ -105,48 +105,53 @@ impl Body for GatewayBody {
 #[derive(Debug)]
 pub struct BackendBody(Source);
 
+///
+/// The streams are boxed: a response moves through every phase on its way out, and the
+/// common case, a body that came whole with its head, is then a few words, not a connection.
 #[derive(Debug)]
 enum Source {
-    /// Through hyper's client.
-    Hyper {
-        inner: Incoming,
-        ticket: Option<Ticket<ForwardBody>>,
-    },
+    /// Read whole with the head by Pylon's own client, whose connection is already back in
+    /// the pool.
+    Whole(Option<Bytes>),
     /// Through Pylon's own client, which takes its connection home itself.
-    Own(h1::ResponseBody<OwnHome<ForwardBody>>),
+    Own(Box<h1::ResponseBody<OwnHome<ForwardBody>>>),
+    /// Through hyper's client.
+    Hyper(Box<HyperSource>),
+}
+
+#[derive(Debug)]
+struct HyperSource {
+    inner: Incoming,
+    ticket: Option<Ticket<ForwardBody>>,
 }
 
 impl BackendBody {
     pub(crate) fn new(inner: Incoming, ticket: Ticket<ForwardBody>) -> Self {
-        let end = inner.is_end_stream();
-        let mut body = BackendBody(Source::Hyper {
+        if inner.is_end_stream() {
+            ticket.release();
+            return Self::unpooled(inner);
+        }
+        BackendBody(Source::Hyper(Box::new(HyperSource {
             inner,
             ticket: Some(ticket),
-        });
-        if end {
-            body.release();
-        }
-        body
+        })))
     }
 
     /// A body whose connection is not the pool's to take back (HTTP/2, shared).
     pub(crate) fn unpooled(inner: Incoming) -> Self {
-        BackendBody(Source::Hyper {
+        BackendBody(Source::Hyper(Box::new(HyperSource {
             inner,
             ticket: None,
-        })
+        })))
     }
 
     pub(crate) fn own(body: h1::ResponseBody<OwnHome<ForwardBody>>) -> Self {
-        BackendBody(Source::Own(body))
+        BackendBody(Source::Own(Box::new(body)))
     }
 
-    fn release(&mut self) {
-        if let Source::Hyper { ticket, .. } = &mut self.0
-            && let Some(ticket) = ticket.take()
-        {
-            ticket.release();
-        }
+    /// A body Pylon's own client read whole with the head (`None`: no body).
+    pub(crate) fn whole(bytes: Option<Bytes>) -> Self {
+        BackendBody(Source::Whole(bytes))
     }
 }
 
@@ -159,10 +164,12 @@ impl Body for BackendBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match &mut self.get_mut().0 {
-            Source::Own(body) => Pin::new(body)
+            Source::Whole(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Source::Own(body) => Pin::new(&mut **body)
                 .poll_frame(cx)
                 .map(|frame| frame.map(|r| r.map_err(Into::into))),
-            Source::Hyper { inner, ticket } => {
+            Source::Hyper(hyper) => {
+                let HyperSource { inner, ticket } = &mut **hyper;
                 let polled = Pin::new(&mut *inner).poll_frame(cx);
                 // Released before the last frame is passed on, so that a client sending its
                 // next request as soon as it has this one finds the connection back in the
@@ -186,15 +193,19 @@ impl Body for BackendBody {
 
     fn is_end_stream(&self) -> bool {
         match &self.0 {
-            Source::Hyper { inner, .. } => inner.is_end_stream(),
+            Source::Whole(bytes) => bytes.is_none(),
             Source::Own(body) => body.is_end_stream(),
+            Source::Hyper(hyper) => hyper.inner.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.0 {
-            Source::Hyper { inner, .. } => inner.size_hint(),
+            Source::Whole(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
             Source::Own(body) => body.size_hint(),
+            Source::Hyper(hyper) => hyper.inner.size_hint(),
         }
     }
 }

@@ -20,13 +20,13 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 pub(crate) use body::{Home, ResponseBody};
 pub(crate) use error::Error;
-pub(crate) use head::{Exchange, Head};
+pub(crate) use head::{Exchange, Framing, Head};
 
 /// Room made for each read. A response that fits leaves the socket drained, which tokio
 /// notes without another system call, so that the idle check at checkout costs none.
@@ -94,6 +94,20 @@ impl Conn {
                 Err(e) if received => return Err(Error::Io(e)),
                 Err(e) => return Err(Error::Reset(e)),
             }
+        }
+    }
+
+    /// The body of a response with this framing, when the connection's buffer holds all of it
+    /// and nothing past it: `Some(None)` for no body. The connection is then free for the next
+    /// exchange. Most responses arrive whole with their head, and such a body needs neither
+    /// the connection nor a reader.
+    pub(crate) fn take_whole(&mut self, framing: Framing) -> Option<Option<Bytes>> {
+        match framing {
+            Framing::Empty | Framing::Length(0) if self.buf.is_empty() => Some(None),
+            Framing::Length(n) if self.buf.len() as u64 == n => {
+                Some(Some(self.buf.split().freeze()))
+            }
+            _ => None,
         }
     }
 
