@@ -215,6 +215,11 @@ pub(crate) fn ends_chunked(value: &[u8]) -> bool {
         .is_some_and(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"))
 }
 
+/// Where a field's name and value lie in a head read off the wire: offset and length of each
+/// (a head is far smaller than 4 GiB). Both codecs note these while the parser borrows the
+/// buffer, then slice the head's shared bytes.
+pub(crate) type FieldSpan = (u32, u32, u32, u32);
+
 /// A field value read off the wire, sharing the head's bytes. `http`'s checked constructor
 /// tests byte by byte with an early exit; the plain case (visible ASCII, space, tab) is told by
 /// one pass without branches, which the compiler runs many bytes at a time. Anything else

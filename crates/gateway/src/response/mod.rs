@@ -133,7 +133,11 @@ mod tests {
     fn an_answer_stays_a_few_words() {
         // It is moved out of every phase on its way to the client: a stream's state (a
         // connection, hyper's body) belongs behind a box, not inline (bench/README.md, step 7).
-        assert!(std::mem::size_of::<Answer>() <= 96, "{}", std::mem::size_of::<Answer>());
+        assert!(
+            std::mem::size_of::<Answer>() <= 96,
+            "{}",
+            std::mem::size_of::<Answer>()
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use http::{HeaderName, HeaderValue, Method, StatusCode, Version};
 use super::error::Error;
 use crate::hop;
 use crate::request::headers::{
-    ConnectionOptions, content_length, ends_chunked, field_name, field_value,
+    ConnectionOptions, FieldSpan, content_length, ends_chunked, field_name, field_value,
 };
 use crate::request::outgoing::OutHeaders;
 use crate::response::Fields;
@@ -103,7 +103,13 @@ pub(crate) fn encode(out: &mut Vec<u8>, request: &Exchange<'_>) {
 
 /// Reads a response head from the start of `buf`, taking its bytes out of it; `None` while
 /// it is incomplete. `method` is the request's: a response to HEAD has no body.
-pub(crate) fn parse(buf: &mut BytesMut, method: &Method) -> Result<Option<Parsed>, Error> {
+/// `spans` is the connection's room for where the fields lie, reused from one response to the
+/// next.
+pub(crate) fn parse(
+    buf: &mut BytesMut,
+    spans: &mut Vec<FieldSpan>,
+    method: &Method,
+) -> Result<Option<Parsed>, Error> {
     // Left uninitialised: httparse fills what it parses (writing 100 empty slots first cost
     // more than parsing a short head).
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
@@ -147,24 +153,23 @@ pub(crate) fn parse(buf: &mut BytesMut, method: &Method) -> Result<Option<Parsed
     // Where each field lies in the head, so that the values can share the head's bytes
     // (one reference count each) once `buf` is no longer borrowed by the parser.
     let base = buf.as_ptr() as usize;
-    let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
-    let count = response.headers.len();
-    for (span, field) in spans.iter_mut().zip(response.headers.iter()) {
+    spans.clear();
+    spans.extend(response.headers.iter().map(|field| {
         let name = field.name.as_ptr() as usize - base;
         let value = field.value.as_ptr() as usize - base;
         // Offsets within a head of at most MAX_HEAD bytes.
-        *span = (
+        (
             name as u32,
             field.name.len() as u32,
             value as u32,
             field.value.len() as u32,
-        );
-    }
+        )
+    }));
     let head = buf.split_to(len).freeze();
-    let mut headers = Fields::with_capacity(count);
+    let mut headers = Fields::with_capacity(spans.len());
     // The fields framing depends on, noted on the way rather than looked up after.
     let mut seen = Framed::default();
-    for &(name, name_len, value, value_len) in &spans[..count] {
+    for &(name, name_len, value, value_len) in spans.iter() {
         let name = &head[name as usize..(name + name_len) as usize];
         let name = field_name(name).ok_or(Error::Head("invalid header name"))?;
         let value = head.slice(value as usize..(value + value_len) as usize);
@@ -293,6 +298,10 @@ fn parse_error(error: httparse::Error) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(buf: &mut BytesMut, method: &Method) -> Result<Option<Parsed>, Error> {
+        super::parse(buf, &mut Vec::new(), method)
+    }
 
     fn final_head(bytes: &[u8], method: Method) -> Result<Head, Error> {
         let mut buf = BytesMut::from(bytes);

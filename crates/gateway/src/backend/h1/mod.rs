@@ -24,6 +24,8 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use crate::request::headers::FieldSpan;
+
 pub(crate) use body::{Home, ResponseBody};
 pub(crate) use error::Error;
 pub(crate) use head::{Exchange, Framing, Head};
@@ -39,11 +41,13 @@ pub(crate) const MAX_BODY: usize = 16 * 1024;
 /// A write buffer grown past this is not kept.
 const KEEP_WRITE: usize = 2 * MAX_BODY;
 
-/// A connection with its read buffer (empty between exchanges) and write buffer.
+/// A connection with its read buffer (empty between exchanges) and write buffer, and room
+/// for where a response head's fields lie.
 pub(crate) struct Conn {
     io: TcpStream,
     buf: BytesMut,
     out: Vec<u8>,
+    spans: Vec<FieldSpan>,
 }
 
 impl Conn {
@@ -52,6 +56,7 @@ impl Conn {
             io,
             buf: BytesMut::new(),
             out: Vec::new(),
+            spans: Vec::new(),
         }
     }
 
@@ -81,7 +86,7 @@ impl Conn {
         let mut received = false;
         loop {
             if !self.buf.is_empty() {
-                match head::parse(&mut self.buf, request.method)? {
+                match head::parse(&mut self.buf, &mut self.spans, request.method)? {
                     Some(head::Parsed::Final(head)) => return Ok(head),
                     Some(head::Parsed::Interim) => continue,
                     None => {}

@@ -13,7 +13,7 @@ use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRAD
 use http::{Method, Request, Uri, Version};
 
 use crate::request::headers::{
-    ConnectionOptions, content_length, field_name, field_value, spare_map,
+    ConnectionOptions, FieldSpan, content_length, field_name, field_value, spare_map,
 };
 use crate::request::inbound::ClientBody;
 
@@ -48,14 +48,11 @@ pub(super) struct Head {
     target: (u32, u32),
 }
 
-/// Where a field's name and value lie in the head: offset and length of each.
-type Span = (u32, u32, u32, u32);
-
 /// A connection's request reader, with what it reuses from one request to the next: the
 /// fields' positions.
 pub(super) struct Parser {
     max_head: usize,
-    fields: Vec<Span>,
+    fields: Vec<FieldSpan>,
 }
 
 impl Parser {
@@ -95,7 +92,7 @@ impl Parser {
     }
 }
 
-fn read(buf: &[u8], max_head: usize, fields: &mut Vec<Span>) -> Read {
+fn read(buf: &[u8], max_head: usize, fields: &mut Vec<FieldSpan>) -> Read {
     // Left uninitialised: httparse fills what it parses.
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut []);
@@ -168,7 +165,12 @@ fn read(buf: &[u8], max_head: usize, fields: &mut Vec<Span>) -> Read {
 }
 
 impl Head {
-    fn build(&self, head: &Bytes, body: &Bytes, fields: &[Span]) -> Option<Request<ClientBody>> {
+    fn build(
+        &self,
+        head: &Bytes,
+        body: &Bytes,
+        fields: &[FieldSpan],
+    ) -> Option<Request<ClientBody>> {
         let slice = |at: u32, len: u32| head.slice(at as usize..(at + len) as usize);
         let (at, len) = self.target;
         let uri = Uri::from_maybe_shared(slice(at, len)).ok()?;
