@@ -122,7 +122,7 @@ pub(crate) struct RequestContext<'a> {
     /// The path as the client sent it, before normalisation: what signatures cover.
     pub(crate) client_path: &'a str,
     /// The connection's peer.
-    pub(crate) peer: Peer,
+    pub(crate) peer: &'a Peer,
     /// The client's address: the peer's, or what a trusted proxy says (`request::client`).
     pub(crate) client: std::net::IpAddr,
     pub(crate) request_id: RequestId,
@@ -158,7 +158,7 @@ impl<'a> RequestContext<'a> {
         compiled: &'a Compiled,
         parts: &'a Parts,
         extensions: http::Extensions,
-        peer: Peer,
+        peer: &'a Peer,
         client_path: Option<&'a str>,
         access_log: &'a AccessLogSink,
     ) -> Self {

@@ -235,7 +235,7 @@ impl Gateway {
             &compiled,
             &parts,
             extensions,
-            peer,
+            &peer,
             arrival.client_path.as_deref(),
             &self.config.access_log,
         );
@@ -283,8 +283,9 @@ impl Gateway {
     async fn handle(
         &self,
         client: &HttpClient,
-        request: Request<ClientBody>,
-        peer: Peer,
+        parts: &mut http::request::Parts,
+        body: ClientBody,
+        peer: &Peer,
         secure: bool,
     ) -> Answer {
         let current = self.served.current();
@@ -301,7 +302,7 @@ impl Gateway {
                         port => Some(port),
                     },
                 };
-                pipeline::handle(compiled, client, request, peer, secure, &edge).await
+                pipeline::handle(compiled, client, parts, body, peer, secure, &edge).await
             }
             None => {
                 let id = request::id::RequestId::generate();
@@ -323,10 +324,11 @@ impl listener::Service for Gateway {
     fn handle(
         &self,
         client: &HttpClient,
-        request: Request<ClientBody>,
-        peer: Peer,
+        parts: &mut http::request::Parts,
+        body: ClientBody,
+        peer: &Peer,
         secure: bool,
     ) -> impl Future<Output = Answer> + Send {
-        Gateway::handle(self, client, request, peer, secure)
+        Gateway::handle(self, client, parts, body, peer, secure)
     }
 }

@@ -489,9 +489,10 @@ async fn serve_connection<S, I>(
                 state.h2.store(true, Ordering::Relaxed);
             }
             async move {
+                let (mut parts, body) = request.into_parts();
                 let mut response = shared
                     .gateway
-                    .handle(&client, request.map(ClientBody::Hyper), peer, secure)
+                    .handle(&client, &mut parts, ClientBody::Hyper(body), &peer, secure)
                     .await;
                 if shared.draining.load(Ordering::Acquire) && version < Version::HTTP_2 {
                     response

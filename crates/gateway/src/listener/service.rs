@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use http::Request;
+use http::request::Parts;
 
 use crate::backend::client::HttpClient;
 use crate::limits::Limits;
@@ -17,13 +17,15 @@ pub(crate) trait Service: Send + Sync + 'static {
     /// The limits now in force; read per connection, so a change reaches new connections.
     fn limits(&self) -> Arc<Limits>;
 
-    /// One request. `client` is the calling worker's own backend pool; `secure`, whether it
+    /// One request: its head in `parts`, which the caller keeps (the pipeline may rewrite it),
+    /// and its body. `client` is the calling worker's own backend pool; `secure`, whether it
     /// came over TLS.
     fn handle(
         &self,
         client: &HttpClient,
-        request: Request<ClientBody>,
-        peer: Peer,
+        parts: &mut Parts,
+        body: ClientBody,
+        peer: &Peer,
         secure: bool,
     ) -> impl Future<Output = Answer> + Send;
 }

@@ -19,7 +19,6 @@ pub(crate) mod validate;
 pub(crate) mod websocket;
 
 use bytes::Bytes;
-use http::Request;
 
 use pylon_model::AuthType;
 
@@ -34,7 +33,6 @@ use crate::observe::log::sink::AccessLogSink;
 use crate::observe::observer::{Finished, FinishedRoute, Observer};
 use crate::observe::otel::{TRACEPARENT, Telemetry};
 use crate::request::client::{Peer, client_address};
-use crate::request::headers::keep_map;
 use crate::request::inbound::ClientBody;
 use crate::request::outgoing::RequestBody;
 use crate::response::Answer;
@@ -59,17 +57,18 @@ pub(crate) struct Edge<'e> {
 pub(crate) async fn handle(
     compiled: &Compiled,
     client: &HttpClient,
-    request: Request<ClientBody>,
-    peer: Peer,
+    parts: &mut http::request::Parts,
+    body: ClientBody,
+    peer: &Peer,
     secure: bool,
     edge: &Edge<'_>,
 ) -> Answer {
-    let (mut parts, body) = request.into_parts();
     let extensions = std::mem::take(&mut parts.extensions);
-    let (arrival, normalized) = normalize_request(compiled, &mut parts);
+    let (arrival, normalized) = normalize_request(compiled, parts);
+    let parts = &*parts;
     let mut ctx = RequestContext::new(
         compiled,
-        &parts,
+        parts,
         extensions,
         peer,
         arrival.client_path.as_deref(),
@@ -89,11 +88,7 @@ pub(crate) async fn handle(
         Ok(()) => run(&mut ctx, client, Inbound::Stream(body)).await,
         Err(e) => Err(e),
     };
-    let answer = finish(&mut ctx, result);
-    drop(ctx);
-    // Its fields are done with: the map goes to the worker's next request.
-    keep_map(parts.headers);
-    answer
+    finish(&mut ctx, result)
 }
 
 /// What the phases before the context found: the path as the client sent it, when they

@@ -94,43 +94,6 @@ pub(crate) fn field_name(raw: &[u8]) -> Option<HeaderName> {
     })
 }
 
-thread_local! {
-    static SPARE_MAPS: RefCell<Vec<HeaderMap>> = const { RefCell::new(Vec::new()) };
-}
-
-/// A map grown past this many fields is not kept for another request.
-const KEEP_MAP: usize = 64;
-/// Maps a worker keeps: about as many as it has requests in flight at once.
-const KEPT_MAPS: usize = 16;
-
-/// An empty header map for a request the listener reads: one an earlier request of this
-/// worker left (`keep_map`), else a new one. A map is two allocations, and every request
-/// needs one.
-pub(crate) fn spare_map(capacity: usize) -> HeaderMap {
-    match SPARE_MAPS.with(|spares| spares.borrow_mut().pop()) {
-        Some(mut map) => {
-            map.reserve(capacity);
-            map
-        }
-        None => HeaderMap::with_capacity(capacity),
-    }
-}
-
-/// Empties a request's header map, once the request is done with it, for a later request of
-/// this worker (`spare_map`).
-pub(crate) fn keep_map(mut map: HeaderMap) {
-    if map.capacity() > KEEP_MAP {
-        return;
-    }
-    SPARE_MAPS.with(|spares| {
-        let mut spares = spares.borrow_mut();
-        if spares.len() < KEPT_MAPS {
-            map.clear();
-            spares.push(map);
-        }
-    });
-}
-
 /// A `Content-Length` number: plain digits, at most 19 of them (it fits a u64).
 pub(crate) fn content_length(text: &[u8]) -> Option<u64> {
     if text.is_empty() || text.len() > 19 || !text.iter().all(u8::is_ascii_digit) {
@@ -345,37 +308,6 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn a_kept_map_comes_back_empty_and_a_grown_one_is_not_kept() {
-        let mut used = HeaderMap::with_capacity(8);
-        used.insert("x-old", HeaderValue::from_static("stale"));
-        let room = used.capacity();
-        keep_map(used);
-        let map = spare_map(2);
-        assert!(map.is_empty());
-        assert_eq!(map.capacity(), room, "the same map, not a new one");
-        // Taken: the next request gets a new one until this one is kept again.
-        assert!(spare_map(0).capacity() < room);
-        // As many as a worker has requests in flight, and no more.
-        for _ in 0..KEPT_MAPS + 4 {
-            keep_map(HeaderMap::with_capacity(4));
-        }
-        assert_eq!(SPARE_MAPS.with(|s| s.borrow().len()), KEPT_MAPS);
-        while SPARE_MAPS.with(|s| s.borrow().len()) > 0 {
-            spare_map(0);
-        }
-
-        let mut grown = HeaderMap::new();
-        for i in 0..200 {
-            grown.insert(
-                HeaderName::try_from(format!("x-{i}")).unwrap(),
-                HeaderValue::from(i),
-            );
-        }
-        keep_map(grown);
-        assert!(spare_map(0).capacity() <= KEEP_MAP);
     }
 
     #[test]

@@ -10,10 +10,11 @@ use std::mem::MaybeUninit;
 
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
-use http::{Method, Request, Uri, Version};
+use http::request::Parts;
+use http::{HeaderMap, Method, Request, Uri, Version};
 
 use crate::request::headers::{
-    ConnectionOptions, FieldSpan, content_length, field_name, field_value, spare_map,
+    ConnectionOptions, FieldSpan, content_length, field_name, field_value,
 };
 use crate::request::inbound::ClientBody;
 
@@ -70,16 +71,22 @@ impl Parser {
     }
 
     /// Takes the head and its body out of `buf` (which must hold both) as the request the
-    /// pipeline reads. `None` when the target or a field is not what a request may carry
+    /// pipeline reads: the head into `parts` (emptied since the last request, `release`), the
+    /// body returned. `None` when the target or a field is not what a request may carry
     /// (httparse is laxer than `http` in places): `buf` is then as it was, for hyper.
-    pub(super) fn take(&mut self, head: &Head, buf: &mut BytesMut) -> Option<Request<ClientBody>> {
+    pub(super) fn take(
+        &mut self,
+        head: &Head,
+        buf: &mut BytesMut,
+        parts: &mut Parts,
+    ) -> Option<ClientBody> {
         let bytes = buf.split_to(head.len).freeze();
         let body = match head.body {
             0 => Bytes::new(),
             n => buf.split_to(n).freeze(),
         };
-        match head.build(&bytes, &body, &self.fields) {
-            Some(request) => Some(request),
+        match head.build(&bytes, &body, &self.fields, parts) {
+            Some(body) => Some(body),
             None => {
                 let mut whole = BytesMut::with_capacity(bytes.len() + body.len() + buf.len());
                 whole.extend_from_slice(&bytes);
@@ -90,6 +97,28 @@ impl Parser {
             }
         }
     }
+}
+
+/// The parts a connection fills for each of its requests: one allocation of a header map for
+/// the connection's life, not one a request, and a request moved by reference, not by value,
+/// into the pipeline.
+pub(super) fn empty_parts() -> Parts {
+    Request::new(()).into_parts().0
+}
+
+/// A map grown past this many fields is not kept for the connection's next request.
+const KEEP_MAP: usize = 64;
+
+/// Empties `parts` once its request is done: nothing of it (the header values share the read
+/// buffer's bytes) outlives the request, and the map's room is kept.
+pub(super) fn release(parts: &mut Parts) {
+    if parts.headers.capacity() > KEEP_MAP {
+        parts.headers = HeaderMap::new();
+    } else {
+        parts.headers.clear();
+    }
+    parts.uri = Uri::default();
+    parts.extensions.clear();
 }
 
 fn read(buf: &[u8], max_head: usize, fields: &mut Vec<FieldSpan>) -> Read {
@@ -170,24 +199,25 @@ impl Head {
         head: &Bytes,
         body: &Bytes,
         fields: &[FieldSpan],
-    ) -> Option<Request<ClientBody>> {
+        parts: &mut Parts,
+    ) -> Option<ClientBody> {
         let slice = |at: u32, len: u32| head.slice(at as usize..(at + len) as usize);
         let (at, len) = self.target;
-        let uri = Uri::from_maybe_shared(slice(at, len)).ok()?;
-        let mut headers = spare_map(fields.len());
+        parts.uri = Uri::from_maybe_shared(slice(at, len)).ok()?;
+        let headers = &mut parts.headers;
+        if !headers.is_empty() {
+            headers.clear();
+        }
+        headers.reserve(fields.len());
         for &(name_at, name_len, value_at, value_len) in fields {
             let name = &head[name_at as usize..(name_at + name_len) as usize];
             let name = field_name(name)?;
             let value = field_value(slice(value_at, value_len))?;
             headers.append(name, value);
         }
-        let body = (!body.is_empty()).then(|| body.clone());
-        let mut request = Request::new(ClientBody::Whole(body));
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = uri;
-        *request.version_mut() = self.version;
-        *request.headers_mut() = headers;
-        Some(request)
+        parts.method = self.method.clone();
+        parts.version = self.version;
+        Some(ClientBody::Whole((!body.is_empty()).then(|| body.clone())))
     }
 
     /// The head's and the body's bytes.
@@ -239,17 +269,59 @@ mod tests {
         assert!(head.keep_alive);
         assert_eq!(head.whole_len(), wire.len() - b"GET /next".len());
         let mut buf = BytesMut::from(&wire[..]);
-        let request = parser.take(&head, &mut buf).unwrap();
+        let mut parts = empty_parts();
+        let body = parser.take(&head, &mut buf, &mut parts).unwrap();
         assert_eq!(&buf[..], b"GET /next");
-        assert_eq!(request.method(), Method::GET);
-        assert_eq!(request.version(), Version::HTTP_11);
-        assert_eq!(request.uri().path(), "/a/b");
-        assert_eq!(request.uri().query(), Some("x=1"));
-        assert_eq!(request.headers()["host"], "api.example");
-        let keys: Vec<_> = request.headers().get_all("x-ca-key").iter().collect();
+        assert_eq!(parts.method, Method::GET);
+        assert_eq!(parts.version, Version::HTTP_11);
+        assert_eq!(parts.uri.path(), "/a/b");
+        assert_eq!(parts.uri.query(), Some("x=1"));
+        assert_eq!(parts.headers["host"], "api.example");
+        let keys: Vec<_> = parts.headers.get_all("x-ca-key").iter().collect();
         assert_eq!(keys, ["k", "k2"]);
-        assert!(request.body().is_end_stream());
-        assert_eq!(request.body().size_hint().exact(), Some(0));
+        assert!(body.is_end_stream());
+        assert_eq!(body.size_hint().exact(), Some(0));
+    }
+
+    #[test]
+    fn the_parts_of_one_request_are_not_the_next_ones() {
+        let wire = b"POST /one?a=1 HTTP/1.1\r\nX-One: 1\r\nX-Both: a\r\n\r\nGET /two HTTP/1.0\r\nX-Both: b\r\n\r\n";
+        let mut parser = Parser::new(MAX);
+        let mut buf = BytesMut::from(&wire[..]);
+        let mut parts = empty_parts();
+        let Read::Ours(head) = parser.read(&buf) else {
+            panic!("taken by the codec");
+        };
+        parser.take(&head, &mut buf, &mut parts).unwrap();
+        parts.extensions.insert(7u8);
+        release(&mut parts);
+        assert!(parts.headers.is_empty() && parts.extensions.is_empty());
+        assert_eq!(
+            parts.uri, "/",
+            "nothing of the last request's bytes is kept"
+        );
+        let Read::Ours(head) = parser.read(&buf) else {
+            panic!("taken by the codec");
+        };
+        parser.take(&head, &mut buf, &mut parts).unwrap();
+        assert_eq!(parts.method, Method::GET);
+        assert_eq!(parts.version, Version::HTTP_10);
+        assert_eq!(parts.uri, "/two");
+        let fields: Vec<_> = parts
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
+        assert_eq!(fields, [("x-both", &b"b"[..])]);
+        // A request that left a large map: the next one starts with a small one.
+        for i in 0..100 {
+            parts.headers.append(
+                http::HeaderName::try_from(format!("x-{i}")).unwrap(),
+                http::HeaderValue::from_static("v"),
+            );
+        }
+        release(&mut parts);
+        assert!(parts.headers.capacity() <= KEEP_MAP);
     }
 
     #[test]
@@ -261,12 +333,10 @@ mod tests {
         };
         assert_eq!(head.body, 5);
         let mut buf = BytesMut::from(&wire[..]);
-        let mut request = parser.take(&head, &mut buf).unwrap();
+        let body = parser.take(&head, &mut buf, &mut empty_parts()).unwrap();
         assert_eq!(&buf[..], b"GET");
-        assert_eq!(request.body().size_hint().exact(), Some(5));
-        let ClientBody::Whole(Some(body)) =
-            std::mem::replace(request.body_mut(), ClientBody::Whole(None))
-        else {
+        assert_eq!(body.size_hint().exact(), Some(5));
+        let ClientBody::Whole(Some(body)) = body else {
             panic!("a whole body");
         };
         assert_eq!(&body[..], b"hello");
@@ -344,7 +414,7 @@ mod tests {
             panic!("taken by the codec");
         };
         let mut buf = BytesMut::from(&wire[..]);
-        assert!(parser.take(&head, &mut buf).is_none());
+        assert!(parser.take(&head, &mut buf, &mut empty_parts()).is_none());
         assert_eq!(&buf[..], &wire[..]);
     }
 }

@@ -71,6 +71,7 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let mut parser = head::Parser::new(conn.max_head);
+    let mut parts = head::empty_parts();
     let mut buf = BytesMut::with_capacity(READ_SIZE);
     let mut out = Vec::with_capacity(1024);
     // Registered once for the connection's life: the accept loop's way to close it (header
@@ -96,7 +97,7 @@ where
                 return Ended::Closed;
             }
         }
-        let Some(request) = parser.take(&head, &mut buf) else {
+        let Some(body) = parser.take(&head, &mut buf, &mut parts) else {
             return Ended::Hyper(io, buf.freeze());
         };
         let asked = Asked {
@@ -105,30 +106,34 @@ where
             keep_alive: head.keep_alive,
         };
         let in_flight = conn.state.begin();
-        // Pinned where it is made, not passed down: the future is kilobytes, and each move
-        // copies it.
-        let mut handled = std::pin::pin!(conn.gateway.handle(
-            conn.client,
-            request,
-            conn.peer.clone(),
-            conn.secure
-        ));
-        // Unless the client closes its connection first, as hyper's server does: a request
-        // nobody waits for is dropped, and with it its backend call. Bytes that arrive
-        // meanwhile (the next request, pipelined) stay in `buf`, and the watch ends.
-        let watch = buf.is_empty();
-        let response = tokio::select! {
-            biased;
-            response = &mut handled => Some(response),
-            read = io.read_buf(&mut buf), if watch => match read {
-                Ok(n) if n > 0 => Some(handled.await),
-                _ => None,
-            },
+        let response = {
+            // Pinned where it is made, not passed down: the future is kilobytes, and each move
+            // copies it.
+            let mut handled = std::pin::pin!(conn.gateway.handle(
+                conn.client,
+                &mut parts,
+                body,
+                conn.peer,
+                conn.secure
+            ));
+            // Unless the client closes its connection first, as hyper's server does: a request
+            // nobody waits for is dropped, and with it its backend call. Bytes that arrive
+            // meanwhile (the next request, pipelined) stay in `buf`, and the watch ends.
+            let watch = buf.is_empty();
+            tokio::select! {
+                biased;
+                response = &mut handled => Some(response),
+                read = io.read_buf(&mut buf), if watch => match read {
+                    Ok(n) if n > 0 => Some(handled.await),
+                    _ => None,
+                },
+            }
         };
         let Some(mut response) = response else {
             tracing::debug!("the client closed its connection before its response; dropped");
             return Ended::Closed;
         };
+        head::release(&mut parts);
         if conn.draining.load(Ordering::Acquire) {
             response
                 .headers

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use bytes::Bytes;
-use http::Request;
+use http::request::Parts;
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
@@ -24,11 +24,11 @@ impl Service for Echo {
     async fn handle(
         &self,
         _client: &HttpClient,
-        request: Request<ClientBody>,
-        _peer: Peer,
+        parts: &mut Parts,
+        body: ClientBody,
+        _peer: &Peer,
         _secure: bool,
     ) -> Answer {
-        let (parts, body) = request.into_parts();
         let body = body
             .collect()
             .await

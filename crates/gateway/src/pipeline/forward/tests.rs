@@ -68,7 +68,7 @@ fn forward(api: serde_json::Value, request: Parts) -> Built {
         &compiled,
         &request,
         Default::default(),
-        peer,
+        &peer,
         None,
         &crate::observe::log::sink::OFF,
     );
