@@ -33,6 +33,9 @@
 #               data writes and first-level data misses per request of each server
 #   AB_CONCURRENCY  ab's connections for the callgrind counts (default 8; 64 is wrk's load,
 #               where each connection's memory is cold when its next request comes)
+#   TURNS=N     only this: nginx and Pylon measured in turns, N rounds of DURATION seconds each
+#               (user and system CPU per request, requests/s), with each round's Pylon/nginx
+#               ratios and their medians; on a shared machine one run's ratio says little
 #   KEEP_TMP=1  keep the temp dir
 set -euo pipefail
 
@@ -44,15 +47,17 @@ CALLGRIND=${CALLGRIND:-0}
 REQUESTS=${REQUESTS:-2000}
 CACHE_SIM=${CACHE_SIM:-0}
 AB_CONCURRENCY=${AB_CONCURRENCY:-8}
+TURNS=${TURNS:-0}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 
-for v in DURATION STRACE PERF CONNECTIONS CALLGRIND REQUESTS CACHE_SIM AB_CONCURRENCY; do
+for v in DURATION STRACE PERF CONNECTIONS CALLGRIND REQUESTS CACHE_SIM AB_CONCURRENCY TURNS; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
 ((DURATION >= 2 && DURATION <= 120)) || die "DURATION must be between 2 and 120 seconds"
+((TURNS <= 50)) || die "TURNS must be at most 50"
 ((STRACE >= 1 && STRACE < DURATION + 30 && PERF >= 1 && PERF <= 60)) || die "STRACE or PERF out of range"
 OUT=${OUT:-$(mktemp -d /tmp/pylon-profile.XXXXXX)}
 mkdir -p "$OUT"
@@ -67,7 +72,7 @@ fi
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/pylon-target}
 
 # Two builds of this checkout: the one measured, and the same with the counting allocator.
-if [[ -z ${COUNTING_BIN:-} ]] && ((CALLGRIND < 2)); then
+if [[ -z ${COUNTING_BIN:-} ]] && ((CALLGRIND < 2 && TURNS == 0)); then
   command -v cargo >/dev/null || die "cargo not found: install a Rust toolchain, or set COUNTING_BIN"
   log "building pylon (release, --features count-allocations)"
   (cd "$ROOT" && cargo build --release --bin pylon --features count-allocations --quiet) ||
@@ -75,7 +80,7 @@ if [[ -z ${COUNTING_BIN:-} ]] && ((CALLGRIND < 2)); then
   cp "$CARGO_TARGET_DIR/release/pylon" "$TMP/pylon-counting"
   COUNTING_BIN=$TMP/pylon-counting
 fi
-if [[ -z ${BARE_BIN:-} ]]; then
+if [[ -z ${BARE_BIN:-} ]] && ((TURNS == 0)); then
   log "building the bare_proxy example (release)"
   (cd "$ROOT" && cargo build --release -p pylon-gateway --example bare_proxy --quiet) ||
     die "cargo build --example bare_proxy failed"
@@ -230,6 +235,42 @@ start_bare() { # name
   BARE_URL=http://127.0.0.1:$port/bench
   wait_http_200 "$BARE_URL" "$BARE_PID"
 }
+
+# TURNS=N: nginx and Pylon in turns, nothing else.
+if ((TURNS)); then
+  start_pylon "$PYLON_BIN" pylon
+  turn() { # pid url [host] -> "requests/s user_us system_us"
+    local before after reqs u0 s0 u1 s1
+    wrk_load "$2" 2 "${3:-}" >/dev/null
+    before=$(user_sys "$1")
+    reqs=$(wrk_load "$2" "$DURATION" "${3:-}")
+    after=$(user_sys "$1")
+    read -r u0 s0 <<<"$before"
+    read -r u1 s1 <<<"$after"
+    awk -v r="$LAST_RPS" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v t="$TICK" -v n="$reqs" \
+      'BEGIN { printf "%s %.2f %.2f", r, u / t * 1e6 / n, s / t * 1e6 / n }'
+  }
+  echo "nginx and pylon in turns, GET /bench, wrk -t1 -c$CONNECTIONS, ${DURATION}s each; 2 CPUs"
+  printf '%-6s %12s %12s %12s %12s %12s %12s\n' round nginx-req/s nginx-user pylon-req/s pylon-user \
+    user-ratio cpu-ratio
+  : >"$OUT/turns.txt"
+  for round in $(seq 1 "$TURNS"); do
+    log "round $round of $TURNS"
+    read -r nr nu ns <<<"$(turn "$PROXY_PID" "http://127.0.0.1:$PROXY_PORT/bench")"
+    read -r pr pu ps <<<"$(turn "$PYLON_PID" "$PYLON_URL" "$PYLON_HOST")"
+    echo "$nr $nu $ns $pr $pu $ps" >>"$OUT/turns.txt"
+    awk -v round="$round" -v nr="$nr" -v nu="$nu" -v ns="$ns" -v pr="$pr" -v pu="$pu" -v ps="$ps" \
+      'BEGIN { printf "%-6s %12.0f %12.2f %12.0f %12.2f %12.2f %12.2f\n", round, nr, nu, pr, pu,
+        pu / nu, (pu + ps) / (nu + ns) }'
+  done
+  median() { sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+  echo "pylon/nginx medians over $TURNS rounds:" \
+    "user CPU per request $(awk '{ printf "%.3f\n", $5 / $2 }' "$OUT/turns.txt" | median)," \
+    "user + system $(awk '{ printf "%.3f\n", ($5 + $6) / ($2 + $3) }' "$OUT/turns.txt" | median)," \
+    "requests/s $(awk '{ printf "%.3f\n", $4 / $1 }' "$OUT/turns.txt" | median)"
+  echo "rounds: $OUT/turns.txt (nginx req/s, user us, system us; pylon the same)"
+  exit 0
+fi
 
 # The load runs, perf and the allocation count (all but CALLGRIND=2).
 if ((CALLGRIND < 2)); then
