@@ -12,7 +12,7 @@ use prometheus_client::metrics::counter::Counter;
 
 use crate::backend::h1;
 use crate::backend::pool::{OwnHome, Ticket};
-use crate::request::inbound::ClientBody;
+use crate::request::inbound::{ClientBody, whole_frame, whole_hint};
 
 /// A response body's failure: hyper's, or Pylon's own client's. Boxed only when it happens.
 pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
@@ -68,7 +68,7 @@ impl Body for GatewayBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match self.get_mut() {
-            Self::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Self::Full(bytes) => whole_frame(bytes),
             Self::Stream(incoming) => Pin::new(incoming).poll_frame(cx),
             Self::Counted(counted) => {
                 let polled = Pin::new(&mut counted.inner).poll_frame(cx);
@@ -92,7 +92,7 @@ impl Body for GatewayBody {
 
     fn size_hint(&self) -> SizeHint {
         match self {
-            Self::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            Self::Full(bytes) => whole_hint(bytes),
             Self::Stream(incoming) => incoming.size_hint(),
             Self::Counted(counted) => counted.inner.size_hint(),
         }
@@ -164,7 +164,7 @@ impl Body for BackendBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match &mut self.get_mut().0 {
-            Source::Whole(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Source::Whole(bytes) => whole_frame(bytes),
             Source::Own(body) => Pin::new(&mut **body)
                 .poll_frame(cx)
                 .map(|frame| frame.map(|r| r.map_err(Into::into))),
@@ -201,9 +201,7 @@ impl Body for BackendBody {
 
     fn size_hint(&self) -> SizeHint {
         match &self.0 {
-            Source::Whole(bytes) => {
-                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
-            }
+            Source::Whole(bytes) => whole_hint(bytes),
             Source::Own(body) => body.size_hint(),
             Source::Hyper(hyper) => hyper.inner.size_hint(),
         }
@@ -228,7 +226,7 @@ impl Body for ForwardBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         match self.get_mut() {
-            Self::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Self::Full(bytes) => whole_frame(bytes),
             Self::Stream(incoming) => Pin::new(incoming).poll_frame(cx),
             Self::Reclaimable(shared) => shared.poll_frame(cx),
         }
@@ -244,7 +242,7 @@ impl Body for ForwardBody {
 
     fn size_hint(&self) -> SizeHint {
         match self {
-            Self::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            Self::Full(bytes) => whole_hint(bytes),
             Self::Stream(incoming) => incoming.size_hint(),
             Self::Reclaimable(shared) => shared.size_hint(),
         }

@@ -26,7 +26,7 @@ impl Body for ClientBody {
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         match self.get_mut() {
             Self::Hyper(incoming) => Pin::new(incoming).poll_frame(cx),
-            Self::Whole(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Self::Whole(bytes) => whole_frame(bytes),
         }
     }
 
@@ -40,9 +40,18 @@ impl Body for ClientBody {
     fn size_hint(&self) -> SizeHint {
         match self {
             Self::Hyper(incoming) => incoming.size_hint(),
-            Self::Whole(bytes) => {
-                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
-            }
+            Self::Whole(bytes) => whole_hint(bytes),
         }
     }
+}
+
+/// A body held whole in memory (`None`: empty), as every body enum here has one: its one data
+/// frame, then the end.
+pub(crate) fn whole_frame<E>(bytes: &mut Option<Bytes>) -> Poll<Option<Result<Frame<Bytes>, E>>> {
+    Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b))))
+}
+
+/// The exact size of a body held whole.
+pub(crate) fn whole_hint(bytes: &Option<Bytes>) -> SizeHint {
+    SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
 }
