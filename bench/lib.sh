@@ -186,6 +186,41 @@ start_nginx() { # $1 = name
   PIDS+=("$STARTED")
 }
 
+# Sets HAPROXY; installs HAProxy from Debian's packages when missing.
+need_haproxy() {
+  command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]] || { log "installing haproxy"; apt_install haproxy; }
+  HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
+  [[ -x $HAPROXY ]] || die "haproxy not found after install"
+}
+
+# HAProxy as a fair pass-through proxy to the backend: one thread per CPU (as many as nginx's
+# workers and Pylon's event loops), idle backend connections reused by any request. Sets
+# HAPROXY_PID and HAPROXY_PORT.
+start_haproxy() { # backend-port cpus
+  HAPROXY_PORT=$(free_port)
+  cat >"$TMP/haproxy.cfg" <<EOF
+global
+    nbthread $2
+    maxconn 8192
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    http-reuse always
+frontend bench
+    bind 127.0.0.1:$HAPROXY_PORT
+    default_backend backend
+backend backend
+    server b1 127.0.0.1:$1
+EOF
+  "$HAPROXY" -c -q -f "$TMP/haproxy.cfg" || die "haproxy rejected $TMP/haproxy.cfg"
+  "$HAPROXY" -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
+  HAPROXY_PID=$!
+  PIDS+=("$HAPROXY_PID")
+  wait_http_200 "http://127.0.0.1:$HAPROXY_PORT/bench" "$HAPROXY_PID"
+}
+
 # The admin API of the Pylon under test (needs ADMIN and TOKEN).
 admin() { # method path [json] -> response body on stdout; fails on a non-2xx status
   local body status

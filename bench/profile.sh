@@ -33,9 +33,10 @@
 #               data writes and first-level data misses per request of each server
 #   AB_CONCURRENCY  ab's connections for the callgrind counts (default 8; 64 is wrk's load,
 #               where each connection's memory is cold when its next request comes)
-#   TURNS=N     only this: nginx and Pylon measured in turns, N rounds of DURATION seconds each
-#               (user and system CPU per request, requests/s), with each round's Pylon/nginx
-#               ratios and their medians; on a shared machine one run's ratio says little
+#   TURNS=N     only this: nginx, HAProxy and Pylon measured in turns, N rounds of DURATION
+#               seconds each (user and system CPU per request, requests/s), with each round's
+#               ratios of Pylon to nginx and to HAProxy, and their medians; on a shared machine
+#               one run's ratio says little
 #   KEEP_TMP=1  keep the temp dir
 set -euo pipefail
 
@@ -236,8 +237,10 @@ start_bare() { # name
   wait_http_200 "$BARE_URL" "$BARE_PID"
 }
 
-# TURNS=N: nginx and Pylon in turns, nothing else.
+# TURNS=N: nginx, HAProxy and Pylon in turns, nothing else.
 if ((TURNS)); then
+  need_haproxy
+  start_haproxy "$BACKEND_PORT" "$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc)"
   start_pylon "$PYLON_BIN" pylon
   turn() { # pid url [host] -> "requests/s user_us system_us"
     local before after reqs u0 s0 u1 s1
@@ -250,25 +253,32 @@ if ((TURNS)); then
     awk -v r="$LAST_RPS" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v t="$TICK" -v n="$reqs" \
       'BEGIN { printf "%s %.2f %.2f", r, u / t * 1e6 / n, s / t * 1e6 / n }'
   }
-  echo "nginx and pylon in turns, GET /bench, wrk -t1 -c$CONNECTIONS, ${DURATION}s each; 2 CPUs"
-  printf '%-6s %12s %12s %12s %12s %12s %12s\n' round nginx-req/s nginx-user pylon-req/s pylon-user \
-    user-ratio cpu-ratio
+  echo "nginx, haproxy and pylon in turns, GET /bench, wrk -t1 -c$CONNECTIONS, ${DURATION}s each; 2 CPUs"
+  echo "(req/s, and user CPU per request in us; ratios are pylon's over nginx's, and over haproxy's)"
+  printf '%-6s %9s %7s %9s %7s %9s %7s %8s %8s %8s %8s\n' round nginx user haproxy user pylon user \
+    user/ngx cpu/ngx user/hap rps/hap
   : >"$OUT/turns.txt"
   for round in $(seq 1 "$TURNS"); do
     log "round $round of $TURNS"
     read -r nr nu ns <<<"$(turn "$PROXY_PID" "http://127.0.0.1:$PROXY_PORT/bench")"
+    read -r hr hu hs <<<"$(turn "$HAPROXY_PID" "http://127.0.0.1:$HAPROXY_PORT/bench")"
     read -r pr pu ps <<<"$(turn "$PYLON_PID" "$PYLON_URL" "$PYLON_HOST")"
-    echo "$nr $nu $ns $pr $pu $ps" >>"$OUT/turns.txt"
+    echo "$nr $nu $ns $pr $pu $ps $hr $hu $hs" >>"$OUT/turns.txt"
     awk -v round="$round" -v nr="$nr" -v nu="$nu" -v ns="$ns" -v pr="$pr" -v pu="$pu" -v ps="$ps" \
-      'BEGIN { printf "%-6s %12.0f %12.2f %12.0f %12.2f %12.2f %12.2f\n", round, nr, nu, pr, pu,
-        pu / nu, (pu + ps) / (nu + ns) }'
+      -v hr="$hr" -v hu="$hu" \
+      'BEGIN { printf "%-6s %9.0f %7.2f %9.0f %7.2f %9.0f %7.2f %8.2f %8.2f %8.2f %8.2f\n", round,
+        nr, nu, hr, hu, pr, pu, pu / nu, (pu + ps) / (nu + ns), pu / hu, pr / hr }'
   done
   median() { sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
   echo "pylon/nginx medians over $TURNS rounds:" \
     "user CPU per request $(awk '{ printf "%.3f\n", $5 / $2 }' "$OUT/turns.txt" | median)," \
     "user + system $(awk '{ printf "%.3f\n", ($5 + $6) / ($2 + $3) }' "$OUT/turns.txt" | median)," \
     "requests/s $(awk '{ printf "%.3f\n", $4 / $1 }' "$OUT/turns.txt" | median)"
-  echo "rounds: $OUT/turns.txt (nginx req/s, user us, system us; pylon the same)"
+  echo "pylon/haproxy medians:" \
+    "user CPU per request $(awk '{ printf "%.3f\n", $5 / $8 }' "$OUT/turns.txt" | median)," \
+    "user + system $(awk '{ printf "%.3f\n", ($5 + $6) / ($8 + $9) }' "$OUT/turns.txt" | median)," \
+    "requests/s $(awk '{ printf "%.3f\n", $4 / $7 }' "$OUT/turns.txt" | median)"
+  echo "rounds: $OUT/turns.txt (req/s, user us, system us of nginx, then pylon, then haproxy)"
   exit 0
 fi
 

@@ -49,10 +49,9 @@ done
 need_nginx_wrk_curl
 # HAProxy and Caddy: reference rows, the other proxies users might pick instead (wrk runs only).
 if ((CALLGRIND == 0)); then
-  command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]] || { log "installing haproxy"; apt_install haproxy; }
+  need_haproxy
   command -v caddy >/dev/null || { log "installing caddy"; apt_install caddy; }
 fi
-HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
 CADDY=$(command -v caddy || true)
 if ((CALLGRIND)); then
   command -v valgrind >/dev/null || { log "installing valgrind"; apt_install valgrind; }
@@ -175,30 +174,9 @@ wait_http_200 "http://127.0.0.1:$PROXY_PORT/bench" "$PROXY_PID"
 # ---------------------------------------------------------------------------------------------
 HAPROXY_PID="" CADDY_PID=""
 if ((CALLGRIND == 0)); then
-  [[ -x $HAPROXY && -n $CADDY ]] || die "haproxy or caddy not found after install"
-  HAPROXY_PORT=$(free_port)
+  [[ -n $CADDY ]] || die "caddy not found after install"
+  start_haproxy "$BACKEND_PORT" "$NCPU"
   CADDY_PORT=$(free_port)
-  cat >"$TMP/haproxy.cfg" <<EOF
-global
-    nbthread $NCPU
-    maxconn 8192
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-    http-reuse always
-frontend bench
-    bind 127.0.0.1:$HAPROXY_PORT
-    default_backend backend
-backend backend
-    server b1 127.0.0.1:$BACKEND_PORT
-EOF
-  "$HAPROXY" -c -q -f "$TMP/haproxy.cfg" || die "haproxy rejected $TMP/haproxy.cfg"
-  "$HAPROXY" -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
-  HAPROXY_PID=$!
-  PIDS+=("$HAPROXY_PID")
-  wait_http_200 "http://127.0.0.1:$HAPROXY_PORT/bench" "$HAPROXY_PID"
 
   mkdir -p "$TMP/caddy-home"
   cat >"$TMP/Caddyfile" <<EOF
