@@ -1,6 +1,7 @@
-# Shared by the bench scripts (run.sh, functions.sh), sourced before anything else: messages,
-# installing Debian packages, the temp dir and the processes started, cleaned up on exit, free
-# loopback ports, and waiting for a server's first 200.
+# Shared by the bench scripts (run.sh, profile.sh, functions.sh), sourced before anything else:
+# messages, the CPU count, installing Debian packages, the temp dir and the processes started,
+# cleaned up on exit, free loopback ports, waiting for a server's first 200, and the nginx
+# and HAProxy set-ups.
 
 die() { echo "bench: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
@@ -57,6 +58,9 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+# The CPUs the servers and wrk share: each proxy gets a worker or thread per CPU.
+NCPU=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc)
+
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -196,11 +200,11 @@ need_haproxy() {
 # HAProxy as a fair pass-through proxy to the backend: one thread per CPU (as many as nginx's
 # workers and Pylon's event loops), idle backend connections reused by any request. Sets
 # HAPROXY_PID and HAPROXY_PORT.
-start_haproxy() { # backend-port cpus
+start_haproxy() { # backend-port
   HAPROXY_PORT=$(free_port)
   cat >"$TMP/haproxy.cfg" <<EOF
 global
-    nbthread $2
+    nbthread $NCPU
     maxconn 8192
 defaults
     mode http

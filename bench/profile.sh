@@ -240,7 +240,7 @@ start_bare() { # name
 # TURNS=N: nginx, HAProxy and Pylon in turns, nothing else.
 if ((TURNS)); then
   need_haproxy
-  start_haproxy "$BACKEND_PORT" "$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc)"
+  start_haproxy "$BACKEND_PORT"
   start_pylon "$PYLON_BIN" pylon
   turn() { # pid url [host] -> "requests/s user_us system_us"
     local before after reqs u0 s0 u1 s1
@@ -253,7 +253,7 @@ if ((TURNS)); then
     awk -v r="$LAST_RPS" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v t="$TICK" -v n="$reqs" \
       'BEGIN { printf "%s %.2f %.2f", r, u / t * 1e6 / n, s / t * 1e6 / n }'
   }
-  echo "nginx, haproxy and pylon in turns, GET /bench, wrk -t1 -c$CONNECTIONS, ${DURATION}s each; 2 CPUs"
+  echo "nginx, haproxy and pylon in turns, GET /bench, wrk -t1 -c$CONNECTIONS, ${DURATION}s each; $NCPU CPUs"
   echo "(req/s, and user CPU per request in us; ratios are pylon's over nginx's, and over haproxy's)"
   printf '%-6s %9s %7s %9s %7s %9s %7s %8s %8s %8s %8s\n' round nginx user haproxy user pylon user \
     user/ngx cpu/ngx user/hap rps/hap
@@ -270,14 +270,16 @@ if ((TURNS)); then
         nr, nu, hr, hu, pr, pu, pu / nu, (pu + ps) / (nu + ns), pu / hu, pr / hr }'
   done
   median() { sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+  # The median over the rounds of an awk expression of turns.txt's columns.
+  over_rounds() { awk "{ printf \"%.3f\\n\", $1 }" "$OUT/turns.txt" | median; }
   echo "pylon/nginx medians over $TURNS rounds:" \
-    "user CPU per request $(awk '{ printf "%.3f\n", $5 / $2 }' "$OUT/turns.txt" | median)," \
-    "user + system $(awk '{ printf "%.3f\n", ($5 + $6) / ($2 + $3) }' "$OUT/turns.txt" | median)," \
-    "requests/s $(awk '{ printf "%.3f\n", $4 / $1 }' "$OUT/turns.txt" | median)"
+    "user CPU per request $(over_rounds '$5 / $2')," \
+    "user + system $(over_rounds '($5 + $6) / ($2 + $3)')," \
+    "requests/s $(over_rounds '$4 / $1')"
   echo "pylon/haproxy medians:" \
-    "user CPU per request $(awk '{ printf "%.3f\n", $5 / $8 }' "$OUT/turns.txt" | median)," \
-    "user + system $(awk '{ printf "%.3f\n", ($5 + $6) / ($8 + $9) }' "$OUT/turns.txt" | median)," \
-    "requests/s $(awk '{ printf "%.3f\n", $4 / $7 }' "$OUT/turns.txt" | median)"
+    "user CPU per request $(over_rounds '$5 / $8')," \
+    "user + system $(over_rounds '($5 + $6) / ($8 + $9)')," \
+    "requests/s $(over_rounds '$4 / $7')"
   echo "rounds: $OUT/turns.txt (req/s, user us, system us of nginx, then pylon, then haproxy)"
   exit 0
 fi
@@ -398,7 +400,7 @@ fi
     fi
     exit 0
   fi
-  echo "pass-through GET /bench, wrk -t1 -c$CONNECTIONS, ${DURATION}s; $(nproc) CPUs"
+  echo "pass-through GET /bench, wrk -t1 -c$CONNECTIONS, ${DURATION}s; $NCPU CPUs"
   printf '%-8s %10s %14s %16s %14s %12s\n' target "req/s" "user us/req" "kernel us/req" "syscalls/req" "RSS MiB"
   for t in nginx hyper-h1 hyper inline pylon; do
     printf '%-8s %10s %14s %16s %14s %12s\n' "$t" "${RPS[$t]}" "${USER_US[$t]}" "${SYS_US[$t]}" "${SYSCALLS[$t]}" "${RSS[$t]}"

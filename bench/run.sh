@@ -76,7 +76,6 @@ fi
 APP_LUA=$ROOT/bench/app-sign.lua
 [[ -r $APP_LUA ]] || die "$APP_LUA missing"
 
-NCPU=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc)
 TICK=$(getconf CLK_TCK)
 
 # utime+stime, in clock ticks, of a process and its direct children (nginx master + workers;
@@ -175,7 +174,7 @@ wait_http_200 "http://127.0.0.1:$PROXY_PORT/bench" "$PROXY_PID"
 HAPROXY_PID="" CADDY_PID=""
 if ((CALLGRIND == 0)); then
   [[ -n $CADDY ]] || die "caddy not found after install"
-  start_haproxy "$BACKEND_PORT" "$NCPU"
+  start_haproxy "$BACKEND_PORT"
   CADDY_PORT=$(free_port)
 
   mkdir -p "$TMP/caddy-home"
